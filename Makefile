@@ -1,0 +1,79 @@
+# ngx_http_adcp_module: build, test, demo and bench entry points.
+#
+#   make            build build/ngx_http_adcp_module.so against Debian's
+#                   nginx-dev tree (objects stay under build/)
+#   make check      unit tests + integration tests
+#   make test       make check, then the integration tests under valgrind
+#   make demo       start the demo gateway (conf-examples/quickstart.conf)
+#   make bench      run bench/ (see bench/README.md)
+
+SHELL       := /bin/bash
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX_BIN   ?= /usr/sbin/nginx
+BUILD       := build
+NGX         := $(BUILD)/nginx
+MODULE      := $(BUILD)/ngx_http_adcp_module.so
+CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
+               -Werror=format-security -fPIC -Wdate-time \
+               -D_FORTIFY_SOURCE=2 -Werror
+LD_OPT      ?= -Wl,-z,relro -Wl,-z,now -fPIC
+SOURCES     := ngx_http_adcp_module.c $(wildcard src/*.c src/*.h)
+PROVE       ?= prove
+PROVE_OPT   ?= -j2
+
+UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_CFLAGS := -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror \
+               -I$(NGX)/objs -I$(NGX)/src/core -I$(NGX)/src/event \
+               -I$(NGX)/src/event/modules -I$(NGX)/src/os/unix \
+               -I$(NGX)/src/http -I$(NGX)/src/http/modules -Isrc -It/unit
+
+.PHONY: all check test test-unit test-integration test-valgrind demo \
+        demo-stop bench clean
+
+all: $(MODULE)
+
+$(NGX)/objs/Makefile: config
+	rm -rf $(NGX)
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(NGX)
+	cd $(NGX) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
+	    --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
+	    || { cat configure.log; exit 1; }
+
+$(MODULE): $(NGX)/objs/Makefile $(SOURCES)
+	$(MAKE) -C $(NGX) -f objs/Makefile modules
+	cp $(NGX)/objs/ngx_http_adcp_module.so $@
+
+$(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/tap.h $(SOURCES) \
+                 $(NGX)/objs/Makefile
+	mkdir -p $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< t/unit/ngx_stubs.c \
+	    $(filter src/%.c,$(SOURCES)) -lyajl -lhiredis \
+	    -Wl,--unresolved-symbols=ignore-all
+
+test-unit: $(UNIT_BINS)
+	$(PROVE) $(UNIT_BINS)
+
+test-integration: $(MODULE)
+	$(PROVE) $(PROVE_OPT) t/
+
+check: test-unit test-integration
+
+test-valgrind: $(MODULE)
+	ADCP_TEST_VALGRIND=1 $(PROVE) $(PROVE_OPT) t/
+
+test: check test-valgrind
+
+demo: $(MODULE)
+	sh conf-examples/demo.sh start
+
+demo-stop:
+	sh conf-examples/demo.sh stop
+
+bench: $(MODULE)
+	sh bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

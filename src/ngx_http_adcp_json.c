@@ -1,0 +1,110 @@
+
+/*
+ * ngx_http_adcp_module: JSON string escaping (RFC 8259 section 7).
+ *
+ * Input is expected to be UTF-8 already (yajl validates what it parses,
+ * tenant ids are ASCII); bytes >= 0x80 pass through, control characters
+ * become short escapes or \u00XX.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_adcp_json.h"
+
+
+size_t
+ngx_http_adcp_json_escape_len(u_char *src, size_t size)
+{
+    size_t  n;
+    u_char  ch;
+
+    n = size;
+
+    while (size--) {
+        ch = *src++;
+
+        if (ch == '"' || ch == '\\') {
+            n++;
+
+        } else if (ch < 0x20) {
+            switch (ch) {
+            case '\b': case '\f': case '\n': case '\r': case '\t':
+                n++;
+                break;
+            default:
+                n += sizeof("\\u0000") - 2;
+            }
+        }
+    }
+
+    return n;
+}
+
+
+u_char *
+ngx_http_adcp_json_escape(u_char *dst, u_char *src, size_t size)
+{
+    u_char         ch;
+    static u_char  hex[] = "0123456789abcdef";
+
+    while (size--) {
+        ch = *src++;
+
+        if (ch >= 0x20) {
+            if (ch == '"' || ch == '\\') {
+                *dst++ = '\\';
+            }
+
+            *dst++ = ch;
+            continue;
+        }
+
+        *dst++ = '\\';
+
+        switch (ch) {
+        case '\b':
+            *dst++ = 'b';
+            break;
+        case '\f':
+            *dst++ = 'f';
+            break;
+        case '\n':
+            *dst++ = 'n';
+            break;
+        case '\r':
+            *dst++ = 'r';
+            break;
+        case '\t':
+            *dst++ = 't';
+            break;
+        default:
+            *dst++ = 'u';
+            *dst++ = '0';
+            *dst++ = '0';
+            *dst++ = hex[ch >> 4];
+            *dst++ = hex[ch & 0xf];
+        }
+    }
+
+    return dst;
+}
+
+
+size_t
+ngx_http_adcp_json_str_len(ngx_str_t *s)
+{
+    return 2 + ngx_http_adcp_json_escape_len(s->data, s->len);
+}
+
+
+u_char *
+ngx_http_adcp_json_str(u_char *p, ngx_str_t *s)
+{
+    *p++ = '"';
+    p = ngx_http_adcp_json_escape(p, s->data, s->len);
+    *p++ = '"';
+
+    return p;
+}

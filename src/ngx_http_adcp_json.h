@@ -1,0 +1,27 @@
+
+/*
+ * ngx_http_adcp_module: the one small JSON writer used by errors, status
+ * and tasks.  Output is sized first, then filled: every "_len" function
+ * has a writer twin that returns the position after what it wrote.
+ */
+
+
+#ifndef _NGX_HTTP_ADCP_JSON_H_INCLUDED_
+#define _NGX_HTTP_ADCP_JSON_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+size_t ngx_http_adcp_json_escape_len(u_char *src, size_t size);
+u_char *ngx_http_adcp_json_escape(u_char *dst, u_char *src, size_t size);
+
+size_t ngx_http_adcp_json_str_len(ngx_str_t *s);
+u_char *ngx_http_adcp_json_str(u_char *p, ngx_str_t *s);
+
+
+#define ngx_http_adcp_json_lit(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
+
+
+#endif /* _NGX_HTTP_ADCP_JSON_H_INCLUDED_ */
