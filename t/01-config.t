@@ -1,0 +1,203 @@
+#!/usr/bin/perl
+
+# adcp_tenants and friends: every configuration error fails nginx -t with
+# the file and line; valid configurations pass.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use AdcpTest;
+
+my $head = <<'EOF';
+%%TEST_GLOBALS%%
+events {}
+http {
+    %%TEST_GLOBALS_HTTP%%
+EOF
+
+my $tail = <<'EOF';
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location /mcp { adcp on; proxy_pass http://127.0.0.1:1; }
+    }
+}
+EOF
+
+sub conf_t {
+    my ($body, %files) = @_;
+    my $t = AdcpTest->new;
+    $t->write_file_expand($_, $files{$_}) for keys %files;
+    return $t->test_config($head . $body . $tail);
+}
+
+sub fails {
+    my ($body, $re, $name, %files) = @_;
+    my ($rc, $out) = conf_t($body, %files);
+    isnt($rc, 0, "$name: nginx -t fails");
+    like($out, $re, "$name: says why, with file and line");
+}
+
+my ($rc, $out) = conf_t(<<'EOF');
+    adcp_tenants {
+        wonderstruck.example.com     wonderstruck;
+        *.wonderstruck.example.com   wonderstruck;
+        acme.example.*               acme;
+        .dot.example.com             dot;
+        ~^(?<t>[a-z0-9-]+)\.agents\.example\.com$  $t;
+        ~*^(?<u>[a-z]+)\.(?<v>[a-z]+)\.caseless\.example$  $u-$v;
+        admin.wonderstruck.example.com  "";
+        Upper.Example.COM.           upper;
+        default                      "";
+    }
+EOF
+is($rc, 0, 'a valid adcp_tenants block passes nginx -t') or diag($out);
+
+fails(<<'EOF', qr/duplicate host "a\.example\.com" in adcp_tenants in \S+nginx\.conf:8/, 'duplicate host');
+    adcp_tenants {
+        a.example.com   a;
+        b.example.com   b;
+        a.example.com   c;
+    }
+EOF
+
+fails(<<'EOF', qr/duplicate host "a\.example\.com" in adcp_tenants in \S+nginx\.conf:7/, 'duplicate host differing in case');
+    adcp_tenants {
+        a.example.com   a;
+        A.Example.Com   b;
+    }
+EOF
+
+fails(<<'EOF', qr/duplicate host "a\.example\.com" in adcp_tenants in \S+nginx\.conf:7/, 'duplicate host with a trailing dot');
+    adcp_tenants {
+        a.example.com   a;
+        a.example.com.  b;
+    }
+EOF
+
+fails(<<'EOF', qr/duplicate host "\.w\.example\.com" in adcp_tenants in \S+nginx\.conf:7/, 'wildcard conflicting with a dot form');
+    adcp_tenants {
+        *.w.example.com   a;
+        .w.example.com    b;
+    }
+EOF
+
+fails(<<'EOF', qr/invalid tenant id "bad\/id": a tenant id is 1 to 128 characters of A-Z a-z 0-9 \. _ - in \S+nginx\.conf:6/, 'bad id');
+    adcp_tenants {
+        a.example.com   bad/id;
+    }
+EOF
+
+my $long = 'x' x 129;
+fails(<<"EOF", qr/invalid tenant id "x{129}".* in \S+nginx\.conf:6/, 'id of 129 bytes');
+    adcp_tenants {
+        a.example.com   $long;
+    }
+EOF
+
+($rc, $out) = conf_t("    adcp_tenants {\n        a.example.com " . ('y' x 128)
+    . ";\n    }\n");
+is($rc, 0, 'an id of 128 bytes is fine') or diag($out);
+
+fails(<<'EOF', qr/invalid host or wildcard "a\.\*\.example\.com" in adcp_tenants in \S+nginx\.conf:6/, 'wildcard in the middle');
+    adcp_tenants {
+        a.*.example.com   a;
+    }
+EOF
+
+fails(<<'EOF', qr/duplicate default in adcp_tenants in \S+nginx\.conf:7/, 'two defaults');
+    adcp_tenants {
+        default  a;
+        default  b;
+    }
+EOF
+
+fails(<<'EOF', qr/invalid number of parameters in adcp_tenants.* in \S+nginx\.conf:6/, 'three parameters');
+    adcp_tenants {
+        a.example.com  a  b;
+    }
+EOF
+
+fails(<<'EOF', qr/variables are allowed only in the tenant of a regex host in \S+nginx\.conf:6/, 'a variable for an exact host');
+    adcp_tenants {
+        a.example.com  $http_x;
+    }
+EOF
+
+fails(<<'EOF', qr/"adcp_tenants" directive is duplicate in \S+nginx\.conf:8/, 'two adcp_tenants blocks');
+    adcp_tenants {
+        a.example.com  a;
+    }
+    adcp_tenants {
+        b.example.com  b;
+    }
+EOF
+
+fails(<<'EOF', qr/pcre2?_compile\(\) failed.* in \S+nginx\.conf:6/, 'a regex that does not compile');
+    adcp_tenants {
+        ~^(unclosed  a;
+    }
+EOF
+
+fails(<<'EOF', qr/"adcp_tenants" directive is not allowed here in \S+nginx\.conf:\d+/, 'adcp_tenants in server{}');
+    server {
+        listen 127.0.0.1:%%PORT_other%%;
+        adcp_tenants { a.example.com a; }
+    }
+EOF
+
+fails(<<'EOF', qr/invalid value "maybe" in "adcp" directive/, 'adcp takes on|off');
+    server {
+        listen 127.0.0.1:%%PORT_other%%;
+        location / { adcp maybe; }
+    }
+EOF
+
+fails(<<'EOF', qr/"adcp" directive is not allowed here/, 'adcp belongs in a location');
+    server {
+        listen 127.0.0.1:%%PORT_other%%;
+        adcp on;
+    }
+EOF
+
+# include inside the block, and its errors name the included file
+
+($rc, $out) = conf_t(<<'EOF', 'tenants.conf' => "a.example.com a;\nb.example.com b;\n");
+    adcp_tenants {
+        include %%TESTDIR%%/tenants.conf;
+        c.example.com c;
+    }
+EOF
+is($rc, 0, 'include inside adcp_tenants') or diag($out);
+
+fails(<<'EOF', qr/duplicate host "a\.example\.com" in adcp_tenants in \S+tenants\.conf:2/, 'duplicate inside an included file', 'tenants.conf' => "a.example.com a;\na.example.com b;\n");
+    adcp_tenants {
+        include %%TESTDIR%%/tenants.conf;
+    }
+EOF
+
+fails(<<'EOF', qr/invalid tenant id "no way".* in \S+tenants\.conf:3/, 'bad id inside an included file', 'tenants.conf' => "a.example.com a;\nb.example.com b;\nc.example.com \"no way\";\n");
+    adcp_tenants {
+        include %%TESTDIR%%/tenants.conf;
+    }
+EOF
+
+# adcp_tenant_key takes any complex value
+
+($rc, $out) = conf_t(<<'EOF');
+    adcp_tenant_key $http_x_adcp_tenant;
+EOF
+is($rc, 0, 'adcp_tenant_key at http level') or diag($out);
+
+fails(<<'EOF', qr/invalid number of arguments in "adcp_tenant_key" directive/, 'adcp_tenant_key without a value');
+    adcp_tenant_key;
+EOF
+
+fails(<<'EOF', qr/"adcp_tenants_hash_max_size" directive invalid number in \S+nginx\.conf:5/, 'adcp_tenants_hash_max_size takes a number');
+    adcp_tenants_hash_max_size lots;
+EOF
+
+done_testing();

@@ -1,0 +1,526 @@
+package AdcpTest;
+
+# A small harness in the manner of nginx-tests: each test writes its
+# nginx.conf from a heredoc, starts nginx with -p in a temporary directory
+# on free ports, talks HTTP over raw sockets, stops nginx and checks that
+# error.log holds no [alert] or [emerg] line.
+#
+# ADCP_TEST_VALGRIND=1 runs nginx as one process (master_process off) under
+# valgrind memcheck and fails on any invalid access or definite leak.
+# ADCP_TEST_KEEP=1 keeps the temporary directory.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Digest::SHA qw(sha1_hex);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use Exporter 'import';
+our @EXPORT_OK = qw(http http_get http_post_json json_decode json_encode
+    repo_root schema_check free_port);
+
+my $ROOT = abs_path(dirname(__FILE__) . '/../..');
+
+sub repo_root { $ROOT }
+
+sub valgrind { $ENV{ADCP_TEST_VALGRIND} ? 1 : 0 }
+
+sub new {
+    my ($class, %opts) = @_;
+
+    my $dir = tempdir('adcp-test-XXXXXX', TMPDIR => 1,
+        CLEANUP => !$ENV{ADCP_TEST_KEEP});
+    chmod 0755, $dir;    # workers run as another user when we are root
+
+    my $self = bless {
+        dir     => $dir,
+        ports   => {},
+        mocks   => [],
+        nginx   => $ENV{NGINX_BIN} || '/usr/sbin/nginx',
+        module  => $ENV{ADCP_MODULE} || "$ROOT/build/ngx_http_adcp_module.so",
+        %opts,
+    }, $class;
+
+    diag("test dir $dir") if $ENV{ADCP_TEST_KEEP};
+
+    return $self;
+}
+
+sub testdir { $_[0]{dir} }
+
+# a free TCP port on 127.0.0.1, the same one for the same name
+
+my %TAKEN;
+
+sub free_port {
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            LocalPort => 0, Proto => 'tcp', ReuseAddr => 0) or next;
+        my $port = $s->sockport;
+        close $s;
+        next if $TAKEN{$port}++;
+        return $port;
+    }
+    die "no free port";
+}
+
+sub port {
+    my ($self, $name) = @_;
+    $self->{ports}{$name} //= free_port();
+    return $self->{ports}{$name};
+}
+
+# %%PORT_name%%, %%TESTDIR%%, %%ROOT%%, %%TEST_GLOBALS%%,
+# %%TEST_GLOBALS_HTTP%% are replaced
+
+sub expand {
+    my ($self, $text) = @_;
+    my $dir = $self->{dir};
+
+    # one line each, so that line numbers in the heredocs stay as written
+
+    my $globals = "load_module $self->{module}; "
+        . "daemon off; "
+        . "pid $dir/nginx.pid; "
+        . "error_log $dir/error.log "
+        . ($self->{debug_log} ? 'debug' : 'info') . ";";
+    $globals .= " master_process off;" if valgrind();
+
+    my $http = "access_log $dir/access.log; "
+        . "client_body_temp_path $dir/client_body_temp; "
+        . "proxy_temp_path $dir/proxy_temp; "
+        . "fastcgi_temp_path $dir/fastcgi_temp; "
+        . "uwsgi_temp_path $dir/uwsgi_temp; "
+        . "scgi_temp_path $dir/scgi_temp;";
+
+    $text =~ s/%%TEST_GLOBALS%%/$globals/g;
+    $text =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
+    $text =~ s/%%TESTDIR%%/$dir/g;
+    $text =~ s/%%ROOT%%/$ROOT/g;
+    $text =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
+
+    return $text;
+}
+
+sub write_file {
+    my ($self, $name, $content) = @_;
+    my $path = "$self->{dir}/$name";
+    make_path(dirname($path));
+    open my $fh, '>', $path or die "$path: $!";
+    binmode $fh;
+    print $fh $content;
+    close $fh;
+    return $path;
+}
+
+sub write_file_expand {
+    my ($self, $name, $content) = @_;
+    $self->write_file($name, $self->expand($content));
+    return $self;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open my $fh, '<', $path or return '';
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
+# nginx -t: (exit status, what it printed)
+
+sub test_config {
+    my ($self, $conf) = @_;
+    $self->write_file_expand('nginx.conf', $conf);
+    my $dir = $self->{dir};
+    my $out = `$self->{nginx} -p $dir/ -c $dir/nginx.conf -e $dir/error.log -t 2>&1`;
+    my $rc = $? >> 8;
+    $out .= $self->read_file('error.log');
+    return ($rc, $out);
+}
+
+sub run {
+    my ($self, $conf) = @_;
+
+    $self->write_file_expand('nginx.conf', $conf) if defined $conf;
+
+    my $dir = $self->{dir};
+    my @cmd = ($self->{nginx}, '-p', "$dir/", '-c', "$dir/nginx.conf",
+        '-e', "$dir/error.log");
+
+    if (valgrind()) {
+        unshift @cmd, 'valgrind', '--tool=memcheck', '--leak-check=full',
+            '--show-leak-kinds=definite', '--errors-for-leak-kinds=definite',
+            '--num-callers=40', '--trace-children=no',
+            "--suppressions=$ROOT/t/valgrind.supp",
+            "--log-file=$dir/valgrind.log";
+    }
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/stdout.log";
+        open STDERR, '>', "$dir/stderr.log";
+        exec @cmd or POSIX::_exit(127);
+    }
+
+    $self->{pid} = $pid;
+
+    my @ports = $self->{wait_ports} ? @{$self->{wait_ports}}
+        : $self->listen_ports();
+    my $deadline = time() + (valgrind() ? 90 : 15);
+
+    for my $port (@ports) {
+        until (IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+            Proto => 'tcp'))
+        {
+            if (waitpid($pid, WNOHANG) == $pid) {
+                delete $self->{pid};
+                die "nginx exited at start:\n" . $self->read_file('stderr.log')
+                    . $self->read_file('error.log');
+            }
+            die "nginx did not listen on $port in time" if time() > $deadline;
+            sleep 0.02;
+        }
+    }
+
+    return $self;
+}
+
+# the ports nginx.conf listens on
+
+sub listen_ports {
+    my ($self) = @_;
+    my $conf = $self->read_file('nginx.conf');
+    my %seen;
+    return grep { !$seen{$_}++ } $conf =~ /listen\s+127\.0\.0\.1:(\d+)/g;
+}
+
+sub reload {
+    my ($self) = @_;
+    kill 'HUP', $self->{pid};
+}
+
+sub stop {
+    my ($self) = @_;
+
+    $_->stop() for @{$self->{mocks}};
+    $self->{mocks} = [];
+
+    my $pid = delete $self->{pid} or return;
+
+    kill 'QUIT', $pid;
+
+    my $deadline = time() + (valgrind() ? 90 : 15);
+    my $exited;
+
+    while (time() < $deadline) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            $exited = 1;
+            last;
+        }
+        sleep 0.02;
+    }
+
+    unless ($exited) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+
+    ok($exited, 'nginx stopped gracefully');
+
+    my $log = $self->read_file('error.log');
+    my @bad = grep { /\[(alert|emerg)\]/ } split /\n/, $log;
+    ok(!@bad, 'no alert or emerg in error.log')
+        or diag(join "\n", @bad);
+
+    if (valgrind()) {
+        my $vg = $self->read_file('valgrind.log');
+        my ($errors) = $vg =~ /ERROR SUMMARY: (\d+) errors/;
+        ok(defined $errors && $errors == 0, 'valgrind: no errors')
+            or diag($vg);
+        unlike($vg, qr/definitely lost: [1-9]/, 'valgrind: no definite leak');
+    }
+
+    return $self;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    if (my $pid = delete $self->{pid}) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+    $_->stop() for @{$self->{mocks} || []};
+}
+
+# a Perl HTTP server in a child process; handler gets
+# {method, uri, headers => {lc name => value}, body} and returns
+# [status, {headers}, body]
+
+sub mock {
+    my ($self, $port, $handler) = @_;
+    my $mock = AdcpTest::Mock->new($port, $handler, $self->{dir});
+    push @{$self->{mocks}}, $mock;
+    return $mock;
+}
+
+# --- HTTP over a raw socket ---------------------------------------------
+
+# sends $raw as is; returns {status, headers => {lc => value}, body, raw}
+
+sub http {
+    my ($port, $raw, %opts) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+        Proto => 'tcp', Timeout => 5) or die "connect $port: $!";
+    binmode $s;
+
+    my $off = 0;
+    while ($off < length $raw) {
+        my $n = syswrite($s, $raw, 65536, $off);
+        die "write: $!" unless defined $n;
+        $off += $n;
+    }
+
+    my $sel = IO::Select->new($s);
+    my $deadline = time() + ($opts{timeout} || (valgrind() ? 60 : 10));
+    my $resp = '';
+
+    while (time() < $deadline) {
+        last unless $sel->can_read($deadline - time());
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $resp .= $buf;
+    }
+
+    close $s;
+
+    return parse_response($resp);
+}
+
+sub parse_response {
+    my ($raw) = @_;
+    my %r = (raw => $raw, headers => {});
+
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    return \%r unless defined $head;
+
+    my @lines = split /\r\n/, $head;
+    my $status_line = shift @lines // '';
+    ($r{status}) = $status_line =~ m{^HTTP/\d\.\d (\d+)};
+
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $k = lc $k;
+        if (exists $r{headers}{$k}) {
+            $r{headers}{$k} .= ", $v";
+        } else {
+            $r{headers}{$k} = $v;
+        }
+    }
+
+    $body //= '';
+
+    if (($r{headers}{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $out = '';
+        while ($body =~ s/^([0-9a-fA-F]+)[^\r]*\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $out .= substr($body, 0, $n, '');
+            $body =~ s/^\r\n//;
+        }
+        $body = $out;
+    }
+
+    $r{body} = $body;
+    return \%r;
+}
+
+sub http_get {
+    my ($port, $host, $uri, %h) = @_;
+    my $headers = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
+    return http($port, "GET $uri HTTP/1.1\r\nHost: $host\r\n$headers"
+        . "Connection: close\r\n\r\n");
+}
+
+sub http_post_json {
+    my ($port, $host, $uri, $body, %h) = @_;
+    $h{'Content-Type'} //= 'application/json';
+    my $headers = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
+    return http($port, "POST $uri HTTP/1.1\r\nHost: $host\r\n$headers"
+        . "Content-Length: " . length($body) . "\r\n"
+        . "Connection: close\r\n\r\n$body");
+}
+
+my $JSON = JSON::PP->new->canonical->allow_nonref;
+
+sub json_decode { my $v = eval { $JSON->decode($_[0]) }; return $v }
+sub json_encode { $JSON->encode($_[0]) }
+
+# --- AdCP's JSON Schemas (../shared/adcp-schemas), when present -----------
+
+my $SCHEMAS = $ENV{ADCP_SCHEMAS} || "$ROOT/../shared/adcp-schemas";
+my %VALIDATORS;
+
+sub schemas_dir { -d $SCHEMAS ? $SCHEMAS : undef }
+
+# ok() that $data validates against $schema (e.g. 'core/error.json');
+# skipped cleanly when the schemas or JSON::Validator are absent
+
+sub schema_check {
+    my ($data, $schema, $name) = @_;
+
+    SKIP: {
+        skip "AdCP schemas not present ($SCHEMAS)", 1 unless schemas_dir();
+        skip 'JSON::Validator not installed', 1
+            unless eval { require JSON::Validator; 1 };
+
+        my $jv = $VALIDATORS{$schema} //= do {
+            my $v = JSON::Validator->new;
+            $v->schema("$SCHEMAS/$schema");
+            $v;
+        };
+
+        my @errors = $jv->validate($data);
+        ok(!@errors, $name // "valid against $schema")
+            or diag(join "\n", map {"$_"} @errors);
+    }
+}
+
+# the recovery AdCP's enums/error-code.json gives a code, or undef
+
+my $CODES;
+
+sub error_code_recovery {
+    my ($code) = @_;
+    return undef unless schemas_dir();
+    $CODES //= do {
+        open my $fh, '<', "$SCHEMAS/enums/error-code.json" or return undef;
+        local $/;
+        JSON::PP->new->decode(<$fh>);
+    };
+    return $CODES->{enumMetadata}{$code}{recovery};
+}
+
+package AdcpTest::Mock;
+
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use POSIX ();
+
+sub new {
+    my ($class, $port, $handler, $dir) = @_;
+
+    my $listen = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port",
+        Listen => 128, ReuseAddr => 1, Proto => 'tcp')
+        or die "mock listen $port: $!";
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        while (my $c = $listen->accept) {
+            binmode $c;
+            serve($c, $handler);
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+
+    close $listen;
+
+    return bless { pid => $pid, port => $port }, $class;
+}
+
+sub serve {
+    my ($c, $handler) = @_;
+
+    while (1) {
+        my $head = '';
+        while ($head !~ /\r\n\r\n/) {
+            my $n = sysread($c, my $buf, 1);
+            return unless $n;
+            $head .= $buf;
+        }
+
+        my ($line, @lines) = split /\r\n/, $head;
+        my ($method, $uri) = split / /, $line;
+        my %h;
+        for (@lines) {
+            my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+            $h{lc $k} = $v;
+        }
+
+        my $body = '';
+        if (my $len = $h{'content-length'}) {
+            while (length $body < $len) {
+                my $n = sysread($c, my $buf, $len - length $body);
+                return unless $n;
+                $body .= $buf;
+            }
+        } elsif (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+            while (1) {
+                my $size = '';
+                while ($size !~ /\r\n$/) {
+                    sysread($c, my $b, 1) or return;
+                    $size .= $b;
+                }
+                my $n = hex $size;
+                my $chunk = '';
+                while (length $chunk < $n + 2) {
+                    my $r = sysread($c, my $buf, $n + 2 - length $chunk);
+                    return unless $r;
+                    $chunk .= $buf;
+                }
+                last if $n == 0;
+                $body .= substr($chunk, 0, $n);
+            }
+        }
+
+        my ($status, $rh, $rb) = @{ $handler->({ method => $method,
+            uri => $uri, headers => \%h, body => $body }) };
+        $rh //= {};
+        $rb //= '';
+        $rh->{'Content-Length'} = length $rb;
+        $rh->{'Content-Type'} //= 'application/json';
+
+        my $resp = "HTTP/1.1 $status X\r\n"
+            . join('', map { "$_: $rh->{$_}\r\n" } sort keys %$rh)
+            . "\r\n" . $rb;
+        my $off = 0;
+        while ($off < length $resp) {
+            my $n = syswrite($c, $resp, 65536, $off);
+            return unless $n;
+            $off += $n;
+        }
+
+        return if ($h{connection} // '') =~ /close/i;
+    }
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    kill 'TERM', $pid;
+    waitpid($pid, 0);
+}
+
+sub DESTROY { $_[0]->stop() }
+
+1;
