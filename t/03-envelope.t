@@ -201,7 +201,6 @@ is(task_of('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{'
 my $big = json_encode({ jsonrpc => '2.0', id => 99, method => 'tools/call',
     params => { arguments => { blob => join('', map { chr(32 + $_ % 90) }
     1 .. 100_000), uni => "\x{263a}\\u00e9\t" }, name => 'sync_creatives' } });
-utf8::encode($big);
 $r = post($big);
 $j = json_decode($r->{body});
 is($j->{task}, 'sync_creatives', '100 KB body: task after the arguments');

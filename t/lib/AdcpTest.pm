@@ -365,7 +365,7 @@ sub http_post_json {
         . "Connection: close\r\n\r\n$body");
 }
 
-my $JSON = JSON::PP->new->canonical->allow_nonref;
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
 sub json_decode { my $v = eval { $JSON->decode($_[0]) }; return $v }
 sub json_encode { $JSON->encode($_[0]) }
