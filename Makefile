@@ -23,10 +23,11 @@ PROVE_OPT   ?= -j2
 
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
-UNIT_CFLAGS := -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror \
+UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
                -I$(NGX)/objs -I$(NGX)/src/core -I$(NGX)/src/event \
                -I$(NGX)/src/event/modules -I$(NGX)/src/os/unix \
-               -I$(NGX)/src/http -I$(NGX)/src/http/modules -Isrc -It/unit
+               -I$(NGX)/src/http -I$(NGX)/src/http/modules \
+               -I$(NGX)/src/http/v2 -Isrc -It/unit
 
 .PHONY: all check test test-unit test-integration test-valgrind demo \
         demo-stop bench clean
@@ -46,12 +47,17 @@ $(MODULE): $(NGX)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(NGX) -f objs/Makefile modules
 	cp $(NGX)/objs/ngx_http_adcp_module.so $@
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/tap.h $(SOURCES) \
-                 $(NGX)/objs/Makefile
+# each unit test links the module files it tests and t/unit/ngx_stubs.c
+UNIT_LINK_test_envelope  := src/ngx_http_adcp_envelope.c \
+                            src/ngx_http_adcp_json.c
+UNIT_LINK_test_tenant_id :=
+
+.SECONDEXPANSION:
+$(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \
+                 t/unit/tap.h $(SOURCES) $(NGX)/objs/Makefile Makefile
 	mkdir -p $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< t/unit/ngx_stubs.c \
-	    $(filter src/%.c,$(SOURCES)) -lyajl -lhiredis \
-	    -Wl,--unresolved-symbols=ignore-all
+	    $(UNIT_LINK_$*) -lyajl
 
 test-unit: $(UNIT_BINS)
 	$(PROVE) $(UNIT_BINS)

@@ -1,0 +1,473 @@
+
+/*
+ * Unit tests of the envelope extractor: every body is parsed whole, then
+ * split into two buffers at every possible offset, then into random
+ * multi-way splits (as bodies arrive in buffers), and through the chain
+ * walker with a part of the body in a temporary file.  Every way must give
+ * the same id, method, task and verdict.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_adcp_envelope.h"
+#include "ngx_stubs.h"
+#include "tap.h"
+
+
+typedef struct {
+    const char  *name;
+    const char  *body;
+    ngx_uint_t   error;
+    ngx_uint_t   method;
+    const char  *id;       /* as JSON text; "" = absent */
+    const char  *task;
+} test_case_t;
+
+
+#define M_NONE   NGX_HTTP_ADCP_METHOD_NONE
+#define M_OTHER  NGX_HTTP_ADCP_METHOD_OTHER
+#define M_CALL   NGX_HTTP_ADCP_METHOD_MCP_CALL
+#define M_A2A    NGX_HTTP_ADCP_METHOD_A2A
+#define E_OK     NGX_HTTP_ADCP_ENV_OK
+#define E_SYNTAX NGX_HTTP_ADCP_ENV_SYNTAX
+#define E_AMBIG  NGX_HTTP_ADCP_ENV_AMBIGUOUS
+#define E_DEPTH  NGX_HTTP_ADCP_ENV_DEPTH
+
+
+static test_case_t  cases[] = {
+
+    { "mcp tools/call",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\","
+      "\"params\":{\"name\":\"get_products\",\"arguments\":{\"a\":1}}}",
+      E_OK, M_CALL, "7", "get_products" },
+
+    { "mcp, keys reversed, decoys in arguments",
+      "{\"params\":{\"arguments\":{\"name\":\"decoy\",\"x\":[{\"name\":"
+      "\"d2\"}]},\"name\":\"create_media_buy\"},\"method\":\"tools/call\","
+      "\"id\":\"abc\",\"jsonrpc\":\"2.0\"}",
+      E_OK, M_CALL, "\"abc\"", "create_media_buy" },
+
+    { "mcp, whitespace everywhere",
+      " \r\n\t{ \"id\" : -1.5e+3 , \"method\" : \"tools/call\" , "
+      "\"params\" : { \"name\" : \"sync_creatives\" } } \n",
+      E_OK, M_CALL, "-1.5e+3", "sync_creatives" },
+
+    { "mcp, escaped name and id",
+      "{\"id\":\"q\\\"\\u00e9\\n\",\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"get_\\u0070roducts\"}}",
+      E_OK, M_CALL, "\"q\\\"\xc3\xa9\\n\"", "get_products" },
+
+    { "mcp, no id",
+      "{\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}",
+      E_OK, M_CALL, "", "x" },
+
+    { "mcp, name not a string",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":5}}",
+      E_OK, M_CALL, "1", "" },
+
+    { "mcp, params not an object",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":[{\"name\":\"x\"}]}",
+      E_OK, M_CALL, "1", "" },
+
+    { "mcp, stops at the name (rest is not JSON)",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"x\","
+      "\"arguments\":{\"a\": nope",
+      E_OK, M_CALL, "1", "x" },
+
+    { "a2a 0.3 message/send",
+      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"message/send\",\"params\":"
+      "{\"message\":{\"role\":\"user\",\"parts\":[{\"kind\":\"text\","
+      "\"text\":\"hi\"},{\"kind\":\"data\",\"data\":{\"skill\":"
+      "\"get_products\",\"parameters\":{\"skill\":\"decoy\"}}}]}}}",
+      E_OK, M_A2A, "2", "get_products" },
+
+    { "a2a 0.3 message/stream, kind last",
+      "{\"method\":\"message/stream\",\"params\":{\"message\":{\"parts\":"
+      "[{\"data\":{\"skill\":\"s\"},\"kind\":\"data\"}]}},\"id\":null}",
+      E_OK, M_A2A, "null", "s" },
+
+    { "a2a 0.3 text part with data is not a skill",
+      "{\"id\":1,\"method\":\"message/send\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"text\",\"data\":{\"skill\":\"no\"}}]}}}",
+      E_OK, M_A2A, "1", "" },
+
+    { "a2a 1.0 SendMessage",
+      "{\"id\":\"x\",\"method\":\"SendMessage\",\"params\":{\"message\":"
+      "{\"parts\":[{\"text\":\"t\"},{\"data\":{\"input\":{},\"skill\":"
+      "\"create_media_buy\"}}]}}}",
+      E_OK, M_A2A, "\"x\"", "create_media_buy" },
+
+    { "a2a 1.0 SendStreamingMessage, params first",
+      "{\"params\":{\"message\":{\"parts\":[{\"data\":{\"skill\":\"g\"}}]}},"
+      "\"id\":true,\"method\":\"SendStreamingMessage\"}",
+      E_OK, M_A2A, "true", "g" },
+
+    { "a2a, two skill parts",
+      "{\"id\":3,\"method\":\"SendMessage\",\"params\":{\"message\":{"
+      "\"parts\":[{\"data\":{\"skill\":\"a\"}},{\"data\":{\"skill\":\"b\"}}"
+      "]}}}",
+      E_AMBIG, M_A2A, "3", "" },
+
+    { "a2a, two skill parts, method last",
+      "{\"params\":{\"message\":{\"parts\":[{\"kind\":\"data\",\"data\":"
+      "{\"skill\":\"a\"}},{\"kind\":\"data\",\"data\":{\"skill\":\"a\"}}]}},"
+      "\"id\":3,\"method\":\"message/send\"}",
+      E_AMBIG, M_A2A, "3", "" },
+
+    { "a2a, no parts",
+      "{\"id\":3,\"method\":\"message/send\",\"params\":{}}",
+      E_OK, M_A2A, "3", "" },
+
+    { "initialize",
+      "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
+      "{\"name\":\"not a task\"}}",
+      E_OK, M_OTHER, "0", "" },
+
+    { "id object",
+      "{\"id\":{\"a\":[1,\"x\",{},[],null,true],\"b\":{\"c\":\"d\"}},"
+      "\"method\":\"tools/list\"}",
+      E_OK, M_OTHER, "{\"a\":[1,\"x\",{},[],null,true],\"b\":{\"c\":\"d\"}}",
+      "" },
+
+    { "id array",
+      "{\"method\":\"tools/list\",\"id\":[[[]],{\"k\":[false]}]}",
+      E_OK, M_OTHER, "[[[]],{\"k\":[false]}]", "" },
+
+    { "not JSON-RPC",
+      "{\"hello\":{\"method\":\"tools/call\"},\"id\":1}",
+      E_OK, M_NONE, "1", "" },
+
+    { "method not a string",
+      "{\"method\":[\"tools/call\"],\"id\":1}",
+      E_OK, M_NONE, "1", "" },
+
+    { "a batch",
+      "[{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}]",
+      E_OK, M_NONE, "", "" },
+
+    { "a scalar", "42", E_OK, M_NONE, "", "" },
+
+    { "empty", "", E_SYNTAX, M_NONE, "", "" },
+    { "truncated", "{\"id\":1,\"method\":\"tools/call\"", E_SYNTAX,
+      M_NONE, "", "" },
+    { "bare word", "nope", E_SYNTAX, M_NONE, "", "" },
+    { "trailing garbage", "{\"a\":1} x", E_SYNTAX, M_NONE, "", "" },
+    { "two values", "{} {}", E_SYNTAX, M_NONE, "", "" },
+    { "invalid utf-8", "{\"x\":\"\xff\"}", E_SYNTAX, M_NONE, "", "" },
+    { "control character in a string", "{\"x\":\"a\tb\"}", E_SYNTAX,
+      M_NONE, "", "" },
+
+    { NULL, NULL, 0, 0, NULL, NULL }
+};
+
+
+typedef struct {
+    ngx_uint_t  error;
+    ngx_uint_t  method;
+    char        id[512];
+    char        task[256];
+} test_result_t;
+
+
+static void test_feed_split(test_case_t *tc, size_t *cuts, ngx_uint_t n,
+    test_result_t *res);
+static int test_same(test_case_t *tc, test_result_t *res);
+static int test_chain_with_file(test_case_t *tc);
+
+
+static unsigned long  rnd_state = 20261125;
+
+
+static unsigned long
+rnd(void)
+{
+    rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+    return rnd_state >> 33;
+}
+
+
+static void
+test_feed_split(test_case_t *tc, size_t *cuts, ngx_uint_t n,
+    test_result_t *res)
+{
+    size_t                            len, from, to;
+    ngx_int_t                         rc;
+    ngx_uint_t                        i;
+    ngx_pool_t                       *pool;
+    ngx_http_adcp_envelope_t          env;
+    ngx_http_adcp_envelope_parser_t  *p;
+
+    len = strlen(tc->body);
+    pool = test_pool_create();
+
+    p = ngx_http_adcp_envelope_create(pool, &env);
+
+    from = 0;
+    rc = NGX_AGAIN;
+
+    for (i = 0; i <= n && rc == NGX_AGAIN; i++) {
+        to = (i < n) ? cuts[i] : len;
+        rc = ngx_http_adcp_envelope_feed(p, (u_char *) tc->body + from,
+                                         to - from);
+        from = to;
+    }
+
+    ngx_http_adcp_envelope_finish(p);
+
+    res->error = env.error;
+    res->method = env.method;
+    snprintf(res->id, sizeof(res->id), "%.*s", (int) env.id.len,
+             env.id.data);
+    snprintf(res->task, sizeof(res->task), "%.*s", (int) env.task.len,
+             env.task.data);
+
+    test_pool_destroy(pool);
+}
+
+
+static int
+test_same(test_case_t *tc, test_result_t *res)
+{
+    if (res->error != tc->error) {
+        return 0;
+    }
+
+    if (tc->error == E_SYNTAX) {
+        return 1;
+    }
+
+    return res->method == tc->method
+           && strcmp(res->id, tc->id) == 0
+           && strcmp(res->task, tc->task) == 0;
+}
+
+
+/* memory buf + file buf + memory buf, as a body half on disk arrives */
+
+static int
+test_chain_with_file(test_case_t *tc)
+{
+    int                        fd, ok;
+    char                       path[] = "/tmp/adcp-unit-XXXXXX";
+    size_t                     len, a, b;
+    ngx_buf_t                  b1, b2, b3;
+    ngx_file_t                 file;
+    ngx_chain_t                c1, c2, c3;
+    ngx_pool_t                *pool;
+    test_result_t              res;
+    ngx_http_adcp_envelope_t   env;
+
+    len = strlen(tc->body);
+    a = len / 3;
+    b = 2 * len / 3;
+
+    fd = mkstemp(path);
+    if (fd == -1) {
+        return 0;
+    }
+
+    unlink(path);
+
+    /* the file holds junk around the part the buf points at */
+
+    if (write(fd, "JUNK", 4) != 4
+        || write(fd, tc->body + a, b - a) != (ssize_t) (b - a)
+        || write(fd, "JUNK", 4) != 4)
+    {
+        close(fd);
+        return 0;
+    }
+
+    memset(&b1, 0, sizeof(ngx_buf_t));
+    memset(&b2, 0, sizeof(ngx_buf_t));
+    memset(&b3, 0, sizeof(ngx_buf_t));
+    memset(&file, 0, sizeof(ngx_file_t));
+
+    file.fd = fd;
+
+    b1.pos = (u_char *) tc->body;
+    b1.last = b1.pos + a;
+    b1.memory = 1;
+
+    b2.in_file = 1;
+    b2.file = &file;
+    b2.file_pos = 4;
+    b2.file_last = 4 + (b - a);
+
+    b3.pos = (u_char *) tc->body + b;
+    b3.last = (u_char *) tc->body + len;
+    b3.memory = 1;
+
+    c1.buf = &b1;
+    c1.next = &c2;
+    c2.buf = &b2;
+    c2.next = &c3;
+    c3.buf = &b3;
+    c3.next = NULL;
+
+    pool = test_pool_create();
+
+    ok = (ngx_http_adcp_envelope_parse_chain(pool, &c1, &env, NULL)
+          == NGX_OK);
+
+    res.error = env.error;
+    res.method = env.method;
+    snprintf(res.id, sizeof(res.id), "%.*s", (int) env.id.len, env.id.data);
+    snprintf(res.task, sizeof(res.task), "%.*s", (int) env.task.len,
+             env.task.data);
+
+    test_pool_destroy(pool);
+    close(fd);
+
+    return ok && test_same(tc, &res);
+}
+
+
+static void
+test_deep(void)
+{
+    char           *body;
+    size_t          n;
+    test_case_t     tc;
+    test_result_t   res;
+
+    /* 100,000 '[': refused as too deep, without growing without bound */
+
+    n = 100000;
+    body = malloc(n + 1);
+    memset(body, '[', n);
+    body[n] = '\0';
+
+    tc.body = body;
+    test_pool_bytes = 0;
+    test_feed_split(&tc, NULL, 0, &res);
+
+    tap_ok(res.error == E_DEPTH, "100,000 '[' is refused as too deep");
+    tap_ok(test_pool_bytes < 64 * 1024,
+           "and costs %zu bytes of pool, not a stack per level",
+           test_pool_bytes);
+
+    /* 512 levels are fine */
+
+    n = 512;
+    memset(body, '[', n);
+    memset(body + n, ']', n);
+    body[2 * n] = '\0';
+    test_feed_split(&tc, NULL, 0, &res);
+    tap_ok(res.error == E_OK, "512 levels are followed");
+
+    memset(body, '[', n + 1);
+    memset(body + n + 1, ']', n + 1);
+    body[2 * n + 2] = '\0';
+    test_feed_split(&tc, NULL, 0, &res);
+    tap_ok(res.error == E_DEPTH, "513 levels are too deep");
+
+    free(body);
+}
+
+
+static void
+test_long_id(void)
+{
+    char           *body;
+    size_t          n, i;
+    test_case_t     tc;
+    test_result_t   res;
+
+    /* an id object past NGX_HTTP_ADCP_ENV_MAX_ID echoes as null */
+
+    n = NGX_HTTP_ADCP_ENV_MAX_ID;
+    body = malloc(n + 64);
+    i = sprintf(body, "{\"method\":\"x\",\"id\":{\"k\":\"");
+    memset(body + i, 'v', n);
+    i += n;
+    strcpy(body + i, "\"}}");
+
+    tc.body = body;
+    test_feed_split(&tc, NULL, 0, &res);
+    tap_ok(res.error == E_OK && strcmp(res.id, "null") == 0,
+           "an id object over %d bytes echoes as null (got %.20s)",
+           NGX_HTTP_ADCP_ENV_MAX_ID, res.id);
+
+    free(body);
+}
+
+
+int
+main(void)
+{
+    int             all;
+    size_t          len, cut, cuts[16];
+    ngx_uint_t      i, k, n, r;
+    test_case_t    *tc;
+    test_result_t   res;
+
+    for (tc = cases; tc->name; tc++) {
+        len = strlen(tc->body);
+
+        test_feed_split(tc, NULL, 0, &res);
+        tap_ok(test_same(tc, &res), "%s: whole", tc->name);
+
+        if (!test_same(tc, &res)) {
+            tap_diag("error %lu method %lu id '%s' task '%s'",
+                     res.error, res.method, res.id, res.task);
+        }
+
+        all = 1;
+
+        for (cut = 0; cut <= len; cut++) {
+            test_feed_split(tc, &cut, 1, &res);
+
+            if (!test_same(tc, &res)) {
+                tap_diag("split at %zu: error %lu id '%s' task '%s'",
+                         cut, res.error, res.id, res.task);
+                all = 0;
+                break;
+            }
+        }
+
+        tap_ok(all, "%s: every split into two buffers (%zu)", tc->name,
+               len + 1);
+
+        all = 1;
+
+        for (r = 0; r < 300 && all; r++) {
+            n = 1 + rnd() % 15;
+
+            for (i = 0; i < n; i++) {
+                cuts[i] = len ? rnd() % (len + 1) : 0;
+            }
+
+            /* sort the cuts */
+
+            for (i = 1; i < n; i++) {
+                for (k = i; k > 0 && cuts[k - 1] > cuts[k]; k--) {
+                    cut = cuts[k];
+                    cuts[k] = cuts[k - 1];
+                    cuts[k - 1] = cut;
+                }
+            }
+
+            test_feed_split(tc, cuts, n, &res);
+
+            if (!test_same(tc, &res)) {
+                tap_diag("random split %lu ways failed", n + 1);
+                all = 0;
+            }
+        }
+
+        tap_ok(all, "%s: 300 random multi-way splits", tc->name);
+
+        if (len >= 3) {
+            tap_ok(test_chain_with_file(tc),
+                   "%s: memory + temp file + memory", tc->name);
+        }
+    }
+
+    test_deep();
+    test_long_id();
+
+    return tap_done();
+}
