@@ -224,6 +224,7 @@ sub stop {
     kill 'QUIT', $pid;
 
     my $deadline = time() + (valgrind() ? 90 : 15);
+    my $poke = time() + 1;
     my $exited;
 
     while (time() < $deadline) {
@@ -231,6 +232,17 @@ sub stop {
             $exited = 1;
             last;
         }
+
+        # under valgrind a signal may land just before nginx blocks in
+        # epoll_wait() with no timer; a connection wakes it to see it
+
+        if (time() > $poke) {
+            kill 'QUIT', $pid;
+            IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_", Proto => 'tcp')
+                for $self->listen_ports();
+            $poke = time() + 1;
+        }
+
         sleep 0.02;
     }
 
