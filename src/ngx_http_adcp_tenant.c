@@ -76,12 +76,6 @@ ngx_http_adcp_tenants_parse(ngx_conf_t *cf, ngx_http_adcp_tenants_t *tenants)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_array_init(&tenants->ids, cf->pool, 16, sizeof(ngx_str_t))
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
 #if (NGX_PCRE)
     tenants->map.regex = NULL;
     tenants->map.nregex = 0;
@@ -195,7 +189,6 @@ static ngx_http_adcp_tenant_value_t *
 ngx_http_adcp_tenants_value(ngx_conf_t *cf, ngx_http_adcp_tenants_t *tenants,
     ngx_str_t *id, ngx_uint_t regex)
 {
-    ngx_str_t                         *s;
     ngx_uint_t                         i, key;
     ngx_http_complex_value_t           cv;
     ngx_http_adcp_tenant_value_t      *v, **vp;
@@ -258,7 +251,7 @@ ngx_http_adcp_tenants_value(ngx_conf_t *cf, ngx_http_adcp_tenants_t *tenants,
             }
         }
 
-    } else if (ngx_array_init(&tenants->values[key], tenants->temp_pool, 1,
+    } else if (ngx_array_init(&tenants->values[key], tenants->temp_pool, 4,
                               sizeof(ngx_http_adcp_tenant_value_t *))
                != NGX_OK)
     {
@@ -277,13 +270,7 @@ ngx_http_adcp_tenants_value(ngx_conf_t *cf, ngx_http_adcp_tenants_t *tenants,
         }
 
         v->id.len = id->len;
-
-        s = ngx_array_push(&tenants->ids);
-        if (s == NULL) {
-            return NULL;
-        }
-
-        *s = v->id;
+        tenants->nids++;
     }
 
     vp = ngx_array_push(&tenants->values[key]);
@@ -354,13 +341,42 @@ ngx_http_adcp_tenants_regex(ngx_conf_t *cf, ngx_http_adcp_tenants_t *tenants,
 char *
 ngx_http_adcp_tenants_init(ngx_conf_t *cf, ngx_http_adcp_tenants_t *tenants)
 {
-    ngx_hash_init_t          hash;
-    ngx_hash_keys_arrays_t  *keys;
+    ngx_str_t                     *id;
+    ngx_uint_t                     i, k;
+    ngx_hash_init_t                hash;
+    ngx_hash_keys_arrays_t        *keys;
+    ngx_http_adcp_tenant_value_t **vp;
 
     keys = tenants->keys;
 
     if (keys == NULL) {
         return NGX_CONF_OK;
+    }
+
+    /* each declared tenant once, in an array of the exact size */
+
+    if (ngx_array_init(&tenants->ids, cf->pool, ngx_max(tenants->nids, 1),
+                       sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < keys->hsize; i++) {
+        vp = tenants->values[i].elts;
+
+        for (k = 0; vp && k < tenants->values[i].nelts; k++) {
+            if (vp[k]->id.len == 0) {
+                continue;
+            }
+
+            id = ngx_array_push(&tenants->ids);
+            if (id == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *id = vp[k]->id;
+        }
     }
 
     if (tenants->hash_bucket_size == NGX_CONF_UNSET_UINT) {

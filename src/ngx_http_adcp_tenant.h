@@ -29,7 +29,9 @@ typedef struct {
 typedef struct {
     ngx_http_map_t                 map;      /* values: tenant_value_t * */
     ngx_http_adcp_tenant_value_t  *default_value;
-    ngx_array_t                    ids;      /* ngx_str_t, each tenant once */
+    ngx_array_t                    ids;      /* ngx_str_t, each tenant once,
+                                                built in init */
+    ngx_uint_t                     nids;
     ngx_uint_t                     hash_max_size;
     ngx_uint_t                     hash_bucket_size;
 
