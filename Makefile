@@ -79,7 +79,7 @@ demo-stop:
 	sh conf-examples/demo.sh stop
 
 bench: $(MODULE)
-	sh bench/run.sh
+	sh bench/boot.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,108 @@
+#!/bin/sh
+#
+# The demo gateway: conf-examples/quickstart.conf run by Debian's nginx with
+# the module built in build/.
+#
+#   sh conf-examples/demo.sh start     start (or restart) it, print what to curl
+#   sh conf-examples/demo.sh stop
+#
+# Runtime files go to $ADCP_DEMO_DIR (default /tmp/adcp-demo), which nginx
+# workers can read whoever owns the checkout.
+
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NGINX=${NGINX_BIN:-/usr/sbin/nginx}
+DIR=${ADCP_DEMO_DIR:-/tmp/adcp-demo}
+GW=127.0.0.1:8080
+
+stop() {
+    if [ -s "$DIR/logs/nginx.pid" ] && kill -0 "$(cat "$DIR/logs/nginx.pid")" 2>/dev/null
+    then
+        "$NGINX" -p "$DIR/" -c quickstart.conf -s quit
+        i=0
+        while [ -s "$DIR/logs/nginx.pid" ] && [ $i -lt 250 ]; do
+            sleep 0.02
+            i=$((i + 1))
+        done
+    fi
+}
+
+start() {
+    [ -f "$ROOT/build/ngx_http_adcp_module.so" ] || {
+        echo "demo: build the module first (make)" >&2
+        exit 1
+    }
+
+    stop
+
+    mkdir -p "$DIR/logs" "$DIR/temp" "$DIR/modules"
+    chmod 755 "$DIR"
+    cp "$ROOT/conf-examples/quickstart.conf" "$DIR/"
+    rm -rf "$DIR/platforms"
+    cp -r "$ROOT/conf-examples/platforms" "$DIR/"
+    chmod -R a+rX "$DIR/platforms"
+    cp "$ROOT/build/ngx_http_adcp_module.so" "$DIR/modules/"
+
+    "$NGINX" -p "$DIR/" -c quickstart.conf -t -q
+    "$NGINX" -p "$DIR/" -c quickstart.conf
+
+    i=0
+    until curl -s -o /dev/null "http://$GW/" || [ $i -ge 250 ]; do
+        sleep 0.02
+        i=$((i + 1))
+    done
+
+    cat <<EOF
+
+The demo gateway is up on http://$GW (logs in $DIR/logs).
+
+A buyer's agent asks tenant "wonderstruck" for products (MCP tools/call):
+
+  curl -s http://$GW/mcp -H 'Host: wonderstruck.localhost' \\
+       -H 'Content-Type: application/json' \\
+       -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_products","arguments":{"brief":"sports"}}}'
+
+EOF
+    curl -s "http://$GW/mcp" -H 'Host: wonderstruck.localhost' \
+        -H 'Content-Type: application/json' \
+        -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_products","arguments":{"brief":"sports"}}}'
+    cat <<EOF
+
+
+A tenant from a regex capture (A2A 1.0 SendMessage):
+
+  curl -s http://$GW/mcp -H 'Host: foo.agents.localhost' \\
+       -H 'Content-Type: application/json' \\
+       -d '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
+
+EOF
+    curl -s "http://$GW/mcp" -H 'Host: foo.agents.localhost' \
+        -H 'Content-Type: application/json' \
+        -d '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
+    cat <<EOF
+
+
+An unknown host gets an AdCP error in its transport form, never HTML:
+
+  curl -si http://$GW/mcp -H 'Host: nobody.localhost' \\
+       -H 'Content-Type: application/json' \\
+       -d '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_products"}}'
+
+EOF
+    curl -si "http://$GW/mcp" -H 'Host: nobody.localhost' \
+        -H 'Content-Type: application/json' \
+        -d '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_products"}}' \
+        | grep -v '^Date:\|^Server:'
+    cat <<EOF
+
+
+Stop it with: sh conf-examples/demo.sh stop
+EOF
+}
+
+case "${1:-start}" in
+    start) start ;;
+    stop)  stop ;;
+    *)     echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
