@@ -20,7 +20,7 @@
 #include "ngx_http_adcp_tenant.h"
 
 
-#define NGX_HTTP_ADCP_TENANT_BUCKET_SIZE  128
+#define NGX_HTTP_ADCP_TENANT_BUCKET_SIZE  256
 
 
 static char *ngx_http_adcp_tenants_line(ngx_conf_t *cf, ngx_command_t *dummy,
@@ -389,7 +389,7 @@ ngx_http_adcp_tenants_init(ngx_conf_t *cf, ngx_http_adcp_tenants_t *tenants)
 
     if (tenants->hash_max_size == NGX_CONF_UNSET_UINT) {
         /* room for every declared host, whatever their number */
-        tenants->hash_max_size = ngx_max(2048, keys->keys.nelts);
+        tenants->hash_max_size = ngx_max(2048, 2 * keys->keys.nelts);
     }
 
     hash.key = ngx_hash_key_lc;
