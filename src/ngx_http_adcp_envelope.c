@@ -625,12 +625,17 @@ ngx_http_adcp_env_open(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
 
     if (role == NGX_HTTP_ADCP_K_ID) {
 
-        /* an id that is an object or an array: keep its JSON text */
+        /*
+         * an id that is an object or an array: keep its JSON text, in one
+         * buffer per parse however many "id" keys a body repeats
+         */
 
-        p->id_start = ngx_pnalloc(p->pool, NGX_HTTP_ADCP_ENV_MAX_ID);
         if (p->id_start == NULL) {
-            p->nomem = 1;
-            return 0;
+            p->id_start = ngx_pnalloc(p->pool, NGX_HTTP_ADCP_ENV_MAX_ID);
+            if (p->id_start == NULL) {
+                p->nomem = 1;
+                return 0;
+            }
         }
 
         p->id_pos = p->id_start;

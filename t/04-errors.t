@@ -232,6 +232,16 @@ $r = http($port, $ka);
 like($r->{raw}, qr/ACCOUNT_NOT_FOUND.*\{"ok":true\}/s,
     'an error then a good request on one keep-alive connection');
 
+$ka = "POST /mcp HTTP/1.1\r\nHost: known.test\r\n"
+    . "Content-Type: application/json\r\nContent-Length: 5\r\n\r\n{nope"
+    . "POST /mcp HTTP/1.1\r\nHost: unknown.test\r\n"
+    . "Content-Type: application/json\r\nContent-Length: 47\r\n\r\n"
+    . '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
+    . "GET /mcp HTTP/1.1\r\nHost: known.test\r\nConnection: close\r\n\r\n";
+$r = http($port, $ka);
+like($r->{raw}, qr/INVALID_REQUEST.*"id":2,"error".*ACCOUNT_NOT_FOUND.*\{"ok":true\}/s,
+    'refused POST bodies keep the keep-alive connection in step');
+
 $t->stop();
 
 done_testing();

@@ -392,6 +392,27 @@ test_long_id(void)
            NGX_HTTP_ADCP_ENV_MAX_ID, res.id);
 
     free(body);
+
+    /* a body repeating "id":[...] reuses one buffer, the last id wins */
+
+    body = malloc(20 * 1000 + 64);
+    i = sprintf(body, "{\"a\":0");
+
+    for (n = 0; n < 1000; n++) {
+        i += sprintf(body + i, ",\"id\":[%zu]", n);
+    }
+
+    strcpy(body + i, ",\"method\":\"x\"}");
+
+    tc.body = body;
+    test_pool_bytes = 0;
+    test_feed_split(&tc, NULL, 0, &res);
+    tap_ok(res.error == E_OK && strcmp(res.id, "[999]") == 0,
+           "1000 repeated array ids: the last one (%s)", res.id);
+    tap_ok(test_pool_bytes < 3 * NGX_HTTP_ADCP_ENV_MAX_ID,
+           "1000 repeated array ids cost %zu bytes of pool", test_pool_bytes);
+
+    free(body);
 }
 
 
