@@ -11,7 +11,11 @@
  *      method and AdCP task name taken (src/ngx_http_adcp_envelope.c);
  *   2. tenant: $host (or adcp_tenant_key) -> tenant id
  *      (src/ngx_http_adcp_tenant.c);
- *   3. errors in the request's transport form (src/ngx_http_adcp_error.c).
+ *   3. platform: with adcp_factory, the tenant's platform from this worker's
+ *      cache, built on a miss by a factory subrequest
+ *      (src/ngx_http_adcp_cache.c, src/ngx_http_adcp_factory.c);
+ *   4. policy: the platform's capabilities;
+ *   errors in the request's transport form (src/ngx_http_adcp_error.c).
  */
 
 
@@ -20,6 +24,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_adcp.h"
+#include "ngx_http_adcp_factory.h"
+#include "ngx_http_adcp_descriptor.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -35,6 +41,15 @@ static ngx_int_t ngx_http_adcp_tenant_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_adcp_task_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_adcp_platform_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_adcp_cache_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_adcp_admin_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_adcp_init_process(ngx_cycle_t *cycle);
+static void ngx_http_adcp_exit_process(ngx_cycle_t *cycle);
 
 static ngx_int_t ngx_http_adcp_add_variables(ngx_conf_t *cf);
 static void *ngx_http_adcp_create_main_conf(ngx_conf_t *cf);
@@ -46,6 +61,21 @@ static ngx_int_t ngx_http_adcp_init(ngx_conf_t *cf);
 
 static char *ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#define NGX_HTTP_ADCP_UPSTREAM         0
+#define NGX_HTTP_ADCP_AUTHORIZATION    1
+
+
+static ngx_conf_num_bounds_t  ngx_http_adcp_cache_size_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000000
+};
 
 
 static ngx_command_t  ngx_http_adcp_commands[] = {
@@ -85,6 +115,55 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       offsetof(ngx_http_adcp_loc_conf_t, enable),
       NULL },
 
+    { ngx_string("adcp_factory"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_adcp_factory,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_adcp_loc_conf_t, factory),
+      NULL },
+
+    { ngx_string("adcp_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, cache_size),
+      &ngx_http_adcp_cache_size_bounds },
+
+    { ngx_string("adcp_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, cache_ttl),
+      NULL },
+
+    { ngx_string("adcp_failure_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_adcp_failure_ttl,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("adcp_not_found_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, not_found_ttl),
+      NULL },
+
+    { ngx_string("adcp_build_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, build_timeout),
+      NULL },
+
+    { ngx_string("adcp_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_adcp_admin,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -111,10 +190,10 @@ ngx_module_t  ngx_http_adcp_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_adcp_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_adcp_exit_process,            /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -128,8 +207,37 @@ static ngx_http_variable_t  ngx_http_adcp_vars[] = {
     { ngx_string("adcp_task"), NULL,
       ngx_http_adcp_task_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("adcp_upstream"), NULL,
+      ngx_http_adcp_platform_variable, NGX_HTTP_ADCP_UPSTREAM,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("adcp_authorization"), NULL,
+      ngx_http_adcp_platform_variable, NGX_HTTP_ADCP_AUTHORIZATION,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("adcp_cache_status"), NULL,
+      ngx_http_adcp_cache_status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("adcp_platform_"), NULL,
+      ngx_http_adcp_platform_var_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
       ngx_http_null_variable
 };
+
+
+static ngx_str_t  ngx_http_adcp_cache_statuses[] = {
+    ngx_string(""),
+    ngx_string("HIT"),
+    ngx_string("MISS"),
+    ngx_string("WAIT"),
+    ngx_string("EXPIRED"),
+    ngx_string("STALE"),
+    ngx_string("BYPASS")
+};
+
+
+ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 
 static ngx_int_t
@@ -210,6 +318,37 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\" task \"%V\"",
                    &ctx->tenant, &ctx->env.task);
+
+    if (alcf->factory.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_adcp_factory_resolve(r, ctx);
+
+    switch (rc) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DONE:
+        return NGX_DONE;
+
+    case NGX_DECLINED:
+        ngx_http_finalize_request(r,
+            ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
+                                     &ctx->err));
+        return NGX_DONE;
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ngx_http_adcp_platform_allows(ctx->platform, &ctx->env.task)) {
+        return ngx_http_adcp_refuse(r, ctx,
+                                    NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE,
+                                    "this account does not support the "
+                                    "requested task");
+    }
 
     return NGX_DECLINED;
 }
@@ -432,6 +571,201 @@ ngx_http_adcp_task_variable(ngx_http_request_t *r,
 
 
 static ngx_int_t
+ngx_http_adcp_platform_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t            *s;
+    ngx_http_adcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+
+    if (ctx == NULL || ctx->platform == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (data == NGX_HTTP_ADCP_UPSTREAM) {
+        s = ngx_http_adcp_platform_upstream(ctx->platform, &ctx->env.task);
+
+    } else {
+        s = &ctx->platform->authorization;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_adcp_cache_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_adcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+
+    if (ctx == NULL || ctx->cache_status == NGX_HTTP_ADCP_CACHE_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_http_adcp_cache_statuses[ctx->cache_status].len;
+    v->data = ngx_http_adcp_cache_statuses[ctx->cache_status].data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $adcp_platform_<name>: data is the variable's full name */
+
+static ngx_int_t
+ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t *name = (ngx_str_t *) data;
+
+    ngx_str_t            *value;
+    ngx_http_adcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+
+    if (ctx == NULL || ctx->platform == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    value = ngx_http_adcp_platform_var(ctx->platform,
+                           name->data + sizeof("adcp_platform_") - 1,
+                           name->len - (sizeof("adcp_platform_") - 1));
+
+    if (value == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = value->len;
+    v->data = value->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * POST ?invalidate=<tenant>|*: drops the platform in this worker now.
+ * (The shared zone makes it host-wide.)
+ */
+
+static ngx_int_t
+ngx_http_adcp_admin_handler(ngx_http_request_t *r)
+{
+    size_t        len;
+    u_char       *p;
+    ngx_int_t     rc;
+    ngx_str_t     arg;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (r->method != NGX_HTTP_POST) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "invalidate", 10, &arg) != NGX_OK
+        || !(ngx_http_adcp_tenant_id_valid(arg.data, arg.len)
+             || (arg.len == 1 && arg.data[0] == '*')))
+    {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (ngx_http_adcp_worker) {
+        ngx_http_adcp_cache_invalidate(&ngx_http_adcp_worker->cache,
+                                       arg.data[0] == '*' ? NULL : &arg);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "adcp: invalidated \"%V\"", &arg);
+
+    len = sizeof("{\"invalidated\":\"\",\"scope\":\"worker\"}") - 1
+          + arg.len;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(b->last, "{\"invalidated\":\"%V\",\"scope\":\"worker\"}",
+                    &arg);
+    b->last = p;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_adcp_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    ngx_http_adcp_worker = NULL;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_adcp_module);
+
+    if (amcf == NULL || !amcf->platforms) {
+        return NGX_OK;
+    }
+
+    ngx_http_adcp_worker = ngx_pcalloc(cycle->pool,
+                                       sizeof(ngx_http_adcp_worker_t));
+    if (ngx_http_adcp_worker == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_adcp_cache_init(&ngx_http_adcp_worker->cache,
+                                    amcf->cache_size, cycle->pool);
+}
+
+
+static void
+ngx_http_adcp_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_adcp_worker) {
+        ngx_http_adcp_cache_destroy(&ngx_http_adcp_worker->cache);
+        ngx_http_adcp_worker = NULL;
+    }
+}
+
+
+static ngx_int_t
 ngx_http_adcp_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
@@ -462,6 +796,12 @@ ngx_http_adcp_create_main_conf(ngx_conf_t *cf)
 
     amcf->tenants.hash_max_size = NGX_CONF_UNSET_UINT;
     amcf->tenants.hash_bucket_size = NGX_CONF_UNSET_UINT;
+    amcf->cache_size = NGX_CONF_UNSET_UINT;
+    amcf->cache_ttl = NGX_CONF_UNSET_MSEC;
+    amcf->failure_ttl = NGX_CONF_UNSET_MSEC;
+    amcf->failure_ttl_max = NGX_CONF_UNSET_MSEC;
+    amcf->not_found_ttl = NGX_CONF_UNSET_MSEC;
+    amcf->build_timeout = NGX_CONF_UNSET_MSEC;
 
     return amcf;
 }
@@ -471,6 +811,13 @@ static char *
 ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ngx_conf_init_uint_value(amcf->cache_size, 256);
+    ngx_conf_init_msec_value(amcf->cache_ttl, 3600000);
+    ngx_conf_init_msec_value(amcf->failure_ttl, 5000);
+    ngx_conf_init_msec_value(amcf->failure_ttl_max, 300000);
+    ngx_conf_init_msec_value(amcf->not_found_ttl, 60000);
+    ngx_conf_init_msec_value(amcf->build_timeout, 10000);
 
     return ngx_http_adcp_tenants_init(cf, &amcf->tenants);
 }
@@ -485,6 +832,12 @@ ngx_http_adcp_create_loc_conf(ngx_conf_t *cf)
     if (alcf == NULL) {
         return NULL;
     }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     alcf->factory = { 0, NULL };
+     */
 
     alcf->enable = NGX_CONF_UNSET;
     alcf->tenant_key = NGX_CONF_UNSET_PTR;
@@ -501,6 +854,7 @@ ngx_http_adcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->tenant_key, prev->tenant_key, NULL);
+    ngx_conf_merge_str_value(conf->factory, prev->factory, "");
 
     return NGX_CONF_OK;
 }
@@ -521,7 +875,7 @@ ngx_http_adcp_init(ngx_conf_t *cf)
 
     *h = ngx_http_adcp_handler;
 
-    return NGX_OK;
+    return ngx_http_adcp_factory_init_filter(cf);
 }
 
 
@@ -531,4 +885,80 @@ ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_adcp_main_conf_t *amcf = conf;
 
     return ngx_http_adcp_tenants_parse(cf, &amcf->tenants);
+}
+
+
+static char *
+ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t                  *value;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "adcp_factory \"%V\" is not a location URI",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
+    amcf->platforms = 1;
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+
+static char *
+ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   min, max;
+
+    if (amcf->failure_ttl != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    min = ngx_parse_time(&value[1], 0);
+
+    if (min == (ngx_msec_t) NGX_ERROR || min == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid adcp_failure_ttl \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    max = min;
+
+    if (cf->args->nelts == 3) {
+        max = ngx_parse_time(&value[2], 0);
+
+        if (max == (ngx_msec_t) NGX_ERROR || max < min) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid adcp_failure_ttl maximum \"%V\": "
+                               "it must be at least the minimum", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    amcf->failure_ttl = min;
+    amcf->failure_ttl_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_adcp_admin_handler;
+
+    return NGX_CONF_OK;
 }

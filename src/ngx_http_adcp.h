@@ -1,7 +1,7 @@
 
 /*
- * ngx_http_adcp_module: configuration and per-request state shared by the
- * module file and the feature files.
+ * ngx_http_adcp_module: configuration, per-worker and per-request state
+ * shared by the module file and the feature files.
  */
 
 
@@ -16,32 +16,74 @@
 #include "ngx_http_adcp_tenant.h"
 #include "ngx_http_adcp_envelope.h"
 #include "ngx_http_adcp_error.h"
+#include "ngx_http_adcp_cache.h"
+
+
+/* $adcp_cache_status */
+#define NGX_HTTP_ADCP_CACHE_NONE     0
+#define NGX_HTTP_ADCP_CACHE_HIT      1
+#define NGX_HTTP_ADCP_CACHE_MISS     2
+#define NGX_HTTP_ADCP_CACHE_WAIT     3
+#define NGX_HTTP_ADCP_CACHE_EXPIRED  4
+#define NGX_HTTP_ADCP_CACHE_STALE    5
+#define NGX_HTTP_ADCP_CACHE_BYPASS   6
+
+/* where a request is in resolving its platform */
+#define NGX_HTTP_ADCP_ST_NEW         0
+#define NGX_HTTP_ADCP_ST_WAITING     1   /* parked on a build in flight */
+#define NGX_HTTP_ADCP_ST_LEAD        2   /* handed a build to start */
+#define NGX_HTTP_ADCP_ST_DONE        3   /* platform, or err, is set */
 
 
 typedef struct {
     ngx_http_adcp_tenants_t     tenants;
+    ngx_uint_t                  cache_size;
+    ngx_msec_t                  cache_ttl;
+    ngx_msec_t                  failure_ttl;
+    ngx_msec_t                  failure_ttl_max;
+    ngx_msec_t                  not_found_ttl;
+    ngx_msec_t                  build_timeout;
+    ngx_flag_t                  platforms;     /* some adcp_factory is set */
 } ngx_http_adcp_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                  enable;        /* adcp on */
     ngx_http_complex_value_t   *tenant_key;    /* adcp_tenant_key */
+    ngx_str_t                   factory;       /* adcp_factory */
 } ngx_http_adcp_loc_conf_t;
 
 
 /* per request, in the request pool; subrequests read their main's */
 
 typedef struct {
+    ngx_http_request_t         *request;
     ngx_str_t                   tenant;        /* "" = none */
     ngx_http_adcp_envelope_t    env;
+
+    ngx_http_adcp_platform_t   *platform;      /* a reference held */
+    ngx_queue_t                 waiter;        /* in flight->waiters */
+    void                       *flight;
+    ngx_uint_t                  state;         /* NGX_HTTP_ADCP_ST_* */
+    ngx_uint_t                  cache_status;  /* NGX_HTTP_ADCP_CACHE_* */
+    ngx_http_adcp_error_t       err;           /* when no platform */
 
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */
+    unsigned                    cleanups:1;
 } ngx_http_adcp_ctx_t;
 
 
-extern ngx_module_t  ngx_http_adcp_module;
+/* per worker */
+
+typedef struct {
+    ngx_http_adcp_cache_t       cache;
+} ngx_http_adcp_worker_t;
+
+
+extern ngx_module_t             ngx_http_adcp_module;
+extern ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 
 #endif /* _NGX_HTTP_ADCP_H_INCLUDED_ */

@@ -1,0 +1,89 @@
+
+/*
+ * ngx_http_adcp_module: the per-worker platform cache (SPEC section 2).
+ *
+ * A fixed number of entries, preallocated when the worker starts, each
+ * either free or in the LRU queue and in one hash chain, keyed by tenant.
+ * An entry holds the tenant's cached platform (if any), its build in
+ * flight (if any), its failure memory and its generation.  Platforms are
+ * reference counted: the cache holds one reference, each request that
+ * resolved the platform holds one, and the last release destroys the
+ * platform's pool.
+ */
+
+
+#ifndef _NGX_HTTP_ADCP_CACHE_H_INCLUDED_
+#define _NGX_HTTP_ADCP_CACHE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_adcp_tenant.h"
+
+
+typedef struct {
+    ngx_pool_t                *pool;      /* owns this and all it points to */
+    ngx_uint_t                 refs;
+    ngx_str_t                  tenant;
+    ngx_str_t                  upstream;
+    ngx_str_t                  authorization;
+    ngx_array_t               *capabilities;  /* ngx_str_t; NULL: any task */
+    ngx_array_t               *routes;        /* ngx_keyval_t: task, upstream */
+    ngx_array_t               *vars;          /* ngx_keyval_t */
+    ngx_msec_t                 ttl;           /* descriptor "ttl", 0: none */
+    ngx_msec_t                 built;         /* ngx_current_msec */
+    ngx_msec_t                 expires;       /* 0: never */
+} ngx_http_adcp_platform_t;
+
+
+typedef struct {
+    ngx_queue_t                queue;     /* cache->lru or cache->free */
+    ngx_queue_t                chain;     /* cache->buckets[] */
+    ngx_uint_t                 hash;
+    ngx_str_t                  tenant;    /* points to id[] */
+    ngx_http_adcp_platform_t  *platform;
+    void                      *flight;    /* a build in flight pins it */
+    ngx_msec_t                 failed_until;
+    ngx_msec_t                 not_found_until;
+    ngx_uint_t                 generation;
+    u_char                     id[NGX_HTTP_ADCP_TENANT_ID_MAX];
+} ngx_http_adcp_entry_t;
+
+
+typedef struct {
+    ngx_http_adcp_entry_t     *entries;   /* preallocated, "capacity" */
+    ngx_queue_t               *buckets;
+    ngx_uint_t                 nbuckets;  /* a power of 2 */
+    ngx_queue_t                lru;       /* most recently used first */
+    ngx_queue_t                free;
+    ngx_uint_t                 capacity;
+    ngx_uint_t                 size;      /* entries in use */
+    ngx_uint_t                 generation;    /* "invalidate *" count */
+
+    ngx_uint_t                 evictions;
+    ngx_uint_t                 expirations;
+    ngx_uint_t                 invalidations;
+} ngx_http_adcp_cache_t;
+
+
+ngx_int_t ngx_http_adcp_cache_init(ngx_http_adcp_cache_t *cache,
+    ngx_uint_t capacity, ngx_pool_t *pool);
+void ngx_http_adcp_cache_destroy(ngx_http_adcp_cache_t *cache);
+
+ngx_http_adcp_entry_t *ngx_http_adcp_cache_get(ngx_http_adcp_cache_t *cache,
+    ngx_str_t *tenant, ngx_uint_t create);
+void ngx_http_adcp_cache_set(ngx_http_adcp_cache_t *cache,
+    ngx_http_adcp_entry_t *e, ngx_http_adcp_platform_t *platform,
+    ngx_msec_t ttl);
+ngx_uint_t ngx_http_adcp_cache_expire(ngx_http_adcp_cache_t *cache,
+    ngx_http_adcp_entry_t *e);
+void ngx_http_adcp_cache_drop(ngx_http_adcp_cache_t *cache,
+    ngx_http_adcp_entry_t *e);
+void ngx_http_adcp_cache_invalidate(ngx_http_adcp_cache_t *cache,
+    ngx_str_t *tenant);
+
+void ngx_http_adcp_platform_release(ngx_http_adcp_platform_t *platform);
+
+
+#endif /* _NGX_HTTP_ADCP_CACHE_H_INCLUDED_ */

@@ -1,0 +1,725 @@
+
+/*
+ * ngx_http_adcp_module: the platform factory.
+ *
+ * A request whose tenant has no live platform in this worker either joins
+ * the tenant's build in flight or starts one.  Every request of a flight,
+ * the one that started it (the leader) included, is parked the way
+ * limit_req parks a delayed request (test_reading while it waits, so a
+ * client that goes away is finalized and leaves the flight), and is woken
+ * by posting its connection's write event when the flight ends.
+ *
+ * The leader runs the factory as a background subrequest (the way mirror
+ * runs its own), so that the flight can end, and the leader answer, while
+ * the subrequest is still running: the flight's timer (adcp_build_timeout)
+ * bounds every request of it.  This module's body filter swallows the
+ * subrequest's output into a 64k buffer; its post_subrequest handler
+ * parses the descriptor and ends the flight.
+ *
+ * A leader that goes away hands the build to the first waiter, which starts
+ * the factory again; the old subrequest, detached, is ignored when it ends.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_adcp.h"
+#include "ngx_http_adcp_factory.h"
+#include "ngx_http_adcp_descriptor.h"
+
+
+typedef struct ngx_http_adcp_flight_s  ngx_http_adcp_flight_t;
+
+
+/* one run of the factory subrequest; in the leader's pool */
+
+typedef struct {
+    ngx_http_adcp_flight_t     *flight;    /* NULL once detached */
+    u_char                     *buf;
+    size_t                      len;
+    unsigned                    oversize:1;
+    unsigned                    read_error:1;
+} ngx_http_adcp_attempt_t;
+
+
+/* a build in flight; the worker's (ngx_alloc), freed when it ends */
+
+struct ngx_http_adcp_flight_s {
+    ngx_http_adcp_entry_t      *entry;
+    ngx_queue_t                 waiters;   /* ngx_http_adcp_ctx_t.waiter */
+    ngx_http_adcp_ctx_t        *leader;
+    ngx_http_adcp_attempt_t    *attempt;
+    ngx_event_t                 timer;
+    ngx_uint_t                  generation;
+    ngx_uint_t                  global;
+    ngx_uint_t                  status;    /* NGX_HTTP_ADCP_CACHE_ of leader */
+};
+
+
+static ngx_int_t ngx_http_adcp_lookup(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
+static ngx_int_t ngx_http_adcp_fly(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e);
+static ngx_int_t ngx_http_adcp_build_start(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
+static ngx_int_t ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+static void ngx_http_adcp_build_timeout(ngx_event_t *ev);
+static void ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
+    ngx_http_adcp_platform_t *pf, ngx_uint_t code);
+static void ngx_http_adcp_park(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_flight_t *flight);
+static void ngx_http_adcp_wake(ngx_http_request_t *r);
+static void ngx_http_adcp_post(ngx_http_adcp_ctx_t *ctx);
+static ngx_int_t ngx_http_adcp_cleanups(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
+static void ngx_http_adcp_leave(void *data);
+static void ngx_http_adcp_release(void *data);
+static void ngx_http_adcp_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
+    ngx_msec_t until);
+static ngx_int_t ngx_http_adcp_capture_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
+static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
+
+
+#define NGX_HTTP_ADCP_BUILT       0
+#define NGX_HTTP_ADCP_NOT_FOUND   1
+#define NGX_HTTP_ADCP_FAILED      2
+
+
+/*
+ * NGX_OK: ctx->platform is set; NGX_DONE: the request is parked;
+ * NGX_DECLINED: no platform, ctx->err says why; NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_adcp_factory_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    switch (ctx->state) {
+
+    case NGX_HTTP_ADCP_ST_DONE:
+        return ctx->platform ? NGX_OK : NGX_DECLINED;
+
+    case NGX_HTTP_ADCP_ST_WAITING:
+        return NGX_DONE;
+
+    case NGX_HTTP_ADCP_ST_LEAD:
+        return ngx_http_adcp_build_start(r, ctx);
+    }
+
+    return ngx_http_adcp_lookup(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_msec_t              now;
+    ngx_http_adcp_entry_t  *e;
+    ngx_http_adcp_cache_t  *cache;
+
+    cache = &ngx_http_adcp_worker->cache;
+
+    if (ngx_http_adcp_cleanups(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->state = NGX_HTTP_ADCP_ST_DONE;
+
+    e = ngx_http_adcp_cache_get(cache, &ctx->tenant, 1);
+
+    if (e == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "adcp: tenant \"%V\": every cache entry has a build "
+                      "in flight, increase adcp_cache_size", &ctx->tenant);
+        ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+                           ngx_current_msec + 1000);
+        return NGX_DECLINED;
+    }
+
+    if (e->platform) {
+
+        if (!ngx_http_adcp_cache_expire(cache, e)) {
+            ctx->platform = e->platform;
+            ctx->platform->refs++;
+            ctx->cache_status = NGX_HTTP_ADCP_CACHE_HIT;
+            return NGX_OK;
+        }
+
+        ctx->cache_status = NGX_HTTP_ADCP_CACHE_EXPIRED;
+
+    } else {
+        ctx->cache_status = NGX_HTTP_ADCP_CACHE_MISS;
+    }
+
+    now = ngx_current_msec;
+
+    if (e->not_found_until
+        && (ngx_msec_int_t) (e->not_found_until - now) > 0)
+    {
+        ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
+        return NGX_DECLINED;
+    }
+
+    if (e->failed_until && (ngx_msec_int_t) (e->failed_until - now) > 0) {
+        ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+                           e->failed_until);
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_adcp_fly(r, ctx, e);
+}
+
+
+/* joins the tenant's build in flight, or starts one */
+
+static ngx_int_t
+ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_entry_t *e)
+{
+    ngx_http_adcp_flight_t     *flight;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    if (e->flight) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "adcp: tenant \"%V\" joins the build in flight",
+                       &ctx->tenant);
+
+        ctx->cache_status = NGX_HTTP_ADCP_CACHE_WAIT;
+        ngx_http_adcp_park(r, ctx, e->flight);
+
+        return NGX_DONE;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    flight = ngx_calloc(sizeof(ngx_http_adcp_flight_t), ngx_cycle->log);
+    if (flight == NULL) {
+        return NGX_ERROR;
+    }
+
+    flight->entry = e;
+    flight->generation = e->generation;
+    flight->global = ngx_http_adcp_worker->cache.generation;
+    ngx_queue_init(&flight->waiters);
+
+    flight->timer.handler = ngx_http_adcp_build_timeout;
+    flight->timer.data = flight;
+    flight->timer.log = ngx_cycle->log;
+    flight->timer.cancelable = 1;
+
+    ngx_add_timer(&flight->timer, amcf->build_timeout);
+
+    e->flight = flight;
+
+    ngx_http_adcp_park(r, ctx, flight);
+
+    return ngx_http_adcp_build_start(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_adcp_build_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_http_request_t           *sr;
+    ngx_http_adcp_flight_t       *flight;
+    ngx_http_adcp_attempt_t      *attempt;
+    ngx_http_adcp_loc_conf_t     *alcf;
+    ngx_http_post_subrequest_t   *ps;
+
+    flight = ctx->flight;
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "adcp: tenant \"%V\": calling the factory", &ctx->tenant);
+
+    ctx->state = NGX_HTTP_ADCP_ST_WAITING;
+    flight->leader = ctx;
+
+    attempt = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_attempt_t));
+    if (attempt == NULL) {
+        goto failed;
+    }
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        goto failed;
+    }
+
+    ps->handler = ngx_http_adcp_build_done;
+    ps->data = attempt;
+
+    if (ngx_http_subrequest(r, &alcf->factory, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    /* an empty body: the buyer's body is not the factory's business */
+
+    sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (sr->request_body == NULL) {
+        goto failed;
+    }
+
+    attempt->flight = flight;
+    flight->attempt = attempt;
+
+    return NGX_DONE;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "adcp: tenant \"%V\": could not start the factory "
+                  "subrequest", &ctx->tenant);
+
+    ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_adcp_attempt_t *attempt = data;
+
+    u_char                    *body;
+    ngx_uint_t                 status;
+    const char                *why;
+    ngx_http_adcp_entry_t     *e;
+    ngx_http_adcp_flight_t    *flight;
+    ngx_http_adcp_platform_t  *pf;
+
+    flight = attempt->flight;
+
+    if (flight == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                       "adcp: a detached factory subrequest ended");
+        return rc;
+    }
+
+    attempt->flight = NULL;
+    flight->attempt = NULL;
+    e = flight->entry;
+
+    status = sr->headers_out.status;
+
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || status == 0) {
+        status = (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (ngx_uint_t) rc
+                                                   : NGX_HTTP_BAD_GATEWAY;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "adcp: tenant \"%V\": factory status %ui, %uz bytes",
+                   &e->tenant, status, attempt->len);
+
+    if (status == NGX_HTTP_NOT_FOUND) {
+        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
+                      "adcp: tenant \"%V\": the factory does not know it",
+                      &e->tenant);
+        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_NOT_FOUND);
+        return rc;
+    }
+
+    if (status < NGX_HTTP_OK || status >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "adcp: tenant \"%V\": the factory answered %ui",
+                      &e->tenant, status);
+        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+        return rc;
+    }
+
+    if (attempt->oversize || attempt->read_error || attempt->buf == NULL) {
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "adcp: tenant \"%V\": the factory's descriptor is %s",
+                      &e->tenant,
+                      attempt->oversize ? "over 64k"
+                      : attempt->read_error ? "unreadable" : "empty");
+        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+        return rc;
+    }
+
+    body = attempt->buf;
+    body[attempt->len] = '\0';
+
+    pf = ngx_http_adcp_descriptor_parse(&e->tenant, body, attempt->len,
+                                        ngx_cycle->log, &why);
+
+    if (pf == NULL) {
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "adcp: tenant \"%V\": bad descriptor: %s",
+                      &e->tenant, why);
+        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+        return rc;
+    }
+
+    ngx_http_adcp_flight_end(flight, pf, NGX_HTTP_ADCP_BUILT);
+
+    ngx_http_adcp_platform_release(pf);
+
+    return rc;
+}
+
+
+static void
+ngx_http_adcp_build_timeout(ngx_event_t *ev)
+{
+    ngx_http_adcp_flight_t *flight = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                  "adcp: tenant \"%V\": the platform build timed out",
+                  &flight->entry->tenant);
+
+    ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+}
+
+
+/*
+ * Ends a flight: caches the platform unless an invalidation came during
+ * the build, or remembers the failure; hands the result to every request
+ * of the flight and wakes them.
+ */
+
+static void
+ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
+    ngx_http_adcp_platform_t *pf, ngx_uint_t code)
+{
+    ngx_msec_t                  until;
+    ngx_queue_t                *q;
+    ngx_http_adcp_ctx_t        *ctx;
+    ngx_http_adcp_entry_t      *e;
+    ngx_http_adcp_cache_t      *cache;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    e = flight->entry;
+    cache = &ngx_http_adcp_worker->cache;
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_adcp_module);
+
+    if (flight->timer.timer_set) {
+        ngx_del_timer(&flight->timer);
+    }
+
+    if (flight->attempt) {
+        flight->attempt->flight = NULL;
+    }
+
+    e->flight = NULL;
+    until = 0;
+
+    if (pf) {
+        if (flight->generation == e->generation
+            && flight->global == cache->generation)
+        {
+            ngx_http_adcp_cache_set(cache, e, pf, amcf->cache_ttl);
+            e->failed_until = 0;
+            e->not_found_until = 0;
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                          "adcp: tenant \"%V\" was invalidated during its "
+                          "build: the platform serves its waiters only",
+                          &e->tenant);
+        }
+
+    } else if (code == NGX_HTTP_ADCP_NOT_FOUND) {
+        e->not_found_until = ngx_current_msec + amcf->not_found_ttl;
+
+    } else {
+        until = ngx_current_msec + amcf->failure_ttl;
+        e->failed_until = until;
+    }
+
+    while (!ngx_queue_empty(&flight->waiters)) {
+        q = ngx_queue_head(&flight->waiters);
+        ngx_queue_remove(q);
+
+        ctx = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+
+        ctx->flight = NULL;
+        ctx->state = NGX_HTTP_ADCP_ST_DONE;
+
+        if (pf) {
+            ctx->platform = pf;
+            pf->refs++;
+
+        } else if (code == NGX_HTTP_ADCP_NOT_FOUND) {
+            ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
+
+        } else {
+            ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+                               until ? until : ngx_current_msec + 1000);
+        }
+
+        ngx_http_adcp_post(ctx);
+    }
+
+    ngx_free(flight);
+}
+
+
+static void
+ngx_http_adcp_park(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_flight_t *flight)
+{
+    ngx_queue_insert_tail(&flight->waiters, &ctx->waiter);
+
+    ctx->flight = flight;
+    ctx->state = NGX_HTTP_ADCP_ST_WAITING;
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_adcp_wake;
+}
+
+
+static void
+ngx_http_adcp_wake(ngx_http_request_t *r)
+{
+    ngx_http_adcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
+
+    if (ctx == NULL || ctx->state == NGX_HTTP_ADCP_ST_WAITING) {
+        return;
+    }
+
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
+
+
+static void
+ngx_http_adcp_post(ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
+}
+
+
+static ngx_int_t
+ngx_http_adcp_cleanups(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_cleanup_t  *hcln;
+
+    if (ctx->cleanups) {
+        return NGX_OK;
+    }
+
+    /* leaving a flight: at once, even while a subrequest keeps the pool */
+
+    hcln = ngx_http_cleanup_add(r, 0);
+    if (hcln == NULL) {
+        return NGX_ERROR;
+    }
+
+    hcln->handler = ngx_http_adcp_leave;
+    hcln->data = ctx;
+
+    /* the platform: when the pool goes, after the access log has run */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_adcp_release;
+    cln->data = ctx;
+
+    ctx->cleanups = 1;
+    ctx->request = r;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_adcp_leave(void *data)
+{
+    ngx_http_adcp_ctx_t *ctx = data;
+
+    ngx_queue_t             *q;
+    ngx_http_adcp_ctx_t     *next;
+    ngx_http_adcp_flight_t  *flight;
+
+    if (ctx->state != NGX_HTTP_ADCP_ST_WAITING
+        && ctx->state != NGX_HTTP_ADCP_ST_LEAD)
+    {
+        return;
+    }
+
+    flight = ctx->flight;
+
+    ngx_queue_remove(&ctx->waiter);
+    ctx->flight = NULL;
+    ctx->state = NGX_HTTP_ADCP_ST_DONE;
+
+    if (flight->leader != ctx) {
+        return;
+    }
+
+    /* the leader went away: its subrequest no longer counts */
+
+    flight->leader = NULL;
+
+    if (flight->attempt) {
+        flight->attempt->flight = NULL;
+        flight->attempt = NULL;
+    }
+
+    if (ngx_queue_empty(&flight->waiters)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "adcp: tenant \"%V\": build abandoned",
+                       &flight->entry->tenant);
+
+        if (flight->timer.timer_set) {
+            ngx_del_timer(&flight->timer);
+        }
+
+        flight->entry->flight = NULL;
+        ngx_free(flight);
+        return;
+    }
+
+    q = ngx_queue_head(&flight->waiters);
+    next = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "adcp: tenant \"%V\": the client that started the build "
+                  "went away, a waiting request takes it over",
+                  &flight->entry->tenant);
+
+    next->state = NGX_HTTP_ADCP_ST_LEAD;
+    flight->leader = next;
+
+    ngx_http_adcp_post(next);
+}
+
+
+static void
+ngx_http_adcp_release(void *data)
+{
+    ngx_http_adcp_ctx_t *ctx = data;
+
+    if (ctx->platform) {
+        ngx_http_adcp_platform_release(ctx->platform);
+        ctx->platform = NULL;
+    }
+}
+
+
+static void
+ngx_http_adcp_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
+    ngx_msec_t until)
+{
+    ngx_msec_int_t  left;
+
+    ngx_memzero(&ctx->err, sizeof(ngx_http_adcp_error_t));
+
+    ctx->err.code = code;
+
+    if (code == NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND) {
+        ngx_str_set(&ctx->err.message, "no account is served at this "
+                    "address");
+        return;
+    }
+
+    ngx_str_set(&ctx->err.message, "the account's platform is unavailable, "
+                "retry later");
+
+    left = (ngx_msec_int_t) (until - ngx_current_msec);
+    ctx->err.retry_after = (left > 0) ? (left + 999) / 1000 : 1;
+}
+
+
+ngx_int_t
+ngx_http_adcp_factory_init_filter(ngx_conf_t *cf)
+{
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_adcp_capture_filter;
+
+    return NGX_OK;
+}
+
+
+/* the factory subrequest's body goes to the attempt's buffer, not out */
+
+static ngx_int_t
+ngx_http_adcp_capture_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    off_t                     size;
+    ssize_t                   n;
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_adcp_attempt_t  *attempt;
+
+    if (r == r->main || r->post_subrequest == NULL
+        || r->post_subrequest->handler != ngx_http_adcp_build_done)
+    {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    attempt = r->post_subrequest->data;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        size = ngx_buf_size(b);
+
+        if (size == 0 || attempt->oversize || attempt->read_error) {
+            goto consumed;
+        }
+
+        if (attempt->len + size > NGX_HTTP_ADCP_DESCRIPTOR_MAX) {
+            attempt->oversize = 1;
+            goto consumed;
+        }
+
+        if (attempt->buf == NULL) {
+            attempt->buf = ngx_pnalloc(r->pool,
+                                       NGX_HTTP_ADCP_DESCRIPTOR_MAX + 1);
+            if (attempt->buf == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        if (ngx_buf_in_memory(b)) {
+            ngx_memcpy(attempt->buf + attempt->len, b->pos, (size_t) size);
+            attempt->len += size;
+
+        } else if (b->in_file) {
+            n = ngx_read_file(b->file, attempt->buf + attempt->len,
+                              (size_t) size, b->file_pos);
+
+            if (n != size) {
+                attempt->read_error = 1;
+            } else {
+                attempt->len += size;
+            }
+        }
+
+    consumed:
+
+        if (ngx_buf_in_memory(b)) {
+            b->pos = b->last;
+        }
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+    }
+
+    return NGX_OK;
+}
