@@ -48,7 +48,7 @@ start() {
     "$NGINX" -p "$DIR/" -c quickstart.conf
 
     i=0
-    until curl -s -o /dev/null "http://$GW/" || [ $i -ge 250 ]; do
+    until curl -s -o /dev/null "http://$GW/mcp" || [ $i -ge 250 ]; do
         sleep 0.02
         i=$((i + 1))
     done
@@ -70,16 +70,30 @@ EOF
     cat <<EOF
 
 
-A tenant from a regex capture (A2A 1.0 SendMessage):
+A tenant taken from a regex capture, over A2A 1.0 SendMessage; its platform
+(conf-examples/platforms/foo.json) is built on this first request:
 
   curl -s http://$GW/mcp -H 'Host: foo.agents.localhost' \\
        -H 'Content-Type: application/json' \\
-       -d '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
+       -d '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"get_products","input":{}}}]}}}'
 
 EOF
     curl -s "http://$GW/mcp" -H 'Host: foo.agents.localhost' \
         -H 'Content-Type: application/json' \
-        -d '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
+        -d '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"get_products","input":{}}}]}}}'
+    cat <<EOF
+
+
+The same tenant asking for a task its platform does not list:
+
+  curl -s http://$GW/mcp -H 'Host: foo.agents.localhost' \\
+       -H 'Content-Type: application/json' \\
+       -d '{"jsonrpc":"2.0","id":"b","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
+
+EOF
+    curl -s "http://$GW/mcp" -H 'Host: foo.agents.localhost' \
+        -H 'Content-Type: application/json' \
+        -d '{"jsonrpc":"2.0","id":"b","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
     cat <<EOF
 
 
@@ -96,6 +110,10 @@ EOF
         | grep -v '^Date:\|^Server:'
     cat <<EOF
 
+
+Drop a tenant's platform in this worker (rebuilt on its next request):
+
+  curl -s -X POST 'http://$GW/adcp/admin?invalidate=wonderstruck'
 
 Stop it with: sh conf-examples/demo.sh stop
 EOF
