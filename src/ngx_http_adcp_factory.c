@@ -37,6 +37,7 @@ typedef struct ngx_http_adcp_flight_s  ngx_http_adcp_flight_t;
 
 typedef struct {
     ngx_http_adcp_flight_t     *flight;    /* NULL once detached */
+    ngx_http_request_t         *sr;
     u_char                     *buf;
     size_t                      len;
     unsigned                    oversize:1;
@@ -260,14 +261,24 @@ ngx_http_adcp_build_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         goto failed;
     }
 
-    /* an empty body: the buyer's body is not the factory's business */
+    /*
+     * an empty body, and headers that say so (sr->headers_in is the
+     * subrequest's own copy): the buyer's body is not the factory's
+     * business, and a proxied factory must not wait for it
+     */
 
     sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (sr->request_body == NULL) {
         goto failed;
     }
 
+    sr->headers_in.content_length_n = -1;
+    sr->headers_in.content_length = NULL;
+    sr->headers_in.content_type = NULL;
+    sr->headers_in.chunked = 0;
+
     attempt->flight = flight;
+    attempt->sr = sr;
     flight->attempt = attempt;
 
     return NGX_DONE;
@@ -367,16 +378,38 @@ ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 }
 
 
+/*
+ * The flight fails at once; the subrequest's upstream, if it has one, is
+ * closed, so that it holds neither the factory nor the leader's
+ * connection.  The leader is parked and alive here: a leader that leaves
+ * detaches its attempt first.
+ */
+
 static void
 ngx_http_adcp_build_timeout(ngx_event_t *ev)
 {
     ngx_http_adcp_flight_t *flight = ev->data;
 
+    ngx_http_upstream_t      *u;
+    ngx_http_adcp_attempt_t  *attempt;
+
     ngx_log_error(NGX_LOG_ERR, ev->log, 0,
                   "adcp: tenant \"%V\": the platform build timed out",
                   &flight->entry->tenant);
 
+    attempt = flight->attempt;
+
     ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+
+    if (attempt == NULL) {
+        return;
+    }
+
+    u = attempt->sr->upstream;
+
+    if (u && u->cleanup && *u->cleanup) {
+        (*u->cleanup)(attempt->sr);
+    }
 }
 
 

@@ -26,7 +26,8 @@ use Time::HiRes qw(time sleep);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(http http_get http_post_json json_decode json_encode
-    repo_root schema_check free_port);
+    repo_root schema_check free_port http_parallel get_raw post_raw
+    append_line wait_for);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
@@ -361,6 +362,92 @@ sub parse_response {
     return \%r;
 }
 
+# sends every raw request on its own connection at once, then reads all
+# the answers; returns them in order
+
+sub http_parallel {
+    my ($port, @raws) = @_;
+
+    my @socks = map {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+            Proto => 'tcp', Timeout => 5) or die "connect $port: $!";
+        binmode $s;
+        $s;
+    } @raws;
+
+    for my $i (0 .. $#raws) {
+        my $off = 0;
+        while ($off < length $raws[$i]) {
+            my $n = syswrite($socks[$i], $raws[$i], 65536, $off);
+            die "write: $!" unless defined $n;
+            $off += $n;
+        }
+    }
+
+    my %buf = map { $_ => '' } 0 .. $#socks;
+    my %open = map { fileno($socks[$_]) => $_ } 0 .. $#socks;
+    my $sel = IO::Select->new(@socks);
+    my $deadline = time() + (valgrind() ? 120 : 20);
+
+    while ($sel->count && time() < $deadline) {
+        for my $s ($sel->can_read($deadline - time())) {
+            my $i = $open{fileno $s};
+            my $n = sysread($s, my $b, 65536);
+            if ($n) {
+                $buf{$i} .= $b;
+            } else {
+                $sel->remove($s);
+                close $s;
+            }
+        }
+    }
+
+    return map { parse_response($buf{$_}) } 0 .. $#socks;
+}
+
+sub get_raw {
+    my ($host, $uri, %h) = @_;
+    my $headers = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
+    return "GET $uri HTTP/1.1\r\nHost: $host\r\n$headers"
+        . "Connection: close\r\n\r\n";
+}
+
+sub post_raw {
+    my ($host, $uri, $body, %h) = @_;
+    $h{'Content-Type'} //= 'application/json';
+    my $headers = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
+    return "POST $uri HTTP/1.1\r\nHost: $host\r\n$headers"
+        . "Content-Length: " . length($body) . "\r\n"
+        . "Connection: close\r\n\r\n$body";
+}
+
+# a counter file a mock appends to: count of lines equal to $what
+
+sub count_lines {
+    my ($self, $name, $what) = @_;
+    my @l = split /\n/, $self->read_file($name);
+    return scalar grep { !defined $what || $_ eq $what } @l;
+}
+
+sub append_line {
+    my ($path, $line) = @_;
+    open my $fh, '>>', $path or die "$path: $!";
+    syswrite $fh, "$line\n";
+    close $fh;
+}
+
+# waits (bounded) until $cond->() is true
+
+sub wait_for {
+    my ($cond, $timeout) = @_;
+    my $deadline = time() + ($timeout || (valgrind() ? 60 : 10));
+    while (time() < $deadline) {
+        return 1 if $cond->();
+        sleep 0.01;
+    }
+    return 0;
+}
+
 sub http_get {
     my ($port, $host, $uri, %h) = @_;
     my $headers = join '', map { "$_: $h{$_}\r\n" } sort keys %h;
@@ -434,6 +521,7 @@ use warnings;
 
 use IO::Socket::INET;
 use POSIX ();
+use Time::HiRes ();
 
 sub new {
     my ($class, $port, $handler, $dir) = @_;
@@ -446,13 +534,25 @@ sub new {
     die "fork: $!" unless defined $pid;
 
     if ($pid == 0) {
-        $SIG{TERM} = sub { POSIX::_exit(0) };
-        while (my $c = $listen->accept) {
-            binmode $c;
-            serve($c, $handler);
-            close $c;
+        # a few processes accepting on the one socket, so that a slow
+        # answer delays no other; TERM to this one ends them all
+        POSIX::setpgid(0, 0);
+        my @kids;
+        for (1 .. 12) {
+            my $kid = fork();
+            if (defined $kid && $kid == 0) {
+                $SIG{TERM} = 'DEFAULT';
+                while (my $c = $listen->accept) {
+                    binmode $c;
+                    serve($c, $handler);
+                    close $c;
+                }
+                POSIX::_exit(0);
+            }
+            push @kids, $kid if $kid;
         }
-        POSIX::_exit(0);
+        $SIG{TERM} = sub { kill 'KILL', @kids; POSIX::_exit(0) };
+        sleep 1 while 1;
     }
 
     close $listen;
@@ -505,21 +605,39 @@ sub serve {
             }
         }
 
-        my ($status, $rh, $rb) = @{ $handler->({ method => $method,
+        my ($status, $rh, $rb, $opts) = @{ $handler->({ method => $method,
             uri => $uri, headers => \%h, body => $body }) };
         $rh //= {};
         $rb //= '';
+        $opts //= {};
         $rh->{'Content-Length'} = length $rb;
         $rh->{'Content-Type'} //= 'application/json';
 
+        # {delay => s}: before answering; {chunks => n, pause => s}: the
+        # body in n pieces with a pause between them; {reset => 1}: close
+
+        Time::HiRes::sleep($opts->{delay}) if $opts->{delay};
+        return if $opts->{reset};
+
         my $resp = "HTTP/1.1 $status X\r\n"
             . join('', map { "$_: $rh->{$_}\r\n" } sort keys %$rh)
-            . "\r\n" . $rb;
-        my $off = 0;
-        while ($off < length $resp) {
-            my $n = syswrite($c, $resp, 65536, $off);
-            return unless $n;
-            $off += $n;
+            . "\r\n";
+        my @parts = ($resp);
+        if (my $n = $opts->{chunks}) {
+            my $size = int(length($rb) / $n) + 1;
+            push @parts, substr($rb, $_ * $size, $size) for 0 .. $n - 1;
+        } else {
+            $parts[0] .= $rb;
+        }
+        for my $i (0 .. $#parts) {
+            Time::HiRes::sleep($opts->{pause}) if $i > 1 && $opts->{pause};
+            my $part = $parts[$i];
+            my $off = 0;
+            while ($off < length $part) {
+                my $w = syswrite($c, $part, 65536, $off);
+                return unless $w;
+                $off += $w;
+            }
         }
 
         return if ($h{connection} // '') =~ /close/i;

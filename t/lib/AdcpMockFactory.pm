@@ -1,0 +1,72 @@
+package AdcpMockFactory;
+
+# A tenant config service for the tests: GET /platforms/<tenant> answers a
+# platform descriptor chosen by the tenant's name, and appends the tenant
+# to a counter file first (so a test can wait for the call and count it).
+#
+#   slow-*     answers after 1 s          hang-*     after 30 s
+#   nf-*       404                        fail-*     500
+#   notjson-*  200, not JSON              noup-*     no "upstream"
+#   big-*      a 65 KB descriptor         types-*    "upstream": 5
+#   reset-*    closes the connection      ttlone-*   "ttl": 1
+#   caps-*     capabilities + routes      echo-*     upstream = the echo mock
+#   stream-*   upstream = the streaming mock
+#   anything else: upstream = adapter A
+
+use strict;
+use warnings;
+
+use AdcpTest qw(append_line json_encode);
+
+sub handler {
+    my (%o) = @_;    # counter, adapter, adapter_b_name, echo, stream
+
+    return sub {
+        my ($req) = @_;
+        my ($t) = $req->{uri} =~ m{^/platforms/([^/?]+)} or return [400];
+
+        append_line($o{counter}, $t);
+
+        my %d = (
+            upstream      => "127.0.0.1:$o{adapter}",
+            authorization => "Bearer secret-$t",
+            vars          => { x => "v-$t", network_code => '123' },
+        );
+
+        return [200, {}, json_encode(\%d), { delay => 1 }]
+            if $t =~ /^slow/;
+        return [200, {}, json_encode(\%d), { delay => 30 }]
+            if $t =~ /^hang/;
+        return [404, {}, '{"error":"no such tenant"}'] if $t =~ /^nf/;
+        return [500, {}, '{"error":"boom"}'] if $t =~ /^fail/;
+        return [200, {}, 'this is not json'] if $t =~ /^notjson/;
+        return [200, {}, '{"authorization":"x"}'] if $t =~ /^noup/;
+        return [200, {}, '{"upstream":5}'] if $t =~ /^types/;
+        return [200, {}, '', { reset => 1 }] if $t =~ /^reset/;
+
+        if ($t =~ /^big/) {
+            $d{vars}{pad} = 'p' x 66000;
+        }
+
+        if ($t =~ /^ttlone/) {
+            $d{ttl} = 1;
+        }
+
+        if ($t =~ /^caps/) {
+            $d{capabilities} = ['get_products', 'create_media_buy'];
+            $d{routes} = { create_media_buy => $o{adapter_b_name} };
+        }
+
+        if ($t =~ /^echo/) {
+            $d{upstream} = "127.0.0.1:$o{echo}";
+        }
+
+        if ($t =~ /^stream/) {
+            $d{upstream} = "127.0.0.1:$o{stream}";
+        }
+
+        return [200, {}, json_encode(\%d)];
+    };
+}
+
+1;
