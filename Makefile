@@ -20,6 +20,7 @@ LD_OPT      ?= -Wl,-z,relro -Wl,-z,now -fPIC
 SOURCES     := ngx_http_adcp_module.c $(wildcard src/*.c src/*.h)
 PROVE       ?= prove
 PROVE_OPT   ?= -j2
+VALGRIND_UNIT := valgrind -q --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite
 
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -51,6 +52,9 @@ $(MODULE): $(NGX)/objs/Makefile $(SOURCES)
 UNIT_LINK_test_envelope  := src/ngx_http_adcp_envelope.c \
                             src/ngx_http_adcp_json.c
 UNIT_LINK_test_tenant_id :=
+UNIT_LINK_test_cache     := src/ngx_http_adcp_cache.c
+UNIT_LINK_test_descriptor := src/ngx_http_adcp_descriptor.c \
+                             src/ngx_http_adcp_cache.c
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \
@@ -67,7 +71,8 @@ test-integration: $(MODULE)
 
 check: test-unit test-integration
 
-test-valgrind: $(MODULE)
+test-valgrind: $(MODULE) $(UNIT_BINS)
+	$(PROVE) --exec '$(VALGRIND_UNIT)' $(UNIT_BINS)
 	ADCP_TEST_VALGRIND=1 $(PROVE) $(PROVE_OPT) t/
 
 test: check test-valgrind

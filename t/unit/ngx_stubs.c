@@ -25,7 +25,8 @@ struct test_alloc_s {
 
 static test_alloc_t  *test_allocs;
 
-size_t  test_pool_bytes;
+size_t      test_pool_bytes;
+ngx_uint_t  test_pools_destroyed;
 
 
 ngx_pool_t *
@@ -54,6 +55,24 @@ test_pool_destroy(ngx_pool_t *pool)
     }
 
     free(pool);
+}
+
+
+/* how many allocations are live, in every pool */
+
+ngx_uint_t
+test_pool_live(void)
+{
+    ngx_uint_t     n;
+    test_alloc_t  *a;
+
+    n = 0;
+
+    for (a = test_allocs; a; a = a->next) {
+        n++;
+    }
+
+    return n;
 }
 
 
@@ -134,4 +153,91 @@ void
 ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
     const char *fmt, ...)
 {
+}
+
+
+volatile ngx_msec_t  ngx_current_msec;
+
+
+ngx_pool_t *
+ngx_create_pool(size_t size, ngx_log_t *log)
+{
+    return test_pool_create();
+}
+
+
+void
+ngx_destroy_pool(ngx_pool_t *pool)
+{
+    test_pools_destroyed++;
+    test_pool_destroy(pool);
+}
+
+
+ngx_uint_t
+ngx_hash_key(u_char *data, size_t len)
+{
+    ngx_uint_t  i, key;
+
+    key = 0;
+
+    for (i = 0; i < len; i++) {
+        key = ngx_hash(key, data[i]);
+    }
+
+    return key;
+}
+
+
+u_char *
+ngx_pstrdup(ngx_pool_t *pool, ngx_str_t *src)
+{
+    u_char  *dst;
+
+    dst = ngx_pnalloc(pool, src->len);
+    if (dst == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(dst, src->data, src->len);
+
+    return dst;
+}
+
+
+ngx_array_t *
+ngx_array_create(ngx_pool_t *p, ngx_uint_t n, size_t size)
+{
+    ngx_array_t  *a;
+
+    a = ngx_palloc(p, sizeof(ngx_array_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(a, p, n, size) != NGX_OK) {
+        return NULL;
+    }
+
+    return a;
+}
+
+
+void *
+ngx_array_push(ngx_array_t *a)
+{
+    void  *new;
+
+    if (a->nelts == a->nalloc) {
+        new = ngx_palloc(a->pool, 2 * a->nalloc * a->size);
+        if (new == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(new, a->elts, a->nelts * a->size);
+        a->elts = new;
+        a->nalloc *= 2;
+    }
+
+    return (u_char *) a->elts + a->size * a->nelts++;
 }

@@ -17,7 +17,7 @@ static int  tap_n;
 static int  tap_failed;
 
 
-static void
+static ngx_inline void
 tap_ok(int cond, const char *fmt, ...)
 {
     va_list  ap;
@@ -38,7 +38,7 @@ tap_ok(int cond, const char *fmt, ...)
 }
 
 
-static void
+static ngx_inline void
 tap_diag(const char *fmt, ...)
 {
     va_list  ap;
@@ -53,7 +53,7 @@ tap_diag(const char *fmt, ...)
 }
 
 
-static int
+static ngx_inline int
 tap_done(void)
 {
     printf("1..%d\n", tap_n);
