@@ -73,8 +73,11 @@ static char *ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd,
 #define NGX_HTTP_ADCP_AUTHORIZATION    1
 
 
-static ngx_conf_num_bounds_t  ngx_http_adcp_cache_size_bounds = {
-    ngx_conf_check_num_bounds, 1, 1000000
+static char *ngx_http_adcp_cache_size_check(ngx_conf_t *cf, void *post,
+    void *data);
+
+static ngx_conf_post_t  ngx_http_adcp_cache_size_post = {
+    ngx_http_adcp_cache_size_check
 };
 
 
@@ -127,7 +130,7 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_adcp_main_conf_t, cache_size),
-      &ngx_http_adcp_cache_size_bounds },
+      &ngx_http_adcp_cache_size_post },
 
     { ngx_string("adcp_cache_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -959,6 +962,19 @@ ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_adcp_admin_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_adcp_cache_size_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t *np = data;
+
+    if (*np == 0) {
+        return "must be more than 0 (platforms cached per worker)";
+    }
 
     return NGX_CONF_OK;
 }

@@ -200,4 +200,47 @@ fails(<<'EOF', qr/"adcp_tenants_hash_max_size" directive invalid number in \S+ng
     adcp_tenants_hash_max_size lots;
 EOF
 
+# the platform cache
+
+($rc, $out) = conf_t(<<'EOF');
+    adcp_cache_size      64;
+    adcp_cache_ttl       0;
+    adcp_failure_ttl     1s 1m;
+    adcp_not_found_ttl   30s;
+    adcp_build_timeout   2s;
+    adcp_factory         /_factory;
+EOF
+is($rc, 0, 'platform cache directives') or diag($out);
+
+fails(<<'EOF', qr/"adcp_cache_size" directive must be more than 0 \(platforms cached per worker\) in \S+nginx\.conf:5/, 'adcp_cache_size 0');
+    adcp_cache_size 0;
+EOF
+
+fails(<<'EOF', qr/"adcp_cache_size" directive invalid number/, 'adcp_cache_size not a number');
+    adcp_cache_size many;
+EOF
+
+fails(<<'EOF', qr/"adcp_cache_ttl" directive invalid value/, 'adcp_cache_ttl not a time');
+    adcp_cache_ttl soon;
+EOF
+
+fails(<<'EOF', qr/invalid adcp_failure_ttl maximum "1s": it must be at least the minimum in \S+nginx\.conf:5/, 'adcp_failure_ttl max below min');
+    adcp_failure_ttl 5s 1s;
+EOF
+
+fails(<<'EOF', qr/invalid adcp_failure_ttl "0"/, 'adcp_failure_ttl 0');
+    adcp_failure_ttl 0;
+EOF
+
+fails(<<'EOF', qr/adcp_factory "_factory" is not a location URI in \S+nginx\.conf:5/, 'adcp_factory not a URI');
+    adcp_factory _factory;
+EOF
+
+fails(<<'EOF', qr/"adcp_cache_size" directive is not allowed here/, 'adcp_cache_size in a server');
+    server {
+        listen 127.0.0.1:%%PORT_other%%;
+        adcp_cache_size 5;
+    }
+EOF
+
 done_testing();
