@@ -84,7 +84,7 @@ demo-stop:
 	sh conf-examples/demo.sh stop
 
 bench: $(MODULE)
-	sh bench/boot.sh
+	sh bench/run.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,107 @@
+#!/bin/sh
+#
+# Memory as tenants churn: one worker, adcp_cache_size 64, distinct tenants
+# sent one after another over keep-alive connections; the worker's RSS
+# (from /proc) after start, after 2,000 and after 20,000 tenants.  Every
+# request builds a platform (a factory subrequest answering a ~300-byte
+# descriptor) and evicts one: the RSS must stay flat.
+#
+#   sh bench/churn.sh
+
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NGINX=${NGINX_BIN:-/usr/sbin/nginx}
+MODULE=${ADCP_MODULE:-$ROOT/build/ngx_http_adcp_module.so}
+WORK=$(mktemp -d /tmp/adcp-churn-XXXXXX)
+chmod 755 "$WORK"
+PORT=$(( 23000 + $$ % 20000 ))
+
+cleanup() {
+    [ -s "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/logs"
+cat > "$WORK/nginx.conf" <<EOF
+load_module $MODULE;
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/logs/error.log;
+events {}
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $WORK/body;
+    proxy_temp_path $WORK/proxy;
+
+    adcp_tenants { ~^(?<t>[a-z0-9-]+)\.test\$ \$t; }
+    adcp_cache_size 64;
+
+    server {
+        listen 127.0.0.1:$PORT;
+        adcp_factory /_factory;
+
+        location /mcp {
+            adcp on;
+            return 200 'never';
+        }
+
+        location /gw {
+            adcp on;
+            proxy_pass http://127.0.0.1:$PORT/adapter;
+        }
+
+        location /adapter {
+            return 200 'ok';
+        }
+
+        location = /_factory {
+            internal;
+            return 200 '{"upstream":"127.0.0.1:$PORT","authorization":"Bearer token-of-\$adcp_tenant-0123456789abcdef0123456789abcdef","capabilities":["get_products","create_media_buy","get_media_buy_delivery"],"vars":{"network_code":"\$adcp_tenant","region":"eu-west-1"},"ttl":900}';
+        }
+    }
+}
+EOF
+
+"$NGINX" -p "$WORK/" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log"
+
+i=0
+until curl -s -o /dev/null "http://127.0.0.1:$PORT/adapter" || [ $i -ge 250 ]; do
+    sleep 0.02; i=$((i + 1))
+done
+
+master=$(cat "$WORK/nginx.pid")
+worker=$(pgrep -P "$master" | head -n 1)
+
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$worker/status"; }
+
+send() {
+    # tenants $1 .. $2 - 1, keep-alive, checking every answer
+    perl -MIO::Socket::INET -e '
+        my ($port, $from, $to) = @ARGV;
+        my $s;
+        for my $i ($from .. $to - 1) {
+            $s //= IO::Socket::INET->new("127.0.0.1:$port") or die $!;
+            print $s "GET /gw HTTP/1.1\r\nHost: churn-$i.test\r\n\r\n";
+            my $head = "";
+            $head .= getc($s) while $head !~ /\r\n\r\n$/;
+            $head =~ m{^HTTP/1.1 200} or die "tenant $i: $head";
+            my ($len) = $head =~ /Content-Length: (\d+)/i;
+            read($s, my $body, $len);
+            undef $s if $head =~ /Connection: close/i;
+        }' "$PORT" "$1" "$2"
+}
+
+r0=$(rss)
+send 0 2000
+r1=$(rss)
+send 2000 20000
+r2=$(rss)
+
+printf '%-28s %10s\n' "worker RSS" KB
+printf '%-28s %10s\n' "after start" "$r0"
+printf '%-28s %10s\n' "after 2,000 tenants" "$r1"
+printf '%-28s %10s\n' "after 20,000 tenants" "$r2"
+printf '%-28s %10s\n' "growth 2,000 -> 20,000" "$((r2 - r1))"
