@@ -46,7 +46,8 @@ $(NGX)/objs/Makefile: config
 
 $(MODULE): $(NGX)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(NGX) -f objs/Makefile modules
-	cp $(NGX)/objs/ngx_http_adcp_module.so $@
+	cp $(NGX)/objs/ngx_http_adcp_module.so $@.tmp
+	mv $@.tmp $@    # a new inode: a running nginx keeps its copy
 
 # each unit test links the module files it tests and t/unit/ngx_stubs.c
 UNIT_LINK_test_envelope  := src/ngx_http_adcp_envelope.c \

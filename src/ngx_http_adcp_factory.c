@@ -123,6 +123,10 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_http_adcp_entry_t  *e;
     ngx_http_adcp_cache_t  *cache;
 
+    if (ngx_http_adcp_worker == NULL) {
+        return NGX_ERROR;
+    }
+
     cache = &ngx_http_adcp_worker->cache;
 
     if (ngx_http_adcp_cleanups(r, ctx) != NGX_OK) {
@@ -182,8 +186,19 @@ static ngx_int_t
 ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ngx_http_adcp_entry_t *e)
 {
+    ngx_http_cleanup_t         *cln;
     ngx_http_adcp_flight_t     *flight;
     ngx_http_adcp_main_conf_t  *amcf;
+
+    /* leaving a flight: at once, even while a subrequest holds the pool */
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_adcp_leave;
+    cln->data = ctx;
 
     if (e->flight) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -211,7 +226,8 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     flight->timer.handler = ngx_http_adcp_build_timeout;
     flight->timer.data = flight;
     flight->timer.log = ngx_cycle->log;
-    flight->timer.cancelable = 1;
+
+    /* not cancelable: a worker shutting down waits for its builds */
 
     ngx_add_timer(&flight->timer, amcf->build_timeout);
 
@@ -541,27 +557,19 @@ ngx_http_adcp_post(ngx_http_adcp_ctx_t *ctx)
 }
 
 
+/*
+ * The platform's reference goes when the request's pool goes, after the
+ * access log has run.  (Leaving a flight is registered when parking.)
+ */
+
 static ngx_int_t
 ngx_http_adcp_cleanups(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
     ngx_pool_cleanup_t  *cln;
-    ngx_http_cleanup_t  *hcln;
 
     if (ctx->cleanups) {
         return NGX_OK;
     }
-
-    /* leaving a flight: at once, even while a subrequest keeps the pool */
-
-    hcln = ngx_http_cleanup_add(r, 0);
-    if (hcln == NULL) {
-        return NGX_ERROR;
-    }
-
-    hcln->handler = ngx_http_adcp_leave;
-    hcln->data = ctx;
-
-    /* the platform: when the pool goes, after the access log has run */
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
