@@ -309,6 +309,11 @@ like($t->read_file('adcp.log'),
 $r = get('alpha');
 is($r->{headers}{'x-cache'}, 'MISS', 'after "*": rebuilt');
 
+unlike($t->read_file('error.log'), qr/secret-/,
+    'no platform authorization in error.log');
+unlike($t->read_file('adcp.log') . $t->read_file('access.log'), qr/secret-/,
+    'none in the access logs');
+
 $t->stop();
 
 done_testing();

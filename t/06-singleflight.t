@@ -187,6 +187,16 @@ for my $workers (1, 2) {
     is($r->{status}, 200, 'lone abort: the next request builds it');
     is($r->{headers}{'x-cache'}, 'MISS', 'lone abort: MISS');
 
+    # at debug level, no line of this module carries a platform credential
+    # (nginx's own proxy debug lines show the headers sent upstream, which
+    # this configuration does not send)
+
+    my @mine = grep { /adcp/ } split /\n/, $t->read_file('error.log');
+    ok(@mine > 20, 'the debug log has lines of the module');
+    ok(!grep({ /secret-/ } @mine), 'none carries a credential');
+    unlike($t->read_file('error.log'), qr/secret-/,
+        'no credential anywhere in the debug log');
+
     $t->stop();
 }
 
