@@ -24,34 +24,21 @@
 #include <ngx_http.h>
 
 #include "ngx_http_adcp.h"
+#include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_factory.h"
 #include "ngx_http_adcp_descriptor.h"
+#include "ngx_http_adcp_admin.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
 static void ngx_http_adcp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_refuse(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, char *message);
-static ngx_http_adcp_ctx_t *ngx_http_adcp_get_ctx(ngx_http_request_t *r);
-static ngx_int_t ngx_http_adcp_resolve_tenant(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx);
 static ngx_uint_t ngx_http_adcp_json_request(ngx_http_request_t *r);
 
-static ngx_int_t ngx_http_adcp_tenant_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_adcp_task_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_adcp_platform_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_adcp_cache_status_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_adcp_admin_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_init_process(ngx_cycle_t *cycle);
 static void ngx_http_adcp_exit_process(ngx_cycle_t *cycle);
 
-static ngx_int_t ngx_http_adcp_add_variables(ngx_conf_t *cf);
 static void *ngx_http_adcp_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_adcp_create_loc_conf(ngx_conf_t *cf);
@@ -68,9 +55,6 @@ static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-
-#define NGX_HTTP_ADCP_UPSTREAM         0
-#define NGX_HTTP_ADCP_AUTHORIZATION    1
 
 
 static char *ngx_http_adcp_cache_size_check(ngx_conf_t *cf, void *post,
@@ -172,7 +156,7 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_adcp_module_ctx = {
-    ngx_http_adcp_add_variables,           /* preconfiguration */
+    ngx_http_adcp_variables_add,           /* preconfiguration */
     ngx_http_adcp_init,                    /* postconfiguration */
 
     ngx_http_adcp_create_main_conf,        /* create main configuration */
@@ -202,44 +186,6 @@ ngx_module_t  ngx_http_adcp_module = {
 };
 
 
-static ngx_http_variable_t  ngx_http_adcp_vars[] = {
-
-    { ngx_string("adcp_tenant"), NULL,
-      ngx_http_adcp_tenant_variable, 0, 0, 0 },
-
-    { ngx_string("adcp_task"), NULL,
-      ngx_http_adcp_task_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("adcp_upstream"), NULL,
-      ngx_http_adcp_platform_variable, NGX_HTTP_ADCP_UPSTREAM,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("adcp_authorization"), NULL,
-      ngx_http_adcp_platform_variable, NGX_HTTP_ADCP_AUTHORIZATION,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("adcp_cache_status"), NULL,
-      ngx_http_adcp_cache_status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("adcp_platform_"), NULL,
-      ngx_http_adcp_platform_var_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
-
-      ngx_http_null_variable
-};
-
-
-static ngx_str_t  ngx_http_adcp_cache_statuses[] = {
-    ngx_string(""),
-    ngx_string("HIT"),
-    ngx_string("MISS"),
-    ngx_string("WAIT"),
-    ngx_string("EXPIRED"),
-    ngx_string("STALE"),
-    ngx_string("BYPASS")
-};
-
-
 ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 
@@ -260,7 +206,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_adcp_get_ctx(r);
+    ctx = ngx_http_adcp_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -309,7 +255,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         }
     }
 
-    if (ngx_http_adcp_resolve_tenant(r, ctx) != NGX_OK) {
+    if (ngx_http_adcp_tenant_resolve(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -409,80 +355,6 @@ ngx_http_adcp_refuse(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
 }
 
 
-static ngx_http_adcp_ctx_t *
-ngx_http_adcp_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_adcp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->main->pool, sizeof(ngx_http_adcp_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r->main, ctx, ngx_http_adcp_module);
-    }
-
-    return ctx;
-}
-
-
-static ngx_int_t
-ngx_http_adcp_resolve_tenant(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
-{
-    ngx_int_t                   rc;
-    ngx_str_t                   host, key;
-    ngx_http_adcp_loc_conf_t   *alcf;
-    ngx_http_adcp_main_conf_t  *amcf;
-    ngx_http_core_srv_conf_t   *cscf;
-
-    if (ctx->tenant_done) {
-        return NGX_OK;
-    }
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
-
-    if (alcf->tenant_key) {
-        if (ngx_http_complex_value(r, alcf->tenant_key, &key) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_adcp_tenant_id_valid(key.data, key.len)) {
-            ctx->tenant = key;
-
-        } else if (key.len) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "adcp: the tenant key is not a valid tenant id");
-        }
-
-        ctx->tenant_done = 1;
-        return NGX_OK;
-    }
-
-    if (r->headers_in.server.len) {
-        host = r->headers_in.server;
-
-    } else {
-        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
-        host = cscf->server_name;
-    }
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
-
-    rc = ngx_http_adcp_tenant_find(r, &amcf->tenants, &host, &ctx->tenant);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    ctx->tenant_done = 1;
-
-    return NGX_OK;
-}
-
-
 /* a POST whose Content-Type is application/json or a +json type */
 
 static ngx_uint_t
@@ -524,217 +396,6 @@ ngx_http_adcp_json_request(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_adcp_tenant_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_adcp_ctx_t  *ctx;
-
-    ctx = ngx_http_adcp_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_adcp_resolve_tenant(r, ctx) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    v->len = ctx->tenant.len;
-    v->data = ctx->tenant.data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_adcp_task_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_adcp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
-
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    if (ctx == NULL || !ctx->has_env) {
-        v->len = 0;
-        v->data = (u_char *) "";
-        return NGX_OK;
-    }
-
-    v->len = ctx->env.task.len;
-    v->data = ctx->env.task.data;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_adcp_platform_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_str_t            *s;
-    ngx_http_adcp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
-
-    if (ctx == NULL || ctx->platform == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (data == NGX_HTTP_ADCP_UPSTREAM) {
-        s = ngx_http_adcp_platform_upstream(ctx->platform, &ctx->env.task);
-
-    } else {
-        s = &ctx->platform->authorization;
-    }
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_adcp_cache_status_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_adcp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
-
-    if (ctx == NULL || ctx->cache_status == NGX_HTTP_ADCP_CACHE_NONE) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = ngx_http_adcp_cache_statuses[ctx->cache_status].len;
-    v->data = ngx_http_adcp_cache_statuses[ctx->cache_status].data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/* $adcp_platform_<name>: data is the variable's full name */
-
-static ngx_int_t
-ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_str_t *name = (ngx_str_t *) data;
-
-    ngx_str_t            *value;
-    ngx_http_adcp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
-
-    if (ctx == NULL || ctx->platform == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    value = ngx_http_adcp_platform_var(ctx->platform,
-                           name->data + sizeof("adcp_platform_") - 1,
-                           name->len - (sizeof("adcp_platform_") - 1));
-
-    if (value == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = value->len;
-    v->data = value->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/*
- * POST ?invalidate=<tenant>|*: drops the platform in this worker now.
- * (The shared zone makes it host-wide.)
- */
-
-static ngx_int_t
-ngx_http_adcp_admin_handler(ngx_http_request_t *r)
-{
-    size_t        len;
-    u_char       *p;
-    ngx_int_t     rc;
-    ngx_str_t     arg;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    if (r->method != NGX_HTTP_POST) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_arg(r, (u_char *) "invalidate", 10, &arg) != NGX_OK
-        || !(ngx_http_adcp_tenant_id_valid(arg.data, arg.len)
-             || (arg.len == 1 && arg.data[0] == '*')))
-    {
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    if (ngx_http_adcp_worker) {
-        ngx_http_adcp_cache_invalidate(&ngx_http_adcp_worker->cache,
-                                       arg.data[0] == '*' ? NULL : &arg);
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "adcp: invalidated \"%V\"", &arg);
-
-    len = sizeof("{\"invalidated\":\"\",\"scope\":\"worker\"}") - 1
-          + arg.len;
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_sprintf(b->last, "{\"invalidated\":\"%V\",\"scope\":\"worker\"}",
-                    &arg);
-    b->last = p;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
 ngx_http_adcp_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_adcp_main_conf_t  *amcf;
@@ -765,25 +426,6 @@ ngx_http_adcp_exit_process(ngx_cycle_t *cycle)
         ngx_http_adcp_cache_destroy(&ngx_http_adcp_worker->cache);
         ngx_http_adcp_worker = NULL;
     }
-}
-
-
-static ngx_int_t
-ngx_http_adcp_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_adcp_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
 }
 
 

@@ -114,7 +114,8 @@ main(void)
 
     task.data = (u_char *) "tasks/get";
     task.len = 9;
-    tap_ok(ngx_http_adcp_platform_allows(pf, &task), "tasks/get always allowed");
+    tap_ok(ngx_http_adcp_platform_allows(pf, &task),
+           "tasks/get always allowed");
 
     task.len = 0;
     tap_ok(ngx_http_adcp_platform_allows(pf, &task), "no task: allowed");
@@ -195,8 +196,8 @@ main(void)
     refused("{\"upstream\":\"a\",\"x\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"",
             "not JSON", "brackets inside a string do not count");
 
-    pf = parse("{\"upstream\":\"a\",\"x\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-               "[\\\"[[[\"}", &why);
+    pf = parse("{\"upstream\":\"a\",\"x\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+               "[[[\\\"[[[\"}", &why);
     tap_ok(pf != NULL, "brackets and escaped quotes in strings do not nest");
     ngx_http_adcp_platform_release(pf);
 

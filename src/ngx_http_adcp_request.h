@@ -1,0 +1,24 @@
+
+/*
+ * ngx_http_adcp_module: the request's state and the module's variables.
+ */
+
+
+#ifndef _NGX_HTTP_ADCP_REQUEST_H_INCLUDED_
+#define _NGX_HTTP_ADCP_REQUEST_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_adcp.h"
+
+
+ngx_http_adcp_ctx_t *ngx_http_adcp_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_adcp_tenant_resolve(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
+ngx_int_t ngx_http_adcp_variables_add(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_ADCP_REQUEST_H_INCLUDED_ */
