@@ -53,61 +53,27 @@ start() {
         i=$((i + 1))
     done
 
-    cat <<EOF
+    echo
+    echo "The demo gateway is up on http://$GW (logs in $DIR/logs)."
 
-The demo gateway is up on http://$GW (logs in $DIR/logs).
+    call 'A buyer'"'"'s agent asks tenant "wonderstruck" for products (MCP tools/call):' \
+        wonderstruck.localhost \
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_products","arguments":{"brief":"sports"}}}'
 
-A buyer's agent asks tenant "wonderstruck" for products (MCP tools/call):
+    call 'A tenant taken from a regex capture, over A2A 1.0 SendMessage; its
+platform (conf-examples/platforms/foo.json) is built on this first request:' \
+        foo.agents.localhost \
+        '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"get_products","input":{}}}]}}}'
 
-  curl -s http://$GW/mcp -H 'Host: wonderstruck.localhost' \\
-       -H 'Content-Type: application/json' \\
-       -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_products","arguments":{"brief":"sports"}}}'
+    call 'The same tenant asking for a task its platform does not list:' \
+        foo.agents.localhost \
+        '{"jsonrpc":"2.0","id":"b","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
 
-EOF
-    curl -s "http://$GW/mcp" -H 'Host: wonderstruck.localhost' \
-        -H 'Content-Type: application/json' \
-        -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_products","arguments":{"brief":"sports"}}}'
-    cat <<EOF
+    call 'An unknown host gets an AdCP error in its transport form, never HTML:' \
+        nobody.localhost \
+        '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_products"}}' \
+        -i
 
-
-A tenant taken from a regex capture, over A2A 1.0 SendMessage; its platform
-(conf-examples/platforms/foo.json) is built on this first request:
-
-  curl -s http://$GW/mcp -H 'Host: foo.agents.localhost' \\
-       -H 'Content-Type: application/json' \\
-       -d '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"get_products","input":{}}}]}}}'
-
-EOF
-    curl -s "http://$GW/mcp" -H 'Host: foo.agents.localhost' \
-        -H 'Content-Type: application/json' \
-        -d '{"jsonrpc":"2.0","id":"a","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"get_products","input":{}}}]}}}'
-    cat <<EOF
-
-
-The same tenant asking for a task its platform does not list:
-
-  curl -s http://$GW/mcp -H 'Host: foo.agents.localhost' \\
-       -H 'Content-Type: application/json' \\
-       -d '{"jsonrpc":"2.0","id":"b","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
-
-EOF
-    curl -s "http://$GW/mcp" -H 'Host: foo.agents.localhost' \
-        -H 'Content-Type: application/json' \
-        -d '{"jsonrpc":"2.0","id":"b","method":"SendMessage","params":{"message":{"parts":[{"data":{"skill":"create_media_buy","input":{}}}]}}}'
-    cat <<EOF
-
-
-An unknown host gets an AdCP error in its transport form, never HTML:
-
-  curl -si http://$GW/mcp -H 'Host: nobody.localhost' \\
-       -H 'Content-Type: application/json' \\
-       -d '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_products"}}'
-
-EOF
-    curl -si "http://$GW/mcp" -H 'Host: nobody.localhost' \
-        -H 'Content-Type: application/json' \
-        -d '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_products"}}' \
-        | grep -v '^Date:\|^Server:'
     cat <<EOF
 
 
@@ -117,6 +83,20 @@ Drop a tenant's platform in this worker (rebuilt on its next request):
 
 Stop it with: sh conf-examples/demo.sh stop
 EOF
+}
+
+call() {
+    # $1 what it shows, $2 host, $3 JSON body, $4 more curl flags:
+    # prints the curl command, then runs it
+    flags=${4:-}
+    printf '\n\n%s\n\n' "$1"
+    printf "  curl -s%s http://%s/mcp -H 'Host: %s' \\\\\n" \
+        "${flags#-}" "$GW" "$2"
+    printf "       -H 'Content-Type: application/json' \\\\\n"
+    printf "       -d '%s'\n\n" "$3"
+    curl -s $flags "http://$GW/mcp" -H "Host: $2" \
+        -H 'Content-Type: application/json' -d "$3" \
+        | grep -v '^Date:\|^Server:'
 }
 
 case "${1:-start}" in
