@@ -28,6 +28,7 @@
 #include "ngx_http_adcp_factory.h"
 #include "ngx_http_adcp_descriptor.h"
 #include "ngx_http_adcp_admin.h"
+#include "ngx_http_adcp_status.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -53,6 +54,8 @@ static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_adcp_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -142,6 +145,27 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_adcp_main_conf_t, build_timeout),
+      NULL },
+
+    { ngx_string("adcp_stale_if_error"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, stale_if_error),
+      NULL },
+
+    { ngx_string("adcp_zone_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, zone_size),
+      NULL },
+
+    { ngx_string("adcp_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_adcp_status,
+      0,
+      0,
       NULL },
 
     { ngx_string("adcp_admin"),
@@ -408,14 +432,7 @@ ngx_http_adcp_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    ngx_http_adcp_worker = ngx_pcalloc(cycle->pool,
-                                       sizeof(ngx_http_adcp_worker_t));
-    if (ngx_http_adcp_worker == NULL) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_adcp_cache_init(&ngx_http_adcp_worker->cache,
-                                    amcf->cache_size, cycle->pool);
+    return ngx_http_adcp_factory_init_worker(cycle, amcf);
 }
 
 
@@ -447,6 +464,8 @@ ngx_http_adcp_create_main_conf(ngx_conf_t *cf)
     amcf->failure_ttl_max = NGX_CONF_UNSET_MSEC;
     amcf->not_found_ttl = NGX_CONF_UNSET_MSEC;
     amcf->build_timeout = NGX_CONF_UNSET_MSEC;
+    amcf->stale_if_error = NGX_CONF_UNSET_MSEC;
+    amcf->zone_size = NGX_CONF_UNSET_SIZE;
 
     return amcf;
 }
@@ -463,8 +482,32 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(amcf->failure_ttl_max, 300000);
     ngx_conf_init_msec_value(amcf->not_found_ttl, 60000);
     ngx_conf_init_msec_value(amcf->build_timeout, 10000);
+    ngx_conf_init_msec_value(amcf->stale_if_error, 0);
+    ngx_conf_init_size_value(amcf->zone_size, 0);
 
-    return ngx_http_adcp_tenants_init(cf, &amcf->tenants);
+    if (ngx_http_adcp_tenants_init(cf, &amcf->tenants) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (!amcf->platforms) {
+        return NGX_CONF_OK;
+    }
+
+    if (amcf->tenants.ids.elts == NULL
+        && ngx_array_init(&amcf->tenants.ids, cf->pool, 1, sizeof(ngx_str_t))
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_adcp_zone_add(cf, &amcf->zone, &amcf->tenants.ids,
+                               amcf->zone_size)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -604,6 +647,18 @@ ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_adcp_admin_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_adcp_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_adcp_status_handler;
 
     return NGX_CONF_OK;
 }

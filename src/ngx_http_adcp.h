@@ -17,6 +17,7 @@
 #include "ngx_http_adcp_envelope.h"
 #include "ngx_http_adcp_error.h"
 #include "ngx_http_adcp_cache.h"
+#include "ngx_http_adcp_zone.h"
 
 
 /* $adcp_cache_status */
@@ -43,7 +44,10 @@ typedef struct {
     ngx_msec_t                  failure_ttl_max;
     ngx_msec_t                  not_found_ttl;
     ngx_msec_t                  build_timeout;
+    ngx_msec_t                  stale_if_error;
+    size_t                      zone_size;
     ngx_flag_t                  platforms;     /* some adcp_factory is set */
+    ngx_http_adcp_zone_t        zone;
 } ngx_http_adcp_main_conf_t;
 
 
@@ -62,6 +66,7 @@ typedef struct {
     ngx_http_adcp_envelope_t    env;
 
     ngx_http_adcp_platform_t   *platform;      /* a reference held */
+    ngx_http_adcp_slot_t       *slot;          /* host-wide state */
     ngx_queue_t                 waiter;        /* in flight->waiters */
     void                       *flight;
     ngx_uint_t                  state;         /* NGX_HTTP_ADCP_ST_* */
@@ -79,6 +84,8 @@ typedef struct {
 
 typedef struct {
     ngx_http_adcp_cache_t       cache;
+    ngx_http_adcp_zone_t       *zone;
+    ngx_http_adcp_row_t        *row;          /* this worker's counters */
 } ngx_http_adcp_worker_t;
 
 

@@ -18,6 +18,8 @@ static ngx_http_adcp_entry_t *ngx_http_adcp_cache_evict(
     ngx_http_adcp_cache_t *cache);
 static void ngx_http_adcp_cache_free(ngx_http_adcp_cache_t *cache,
     ngx_http_adcp_entry_t *e);
+static void ngx_http_adcp_cache_out(ngx_http_adcp_cache_t *cache,
+    ngx_http_adcp_entry_t *e, ngx_uint_t event);
 
 
 ngx_int_t
@@ -67,10 +69,9 @@ ngx_http_adcp_cache_destroy(ngx_http_adcp_cache_t *cache)
     ngx_uint_t  i;
 
     for (i = 0; i < cache->capacity; i++) {
-        if (cache->entries[i].platform) {
-            ngx_http_adcp_platform_release(cache->entries[i].platform);
-            cache->entries[i].platform = NULL;
-        }
+        ngx_http_adcp_cache_out(cache, &cache->entries[i],
+                                NGX_HTTP_ADCP_EV_DROPPED);
+        ngx_http_adcp_cache_unstale(&cache->entries[i]);
     }
 }
 
@@ -147,6 +148,9 @@ ngx_http_adcp_cache_set(ngx_http_adcp_cache_t *cache,
 {
     if (e->platform) {
         ngx_http_adcp_platform_release(e->platform);
+
+    } else if (cache->event) {
+        cache->event(e, NGX_HTTP_ADCP_EV_IN);
     }
 
     if (platform->ttl && (ttl == 0 || platform->ttl < ttl)) {
@@ -172,9 +176,8 @@ ngx_http_adcp_cache_expire(ngx_http_adcp_cache_t *cache,
         return 0;
     }
 
-    ngx_http_adcp_platform_release(e->platform);
-    e->platform = NULL;
     cache->expirations++;
+    ngx_http_adcp_cache_out(cache, e, NGX_HTTP_ADCP_EV_EXPIRED);
 
     return 1;
 }
@@ -184,10 +187,7 @@ void
 ngx_http_adcp_cache_drop(ngx_http_adcp_cache_t *cache,
     ngx_http_adcp_entry_t *e)
 {
-    if (e->platform) {
-        ngx_http_adcp_platform_release(e->platform);
-        e->platform = NULL;
-    }
+    ngx_http_adcp_cache_out(cache, e, NGX_HTTP_ADCP_EV_DROPPED);
 }
 
 
@@ -229,6 +229,18 @@ ngx_http_adcp_cache_invalidate(ngx_http_adcp_cache_t *cache,
 }
 
 
+/* the platform kept for serving stale goes */
+
+void
+ngx_http_adcp_cache_unstale(ngx_http_adcp_entry_t *e)
+{
+    if (e->stale) {
+        ngx_http_adcp_platform_release(e->stale);
+        e->stale = NULL;
+    }
+}
+
+
 void
 ngx_http_adcp_platform_release(ngx_http_adcp_platform_t *platform)
 {
@@ -256,6 +268,7 @@ ngx_http_adcp_cache_evict(ngx_http_adcp_cache_t *cache)
 
         if (e->platform) {
             cache->evictions++;
+            ngx_http_adcp_cache_out(cache, e, NGX_HTTP_ADCP_EV_EVICTED);
         }
 
         ngx_http_adcp_cache_free(cache, e);
@@ -272,8 +285,26 @@ ngx_http_adcp_cache_free(ngx_http_adcp_cache_t *cache,
     ngx_http_adcp_entry_t *e)
 {
     ngx_http_adcp_cache_drop(cache, e);
+    ngx_http_adcp_cache_unstale(e);
 
     ngx_queue_remove(&e->chain);
     ngx_queue_remove(&e->queue);
     cache->size--;
+}
+
+
+static void
+ngx_http_adcp_cache_out(ngx_http_adcp_cache_t *cache,
+    ngx_http_adcp_entry_t *e, ngx_uint_t event)
+{
+    if (e->platform == NULL) {
+        return;
+    }
+
+    if (cache->event) {
+        cache->event(e, event);
+    }
+
+    ngx_http_adcp_platform_release(e->platform);
+    e->platform = NULL;
 }

@@ -44,11 +44,28 @@ typedef struct {
     ngx_str_t                  tenant;    /* points to id[] */
     ngx_http_adcp_platform_t  *platform;
     void                      *flight;    /* a build in flight pins it */
-    ngx_msec_t                 failed_until;
-    ngx_msec_t                 not_found_until;
-    ngx_uint_t                 generation;
+    void                      *slot;      /* host-wide state, or NULL */
+    ngx_msec_t                 failed_until;     /* when no slot */
+    ngx_msec_t                 not_found_until;  /* when no slot */
+    ngx_uint_t                 generation;       /* when no slot */
+    ngx_uint_t                 seen;      /* generations the platform */
+    ngx_uint_t                 seen_global;   /* was built under */
+    ngx_uint_t                 seen_recheck;
+    ngx_http_adcp_platform_t  *stale;     /* served if the rebuild fails */
+    ngx_msec_t                 stale_until;
+    unsigned                   slot_tried:1;
     u_char                     id[NGX_HTTP_ADCP_TENANT_ID_MAX];
 } ngx_http_adcp_entry_t;
+
+
+/* a platform leaves the cache, or enters it */
+#define NGX_HTTP_ADCP_EV_IN          0
+#define NGX_HTTP_ADCP_EV_EVICTED     1
+#define NGX_HTTP_ADCP_EV_EXPIRED     2
+#define NGX_HTTP_ADCP_EV_DROPPED     3
+
+typedef void (*ngx_http_adcp_cache_event_pt)(ngx_http_adcp_entry_t *e,
+    ngx_uint_t event);
 
 
 typedef struct {
@@ -64,6 +81,8 @@ typedef struct {
     ngx_uint_t                 evictions;
     ngx_uint_t                 expirations;
     ngx_uint_t                 invalidations;
+
+    ngx_http_adcp_cache_event_pt  event;  /* told of platforms in and out */
 } ngx_http_adcp_cache_t;
 
 
@@ -83,6 +102,7 @@ void ngx_http_adcp_cache_drop(ngx_http_adcp_cache_t *cache,
 void ngx_http_adcp_cache_invalidate(ngx_http_adcp_cache_t *cache,
     ngx_str_t *tenant);
 
+void ngx_http_adcp_cache_unstale(ngx_http_adcp_entry_t *e);
 void ngx_http_adcp_platform_release(ngx_http_adcp_platform_t *platform);
 
 

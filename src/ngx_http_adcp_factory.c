@@ -54,13 +54,22 @@ struct ngx_http_adcp_flight_s {
     ngx_http_adcp_attempt_t    *attempt;
     ngx_event_t                 timer;
     ngx_uint_t                  generation;
+    ngx_uint_t                  recheck;
     ngx_uint_t                  global;
-    ngx_uint_t                  status;    /* NGX_HTTP_ADCP_CACHE_ of leader */
+    ngx_msec_t                  started;
 };
 
 
 static ngx_int_t ngx_http_adcp_lookup(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
+static void ngx_http_adcp_check(ngx_http_adcp_entry_t *e);
+static void ngx_http_adcp_keep_stale(ngx_http_request_t *r,
+    ngx_http_adcp_entry_t *e);
+static ngx_int_t ngx_http_adcp_negative(ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_entry_t *e, ngx_msec_t until);
+static ngx_uint_t ngx_http_adcp_active(ngx_msec_t until);
+static void ngx_http_adcp_cache_event(ngx_http_adcp_entry_t *e,
+    ngx_uint_t event);
 static ngx_int_t ngx_http_adcp_fly(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e);
 static ngx_int_t ngx_http_adcp_build_start(ngx_http_request_t *r,
@@ -119,15 +128,22 @@ ngx_http_adcp_factory_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 static ngx_int_t
 ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_msec_t              now;
-    ngx_http_adcp_entry_t  *e;
-    ngx_http_adcp_cache_t  *cache;
+    ngx_msec_t                  now;
+    ngx_http_adcp_row_t        *row;
+    ngx_http_adcp_slot_t       *slot;
+    ngx_http_adcp_entry_t      *e;
+    ngx_http_adcp_cache_t      *cache;
+    ngx_http_adcp_worker_t     *w;
+    ngx_http_adcp_main_conf_t  *amcf;
 
-    if (ngx_http_adcp_worker == NULL) {
+    w = ngx_http_adcp_worker;
+
+    if (w == NULL) {
         return NGX_ERROR;
     }
 
-    cache = &ngx_http_adcp_worker->cache;
+    cache = &w->cache;
+    row = w->row;
 
     if (ngx_http_adcp_cleanups(r, ctx) != NGX_OK) {
         return NGX_ERROR;
@@ -146,14 +162,35 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return NGX_DECLINED;
     }
 
+    if (!e->slot_tried) {
+        e->slot = ngx_http_adcp_zone_slot(w->zone, &ctx->tenant,
+                                          r->connection->log);
+        e->slot_tried = 1;
+    }
+
+    slot = e->slot;
+    ctx->slot = slot;
+
+    if (e->platform || e->stale) {
+        ngx_http_adcp_check(e);
+    }
+
     if (e->platform) {
 
-        if (!ngx_http_adcp_cache_expire(cache, e)) {
+        /* the hit path: two words read from the zone above, no lock */
+
+        if (e->platform->expires == 0
+            || (ngx_msec_int_t) (ngx_current_msec - e->platform->expires) < 0)
+        {
             ctx->platform = e->platform;
             ctx->platform->refs++;
             ctx->cache_status = NGX_HTTP_ADCP_CACHE_HIT;
+            row->counters[NGX_HTTP_ADCP_C_HITS]++;
             return NGX_OK;
         }
+
+        ngx_http_adcp_keep_stale(r, e);
+        (void) ngx_http_adcp_cache_expire(cache, e);
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_EXPIRED;
 
@@ -163,20 +200,146 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     now = ngx_current_msec;
 
-    if (e->not_found_until
-        && (ngx_msec_int_t) (e->not_found_until - now) > 0)
+    if (e->stale && (ngx_msec_int_t) (now - e->stale_until) >= 0) {
+        ngx_http_adcp_cache_unstale(e);
+    }
+
+    if (ngx_http_adcp_active(slot ? slot->not_found_until
+                                  : e->not_found_until))
     {
+        row->counters[NGX_HTTP_ADCP_C_NEGATIVE]++;
         ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
         return NGX_DECLINED;
     }
 
-    if (e->failed_until && (ngx_msec_int_t) (e->failed_until - now) > 0) {
-        ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
-                           e->failed_until);
-        return NGX_DECLINED;
+    if (ngx_http_adcp_active(slot ? slot->failed_until : e->failed_until)) {
+        return ngx_http_adcp_negative(ctx, e,
+                                      slot ? slot->failed_until
+                                           : e->failed_until);
+    }
+
+    if (e->flight == NULL && slot) {
+        amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+        if (!ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout)) {
+
+            /* another worker of the host retries it now */
+
+            return ngx_http_adcp_negative(ctx, e, now + 1000);
+        }
     }
 
     return ngx_http_adcp_fly(r, ctx, e);
+}
+
+
+/*
+ * Whether an entry's platform was invalidated (or rechecked) host-wide
+ * since it was built: if so it goes; a recheck keeps it for serving stale
+ * if the rebuild fails, an invalidation does not.
+ */
+
+static void
+ngx_http_adcp_check(ngx_http_adcp_entry_t *e)
+{
+    ngx_uint_t               gen;
+    ngx_http_adcp_slot_t    *slot;
+    ngx_http_adcp_cache_t   *cache;
+    ngx_http_adcp_worker_t  *w;
+
+    w = ngx_http_adcp_worker;
+    cache = &w->cache;
+    slot = e->slot;
+
+    gen = slot ? slot->generation : e->generation;
+
+    if (gen != e->seen || w->zone->sh->generation != e->seen_global) {
+        ngx_http_adcp_cache_drop(cache, e);
+        ngx_http_adcp_cache_unstale(e);
+        return;
+    }
+
+    if (slot && slot->recheck != e->seen_recheck && e->platform) {
+        e->seen_recheck = slot->recheck;
+
+        ngx_http_adcp_cache_unstale(e);
+        e->stale = e->platform;
+        e->stale->refs++;
+        e->stale_until = e->platform->expires ? e->platform->expires
+                                              : ngx_current_msec + 86400000;
+
+        ngx_http_adcp_cache_drop(cache, e);
+    }
+}
+
+
+/*
+ * adcp_stale_if_error: an expired platform is kept to serve if its rebuild
+ * fails, at most adcp_stale_if_error past its expiry and never past the
+ * descriptor's own ttl (a token that expired must not be used).
+ */
+
+static void
+ngx_http_adcp_keep_stale(ngx_http_request_t *r, ngx_http_adcp_entry_t *e)
+{
+    ngx_msec_t                  until;
+    ngx_http_adcp_platform_t   *pf;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+    pf = e->platform;
+
+    if (amcf->stale_if_error == 0) {
+        return;
+    }
+
+    until = pf->expires + amcf->stale_if_error;
+
+    if (pf->ttl && (ngx_msec_int_t) (pf->built + pf->ttl - until) < 0) {
+        until = pf->built + pf->ttl;
+    }
+
+    if ((ngx_msec_int_t) (until - ngx_current_msec) <= 0) {
+        return;
+    }
+
+    ngx_http_adcp_cache_unstale(e);
+
+    e->stale = pf;
+    e->stale_until = until;
+    pf->refs++;
+}
+
+
+/* answers from the failure memory: the stale platform, or an error */
+
+static ngx_int_t
+ngx_http_adcp_negative(ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e,
+    ngx_msec_t until)
+{
+    ngx_http_adcp_row_t  *row;
+
+    row = ngx_http_adcp_worker->row;
+
+    if (e->stale) {
+        ctx->platform = e->stale;
+        ctx->platform->refs++;
+        ctx->cache_status = NGX_HTTP_ADCP_CACHE_STALE;
+        row->counters[NGX_HTTP_ADCP_C_STALE]++;
+        return NGX_OK;
+    }
+
+    row->counters[NGX_HTTP_ADCP_C_NEGATIVE]++;
+    ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE, until);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_uint_t
+ngx_http_adcp_active(ngx_msec_t until)
+{
+    return until && (ngx_msec_int_t) (until - ngx_current_msec) > 0;
 }
 
 
@@ -206,6 +369,7 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
                        &ctx->tenant);
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_WAIT;
+        ngx_http_adcp_worker->row->counters[NGX_HTTP_ADCP_C_WAITS]++;
         ngx_http_adcp_park(r, ctx, e->flight);
 
         return NGX_DONE;
@@ -219,9 +383,15 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     }
 
     flight->entry = e;
-    flight->generation = e->generation;
-    flight->global = ngx_http_adcp_worker->cache.generation;
+    flight->generation = e->slot ? ((ngx_http_adcp_slot_t *) e->slot)->generation
+                                 : e->generation;
+    flight->recheck = e->slot ? ((ngx_http_adcp_slot_t *) e->slot)->recheck
+                              : 0;
+    flight->global = ngx_http_adcp_worker->zone->sh->generation;
+    flight->started = ngx_current_msec;
     ngx_queue_init(&flight->waiters);
+
+    ngx_http_adcp_worker->row->counters[NGX_HTTP_ADCP_C_MISSES]++;
 
     flight->timer.handler = ngx_http_adcp_build_timeout;
     flight->timer.data = flight;
@@ -440,14 +610,18 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
     ngx_http_adcp_platform_t *pf, ngx_uint_t code)
 {
     ngx_msec_t                  until;
+    ngx_uint_t                  gen, status;
     ngx_queue_t                *q;
     ngx_http_adcp_ctx_t        *ctx;
+    ngx_http_adcp_slot_t       *slot;
     ngx_http_adcp_entry_t      *e;
-    ngx_http_adcp_cache_t      *cache;
+    ngx_http_adcp_worker_t     *w;
+    ngx_http_adcp_platform_t   *serve;
     ngx_http_adcp_main_conf_t  *amcf;
 
     e = flight->entry;
-    cache = &ngx_http_adcp_worker->cache;
+    slot = e->slot;
+    w = ngx_http_adcp_worker;
     amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_adcp_module);
 
@@ -460,13 +634,28 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
     }
 
     e->flight = NULL;
-    until = 0;
+
+    ngx_http_adcp_zone_built(w->zone, slot,
+                             pf ? NGX_HTTP_ADCP_BUILD_OK
+                             : (code == NGX_HTTP_ADCP_NOT_FOUND)
+                               ? NGX_HTTP_ADCP_BUILD_NOT_FOUND
+                               : NGX_HTTP_ADCP_BUILD_FAILED,
+                             e->stale != NULL, flight->started,
+                             amcf->failure_ttl, amcf->failure_ttl_max,
+                             amcf->not_found_ttl);
+
+    until = slot ? slot->failed_until : 0;
+    gen = slot ? slot->generation : e->generation;
 
     if (pf) {
-        if (flight->generation == e->generation
-            && flight->global == cache->generation)
+        if (flight->generation == gen
+            && flight->global == w->zone->sh->generation)
         {
-            ngx_http_adcp_cache_set(cache, e, pf, amcf->cache_ttl);
+            ngx_http_adcp_cache_set(&w->cache, e, pf, amcf->cache_ttl);
+            ngx_http_adcp_cache_unstale(e);
+            e->seen = gen;
+            e->seen_global = flight->global;
+            e->seen_recheck = flight->recheck;
             e->failed_until = 0;
             e->not_found_until = 0;
 
@@ -477,12 +666,37 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
                           &e->tenant);
         }
 
-    } else if (code == NGX_HTTP_ADCP_NOT_FOUND) {
-        e->not_found_until = ngx_current_msec + amcf->not_found_ttl;
+    } else if (slot == NULL) {
+
+        /* no room in the zone: this worker's own memory */
+
+        if (code == NGX_HTTP_ADCP_NOT_FOUND) {
+            e->not_found_until = ngx_current_msec + amcf->not_found_ttl;
+
+        } else {
+            until = ngx_current_msec + amcf->failure_ttl;
+            e->failed_until = until;
+        }
+    }
+
+    if (pf) {
+        serve = pf;
+        status = 0;
+
+    } else if (e->stale && code != NGX_HTTP_ADCP_NOT_FOUND) {
+        serve = e->stale;
+        status = NGX_HTTP_ADCP_CACHE_STALE;
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "adcp: tenant \"%V\": the rebuild failed, serving "
+                      "the previous platform", &e->tenant);
 
     } else {
-        until = ngx_current_msec + amcf->failure_ttl;
-        e->failed_until = until;
+        serve = NULL;
+        status = 0;
+    }
+
+    if (code == NGX_HTTP_ADCP_NOT_FOUND) {
+        ngx_http_adcp_cache_unstale(e);
     }
 
     while (!ngx_queue_empty(&flight->waiters)) {
@@ -494,9 +708,14 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
         ctx->flight = NULL;
         ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
-        if (pf) {
-            ctx->platform = pf;
-            pf->refs++;
+        if (serve) {
+            ctx->platform = serve;
+            serve->refs++;
+
+            if (status) {
+                ctx->cache_status = status;
+                w->row->counters[NGX_HTTP_ADCP_C_STALE]++;
+            }
 
         } else if (code == NGX_HTTP_ADCP_NOT_FOUND) {
             ngx_http_adcp_fail(ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
@@ -510,6 +729,55 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
     }
 
     ngx_free(flight);
+}
+
+
+/* the zone is told which workers cache a tenant and how many they hold */
+
+static void
+ngx_http_adcp_cache_event(ngx_http_adcp_entry_t *e, ngx_uint_t event)
+{
+    ngx_http_adcp_worker_t  *w;
+
+    w = ngx_http_adcp_worker;
+
+    ngx_http_adcp_zone_cached(w->zone, e->slot,
+                              event == NGX_HTTP_ADCP_EV_IN);
+
+    if (event == NGX_HTTP_ADCP_EV_EVICTED) {
+        w->row->counters[NGX_HTTP_ADCP_C_EVICTIONS]++;
+
+    } else if (event == NGX_HTTP_ADCP_EV_EXPIRED) {
+        w->row->counters[NGX_HTTP_ADCP_C_EXPIRATIONS]++;
+    }
+}
+
+
+ngx_int_t
+ngx_http_adcp_factory_init_worker(ngx_cycle_t *cycle,
+    ngx_http_adcp_main_conf_t *amcf)
+{
+    ngx_http_adcp_worker_t  *w;
+
+    w = ngx_pcalloc(cycle->pool, sizeof(ngx_http_adcp_worker_t));
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_adcp_cache_init(&w->cache, amcf->cache_size, cycle->pool)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    w->zone = &amcf->zone;
+    w->row = ngx_http_adcp_zone_row(w->zone);
+    w->row->size = 0;
+    w->cache.event = ngx_http_adcp_cache_event;
+
+    ngx_http_adcp_worker = w;
+
+    return NGX_OK;
 }
 
 

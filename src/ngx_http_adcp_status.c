@@ -1,0 +1,404 @@
+
+/*
+ * ngx_http_adcp_module: GET /adcp/status, JSON or ?format=prometheus.
+ *
+ * Everything comes from the shared zone, so every worker answers the same:
+ * the counters are the sum of the workers' rows, the tenants are the
+ * zone's slots.  One walk writes either format; it runs twice under the
+ * zone's lock, first to size the buffer, then to fill it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_adcp.h"
+#include "ngx_http_adcp_status.h"
+
+
+#define NGX_HTTP_ADCP_STATUS_LINE  512
+
+
+typedef struct {
+    u_char                     *pos;      /* NULL while sizing */
+    u_char                     *last;
+    size_t                      len;
+    ngx_uint_t                  prom;
+} ngx_http_adcp_out_t;
+
+
+typedef struct {
+    ngx_atomic_uint_t           counters[NGX_HTTP_ADCP_NCOUNTERS];
+    ngx_atomic_uint_t           latency[NGX_HTTP_ADCP_BUCKETS + 1];
+    ngx_atomic_uint_t           latency_sum;
+    ngx_atomic_uint_t           builds;
+} ngx_http_adcp_sum_t;
+
+
+typedef struct {
+    ngx_uint_t                  index;
+    char                       *json;
+    char                       *prom;
+    char                       *help;
+} ngx_http_adcp_counter_t;
+
+
+static void ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_zone_t *zone, ngx_uint_t workers, ngx_uint_t capacity);
+static void ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_sum_t *sum, ngx_http_adcp_zone_t *zone,
+    ngx_uint_t workers, ngx_uint_t capacity);
+static void ngx_http_adcp_status_tenant(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_slot_t *slot, ngx_uint_t first);
+static void ngx_http_adcp_out(ngx_http_adcp_out_t *o, const char *fmt, ...);
+static ngx_uint_t ngx_http_adcp_popcount(ngx_atomic_uint_t v);
+
+
+static ngx_http_adcp_counter_t  ngx_http_adcp_counters[] = {
+    { NGX_HTTP_ADCP_C_HITS, "hits", "adcp_cache_hits_total",
+      "Requests served by a cached platform." },
+    { NGX_HTTP_ADCP_C_MISSES, "misses", "adcp_cache_misses_total",
+      "Requests that started a platform build." },
+    { NGX_HTTP_ADCP_C_WAITS, "waits", "adcp_cache_waits_total",
+      "Requests that joined a build in flight." },
+    { NGX_HTTP_ADCP_C_STALE, "stale", "adcp_cache_stale_total",
+      "Requests served by an expired platform after a failed rebuild." },
+    { NGX_HTTP_ADCP_C_NEGATIVE, "negative", "adcp_cache_negative_total",
+      "Requests answered from failure or not-found memory." },
+    { NGX_HTTP_ADCP_C_EVICTIONS, "evictions", "adcp_cache_evictions_total",
+      "Platforms evicted to make room." },
+    { NGX_HTTP_ADCP_C_EXPIRATIONS, "expirations",
+      "adcp_cache_expirations_total", "Platforms expired." },
+    { NGX_HTTP_ADCP_C_INVALIDATIONS, "invalidations",
+      "adcp_invalidations_total", "Invalidations applied." },
+    { 0, NULL, NULL, NULL }
+};
+
+
+static char  *ngx_http_adcp_health_names[] = {
+    "pending", "healthy", "unverified", "disabled"
+};
+
+
+ngx_int_t
+ngx_http_adcp_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_str_t                   format;
+    ngx_buf_t                  *b;
+    ngx_uint_t                  workers;
+    ngx_chain_t                 out;
+    ngx_core_conf_t            *ccf;
+    ngx_http_adcp_out_t         o;
+    ngx_http_adcp_zone_t       *zone;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    if (!amcf->platforms) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    zone = &amcf->zone;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+    workers = ngx_process == NGX_PROCESS_SINGLE ? 1 : ccf->worker_processes;
+    workers = ngx_min(workers, NGX_HTTP_ADCP_MAX_WORKERS);
+
+    ngx_memzero(&o, sizeof(ngx_http_adcp_out_t));
+
+    o.prom = (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
+              && format.len == 10
+              && ngx_strncmp(format.data, "prometheus", 10) == 0);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size);
+
+    b = ngx_create_temp_buf(r->pool, o.len);
+    if (b == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    o.pos = b->pos;
+    o.last = b->end;
+    o.len = 0;
+
+    ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    b->last = o.pos;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (o.prom) {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static void
+ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
+    ngx_uint_t workers, ngx_uint_t capacity)
+{
+    ngx_uint_t             i, k, first;
+    ngx_rbtree_node_t     *node, *root, *sentinel;
+    ngx_http_adcp_row_t   *row;
+    ngx_http_adcp_sum_t    sum;
+
+    ngx_memzero(&sum, sizeof(ngx_http_adcp_sum_t));
+
+    for (i = 0; i < NGX_HTTP_ADCP_MAX_WORKERS; i++) {
+        row = &zone->sh->rows[i];
+
+        for (k = 0; k < NGX_HTTP_ADCP_NCOUNTERS; k++) {
+            sum.counters[k] += row->counters[k];
+        }
+
+        for (k = 0; k <= NGX_HTTP_ADCP_BUCKETS; k++) {
+            sum.latency[k] += row->latency[k];
+            sum.builds += row->latency[k];
+        }
+
+        sum.latency_sum += row->latency_sum;
+    }
+
+    ngx_http_adcp_status_cache(o, &sum, zone, workers, capacity);
+
+    if (!o->prom) {
+        ngx_http_adcp_out(o, ",\"tenants\":{");
+    }
+
+    root = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+    first = 1;
+
+    if (root != sentinel) {
+        for (node = ngx_rbtree_min(root, sentinel);
+             node;
+             node = ngx_rbtree_next(&zone->sh->rbtree, node))
+        {
+            ngx_http_adcp_status_tenant(o, (ngx_http_adcp_slot_t *) node,
+                                        first);
+            first = 0;
+        }
+    }
+
+    if (!o->prom) {
+        ngx_http_adcp_out(o, "}}\n");
+    }
+}
+
+
+static void
+ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o, ngx_http_adcp_sum_t *sum,
+    ngx_http_adcp_zone_t *zone, ngx_uint_t workers, ngx_uint_t capacity)
+{
+    ngx_uint_t                i, acc;
+    ngx_http_adcp_counter_t  *c;
+
+    if (!o->prom) {
+        ngx_http_adcp_out(o, "{\"cache\":{");
+
+        for (c = ngx_http_adcp_counters; c->json; c++) {
+            ngx_http_adcp_out(o, "\"%s\":%uA,", c->json,
+                              sum->counters[c->index]);
+        }
+
+        ngx_http_adcp_out(o, "\"builds\":{\"ok\":%uA,\"failed\":%uA,"
+                          "\"not_found\":%uA},",
+                          sum->counters[NGX_HTTP_ADCP_C_BUILDS_OK],
+                          sum->counters[NGX_HTTP_ADCP_C_BUILDS_FAILED],
+                          sum->counters[NGX_HTTP_ADCP_C_BUILDS_NOT_FOUND]);
+
+        ngx_http_adcp_out(o, "\"build_latency_ms\":{\"buckets\":{");
+
+        for (i = 0, acc = 0; i < NGX_HTTP_ADCP_BUCKETS; i++) {
+            acc += sum->latency[i];
+            ngx_http_adcp_out(o, "\"%ui\":%ui,", ngx_http_adcp_buckets[i],
+                              acc);
+        }
+
+        ngx_http_adcp_out(o, "\"+Inf\":%uA},\"sum\":%uA,\"count\":%uA},",
+                          sum->builds, sum->latency_sum, sum->builds);
+
+        ngx_http_adcp_out(o, "\"size\":[");
+
+        for (i = 0; i < workers; i++) {
+            ngx_http_adcp_out(o, i ? ",%uA" : "%uA", zone->sh->rows[i].size);
+        }
+
+        ngx_http_adcp_out(o, "],\"capacity\":%ui}", capacity);
+
+        return;
+    }
+
+    for (c = ngx_http_adcp_counters; c->json; c++) {
+        ngx_http_adcp_out(o, "# HELP %s %s\n# TYPE %s counter\n%s %uA\n",
+                          c->prom, c->help, c->prom, c->prom,
+                          sum->counters[c->index]);
+    }
+
+    ngx_http_adcp_out(o, "# HELP adcp_builds_total Platform builds by "
+                      "result.\n# TYPE adcp_builds_total counter\n"
+                      "adcp_builds_total{result=\"ok\"} %uA\n"
+                      "adcp_builds_total{result=\"failed\"} %uA\n"
+                      "adcp_builds_total{result=\"not_found\"} %uA\n",
+                      sum->counters[NGX_HTTP_ADCP_C_BUILDS_OK],
+                      sum->counters[NGX_HTTP_ADCP_C_BUILDS_FAILED],
+                      sum->counters[NGX_HTTP_ADCP_C_BUILDS_NOT_FOUND]);
+
+    ngx_http_adcp_out(o, "# HELP adcp_build_duration_seconds Platform "
+                      "build latency.\n"
+                      "# TYPE adcp_build_duration_seconds histogram\n");
+
+    for (i = 0, acc = 0; i < NGX_HTTP_ADCP_BUCKETS; i++) {
+        acc += sum->latency[i];
+        ngx_http_adcp_out(o, "adcp_build_duration_seconds_bucket"
+                          "{le=\"%ui.%03ui\"} %ui\n",
+                          ngx_http_adcp_buckets[i] / 1000,
+                          ngx_http_adcp_buckets[i] % 1000, acc);
+    }
+
+    ngx_http_adcp_out(o, "adcp_build_duration_seconds_bucket{le=\"+Inf\"} "
+                      "%uA\nadcp_build_duration_seconds_sum %uA.%03uA\n"
+                      "adcp_build_duration_seconds_count %uA\n",
+                      sum->builds, sum->latency_sum / 1000,
+                      sum->latency_sum % 1000, sum->builds);
+
+    ngx_http_adcp_out(o, "# HELP adcp_cache_size Platforms cached, per "
+                      "worker.\n# TYPE adcp_cache_size gauge\n");
+
+    for (i = 0; i < workers; i++) {
+        ngx_http_adcp_out(o, "adcp_cache_size{worker=\"%ui\"} %uA\n", i,
+                          zone->sh->rows[i].size);
+    }
+
+    ngx_http_adcp_out(o, "# HELP adcp_cache_capacity Platforms a worker "
+                      "caches at most.\n# TYPE adcp_cache_capacity gauge\n"
+                      "adcp_cache_capacity %ui\n", capacity);
+
+    ngx_http_adcp_out(o, "# HELP adcp_tenant_health Tenant health: 1 for "
+                      "its state.\n# TYPE adcp_tenant_health gauge\n"
+                      "# HELP adcp_tenant_cached_workers Workers caching "
+                      "the tenant's platform.\n"
+                      "# TYPE adcp_tenant_cached_workers gauge\n"
+                      "# HELP adcp_tenant_builds_total Good builds of the "
+                      "tenant's platform.\n"
+                      "# TYPE adcp_tenant_builds_total counter\n"
+                      "# HELP adcp_tenant_age_seconds Seconds since the "
+                      "tenant's last good build.\n"
+                      "# TYPE adcp_tenant_age_seconds gauge\n");
+}
+
+
+static void
+ngx_http_adcp_status_tenant(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_slot_t *slot, ngx_uint_t first)
+{
+    char        *health;
+    ngx_str_t    id;
+    ngx_uint_t   workers;
+
+    id.data = slot->id;
+    id.len = slot->len;
+
+    health = ngx_http_adcp_health_names[slot->health & 3];
+    workers = ngx_http_adcp_popcount(slot->cached);
+
+    if (!o->prom) {
+        ngx_http_adcp_out(o, "%s\"%V\":{\"health\":\"%s\","
+                          "\"cached_workers\":%ui,", first ? "" : ",",
+                          &id, health, workers);
+
+        if (slot->built) {
+            ngx_http_adcp_out(o, "\"age\":%T,", ngx_time() - slot->built);
+
+        } else {
+            ngx_http_adcp_out(o, "\"age\":null,");
+        }
+
+        ngx_http_adcp_out(o, "\"builds\":%ui}", slot->builds);
+
+        return;
+    }
+
+    /* ids are [A-Za-z0-9._-]: nothing to escape in a label value */
+
+    ngx_http_adcp_out(o, "adcp_tenant_health{tenant=\"%V\",state=\"%s\"} 1\n"
+                      "adcp_tenant_cached_workers{tenant=\"%V\"} %ui\n"
+                      "adcp_tenant_builds_total{tenant=\"%V\"} %ui\n",
+                      &id, health, &id, workers, &id, slot->builds);
+
+    if (slot->built) {
+        ngx_http_adcp_out(o, "adcp_tenant_age_seconds{tenant=\"%V\"} %T\n",
+                          &id, ngx_time() - slot->built);
+    }
+}
+
+
+/* appends, or while sizing only counts */
+
+static void
+ngx_http_adcp_out(ngx_http_adcp_out_t *o, const char *fmt, ...)
+{
+    u_char    buf[NGX_HTTP_ADCP_STATUS_LINE], *p;
+    size_t    n;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    n = p - buf;
+    o->len += n;
+
+    if (o->pos && (size_t) (o->last - o->pos) >= n) {
+        o->pos = ngx_cpymem(o->pos, buf, n);
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_adcp_popcount(ngx_atomic_uint_t v)
+{
+    ngx_uint_t  n;
+
+    for (n = 0; v; v &= v - 1) {
+        n++;
+    }
+
+    return n;
+}

@@ -1,0 +1,541 @@
+
+/*
+ * ngx_http_adcp_module: the shared zone.
+ *
+ * A slot per declared tenant is made when the zone is set up (and, after a
+ * reload that reuses the zone, for tenants declared since).  Tenants named
+ * by a regex capture get a slot on first use, from what the zone has left;
+ * when it is full, the least recently used such slot no worker caches is
+ * recycled, and when there is none the tenant goes on with this worker's
+ * own memory only (logged at most once a minute).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_adcp_zone.h"
+
+
+#define NGX_HTTP_ADCP_ZONE_MIN   (256 * 1024)
+#define NGX_HTTP_ADCP_SLOT_COST  512
+
+
+static ngx_int_t ngx_http_adcp_zone_init(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_adcp_slot_t *ngx_http_adcp_zone_lookup(
+    ngx_http_adcp_shctx_t *sh, ngx_str_t *tenant, uint32_t hash);
+static ngx_http_adcp_slot_t *ngx_http_adcp_zone_create(
+    ngx_http_adcp_zone_t *zone, ngx_str_t *tenant, uint32_t hash,
+    ngx_uint_t dynamic);
+static void ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_uint_t ngx_http_adcp_zone_worker(void);
+
+
+/* build latency histogram bounds, ms */
+
+ngx_uint_t  ngx_http_adcp_buckets[NGX_HTTP_ADCP_BUCKETS] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
+};
+
+
+static ngx_str_t  ngx_http_adcp_zone_name = ngx_string("adcp");
+
+
+/*
+ * Sized from the tenant count unless adcp_zone_size says otherwise,
+ * rounded up to a megabyte so that a reload adding a few tenants keeps the
+ * same size and nginx reuses the zone.
+ */
+
+ngx_int_t
+ngx_http_adcp_zone_add(ngx_conf_t *cf, ngx_http_adcp_zone_t *zone,
+    ngx_array_t *ids, size_t size)
+{
+    if (size == 0) {
+        size = sizeof(ngx_http_adcp_shctx_t) + 8 * ngx_pagesize
+               + (ids->nelts + 1024) * NGX_HTTP_ADCP_SLOT_COST;
+        size = ngx_align(size, 1024 * 1024);
+    }
+
+    if (size < NGX_HTTP_ADCP_ZONE_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "adcp_zone_size must be at least %uzk",
+                           (size_t) NGX_HTTP_ADCP_ZONE_MIN / 1024);
+        return NGX_ERROR;
+    }
+
+    zone->ids = ids;
+
+    zone->shm_zone = ngx_shared_memory_add(cf, &ngx_http_adcp_zone_name, size,
+                                           &ngx_http_adcp_zone_name);
+    if (zone->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->shm_zone->init = ngx_http_adcp_zone_init;
+    zone->shm_zone->data = zone;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_adcp_zone_init(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_adcp_zone_t  *ozone = data;
+
+    uint32_t               hash;
+    ngx_str_t             *id;
+    ngx_uint_t             i;
+    ngx_http_adcp_zone_t  *zone;
+
+    zone = shm_zone->data;
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (ozone) {
+        zone->sh = ozone->sh;
+
+    } else if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+
+    } else {
+        zone->sh = ngx_slab_calloc(zone->shpool,
+                                   sizeof(ngx_http_adcp_shctx_t));
+        if (zone->sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        zone->shpool->data = zone->sh;
+
+        ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
+                        ngx_http_adcp_zone_rbtree_insert_value);
+        ngx_queue_init(&zone->sh->dynamic);
+
+        zone->shpool->log_ctx = (u_char *) " in adcp zone";
+    }
+
+    /* a slot for every declared tenant, kept across reloads */
+
+    id = zone->ids->elts;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < zone->ids->nelts; i++) {
+        hash = ngx_crc32_short(id[i].data, id[i].len);
+
+        if (ngx_http_adcp_zone_lookup(zone->sh, &id[i], hash)) {
+            continue;
+        }
+
+        if (ngx_http_adcp_zone_create(zone, &id[i], hash, 0) == NULL) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "adcp zone is too small for %ui tenants: "
+                          "increase adcp_zone_size", zone->ids->nelts);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* the tenant's slot; NULL when the zone has no room for it */
+
+ngx_http_adcp_slot_t *
+ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
+    ngx_log_t *log)
+{
+    uint32_t               hash;
+    ngx_http_adcp_slot_t  *slot;
+
+    hash = ngx_crc32_short(tenant->data, tenant->len);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    slot = ngx_http_adcp_zone_lookup(zone->sh, tenant, hash);
+
+    if (slot == NULL) {
+        slot = ngx_http_adcp_zone_create(zone, tenant, hash, 1);
+    }
+
+    if (slot && slot->dynamic) {
+        ngx_queue_remove(&slot->queue);
+        ngx_queue_insert_head(&zone->sh->dynamic, &slot->queue);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (slot == NULL
+        && ngx_current_msec - zone->full_logged > 60000)
+    {
+        zone->full_logged = ngx_current_msec;
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "adcp zone is full: tenant \"%V\" is tracked by this "
+                      "worker only; increase adcp_zone_size", tenant);
+    }
+
+    return slot;
+}
+
+
+static ngx_http_adcp_slot_t *
+ngx_http_adcp_zone_lookup(ngx_http_adcp_shctx_t *sh, ngx_str_t *tenant,
+    uint32_t hash)
+{
+    ngx_int_t              rc;
+    ngx_rbtree_node_t     *node, *sentinel;
+    ngx_http_adcp_slot_t  *slot;
+
+    node = sh->rbtree.root;
+    sentinel = sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        slot = (ngx_http_adcp_slot_t *) node;
+
+        rc = ngx_memn2cmp(tenant->data, slot->id, tenant->len,
+                          (size_t) slot->len);
+
+        if (rc == 0) {
+            return slot;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/* with the mutex held */
+
+static ngx_http_adcp_slot_t *
+ngx_http_adcp_zone_create(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
+    uint32_t hash, ngx_uint_t dynamic)
+{
+    ngx_queue_t           *q;
+    ngx_http_adcp_slot_t  *slot;
+
+    slot = ngx_slab_calloc_locked(zone->shpool, sizeof(ngx_http_adcp_slot_t));
+
+    if (slot == NULL && dynamic) {
+
+        /* recycle the least recently used dynamic slot no worker caches */
+
+        for (q = ngx_queue_last(&zone->sh->dynamic);
+             q != ngx_queue_sentinel(&zone->sh->dynamic);
+             q = ngx_queue_prev(q))
+        {
+            slot = ngx_queue_data(q, ngx_http_adcp_slot_t, queue);
+
+            if (slot->cached == 0) {
+                ngx_queue_remove(&slot->queue);
+                ngx_rbtree_delete(&zone->sh->rbtree, &slot->node);
+                zone->sh->ndynamic--;
+                ngx_memzero(slot, sizeof(ngx_http_adcp_slot_t));
+                break;
+            }
+
+            slot = NULL;
+        }
+    }
+
+    if (slot == NULL) {
+        return NULL;
+    }
+
+    slot->node.key = hash;
+    slot->len = (u_char) tenant->len;
+    ngx_memcpy(slot->id, tenant->data, tenant->len);
+
+    ngx_rbtree_insert(&zone->sh->rbtree, &slot->node);
+
+    if (dynamic) {
+        slot->dynamic = 1;
+        ngx_queue_insert_head(&zone->sh->dynamic, &slot->queue);
+        zone->sh->ndynamic++;
+    }
+
+    return slot;
+}
+
+
+ngx_http_adcp_row_t *
+ngx_http_adcp_zone_row(ngx_http_adcp_zone_t *zone)
+{
+    return &zone->sh->rows[ngx_http_adcp_zone_worker()];
+}
+
+
+/*
+ * Whether this worker may call the factory for a tenant whose failure (or
+ * 404) memory has run out: one worker of the host claims the retry, the
+ * others go on answering from the memory until it ends.
+ */
+
+ngx_uint_t
+ngx_http_adcp_zone_claim(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_slot_t *slot, ngx_msec_t timeout)
+{
+    ngx_uint_t  claimed;
+
+    if (slot->failures == 0 && slot->not_found_until == 0) {
+        return 1;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    claimed = (slot->claim_until == 0
+               || (ngx_msec_int_t) (ngx_current_msec - slot->claim_until)
+                  >= 0);
+
+    if (claimed) {
+        slot->claim_until = ngx_current_msec + timeout;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return claimed;
+}
+
+
+void
+ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_slot_t *slot, ngx_uint_t result, ngx_uint_t stale,
+    ngx_msec_t started, ngx_msec_t ttl_min, ngx_msec_t ttl_max,
+    ngx_msec_t not_found_ttl)
+{
+    ngx_uint_t            i, n;
+    ngx_msec_t            ms, ttl;
+    ngx_http_adcp_row_t  *row;
+
+    row = ngx_http_adcp_zone_row(zone);
+
+    ms = ngx_current_msec - started;
+
+    for (i = 0; i < NGX_HTTP_ADCP_BUCKETS; i++) {
+        if (ms <= ngx_http_adcp_buckets[i]) {
+            break;
+        }
+    }
+
+    row->latency[i]++;
+    row->latency_sum += ms;
+
+    switch (result) {
+
+    case NGX_HTTP_ADCP_BUILD_OK:
+        row->counters[NGX_HTTP_ADCP_C_BUILDS_OK]++;
+        break;
+
+    case NGX_HTTP_ADCP_BUILD_NOT_FOUND:
+        row->counters[NGX_HTTP_ADCP_C_BUILDS_NOT_FOUND]++;
+        break;
+
+    default:
+        row->counters[NGX_HTTP_ADCP_C_BUILDS_FAILED]++;
+    }
+
+    if (slot == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    slot->claim_until = 0;
+
+    switch (result) {
+
+    case NGX_HTTP_ADCP_BUILD_OK:
+        slot->failures = 0;
+        slot->failed_until = 0;
+        slot->not_found_until = 0;
+        slot->builds++;
+        slot->built = ngx_time();
+        slot->health = NGX_HTTP_ADCP_HEALTH_HEALTHY;
+        break;
+
+    case NGX_HTTP_ADCP_BUILD_NOT_FOUND:
+        slot->not_found_until = ngx_current_msec + not_found_ttl;
+        slot->health = NGX_HTTP_ADCP_HEALTH_DISABLED;
+        break;
+
+    default:
+
+        /* ttl_min, doubling per consecutive failure, up to ttl_max */
+
+        n = ngx_min(slot->failures, 20);
+        ttl = ttl_min << n;
+
+        if (ttl > ttl_max || (ttl >> n) != ttl_min) {
+            ttl = ttl_max;
+        }
+
+        slot->failures++;
+        slot->failed_until = ngx_current_msec + ttl;
+        slot->health = stale ? NGX_HTTP_ADCP_HEALTH_UNVERIFIED
+                             : NGX_HTTP_ADCP_HEALTH_DISABLED;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/* this worker caches the tenant's platform (on) or no longer (off) */
+
+void
+ngx_http_adcp_zone_cached(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_slot_t *slot, ngx_uint_t on)
+{
+    ngx_atomic_uint_t     bit, old;
+    ngx_http_adcp_row_t  *row;
+
+    row = ngx_http_adcp_zone_row(zone);
+
+    if (on) {
+        row->size++;
+
+    } else if (row->size) {
+        row->size--;
+    }
+
+    if (slot == NULL) {
+        return;
+    }
+
+    bit = (ngx_atomic_uint_t) 1 << ngx_http_adcp_zone_worker();
+
+    do {
+        old = slot->cached;
+
+    } while (!ngx_atomic_cmp_set(&slot->cached, old,
+                                 on ? (old | bit) : (old & ~bit)));
+}
+
+
+/*
+ * Moves a tenant's generation (NULL: the global one) on: every worker
+ * drops the platform on its next request for it.  A recheck moves the
+ * tenant's recheck count instead: every worker rebuilds it on its next
+ * request, serving the old platform if that fails.  Both forget the
+ * failure memory.
+ */
+
+void
+ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
+    ngx_uint_t recheck)
+{
+    ngx_rbtree_node_t     *node, *root, *sentinel;
+    ngx_http_adcp_slot_t  *slot;
+
+    ngx_http_adcp_zone_row(zone)->counters[NGX_HTTP_ADCP_C_INVALIDATIONS]++;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (tenant == NULL) {
+        zone->sh->generation++;
+
+        root = zone->sh->rbtree.root;
+        sentinel = zone->sh->rbtree.sentinel;
+
+        if (root != sentinel) {
+            for (node = ngx_rbtree_min(root, sentinel);
+                 node;
+                 node = ngx_rbtree_next(&zone->sh->rbtree, node))
+            {
+                slot = (ngx_http_adcp_slot_t *) node;
+                slot->failures = 0;
+                slot->failed_until = 0;
+                slot->not_found_until = 0;
+                slot->claim_until = 0;
+            }
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return;
+    }
+
+    slot = ngx_http_adcp_zone_lookup(zone->sh, tenant,
+                                     ngx_crc32_short(tenant->data,
+                                                     tenant->len));
+
+    if (slot) {
+        if (recheck) {
+            slot->recheck++;
+
+        } else {
+            slot->generation++;
+        }
+
+        slot->failures = 0;
+        slot->failed_until = 0;
+        slot->not_found_until = 0;
+        slot->claim_until = 0;
+
+        if (recheck && slot->health == NGX_HTTP_ADCP_HEALTH_DISABLED) {
+            slot->health = NGX_HTTP_ADCP_HEALTH_PENDING;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static void
+ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t     **p;
+    ngx_http_adcp_slot_t   *a, *b;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            a = (ngx_http_adcp_slot_t *) node;
+            b = (ngx_http_adcp_slot_t *) temp;
+
+            p = (ngx_memn2cmp(a->id, b->id, (size_t) a->len, (size_t) b->len)
+                 < 0) ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_uint_t
+ngx_http_adcp_zone_worker(void)
+{
+    return ngx_min(ngx_worker, NGX_HTTP_ADCP_MAX_WORKERS - 1);
+}

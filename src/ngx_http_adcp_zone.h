@@ -1,0 +1,118 @@
+
+/*
+ * ngx_http_adcp_module: host-wide tenant state in a shared memory zone
+ * (SPEC sections 2, 4 and 5): per-tenant slots (health, failure memory,
+ * generation, builds, in which workers the platform is cached), the
+ * global generation, and a row of counters per worker.
+ *
+ * Readers on the hit path read words without the lock (a generation, a
+ * deadline); writers take the slab pool's mutex.  Each worker writes only
+ * its own row of counters; status sums the rows.
+ */
+
+
+#ifndef _NGX_HTTP_ADCP_ZONE_H_INCLUDED_
+#define _NGX_HTTP_ADCP_ZONE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_adcp_tenant.h"
+
+
+#define NGX_HTTP_ADCP_HEALTH_PENDING     0
+#define NGX_HTTP_ADCP_HEALTH_HEALTHY     1
+#define NGX_HTTP_ADCP_HEALTH_UNVERIFIED  2
+#define NGX_HTTP_ADCP_HEALTH_DISABLED    3
+
+#define NGX_HTTP_ADCP_MAX_WORKERS        64
+#define NGX_HTTP_ADCP_BUCKETS            10
+
+/* the counters of a worker's row */
+#define NGX_HTTP_ADCP_C_HITS             0
+#define NGX_HTTP_ADCP_C_MISSES           1
+#define NGX_HTTP_ADCP_C_WAITS            2
+#define NGX_HTTP_ADCP_C_STALE            3
+#define NGX_HTTP_ADCP_C_NEGATIVE         4
+#define NGX_HTTP_ADCP_C_BUILDS_OK        5
+#define NGX_HTTP_ADCP_C_BUILDS_FAILED    6
+#define NGX_HTTP_ADCP_C_BUILDS_NOT_FOUND 7
+#define NGX_HTTP_ADCP_C_EVICTIONS        8
+#define NGX_HTTP_ADCP_C_EXPIRATIONS      9
+#define NGX_HTTP_ADCP_C_INVALIDATIONS    10
+#define NGX_HTTP_ADCP_NCOUNTERS          11
+
+/* how a build ended, for the zone */
+#define NGX_HTTP_ADCP_BUILD_OK           0
+#define NGX_HTTP_ADCP_BUILD_NOT_FOUND    1
+#define NGX_HTTP_ADCP_BUILD_FAILED       2
+
+
+typedef struct {
+    ngx_rbtree_node_t          node;        /* key: crc32 of the id */
+    ngx_queue_t                queue;       /* dynamic slots, LRU */
+    ngx_atomic_t               generation;
+    ngx_atomic_t               recheck;
+    ngx_atomic_t               health;
+    ngx_atomic_t               cached;      /* a bit per worker */
+    ngx_msec_t                 failed_until;
+    ngx_msec_t                 not_found_until;
+    ngx_msec_t                 claim_until; /* a worker retries it */
+    ngx_uint_t                 failures;    /* consecutive */
+    ngx_uint_t                 builds;
+    time_t                     built;       /* last good build, ngx_time() */
+    unsigned                   dynamic:1;
+    u_char                     len;
+    u_char                     id[NGX_HTTP_ADCP_TENANT_ID_MAX];
+} ngx_http_adcp_slot_t;
+
+
+typedef struct {
+    ngx_atomic_t               counters[NGX_HTTP_ADCP_NCOUNTERS];
+    ngx_atomic_t               latency[NGX_HTTP_ADCP_BUCKETS + 1];
+    ngx_atomic_t               latency_sum;     /* ms */
+    ngx_atomic_t               size;            /* platforms cached */
+} ngx_http_adcp_row_t;
+
+
+typedef struct {
+    ngx_rbtree_t               rbtree;
+    ngx_rbtree_node_t          sentinel;
+    ngx_queue_t                dynamic;
+    ngx_uint_t                 ndynamic;
+    ngx_atomic_t               generation;
+    ngx_http_adcp_row_t        rows[NGX_HTTP_ADCP_MAX_WORKERS];
+} ngx_http_adcp_shctx_t;
+
+
+typedef struct {
+    ngx_http_adcp_shctx_t     *sh;
+    ngx_slab_pool_t           *shpool;
+    ngx_array_t               *ids;         /* declared tenants */
+    ngx_shm_zone_t            *shm_zone;
+    ngx_msec_t                 full_logged;
+} ngx_http_adcp_zone_t;
+
+
+extern ngx_uint_t  ngx_http_adcp_buckets[NGX_HTTP_ADCP_BUCKETS];
+
+
+ngx_int_t ngx_http_adcp_zone_add(ngx_conf_t *cf, ngx_http_adcp_zone_t *zone,
+    ngx_array_t *ids, size_t size);
+ngx_http_adcp_slot_t *ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone,
+    ngx_str_t *tenant, ngx_log_t *log);
+ngx_http_adcp_row_t *ngx_http_adcp_zone_row(ngx_http_adcp_zone_t *zone);
+ngx_uint_t ngx_http_adcp_zone_claim(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_slot_t *slot, ngx_msec_t timeout);
+void ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_slot_t *slot, ngx_uint_t result, ngx_uint_t stale,
+    ngx_msec_t started, ngx_msec_t ttl_min, ngx_msec_t ttl_max,
+    ngx_msec_t not_found_ttl);
+void ngx_http_adcp_zone_cached(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_slot_t *slot, ngx_uint_t on);
+void ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone,
+    ngx_str_t *tenant, ngx_uint_t recheck);
+
+
+#endif /* _NGX_HTTP_ADCP_ZONE_H_INCLUDED_ */
