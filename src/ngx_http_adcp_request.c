@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_adcp_cache_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_adcp_health_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static void ngx_http_adcp_variable_set(ngx_http_variable_value_t *v,
     ngx_str_t *value);
 
@@ -52,11 +54,22 @@ static ngx_http_variable_t  ngx_http_adcp_vars[] = {
     { ngx_string("adcp_cache_status"), NULL,
       ngx_http_adcp_cache_status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("adcp_health"), NULL,
+      ngx_http_adcp_health_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("adcp_platform_"), NULL,
       ngx_http_adcp_platform_var_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
       ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_adcp_healths[] = {
+    ngx_string("pending"),
+    ngx_string("healthy"),
+    ngx_string("unverified"),
+    ngx_string("disabled")
 };
 
 
@@ -278,6 +291,28 @@ ngx_http_adcp_variables_add(ngx_conf_t *cf)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
+
+    return NGX_OK;
+}
+
+
+/* the tenant's health, host-wide, as the zone has it now */
+
+static ngx_int_t
+ngx_http_adcp_health_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_adcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+
+    if (ctx == NULL || ctx->slot == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_adcp_variable_set(v, &ngx_http_adcp_healths[ctx->slot->health
+                                                          & 3]);
 
     return NGX_OK;
 }

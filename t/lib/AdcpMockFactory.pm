@@ -12,6 +12,10 @@ package AdcpMockFactory;
 #   caps-*     capabilities + routes      echo-*     upstream = the echo mock
 #   stream-*   upstream = the streaming mock
 #   anything else: upstream = adapter A
+#
+# vars.build is how many times the tenant's factory was called; a file
+# <counter>.fail-<tenant> makes it answer 500, <counter>.heal-<tenant>
+# makes a fail-/nf- tenant answer a good descriptor.
 
 use strict;
 use warnings;
@@ -27,10 +31,24 @@ sub handler {
 
         append_line($o{counter}, $t);
 
+        # a file "<counter>.<mode>-<tenant>" switches a tenant's answer
+        for my $mode (qw(fail heal)) {
+            if (-e "$o{counter}.$mode-$t") {
+                return [500, {}, '{"error":"switched"}'] if $mode eq 'fail';
+                $t =~ s/^(fail|nf)-/healed-/;
+            }
+        }
+
+        my $n = do {
+            open my $fh, '<', $o{counter};
+            scalar grep { $_ eq "$t\n" } <$fh>;
+        };
+
         my %d = (
             upstream      => "127.0.0.1:$o{adapter}",
             authorization => "Bearer secret-$t",
-            vars          => { x => "v-$t", network_code => '123' },
+            vars          => { x => "v-$t", network_code => '123',
+                               build => "$n" },
         );
 
         return [200, {}, json_encode(\%d), { delay => 1 }]
