@@ -236,6 +236,29 @@ fails(<<'EOF', qr/adcp_factory "_factory" is not a location URI in \S+nginx\.con
     adcp_factory _factory;
 EOF
 
+($rc, $out) = conf_t(<<'EOF');
+    adcp_stale_if_error  10m;
+    adcp_zone_size       1m;
+    adcp_factory         /_factory;
+EOF
+is($rc, 0, 'shared zone directives') or diag($out);
+
+fails(<<'EOF', qr/adcp_zone_size must be at least 256k in \S+nginx\.conf:\d+/, 'adcp_zone_size too small');
+    adcp_zone_size 64k;
+    adcp_factory /_factory;
+EOF
+
+fails(<<'EOF', qr/"adcp_stale_if_error" directive invalid value/, 'adcp_stale_if_error not a time');
+    adcp_stale_if_error never;
+EOF
+
+fails(<<'EOF', qr/"adcp_status" directive is not allowed here/, 'adcp_status in a server');
+    server {
+        listen 127.0.0.1:%%PORT_other%%;
+        adcp_status;
+    }
+EOF
+
 fails(<<'EOF', qr/"adcp_cache_size" directive is not allowed here/, 'adcp_cache_size in a server');
     server {
         listen 127.0.0.1:%%PORT_other%%;
