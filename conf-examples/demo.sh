@@ -77,7 +77,16 @@ platform (conf-examples/platforms/foo.json) is built on this first request:' \
     cat <<EOF
 
 
-Drop a tenant's platform in this worker (rebuilt on its next request):
+What every worker of the host knows (the same whichever worker answers):
+
+  curl -s http://$GW/adcp/status
+
+EOF
+    curl -s "http://$GW/adcp/status"
+    cat <<EOF
+
+(and ?format=prometheus). Drop a tenant's platform in every worker (each
+rebuilds it on its next request):
 
   curl -s -X POST 'http://$GW/adcp/admin?invalidate=wonderstruck'
 
