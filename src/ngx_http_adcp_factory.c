@@ -57,6 +57,9 @@ struct ngx_http_adcp_flight_s {
     ngx_uint_t                  recheck;
     ngx_uint_t                  global;
     ngx_msec_t                  started;
+    ngx_msec_t                  deadline;
+    unsigned                    remote:1;  /* another worker builds */
+    unsigned                    claimed:1; /* this one builds for all */
 };
 
 
@@ -71,7 +74,9 @@ static ngx_uint_t ngx_http_adcp_active(ngx_msec_t until);
 static void ngx_http_adcp_cache_event(ngx_http_adcp_entry_t *e,
     ngx_uint_t event);
 static ngx_int_t ngx_http_adcp_fly(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e);
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claim);
+static void ngx_http_adcp_remote_poll(ngx_event_t *ev);
+static void ngx_http_adcp_flight_free(ngx_http_adcp_flight_t *flight);
 static ngx_int_t ngx_http_adcp_build_start(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 static ngx_int_t ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data,
@@ -129,6 +134,7 @@ static ngx_int_t
 ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
     ngx_msec_t                  now;
+    ngx_uint_t                  claim;
     ngx_http_adcp_row_t        *row;
     ngx_http_adcp_slot_t       *slot;
     ngx_http_adcp_entry_t      *e;
@@ -218,18 +224,22 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
                                            : e->failed_until);
     }
 
-    if (e->flight == NULL && slot) {
+    if (e->flight) {
+        return ngx_http_adcp_fly(r, ctx, e, NGX_HTTP_ADCP_CLAIM_FREE);
+    }
+
+    claim = NGX_HTTP_ADCP_CLAIM_FREE;
+
+    if (slot) {
         amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+        claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout);
 
-        if (!ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout)) {
-
-            /* another worker of the host retries it now */
-
+        if (claim == NGX_HTTP_ADCP_CLAIM_BUSY && e->stale) {
             return ngx_http_adcp_negative(ctx, e, now + 1000);
         }
     }
 
-    return ngx_http_adcp_fly(r, ctx, e);
+    return ngx_http_adcp_fly(r, ctx, e, claim);
 }
 
 
@@ -343,11 +353,16 @@ ngx_http_adcp_active(ngx_msec_t until)
 }
 
 
-/* joins the tenant's build in flight, or starts one */
+/*
+ * Joins the tenant's build in flight in this worker, or starts one: a
+ * factory call, or, while another worker of the host holds the tenant's
+ * claim, a wait on the outcome of that worker's build (polled in the zone
+ * every 20 ms, bounded by adcp_build_timeout).
+ */
 
 static ngx_int_t
 ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
-    ngx_http_adcp_entry_t *e)
+    ngx_http_adcp_entry_t *e, ngx_uint_t claim)
 {
     ngx_http_cleanup_t         *cln;
     ngx_http_adcp_flight_t     *flight;
@@ -396,16 +411,125 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     flight->timer.handler = ngx_http_adcp_build_timeout;
     flight->timer.data = flight;
     flight->timer.log = ngx_cycle->log;
-
-    /* not cancelable: a worker shutting down waits for its builds */
-
-    ngx_add_timer(&flight->timer, amcf->build_timeout);
+    flight->deadline = ngx_current_msec + amcf->build_timeout;
+    flight->claimed = (claim == NGX_HTTP_ADCP_CLAIM_OWN);
 
     e->flight = flight;
 
     ngx_http_adcp_park(r, ctx, flight);
 
+    /* not cancelable: a worker shutting down waits for its builds */
+
+    if (claim == NGX_HTTP_ADCP_CLAIM_BUSY) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "adcp: tenant \"%V\": another worker builds it",
+                       &ctx->tenant);
+
+        flight->remote = 1;
+        flight->timer.handler = ngx_http_adcp_remote_poll;
+        ngx_add_timer(&flight->timer, 20);
+
+        return NGX_DONE;
+    }
+
+    ngx_add_timer(&flight->timer, amcf->build_timeout);
+
     return ngx_http_adcp_build_start(r, ctx);
+}
+
+
+static void
+ngx_http_adcp_remote_poll(ngx_event_t *ev)
+{
+    ngx_http_adcp_flight_t *flight = ev->data;
+
+    ngx_queue_t                *q;
+    ngx_msec_int_t              left;
+    ngx_http_adcp_ctx_t        *next;
+    ngx_http_adcp_slot_t       *slot;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    slot = flight->entry->slot;
+    left = (ngx_msec_int_t) (flight->deadline - ngx_current_msec);
+
+    if (slot->claim_until
+        && (ngx_msec_int_t) (slot->claim_until - ngx_current_msec) > 0
+        && left > 0)
+    {
+        ngx_add_timer(ev, 20);
+        return;
+    }
+
+    if (ngx_http_adcp_active(slot->not_found_until)) {
+        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_NOT_FOUND);
+        return;
+    }
+
+    if (ngx_http_adcp_active(slot->failed_until) || left <= 0) {
+        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+        return;
+    }
+
+    if (ngx_queue_empty(&flight->waiters)) {
+        ngx_http_adcp_flight_free(flight);
+        return;
+    }
+
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_adcp_module);
+
+    switch (ngx_http_adcp_zone_claim(ngx_http_adcp_worker->zone, slot,
+                                     amcf->build_timeout))
+    {
+    case NGX_HTTP_ADCP_CLAIM_BUSY:
+        ngx_add_timer(ev, 20);
+        return;
+
+    case NGX_HTTP_ADCP_CLAIM_OWN:
+        flight->claimed = 1;
+        break;
+    }
+
+    /* the other worker's build went well: this worker builds its own */
+
+    flight->remote = 0;
+    ev->handler = ngx_http_adcp_build_timeout;
+    ngx_add_timer(ev, (ngx_msec_t) left);
+
+    q = ngx_queue_head(&flight->waiters);
+    next = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+
+    next->state = NGX_HTTP_ADCP_ST_LEAD;
+    flight->leader = next;
+
+    ngx_http_adcp_post(next);
+}
+
+
+/* a flight no request waits for any more: it ends without a result */
+
+static void
+ngx_http_adcp_flight_free(ngx_http_adcp_flight_t *flight)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "adcp: tenant \"%V\": build abandoned",
+                   &flight->entry->tenant);
+
+    if (flight->timer.timer_set) {
+        ngx_del_timer(&flight->timer);
+    }
+
+    if (flight->attempt) {
+        flight->attempt->flight = NULL;
+    }
+
+    if (flight->claimed && flight->entry->slot) {
+        ngx_http_adcp_zone_unclaim(ngx_http_adcp_worker->zone,
+                                   flight->entry->slot);
+    }
+
+    flight->entry->flight = NULL;
+    ngx_free(flight);
 }
 
 
@@ -635,14 +759,16 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
 
     e->flight = NULL;
 
-    ngx_http_adcp_zone_built(w->zone, slot,
-                             pf ? NGX_HTTP_ADCP_BUILD_OK
+    if (!flight->remote) {
+        ngx_http_adcp_zone_built(w->zone, slot,
+                                 pf ? NGX_HTTP_ADCP_BUILD_OK
                              : (code == NGX_HTTP_ADCP_NOT_FOUND)
                                ? NGX_HTTP_ADCP_BUILD_NOT_FOUND
                                : NGX_HTTP_ADCP_BUILD_FAILED,
-                             e->stale != NULL, flight->started,
-                             amcf->failure_ttl, amcf->failure_ttl_max,
-                             amcf->not_found_ttl);
+                                 e->stale != NULL, flight->started,
+                                 amcf->failure_ttl, amcf->failure_ttl_max,
+                                 amcf->not_found_ttl);
+    }
 
     until = slot ? slot->failed_until : 0;
     gen = slot ? slot->generation : e->generation;
@@ -889,16 +1015,7 @@ ngx_http_adcp_leave(void *data)
     }
 
     if (ngx_queue_empty(&flight->waiters)) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "adcp: tenant \"%V\": build abandoned",
-                       &flight->entry->tenant);
-
-        if (flight->timer.timer_set) {
-            ngx_del_timer(&flight->timer);
-        }
-
-        flight->entry->flight = NULL;
-        ngx_free(flight);
+        ngx_http_adcp_flight_free(flight);
         return;
     }
 

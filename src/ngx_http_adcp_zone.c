@@ -283,34 +283,51 @@ ngx_http_adcp_zone_row(ngx_http_adcp_zone_t *zone)
 
 
 /*
- * Whether this worker may call the factory for a tenant whose failure (or
- * 404) memory has run out: one worker of the host claims the retry, the
- * others go on answering from the memory until it ends.
+ * Whether this worker may call the factory for a tenant: freely while the
+ * tenant is healthy; otherwise (never built on this host, or failing) one
+ * worker of the host claims the build and the others wait for its outcome.
+ * NGX_HTTP_ADCP_CLAIM_BUSY: another worker holds the claim.
  */
 
 ngx_uint_t
 ngx_http_adcp_zone_claim(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_msec_t timeout)
 {
-    ngx_uint_t  claimed;
+    ngx_uint_t  rc;
 
-    if (slot->failures == 0 && slot->not_found_until == 0) {
-        return 1;
+    if (slot->health == NGX_HTTP_ADCP_HEALTH_HEALTHY
+        && slot->failures == 0 && slot->not_found_until == 0)
+    {
+        return NGX_HTTP_ADCP_CLAIM_FREE;
     }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    claimed = (slot->claim_until == 0
-               || (ngx_msec_int_t) (ngx_current_msec - slot->claim_until)
-                  >= 0);
-
-    if (claimed) {
+    if (slot->claim_until == 0
+        || (ngx_msec_int_t) (ngx_current_msec - slot->claim_until) >= 0)
+    {
         slot->claim_until = ngx_current_msec + timeout;
+        rc = NGX_HTTP_ADCP_CLAIM_OWN;
+
+    } else {
+        rc = NGX_HTTP_ADCP_CLAIM_BUSY;
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    return claimed;
+    return rc;
+}
+
+
+/* a claimed build that will not end (its requests all went away) */
+
+void
+ngx_http_adcp_zone_unclaim(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_slot_t *slot)
+{
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    slot->claim_until = 0;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 

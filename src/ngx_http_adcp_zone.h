@@ -43,6 +43,11 @@
 #define NGX_HTTP_ADCP_C_INVALIDATIONS    10
 #define NGX_HTTP_ADCP_NCOUNTERS          11
 
+/* ngx_http_adcp_zone_claim() */
+#define NGX_HTTP_ADCP_CLAIM_FREE         0   /* healthy: every worker builds */
+#define NGX_HTTP_ADCP_CLAIM_OWN          1   /* this worker builds for all */
+#define NGX_HTTP_ADCP_CLAIM_BUSY         2   /* another worker builds */
+
 /* how a build ended, for the zone */
 #define NGX_HTTP_ADCP_BUILD_OK           0
 #define NGX_HTTP_ADCP_BUILD_NOT_FOUND    1
@@ -105,6 +110,8 @@ ngx_http_adcp_slot_t *ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone,
 ngx_http_adcp_row_t *ngx_http_adcp_zone_row(ngx_http_adcp_zone_t *zone);
 ngx_uint_t ngx_http_adcp_zone_claim(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_msec_t timeout);
+void ngx_http_adcp_zone_unclaim(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_slot_t *slot);
 void ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t result, ngx_uint_t stale,
     ngx_msec_t started, ngx_msec_t ttl_min, ngx_msec_t ttl_max,

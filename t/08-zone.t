@@ -254,8 +254,16 @@ for my $workers (2, 4) {
     # a failing factory: once per failure TTL for the whole host
 
     my $port = $t->port('http');
-    my $first = http_get($port, 'fail-d.test', '/mcp');
+
+    my @cold = http_parallel($port,
+        map { get_raw('fail-d.test', '/mcp') } 1 .. 24);
     my $t0 = time();
+    is(scalar(grep { $_->{status} == 503 } @cold), 24,
+        "$w: 24 concurrent cold requests for a failing tenant: 503");
+    is($t->count_lines('factory.calls', 'fail-d'), 1,
+        "$w: one factory call for the whole host, not one per worker");
+
+    my $first = http_get($port, 'fail-d.test', '/mcp');
     is($first->{status}, 503, "$w: failing factory: 503");
     is($first->{headers}{'retry-after'}, 1, "$w: Retry-After 1 (1s ttl)");
     is($first->{headers}{'x-health'}, 'disabled', "$w: \$adcp_health");
