@@ -10,3 +10,7 @@ sh ./hitpath.sh
 echo
 echo "== churn: worker RSS through a 64-entry cache (churn.sh)"
 sh ./churn.sh
+echo
+echo "== a failing factory behind 4 workers (failing.pl)"
+perl ./failing.pl 2>&1 | grep '^#'
+
