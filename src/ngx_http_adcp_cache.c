@@ -72,6 +72,10 @@ ngx_http_adcp_cache_destroy(ngx_http_adcp_cache_t *cache)
         ngx_http_adcp_cache_out(cache, &cache->entries[i],
                                 NGX_HTTP_ADCP_EV_DROPPED);
         ngx_http_adcp_cache_unstale(&cache->entries[i]);
+
+        if (cache->event && cache->entries[i].slot) {
+            cache->event(&cache->entries[i], NGX_HTTP_ADCP_EV_FREE);
+        }
     }
 }
 
@@ -286,6 +290,10 @@ ngx_http_adcp_cache_free(ngx_http_adcp_cache_t *cache,
 {
     ngx_http_adcp_cache_drop(cache, e);
     ngx_http_adcp_cache_unstale(e);
+
+    if (cache->event && e->slot) {
+        cache->event(e, NGX_HTTP_ADCP_EV_FREE);
+    }
 
     ngx_queue_remove(&e->chain);
     ngx_queue_remove(&e->queue);

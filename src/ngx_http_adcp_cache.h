@@ -63,6 +63,7 @@ typedef struct {
 #define NGX_HTTP_ADCP_EV_EVICTED     1
 #define NGX_HTTP_ADCP_EV_EXPIRED     2
 #define NGX_HTTP_ADCP_EV_DROPPED     3
+#define NGX_HTTP_ADCP_EV_FREE        4     /* the entry itself goes */
 
 typedef void (*ngx_http_adcp_cache_event_pt)(ngx_http_adcp_entry_t *e,
     ngx_uint_t event);

@@ -867,6 +867,11 @@ ngx_http_adcp_cache_event(ngx_http_adcp_entry_t *e, ngx_uint_t event)
 
     w = ngx_http_adcp_worker;
 
+    if (event == NGX_HTTP_ADCP_EV_FREE) {
+        ngx_http_adcp_zone_unuse(e->slot);
+        return;
+    }
+
     ngx_http_adcp_zone_cached(w->zone, e->slot,
                               event == NGX_HTTP_ADCP_EV_IN);
 
@@ -899,6 +904,8 @@ ngx_http_adcp_factory_init_worker(ngx_cycle_t *cycle,
     w->zone = &amcf->zone;
     w->row = ngx_http_adcp_zone_row(w->zone);
     w->row->size = 0;
+
+    ngx_http_adcp_zone_worker_start(w->zone);
     w->cache.event = ngx_http_adcp_cache_event;
 
     ngx_http_adcp_worker = w;

@@ -31,6 +31,7 @@ static ngx_http_adcp_slot_t *ngx_http_adcp_zone_create(
 static void ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_uint_t ngx_http_adcp_zone_worker(void);
+static void ngx_http_adcp_zone_bit(ngx_atomic_t *word, ngx_uint_t on);
 
 
 /* build latency histogram bounds, ms */
@@ -163,9 +164,13 @@ ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
         slot = ngx_http_adcp_zone_create(zone, tenant, hash, 1);
     }
 
-    if (slot && slot->dynamic) {
-        ngx_queue_remove(&slot->queue);
-        ngx_queue_insert_head(&zone->sh->dynamic, &slot->queue);
+    if (slot) {
+        ngx_http_adcp_zone_bit(&slot->users, 1);
+
+        if (slot->dynamic) {
+            ngx_queue_remove(&slot->queue);
+            ngx_queue_insert_head(&zone->sh->dynamic, &slot->queue);
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -235,7 +240,10 @@ ngx_http_adcp_zone_create(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
 
     if (slot == NULL && dynamic) {
 
-        /* recycle the least recently used dynamic slot no worker caches */
+        /*
+         * recycle the least recently used dynamic slot that no worker
+         * caches or points to from its cache
+         */
 
         for (q = ngx_queue_last(&zone->sh->dynamic);
              q != ngx_queue_sentinel(&zone->sh->dynamic);
@@ -243,7 +251,7 @@ ngx_http_adcp_zone_create(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
         {
             slot = ngx_queue_data(q, ngx_http_adcp_slot_t, queue);
 
-            if (slot->cached == 0) {
+            if (slot->cached == 0 && slot->users == 0) {
                 ngx_queue_remove(&slot->queue);
                 ngx_rbtree_delete(&zone->sh->rbtree, &slot->node);
                 zone->sh->ndynamic--;
@@ -419,7 +427,6 @@ void
 ngx_http_adcp_zone_cached(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t on)
 {
-    ngx_atomic_uint_t     bit, old;
     ngx_http_adcp_row_t  *row;
 
     row = ngx_http_adcp_zone_row(zone);
@@ -435,13 +442,65 @@ ngx_http_adcp_zone_cached(ngx_http_adcp_zone_t *zone,
         return;
     }
 
+    ngx_http_adcp_zone_bit(&slot->cached, on);
+}
+
+
+/* this worker's cache no longer has an entry pointing to the slot */
+
+void
+ngx_http_adcp_zone_unuse(ngx_http_adcp_slot_t *slot)
+{
+    ngx_http_adcp_zone_bit(&slot->users, 0);
+}
+
+
+/*
+ * A worker starting (after a reload or a crash) clears the bits an earlier
+ * worker with its number left in every slot.
+ */
+
+void
+ngx_http_adcp_zone_worker_start(ngx_http_adcp_zone_t *zone)
+{
+    ngx_rbtree_node_t     *node, *root, *sentinel;
+    ngx_http_adcp_slot_t  *slot;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    root = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+
+    if (root != sentinel) {
+        for (node = ngx_rbtree_min(root, sentinel);
+             node;
+             node = ngx_rbtree_next(&zone->sh->rbtree, node))
+        {
+            slot = (ngx_http_adcp_slot_t *) node;
+            ngx_http_adcp_zone_bit(&slot->cached, 0);
+            ngx_http_adcp_zone_bit(&slot->users, 0);
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static void
+ngx_http_adcp_zone_bit(ngx_atomic_t *word, ngx_uint_t on)
+{
+    ngx_atomic_uint_t  bit, old;
+
     bit = (ngx_atomic_uint_t) 1 << ngx_http_adcp_zone_worker();
 
     do {
-        old = slot->cached;
+        old = *word;
 
-    } while (!ngx_atomic_cmp_set(&slot->cached, old,
-                                 on ? (old | bit) : (old & ~bit)));
+        if (((old & bit) != 0) == (on != 0)) {
+            return;
+        }
+
+    } while (!ngx_atomic_cmp_set(word, old, on ? (old | bit) : (old & ~bit)));
 }
 
 

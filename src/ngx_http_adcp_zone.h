@@ -61,6 +61,8 @@ typedef struct {
     ngx_atomic_t               recheck;
     ngx_atomic_t               health;
     ngx_atomic_t               cached;      /* a bit per worker */
+    ngx_atomic_t               users;       /* a bit per worker whose cache
+                                               has an entry pointing here */
     ngx_msec_t                 failed_until;
     ngx_msec_t                 not_found_until;
     ngx_msec_t                 claim_until; /* a worker retries it */
@@ -118,6 +120,8 @@ void ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
     ngx_msec_t not_found_ttl);
 void ngx_http_adcp_zone_cached(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t on);
+void ngx_http_adcp_zone_unuse(ngx_http_adcp_slot_t *slot);
+void ngx_http_adcp_zone_worker_start(ngx_http_adcp_zone_t *zone);
 void ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone,
     ngx_str_t *tenant, ngx_uint_t recheck);
 
