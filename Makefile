@@ -30,8 +30,19 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
                -I$(NGX)/src/http -I$(NGX)/src/http/modules \
                -I$(NGX)/src/http/v2 -Isrc -It/unit
 
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := envelope descriptor tenant_id
+FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined \
+               $(filter -I%,$(UNIT_CFLAGS))
+FUZZ_LINK_envelope   := src/ngx_http_adcp_envelope.c src/ngx_http_adcp_json.c
+FUZZ_LINK_descriptor := src/ngx_http_adcp_descriptor.c \
+                        src/ngx_http_adcp_cache.c
+FUZZ_LINK_tenant_id  :=
+
 .PHONY: all check test test-unit test-integration test-valgrind demo \
-        demo-stop bench clean
+        demo-stop bench clean fuzz
 
 all: $(MODULE)
 
@@ -86,6 +97,24 @@ demo-stop:
 
 bench: $(MODULE)
 	sh bench/run.sh
+
+# libFuzzer with ASan and UBSan (clang, Debian's libclang-rt-14-dev): each
+# target runs FUZZ_SECONDS from its seed corpus in t/fuzz/corpus/<target>
+$(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/unit/ngx_stubs.c $(SOURCES) \
+                      $(NGX)/objs/Makefile Makefile
+	mkdir -p $(BUILD)/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< t/unit/ngx_stubs.c $(FUZZ_LINK_$*) -lyajl
+
+fuzz: $(FUZZ_BINS)
+	for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	        $$(test -f t/fuzz/$$t.dict && echo -dict=t/fuzz/$$t.dict) \
+	        $(BUILD)/fuzz/corpus-$$t t/fuzz/corpus/$$t \
+	        2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
+	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD)
