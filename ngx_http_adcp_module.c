@@ -29,6 +29,7 @@
 #include "ngx_http_adcp_descriptor.h"
 #include "ngx_http_adcp_admin.h"
 #include "ngx_http_adcp_status.h"
+#include "ngx_http_adcp_bus.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -56,6 +57,8 @@ static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -159,6 +162,34 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_adcp_main_conf_t, zone_size),
+      NULL },
+
+    { ngx_string("adcp_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_adcp_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("adcp_redis_channel"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, redis.channel),
+      NULL },
+
+    { ngx_string("adcp_redis_ping"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, redis.ping),
+      NULL },
+
+    { ngx_string("adcp_redis_down_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, redis.down_ttl),
       NULL },
 
     { ngx_string("adcp_status"),
@@ -432,13 +463,19 @@ ngx_http_adcp_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_adcp_factory_init_worker(cycle, amcf);
+    if (ngx_http_adcp_factory_init_worker(cycle, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_adcp_bus_init_worker(cycle, amcf);
 }
 
 
 static void
 ngx_http_adcp_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_adcp_bus_exit_worker();
+
     if (ngx_http_adcp_worker) {
         ngx_http_adcp_cache_destroy(&ngx_http_adcp_worker->cache);
         ngx_http_adcp_worker = NULL;
@@ -466,6 +503,8 @@ ngx_http_adcp_create_main_conf(ngx_conf_t *cf)
     amcf->build_timeout = NGX_CONF_UNSET_MSEC;
     amcf->stale_if_error = NGX_CONF_UNSET_MSEC;
     amcf->zone_size = NGX_CONF_UNSET_SIZE;
+    amcf->redis.ping = NGX_CONF_UNSET_MSEC;
+    amcf->redis.down_ttl = NGX_CONF_UNSET_MSEC;
 
     return amcf;
 }
@@ -484,6 +523,12 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(amcf->build_timeout, 10000);
     ngx_conf_init_msec_value(amcf->stale_if_error, 0);
     ngx_conf_init_size_value(amcf->zone_size, 0);
+    ngx_conf_init_msec_value(amcf->redis.ping, 5000);
+    ngx_conf_init_msec_value(amcf->redis.down_ttl, 60000);
+
+    if (amcf->redis.channel.data == NULL) {
+        ngx_str_set(&amcf->redis.channel, "adcp:invalidate");
+    }
 
     if (ngx_http_adcp_tenants_init(cf, &amcf->tenants) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
@@ -674,4 +719,13 @@ ngx_http_adcp_cache_size_check(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    return ngx_http_adcp_redis_parse(cf, &amcf->redis);
 }

@@ -18,6 +18,7 @@
 #include "ngx_http_adcp_error.h"
 #include "ngx_http_adcp_cache.h"
 #include "ngx_http_adcp_zone.h"
+#include "ngx_http_adcp_redis.h"
 
 
 /* $adcp_cache_status */
@@ -48,6 +49,7 @@ typedef struct {
     size_t                      zone_size;
     ngx_flag_t                  platforms;     /* some adcp_factory is set */
     ngx_http_adcp_zone_t        zone;
+    ngx_http_adcp_redis_conf_t  redis;
 } ngx_http_adcp_main_conf_t;
 
 
@@ -86,6 +88,7 @@ typedef struct {
     ngx_http_adcp_cache_t       cache;
     ngx_http_adcp_zone_t       *zone;
     ngx_http_adcp_row_t        *row;          /* this worker's counters */
+    ngx_msec_t                  redis_down_ttl;   /* 0: no Redis */
 } ngx_http_adcp_worker_t;
 
 

@@ -185,8 +185,13 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
         /* the hit path: two words read from the zone above, no lock */
 
-        if (e->platform->expires == 0
-            || (ngx_msec_int_t) (ngx_current_msec - e->platform->expires) < 0)
+        if ((e->platform->expires == 0
+             || (ngx_msec_int_t) (ngx_current_msec - e->platform->expires)
+                < 0)
+            && (w->redis_down_ttl == 0
+                || w->zone->sh->redis_state == NGX_HTTP_ADCP_REDIS_SUBSCRIBED
+                || ngx_current_msec - e->platform->built
+                   < w->redis_down_ttl))
         {
             ctx->platform = e->platform;
             ctx->platform->refs++;
@@ -196,7 +201,12 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         }
 
         ngx_http_adcp_keep_stale(r, e);
-        (void) ngx_http_adcp_cache_expire(cache, e);
+
+        /* expired, or older than adcp_redis_down_ttl while Redis is down */
+
+        cache->expirations++;
+        ngx_http_adcp_cache_drop(cache, e);
+        w->row->counters[NGX_HTTP_ADCP_C_EXPIRATIONS]++;
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_EXPIRED;
 
@@ -903,6 +913,7 @@ ngx_http_adcp_factory_init_worker(ngx_cycle_t *cycle,
 
     w->zone = &amcf->zone;
     w->row = ngx_http_adcp_zone_row(w->zone);
+    w->redis_down_ttl = amcf->redis.name.len ? amcf->redis.down_ttl : 0;
     w->row->size = 0;
 
     ngx_http_adcp_zone_worker_start(w->zone);

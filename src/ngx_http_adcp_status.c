@@ -45,7 +45,10 @@ typedef struct {
 
 
 static void ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o,
-    ngx_http_adcp_zone_t *zone, ngx_uint_t workers, ngx_uint_t capacity);
+    ngx_http_adcp_zone_t *zone, ngx_uint_t workers, ngx_uint_t capacity,
+    ngx_uint_t redis);
+static void ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_shctx_t *sh);
 static void ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o,
     ngx_http_adcp_sum_t *sum, ngx_http_adcp_zone_t *zone,
     ngx_uint_t workers, ngx_uint_t capacity);
@@ -124,7 +127,8 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size);
+    ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size,
+                              amcf->redis.name.len != 0);
 
     b = ngx_create_temp_buf(r->pool, o.len);
     if (b == NULL) {
@@ -136,7 +140,8 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
     o.last = b->end;
     o.len = 0;
 
-    ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size);
+    ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size,
+                              amcf->redis.name.len != 0);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -171,7 +176,7 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
 
 static void
 ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
-    ngx_uint_t workers, ngx_uint_t capacity)
+    ngx_uint_t workers, ngx_uint_t capacity, ngx_uint_t redis)
 {
     ngx_uint_t             i, k, first;
     ngx_rbtree_node_t     *node, *root, *sentinel;
@@ -196,6 +201,10 @@ ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
     }
 
     ngx_http_adcp_status_cache(o, &sum, zone, workers, capacity);
+
+    if (redis) {
+        ngx_http_adcp_status_redis(o, zone->sh);
+    }
 
     if (!o->prom) {
         ngx_http_adcp_out(o, ",\"tenants\":{");
@@ -366,6 +375,54 @@ ngx_http_adcp_status_tenant(ngx_http_adcp_out_t *o,
         ngx_http_adcp_out(o, "adcp_tenant_age_seconds{tenant=\"%V\"} %T\n",
                           &id, ngx_time() - slot->built);
     }
+}
+
+
+static void
+ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
+{
+    char        *state;
+    ngx_uint_t   up;
+
+    static char  *states[] = { "off", "connecting", "subscribed", "backoff" };
+
+    state = states[sh->redis_state & 3];
+    up = (sh->redis_state == NGX_HTTP_ADCP_REDIS_SUBSCRIBED);
+
+    if (!o->prom) {
+        ngx_http_adcp_out(o, ",\"redis\":{\"state\":\"%s\",\"connected\":%ui,"
+                          "\"messages\":%uA,\"ignored\":%uA,"
+                          "\"reconnects\":%uA,", state, up,
+                          sh->redis_messages, sh->redis_ignored,
+                          sh->redis_reconnects);
+
+        if (sh->redis_last) {
+            ngx_http_adcp_out(o, "\"last_message_age\":%T}",
+                              ngx_time() - sh->redis_last);
+
+        } else {
+            ngx_http_adcp_out(o, "\"last_message_age\":null}");
+        }
+
+        return;
+    }
+
+    ngx_http_adcp_out(o, "# HELP adcp_redis_connected 1 while subscribed.\n"
+                      "# TYPE adcp_redis_connected gauge\n"
+                      "adcp_redis_connected %ui\n"
+                      "# HELP adcp_redis_messages_total Invalidation "
+                      "messages applied.\n"
+                      "# TYPE adcp_redis_messages_total counter\n"
+                      "adcp_redis_messages_total %uA\n"
+                      "# HELP adcp_redis_ignored_total Malformed messages "
+                      "ignored.\n"
+                      "# TYPE adcp_redis_ignored_total counter\n"
+                      "adcp_redis_ignored_total %uA\n"
+                      "# HELP adcp_redis_reconnects_total Reconnections.\n"
+                      "# TYPE adcp_redis_reconnects_total counter\n"
+                      "adcp_redis_reconnects_total %uA\n",
+                      up, sh->redis_messages, sh->redis_ignored,
+                      sh->redis_reconnects);
 }
 
 

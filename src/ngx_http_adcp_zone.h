@@ -90,6 +90,13 @@ typedef struct {
     ngx_uint_t                 ndynamic;
     ngx_atomic_t               generation;
     ngx_http_adcp_row_t        rows[NGX_HTTP_ADCP_MAX_WORKERS];
+
+    /* the Redis link, written by the worker that holds it */
+    ngx_atomic_t               redis_state;
+    ngx_atomic_t               redis_messages;
+    ngx_atomic_t               redis_ignored;
+    ngx_atomic_t               redis_reconnects;
+    time_t                     redis_last;      /* last message, ngx_time */
 } ngx_http_adcp_shctx_t;
 
 

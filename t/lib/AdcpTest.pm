@@ -214,11 +214,64 @@ sub reload {
     kill 'HUP', $self->{pid};
 }
 
+# a real redis-server on a free port, in the test directory; stopped with
+# nginx (or by redis_stop)
+
+sub redis_start {
+    my ($self, $port) = @_;
+    $port //= $self->port('redis');
+    my $dir = $self->{dir};
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec 'redis-server', '--port', $port, '--bind', '127.0.0.1',
+            '--save', '', '--appendonly', 'no', '--dir', $dir
+            or POSIX::_exit(127);
+    }
+
+    $self->{redis_pid} = $pid;
+
+    my $deadline = time() + 10;
+    until (IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+        Proto => 'tcp'))
+    {
+        die "redis did not start" if time() > $deadline;
+        sleep 0.02;
+    }
+
+    return $port;
+}
+
+sub redis_stop {
+    my ($self) = @_;
+    my $pid = delete $self->{redis_pid} or return;
+    kill 'TERM', $pid;
+    waitpid($pid, 0);
+}
+
+# one Redis command over RESP; returns the reply's first line
+
+sub redis_cmd {
+    my ($self, @args) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
+        . $self->port('redis'), Proto => 'tcp', Timeout => 5) or return;
+    print $s '*' . scalar(@args) . "\r\n"
+        . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
+    my $line = <$s>;
+    close $s;
+    return $line;
+}
+
 sub stop {
     my ($self) = @_;
 
     $_->stop() for @{$self->{mocks}};
     $self->{mocks} = [];
+    $self->redis_stop();
 
     my $pid = delete $self->{pid} or return;
 
@@ -277,6 +330,7 @@ sub DESTROY {
         waitpid($pid, 0);
     }
     $_->stop() for @{$self->{mocks} || []};
+    $self->redis_stop();
 }
 
 # a Perl HTTP server in a child process; handler gets
