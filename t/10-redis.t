@@ -158,4 +158,79 @@ ok(wait_for(sub { (status()->{redis}{messages} // 0) == 4 }),
 
 $t->stop();
 
+# a password and a database; adcp_redis_down_ttl
+
+$t = AdcpTest->new;
+$t->{redis_password} = 'pa55-word';
+$t->redis_start('--requirepass', 'pa55-word');
+
+$t->write_file_expand('nginx.conf', <<"EOF");
+%%TEST_GLOBALS%%
+events {}
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    adcp_tenants { ~^(?<t>[a-z0-9-]+)\\.test\$ \$t; }
+
+    adcp_redis           localhost:%%PORT_redis%% password=pa55-word db=3;
+    adcp_redis_ping      1s;
+    adcp_redis_down_ttl  1s;
+
+    server {
+        listen 127.0.0.1:%%PORT_adapter%%;
+        location / { return 200 'ok'; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        adcp_factory /_factory;
+
+        location /mcp {
+            adcp on;
+            add_header X-Cache \$adcp_cache_status always;
+            proxy_pass http://\$adcp_upstream;
+        }
+
+        location = /_factory {
+            internal;
+            proxy_pass_request_headers off;
+            proxy_pass http://127.0.0.1:%%PORT_factory%%/platforms/\$adcp_tenant;
+        }
+
+        location = /adcp/status { adcp_status; }
+    }
+}
+EOF
+
+$t->mock($t->port('factory'), AdcpMockFactory::handler(
+    counter => $t->testdir . '/factory.calls',
+    adapter => $t->port('adapter')));
+
+$t->run();
+$port = $t->port('http');
+
+ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }),
+    'password and db: subscribed (a host name resolved at start)');
+http_get($port, 'pw-a.test', '/mcp');
+$t->redis_cmd('PUBLISH', 'adcp:invalidate', 'pw-a');
+ok(wait_for(sub { (status()->{redis}{messages} // 0) == 1 }),
+    'the default channel adcp:invalidate');
+is(http_get($port, 'pw-a.test', '/mcp')->{headers}{'x-cache'}, 'MISS',
+    'invalidated');
+
+my $built = time();
+is(http_get($port, 'pw-b.test', '/mcp')->{headers}{'x-cache'}, 'MISS',
+    'pw-b built');
+$t->redis_stop();
+ok(wait_for(sub { (status()->{redis}{connected} // 1) == 0 }),
+    'Redis gone');
+is(http_get($port, 'pw-b.test', '/mcp')->{headers}{'x-cache'}, 'HIT',
+    'younger than adcp_redis_down_ttl: still a HIT');
+ok(wait_for(sub { time() - $built > 1.2 }, 5), 'a second passes');
+is(http_get($port, 'pw-b.test', '/mcp')->{headers}{'x-cache'}, 'EXPIRED',
+    'Redis down, older than adcp_redis_down_ttl: EXPIRED, rebuilt');
+unlike($t->read_file('error.log'), qr/pa55/, 'no password in error.log');
+
+$t->stop();
+
 done_testing();

@@ -218,8 +218,8 @@ sub reload {
 # nginx (or by redis_stop)
 
 sub redis_start {
-    my ($self, $port) = @_;
-    $port //= $self->port('redis');
+    my ($self, @extra) = @_;
+    my $port = $self->port('redis');
     my $dir = $self->{dir};
 
     my $pid = fork();
@@ -229,7 +229,7 @@ sub redis_start {
         open STDOUT, '>', "$dir/redis.log";
         open STDERR, '>&', \*STDOUT;
         exec 'redis-server', '--port', $port, '--bind', '127.0.0.1',
-            '--save', '', '--appendonly', 'no', '--dir', $dir
+            '--save', '', '--appendonly', 'no', '--dir', $dir, @extra
             or POSIX::_exit(127);
     }
 
@@ -253,14 +253,22 @@ sub redis_stop {
     waitpid($pid, 0);
 }
 
-# one Redis command over RESP; returns the reply's first line
+# one Redis command over RESP (after AUTH when redis_password is set);
+# returns the reply's first line
 
 sub redis_cmd {
     my ($self, @args) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
         . $self->port('redis'), Proto => 'tcp', Timeout => 5) or return;
-    print $s '*' . scalar(@args) . "\r\n"
-        . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
+    my $resp = sub {
+        '*' . scalar(@_) . "\r\n"
+            . join('', map { '$' . length($_) . "\r\n$_\r\n" } @_);
+    };
+    if (defined $self->{redis_password}) {
+        print $s $resp->('AUTH', $self->{redis_password});
+        <$s>;
+    }
+    print $s $resp->(@args);
     my $line = <$s>;
     close $s;
     return $line;
