@@ -259,6 +259,36 @@ fails(<<'EOF', qr/"adcp_status" directive is not allowed here/, 'adcp_status in 
     }
 EOF
 
+($rc, $out) = conf_t(<<'EOF');
+    adcp_redis           127.0.0.1:6390 password=x db=2;
+    adcp_redis_channel   ops:invalidate;
+    adcp_redis_ping      2s;
+    adcp_redis_down_ttl  30s;
+    adcp_factory         /_factory;
+EOF
+is($rc, 0, 'redis directives') or diag($out);
+
+fails(<<'EOF', qr/adcp_redis "no-such-host\.invalid:6379": host not found in \S+nginx\.conf:5/, 'adcp_redis with a host that does not resolve');
+    adcp_redis no-such-host.invalid:6379;
+EOF
+
+($rc, $out) = conf_t(<<'EOF');
+    adcp_redis 127.0.0.1:6379 token=s3cr3t;
+EOF
+isnt($rc, 0, 'adcp_redis with an unknown parameter fails');
+like($out, qr/adcp_redis: unknown parameter "token" in \S+nginx\.conf:5/,
+    'adcp_redis: names the parameter');
+unlike($out, qr/s3cr3t/, 'adcp_redis: never echoes its value');
+
+fails(<<'EOF', qr/adcp_redis: invalid "db=x"/, 'adcp_redis db not a number');
+    adcp_redis 127.0.0.1:6379 db=x;
+EOF
+
+fails(<<'EOF', qr/"adcp_redis" directive is duplicate/, 'two adcp_redis');
+    adcp_redis 127.0.0.1:6379;
+    adcp_redis 127.0.0.1:6380;
+EOF
+
 fails(<<'EOF', qr/"adcp_cache_size" directive is not allowed here/, 'adcp_cache_size in a server');
     server {
         listen 127.0.0.1:%%PORT_other%%;
