@@ -135,6 +135,12 @@ ngx_http_adcp_bus_state(ngx_uint_t state, void *data)
 
     sh = amcf->zone.sh;
 
+    /* a worker on its way out: the link is its successor's to report */
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
     if (state == NGX_HTTP_ADCP_REDIS_CONNECTING
         && sh->redis_state != NGX_HTTP_ADCP_REDIS_OFF)
     {

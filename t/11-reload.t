@@ -1,0 +1,133 @@
+#!/usr/bin/perl
+
+# 50 reloads with a Redis link, platforms cached and the zone in use: every
+# old worker closes its Redis connection and exits, the master's file
+# descriptors and memory do not grow, Redis sees one subscriber, and the
+# host keeps serving.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use AdcpTest qw(http_get json_decode wait_for);
+use AdcpMockFactory;
+
+plan skip_all => 'redis-server not installed'
+    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH};
+plan skip_all => 'reloads need a master process (not under valgrind)'
+    if AdcpTest::valgrind();
+
+my $t = AdcpTest->new;
+
+$t->redis_start();
+
+$t->write_file_expand('nginx.conf', <<'EOF');
+%%TEST_GLOBALS%%
+worker_processes 2;
+events {}
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    adcp_tenants { ~^(?<t>[a-z0-9-]+)\.test$ $t; }
+    adcp_redis 127.0.0.1:%%PORT_redis%%;
+
+    server {
+        listen 127.0.0.1:%%PORT_adapter%%;
+        location / { return 200 'ok'; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        adcp_factory /_factory;
+
+        location /mcp {
+            adcp on;
+            proxy_pass http://$adcp_upstream;
+        }
+
+        location = /_factory {
+            internal;
+            proxy_pass_request_headers off;
+            proxy_pass http://127.0.0.1:%%PORT_factory%%/platforms/$adcp_tenant;
+        }
+
+        location = /adcp/status { adcp_status; }
+    }
+}
+EOF
+
+$t->mock($t->port('factory'), AdcpMockFactory::handler(
+    counter => $t->testdir . '/factory.calls',
+    adapter => $t->port('adapter')));
+
+$t->run();
+
+my $port = $t->port('http');
+my $master = $t->{pid};
+
+sub fds { my @f = glob("/proc/$master/fd/*"); scalar @f }
+
+sub rss {
+    open my $fh, '<', "/proc/$master/status" or return 0;
+    my ($kb) = map { /^VmRSS:\s+(\d+)/ ? $1 : () } <$fh>;
+    return $kb // 0;
+}
+
+sub status { json_decode(http_get($port, 'x', '/adcp/status')->{body}) }
+
+sub subscribers {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('redis'),
+        Timeout => 5) or return undef;
+    print $s "*3\r\n\$6\r\nPUBSUB\r\n\$6\r\nNUMSUB\r\n"
+        . "\$15\r\nadcp:invalidate\r\n";
+    my @l = map { scalar <$s> } 1 .. 4;    # *2, $15, the channel, :n
+    close $s;
+    my ($n) = ($l[3] // '') =~ /^:(\d+)/;
+    return $n;
+}
+
+ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }),
+    'subscribed');
+is(http_get($port, 'r-0.test', '/mcp')->{status}, 200, 'serving');
+
+my $exits = sub { my @e = $t->read_file('error.log') =~ /worker process \d+ exited/g;
+    scalar @e };
+
+# warm up two reloads before taking the baseline
+
+for my $i (1 .. 2) {
+    my $e = $exits->();
+    $t->reload();
+    wait_for(sub { $exits->() >= $e + 2 }, 20);
+}
+
+my ($fd0, $rss0) = (fds(), rss());
+
+for my $i (1 .. 50) {
+    my $e = $exits->();
+    $t->reload();
+    wait_for(sub { $exits->() >= $e + 2 }, 20)
+        or diag("reload $i: old workers did not exit");
+    http_get($port, "r-$i.test", '/mcp');
+}
+
+ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }),
+    'after 50 reloads: subscribed');
+is(http_get($port, 'r-last.test', '/mcp')->{status}, 200,
+    'after 50 reloads: serving');
+
+my ($fd1, $rss1) = (fds(), rss());
+is($fd1, $fd0, "master file descriptors: $fd0 before, $fd1 after");
+ok($rss1 - $rss0 < 2048, "master RSS: $rss0 KB before, $rss1 KB after");
+ok(wait_for(sub { (subscribers() // 0) == 1 }),
+    'Redis sees one subscriber: every old worker closed its link');
+
+my @exit = $t->read_file('error.log') =~ /worker process \d+ exited with code (\d+)/g;
+ok(!grep({ $_ != 0 } @exit), 'every old worker exited cleanly');
+
+$t->stop();
+
+done_testing();
