@@ -54,9 +54,7 @@ static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_adcp_status(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -194,17 +192,17 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
 
     { ngx_string("adcp_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_adcp_status,
+      ngx_http_adcp_endpoint,
       0,
       0,
-      NULL },
+      (void *) ngx_http_adcp_status_handler },
 
     { ngx_string("adcp_admin"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_adcp_admin,
+      ngx_http_adcp_endpoint,
       0,
       0,
-      NULL },
+      (void *) ngx_http_adcp_admin_handler },
 
       ngx_null_command
 };
@@ -685,25 +683,15 @@ ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* adcp_admin, adcp_status: the location's content handler is cmd->post */
+
 static char *
-ngx_http_adcp_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_adcp_admin_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_adcp_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_adcp_status_handler;
+    clcf->handler = (ngx_http_handler_pt) (uintptr_t) cmd->post;
 
     return NGX_CONF_OK;
 }

@@ -180,10 +180,20 @@ ngx_http_adcp_cache_expire(ngx_http_adcp_cache_t *cache,
         return 0;
     }
 
-    cache->expirations++;
-    ngx_http_adcp_cache_out(cache, e, NGX_HTTP_ADCP_EV_EXPIRED);
+    ngx_http_adcp_cache_retire(cache, e);
 
     return 1;
+}
+
+
+/* the platform goes as expired, whatever made it so */
+
+void
+ngx_http_adcp_cache_retire(ngx_http_adcp_cache_t *cache,
+    ngx_http_adcp_entry_t *e)
+{
+    cache->expirations++;
+    ngx_http_adcp_cache_out(cache, e, NGX_HTTP_ADCP_EV_EXPIRED);
 }
 
 

@@ -98,6 +98,8 @@ void ngx_http_adcp_cache_set(ngx_http_adcp_cache_t *cache,
     ngx_msec_t ttl);
 ngx_uint_t ngx_http_adcp_cache_expire(ngx_http_adcp_cache_t *cache,
     ngx_http_adcp_entry_t *e);
+void ngx_http_adcp_cache_retire(ngx_http_adcp_cache_t *cache,
+    ngx_http_adcp_entry_t *e);
 void ngx_http_adcp_cache_drop(ngx_http_adcp_cache_t *cache,
     ngx_http_adcp_entry_t *e);
 void ngx_http_adcp_cache_invalidate(ngx_http_adcp_cache_t *cache,

@@ -204,9 +204,7 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
         /* expired, or older than adcp_redis_down_ttl while Redis is down */
 
-        cache->expirations++;
-        ngx_http_adcp_cache_drop(cache, e);
-        w->row->counters[NGX_HTTP_ADCP_C_EXPIRATIONS]++;
+        ngx_http_adcp_cache_retire(cache, e);
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_EXPIRED;
 
