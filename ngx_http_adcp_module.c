@@ -528,6 +528,18 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&amcf->redis.channel, "adcp:invalidate");
     }
 
+    /* the lossless log of the channel's messages: <channel>:log */
+
+    amcf->redis.log.len = amcf->redis.channel.len + sizeof(":log") - 1;
+    amcf->redis.log.data = ngx_pnalloc(cf->pool, amcf->redis.log.len);
+    if (amcf->redis.log.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(amcf->redis.log.data, amcf->redis.channel.data,
+                          amcf->redis.channel.len),
+               ":log", sizeof(":log") - 1);
+
     if (ngx_http_adcp_tenants_init(cf, &amcf->tenants) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }

@@ -572,6 +572,65 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
 }
 
 
+/*
+ * The admin endpoint applies what it publishes at once; the host's own
+ * link then receives it back from Redis, and drops it here (once).
+ */
+
+void
+ngx_http_adcp_zone_echo_add(ngx_http_adcp_zone_t *zone, ngx_str_t *message,
+    ngx_msec_t ttl)
+{
+    ngx_uint_t             i;
+    ngx_http_adcp_echo_t  *echo, *oldest;
+
+    echo = zone->sh->echo;
+    oldest = &echo[0];
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < NGX_HTTP_ADCP_ECHOES; i++) {
+        if ((ngx_msec_int_t) (echo[i].until - oldest->until) < 0) {
+            oldest = &echo[i];
+        }
+    }
+
+    oldest->crc = ngx_crc32_short(message->data, message->len);
+    oldest->until = ngx_current_msec + ttl;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_http_adcp_zone_echo_take(ngx_http_adcp_zone_t *zone, ngx_str_t *message)
+{
+    uint32_t               crc;
+    ngx_uint_t             i, found;
+    ngx_http_adcp_echo_t  *echo;
+
+    echo = zone->sh->echo;
+    crc = ngx_crc32_short(message->data, message->len);
+    found = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < NGX_HTTP_ADCP_ECHOES; i++) {
+        if (echo[i].until && echo[i].crc == crc
+            && (ngx_msec_int_t) (echo[i].until - ngx_current_msec) > 0)
+        {
+            echo[i].until = 0;
+            found = 1;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return found;
+}
+
+
 static void
 ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
