@@ -50,6 +50,8 @@ static ngx_int_t ngx_http_adcp_init(ngx_conf_t *cf);
 
 static char *ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -111,6 +113,13 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_http_adcp_factory,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_adcp_loc_conf_t, factory),
+      NULL },
+
+    { ngx_string("adcp_validator"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_adcp_validator,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_adcp_loc_conf_t, validator),
       NULL },
 
     { ngx_string("adcp_cache_size"),
@@ -580,6 +589,7 @@ ngx_http_adcp_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     alcf->factory = { 0, NULL };
+     *     alcf->validator = { 0, NULL };
      */
 
     alcf->enable = NGX_CONF_UNSET;
@@ -598,6 +608,7 @@ ngx_http_adcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->tenant_key, prev->tenant_key, NULL);
     ngx_conf_merge_str_value(conf->factory, prev->factory, "");
+    ngx_conf_merge_str_value(conf->validator, prev->validator, "");
 
     return NGX_CONF_OK;
 }
@@ -628,6 +639,24 @@ ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_adcp_main_conf_t *amcf = conf;
 
     return ngx_http_adcp_tenants_parse(cf, &amcf->tenants);
+}
+
+
+static char *
+ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "adcp_validator \"%V\" is not a location URI",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
 }
 
 

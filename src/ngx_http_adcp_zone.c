@@ -342,8 +342,8 @@ ngx_http_adcp_zone_unclaim(ngx_http_adcp_zone_t *zone,
 void
 ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t result, ngx_uint_t stale,
-    ngx_msec_t started, ngx_msec_t ttl_min, ngx_msec_t ttl_max,
-    ngx_msec_t not_found_ttl)
+    ngx_uint_t recheck, ngx_msec_t started, ngx_msec_t ttl_min,
+    ngx_msec_t ttl_max, ngx_msec_t not_found_ttl)
 {
     ngx_uint_t            i, n;
     ngx_msec_t            ms, ttl;
@@ -413,8 +413,20 @@ ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
 
         slot->failures++;
         slot->failed_until = ngx_current_msec + ttl;
-        slot->health = stale ? NGX_HTTP_ADCP_HEALTH_UNVERIFIED
-                             : NGX_HTTP_ADCP_HEALTH_DISABLED;
+
+        /*
+         * SPEC section 4: a failed rebuild with a good platform to serve
+         * is unverified; a failed recheck is unverified only from healthy
+         */
+
+        if (stale && (!recheck
+                      || slot->health == NGX_HTTP_ADCP_HEALTH_HEALTHY))
+        {
+            slot->health = NGX_HTTP_ADCP_HEALTH_UNVERIFIED;
+
+        } else {
+            slot->health = NGX_HTTP_ADCP_HEALTH_DISABLED;
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);

@@ -139,7 +139,8 @@ void ngx_http_adcp_zone_unclaim(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot);
 void ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t result, ngx_uint_t stale,
-    ngx_msec_t started, ngx_msec_t ttl_min, ngx_msec_t ttl_max,
+    ngx_uint_t recheck, ngx_msec_t started, ngx_msec_t ttl_min,
+    ngx_msec_t ttl_max,
     ngx_msec_t not_found_ttl);
 void ngx_http_adcp_zone_cached(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t on);
