@@ -131,6 +131,23 @@ ok($rss1 - $rss0 < 2048, "master RSS: $rss0 KB before, $rss1 KB after");
 ok(wait_for(sub { (subscribers() // 0) == 1 }),
     'Redis sees one subscriber: every old worker closed its link');
 
+# worker 0's link and its command connection (the log's position), and
+# this query: nothing else left open by 50 generations of workers
+
+sub clients {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('redis'),
+        Timeout => 5) or return undef;
+    print $s "*2\r\n\$4\r\nINFO\r\n\$7\r\nclients\r\n";
+    my ($len) = (scalar <$s> // '') =~ /^\$(\d+)/ or return undef;
+    read($s, my $info, $len);
+    close $s;
+    my ($n) = $info =~ /connected_clients:(\d+)/;
+    return $n;
+}
+
+ok(wait_for(sub { (clients() // 0) == 3 }),
+    'Redis sees 3 clients: the link, its command connection, this one');
+
 my @exit = $t->read_file('error.log') =~ /worker process \d+ exited with code (\d+)/g;
 ok(!grep({ $_ != 0 } @exit), 'every old worker exited cleanly');
 
