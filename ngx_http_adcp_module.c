@@ -52,6 +52,8 @@ static char *ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_adcp_location_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -645,38 +647,37 @@ ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (value[1].len == 0 || value[1].data[0] != '/') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "adcp_validator \"%V\" is not a location URI",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_conf_set_str_slot(cf, cmd, conf);
+    return ngx_http_adcp_location_uri(cf, cmd, conf);
 }
 
 
 static char *
 ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                  *value;
     ngx_http_adcp_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
+    amcf->platforms = 1;
+
+    return ngx_http_adcp_location_uri(cf, cmd, conf);
+}
+
+
+/* adcp_factory, adcp_validator: the URI of a location of this server */
+
+static char *
+ngx_http_adcp_location_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
 
     value = cf->args->elts;
 
     if (value[1].len == 0 || value[1].data[0] != '/') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "adcp_factory \"%V\" is not a location URI",
-                           &value[1]);
+                           "%V \"%V\" is not a location URI",
+                           &cmd->name, &value[1]);
         return NGX_CONF_ERROR;
     }
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
-    amcf->platforms = 1;
 
     return ngx_conf_set_str_slot(cf, cmd, conf);
 }

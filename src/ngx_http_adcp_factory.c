@@ -90,8 +90,9 @@ static ngx_int_t ngx_http_adcp_validate_start(ngx_http_request_t *sr,
 static ngx_int_t ngx_http_adcp_validate_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 static void ngx_http_adcp_validate_cleanup(void *data);
-static ngx_int_t ngx_http_adcp_empty_body(ngx_http_request_t *r,
-    ngx_http_request_t *sr);
+static ngx_http_request_t *ngx_http_adcp_subrequest(ngx_http_request_t *r,
+    ngx_str_t *uri, ngx_http_post_subrequest_pt handler,
+    ngx_http_adcp_attempt_t *attempt, ngx_http_adcp_flight_t *flight);
 static ngx_uint_t ngx_http_adcp_status(ngx_http_request_t *sr,
     ngx_int_t rc);
 static void ngx_http_adcp_build_timeout(ngx_event_t *ev);
@@ -570,11 +571,9 @@ ngx_http_adcp_flight_free(ngx_http_adcp_flight_t *flight)
 static ngx_int_t
 ngx_http_adcp_build_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_http_request_t           *sr;
     ngx_http_adcp_flight_t       *flight;
     ngx_http_adcp_attempt_t      *attempt;
     ngx_http_adcp_loc_conf_t     *alcf;
-    ngx_http_post_subrequest_t   *ps;
 
     flight = ctx->flight;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
@@ -590,28 +589,12 @@ ngx_http_adcp_build_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         goto failed;
     }
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
-        goto failed;
-    }
-
-    ps->handler = ngx_http_adcp_build_done;
-    ps->data = attempt;
-
-    if (ngx_http_subrequest(r, &alcf->factory, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
+    if (ngx_http_adcp_subrequest(r, &alcf->factory, ngx_http_adcp_build_done,
+                                 attempt, flight)
+        == NULL)
     {
         goto failed;
     }
-
-    if (ngx_http_adcp_empty_body(r, sr) != NGX_OK) {
-        goto failed;
-    }
-
-    attempt->flight = flight;
-    attempt->sr = sr;
-    flight->attempt = attempt;
 
     return NGX_DONE;
 
@@ -732,7 +715,6 @@ ngx_http_adcp_validate_start(ngx_http_request_t *sr,
     ngx_pool_cleanup_t          *cln;
     ngx_http_adcp_ctx_t         *vctx;
     ngx_http_adcp_loc_conf_t    *alcf;
-    ngx_http_post_subrequest_t  *ps;
 
     r = sr->parent;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
@@ -746,10 +728,9 @@ ngx_http_adcp_validate_start(ngx_http_request_t *sr,
                    &flight->entry->tenant);
 
     vctx = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_ctx_t));
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
 
-    if (vctx == NULL || ps == NULL || cln == NULL) {
+    if (vctx == NULL || cln == NULL) {
         goto failed;
     }
 
@@ -774,22 +755,14 @@ ngx_http_adcp_validate_start(ngx_http_request_t *sr,
     attempt->pf = pf;
     attempt->validating = 1;
 
-    ps->handler = ngx_http_adcp_validate_done;
-    ps->data = attempt;
-
-    if (ngx_http_subrequest(r, &alcf->validator, NULL, &vsr, ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK
-        || ngx_http_adcp_empty_body(r, vsr) != NGX_OK)
-    {
+    vsr = ngx_http_adcp_subrequest(r, &alcf->validator,
+                                   ngx_http_adcp_validate_done, attempt,
+                                   flight);
+    if (vsr == NULL) {
         goto failed;
     }
 
     ngx_http_set_ctx(vsr, vctx, ngx_http_adcp_module);
-
-    attempt->sr = vsr;
-    attempt->flight = flight;
-    flight->attempt = attempt;
 
     return NGX_OK;
 
@@ -892,17 +865,38 @@ ngx_http_adcp_factory_validator_ctx(ngx_http_request_t *r)
 
 
 /*
- * An empty body, and headers that say so (sr->headers_in is the
- * subrequest's own copy): the buyer's body is not the factory's business,
- * and a proxied factory must not wait for it.
+ * A background subrequest for the attempt, with an empty body and headers
+ * that say so (sr->headers_in is the subrequest's own copy): the buyer's
+ * body is not the factory's business, and a proxied factory must not wait
+ * for it.
  */
 
-static ngx_int_t
-ngx_http_adcp_empty_body(ngx_http_request_t *r, ngx_http_request_t *sr)
+static ngx_http_request_t *
+ngx_http_adcp_subrequest(ngx_http_request_t *r, ngx_str_t *uri,
+    ngx_http_post_subrequest_pt handler, ngx_http_adcp_attempt_t *attempt,
+    ngx_http_adcp_flight_t *flight)
 {
+    ngx_http_request_t          *sr;
+    ngx_http_post_subrequest_t  *ps;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NULL;
+    }
+
+    ps->handler = handler;
+    ps->data = attempt;
+
+    if (ngx_http_subrequest(r, uri, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (sr->request_body == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     sr->headers_in.content_length_n = -1;
@@ -910,7 +904,11 @@ ngx_http_adcp_empty_body(ngx_http_request_t *r, ngx_http_request_t *sr)
     sr->headers_in.content_type = NULL;
     sr->headers_in.chunked = 0;
 
-    return NGX_OK;
+    attempt->sr = sr;
+    attempt->flight = flight;
+    flight->attempt = attempt;
+
+    return sr;
 }
 
 
