@@ -310,6 +310,11 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
                        NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
                        "the request body is nested too deeply");
 
+        case NGX_HTTP_ADCP_ENV_TASK:
+            return ngx_http_adcp_refuse(r, ctx,
+                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                       "the task name holds a control character");
+
         default:
             return ngx_http_adcp_refuse(r, ctx,
                        NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
