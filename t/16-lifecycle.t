@@ -167,6 +167,27 @@ unlike($t->read_file('error.log'), qr/exited on signal|\[crit\]/,
 is(json_decode(http_get($port, 'final.test', '/mcp')->{body})->{tenant},
     'final', 'served after the reloads');
 
+# a reload with a configuration that fails after adcp_tenants was read:
+# the old one keeps serving, and nothing of the new one stays allocated in
+# the master (checked when it exits, under ASan)
+
+my $good = $t->read_file('nginx.conf');
+(my $bad = $good) =~ s/(    server \{\n        listen 127\.0\.0\.1:\d+;\n        adcp_factory)/    no_such_directive;\n\n$1/
+    or die 'no place for the bad directive';
+$t->write_file('nginx.conf', $bad);
+$t->{expect_alert} = qr/unknown directive "no_such_directive"/;
+
+for my $i (1 .. 3) {
+    $t->reload();
+    ok(wait_for(sub { my @e = $t->read_file('error.log')
+        =~ /unknown directive "no_such_directive"/g; @e == $i }),
+        "failed reload $i: refused");
+}
+
+$t->write_file('nginx.conf', $good);
+is(json_decode(http_get($port, 'final.test', '/mcp')->{body})->{tenant},
+    'final', 'served after the failed reloads');
+
 $t->stop();
 
 # --- a worker killed -----------------------------------------------------------

@@ -171,10 +171,10 @@ sub sanitizer_env {
 
     return (
         ASAN_OPTIONS => "detect_leaks=1:halt_on_error=0:abort_on_error=0"
-            . ":detect_stack_use_after_return=1:log_path=$dir/asan/asan",
+            . ":detect_stack_use_after_return=1:log_path=$dir/asan/report",
         LSAN_OPTIONS => "suppressions=$ROOT/t/lsan.supp:print_suppressions=0",
         UBSAN_OPTIONS => "print_stacktrace=1:halt_on_error=0"
-            . ":suppressions=$ROOT/t/ubsan.supp:log_path=$dir/asan/ubsan",
+            . ":suppressions=$ROOT/t/ubsan.supp:log_path=$dir/asan/report",
     );
 }
 
