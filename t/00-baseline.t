@@ -24,6 +24,7 @@ http {
 
     map $host $m {
         ~^(?<a>[a-z]+)\.test$   $a;
+        ~^([a-z]+)\.num$        num-$1;
         default                 none;
     }
 
@@ -52,6 +53,8 @@ my $port = $t->port('http');
 
 is(http_get($port, 'abc.test', '/')->{body}, 'm=abc', 'a request');
 is(http_get($port, 'abc.test', '/down')->{status}, 502, 'an error page');
+is(http_get($port, 'abc.num', '/')->{body}, 'm=num-abc',
+    'a map value with a numbered capture');
 
 SKIP: {
     skip 'reloads need a master process', 2 if AdcpTest::valgrind();

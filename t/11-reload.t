@@ -121,7 +121,11 @@ is(http_get($port, 'r-last.test', '/mcp')->{status}, 200,
 
 my ($fd1, $rss1) = (fds(), rss());
 is($fd1, $fd0, "master file descriptors: $fd0 before, $fd1 after");
-ok($rss1 - $rss0 < 2048, "master RSS: $rss0 KB before, $rss1 KB after");
+SKIP: {
+    skip 'ASan holds freed memory in quarantine (LeakSanitizer checks the '
+        . 'master at exit instead)', 1 if AdcpTest::asan();
+    ok($rss1 - $rss0 < 2048, "master RSS: $rss0 KB before, $rss1 KB after");
+}
 ok(wait_for(sub { (subscribers() // 0) == 1 }),
     'Redis sees one subscriber: every old worker closed its link');
 
