@@ -171,8 +171,8 @@ is(json_decode(http_get($port, 'final.test', '/mcp')->{body})->{tenant},
 # the old one keeps serving, and nothing of the new one stays allocated in
 # the master (checked when it exits, under ASan)
 
-my $good = $t->read_file('nginx.conf');
-(my $bad = $good) =~ s/(    server \{\n        listen 127\.0\.0\.1:\d+;\n        adcp_factory)/    no_such_directive;\n\n$1/
+my $good_conf = $t->read_file('nginx.conf');
+(my $bad = $good_conf) =~ s/(    server \{\n        listen 127\.0\.0\.1:\d+;\n        adcp_factory)/    no_such_directive;\n\n$1/
     or die 'no place for the bad directive';
 $t->write_file('nginx.conf', $bad);
 $t->{expect_alert} = qr/unknown directive "no_such_directive"/;
@@ -184,7 +184,7 @@ for my $i (1 .. 3) {
         "failed reload $i: refused");
 }
 
-$t->write_file('nginx.conf', $good);
+$t->write_file("nginx.conf", $good_conf);
 is(json_decode(http_get($port, 'final.test', '/mcp')->{body})->{tenant},
     'final', 'served after the failed reloads');
 
