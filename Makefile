@@ -164,6 +164,7 @@ $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/unit/ngx_stubs.c $(SOURCES) \
 
 fuzz: $(FUZZ_BINS)
 	for t in $(FUZZ_TARGETS); do \
+	    echo "fuzz_$$t, $(FUZZ_SECONDS) s:"; \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
