@@ -61,7 +61,9 @@ ASAN_NGINX  := $(ASAN_NGX)/objs/nginx
 ASAN_TARBALL := $(ASAN)/nginx_1.22.1.orig.tar.gz
 ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fsanitize-recover=address \
-               -fno-sanitize=nonnull-attribute -DNGX_DEBUG_PALLOC=1
+               -fno-sanitize=nonnull-attribute \
+               -fsanitize-ignorelist=$(CURDIR)/t/ubsan.ignore \
+               -DNGX_DEBUG_PALLOC=1
 ASAN_LD_OPT := -fsanitize=address,undefined
 
 .PHONY: all check test test-unit test-integration test-valgrind demo \
@@ -125,7 +127,8 @@ $(ASAN_TARBALL):
 	test -s $@ || { cat $(ASAN)/apt-source.log; echo "no $@:" \
 	    "apt-get source needs a deb-src entry (./run adds it)"; exit 1; }
 
-$(ASAN_NGX)/objs/Makefile: $(ASAN_TARBALL) config $(ASAN)/cc-opt
+$(ASAN_NGX)/objs/Makefile: $(ASAN_TARBALL) config $(ASAN)/cc-opt \
+                           t/ubsan.ignore
 	rm -rf $(ASAN_NGX)
 	tar -xzf $(ASAN_TARBALL) -C $(ASAN)
 	cd $(ASAN_NGX) && ./configure --with-cc=clang \

@@ -3,7 +3,7 @@
 # nginx alone: a configuration without any directive of this module
 # (regex server names, a regex map, proxy_pass, an error page, reloads).
 # Whatever a memory checker reports here is nginx's own: t/valgrind.supp,
-# t/lsan.supp and t/ubsan.supp may only hold what this test needs.
+# t/lsan.supp and t/ubsan.ignore may only hold what this test needs.
 
 use strict;
 use warnings;
