@@ -30,6 +30,8 @@
 #include "ngx_http_adcp_admin.h"
 #include "ngx_http_adcp_status.h"
 #include "ngx_http_adcp_bus.h"
+#include "ngx_http_adcp_json.h"
+#include "ngx_http_adcp_error_page.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -108,6 +110,13 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_adcp_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("adcp_error_pages"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_adcp_loc_conf_t, error_pages),
       NULL },
 
     { ngx_string("adcp_factory"),
@@ -312,6 +321,11 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
                        NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
                        "the request body is nested too deeply");
 
+        case NGX_HTTP_ADCP_ENV_TASK:
+            return ngx_http_adcp_refuse(r, ctx,
+                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                       "the task name holds a control character");
+
         default:
             return ngx_http_adcp_refuse(r, ctx,
                        NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
@@ -424,38 +438,11 @@ ngx_http_adcp_refuse(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
 static ngx_uint_t
 ngx_http_adcp_json_request(ngx_http_request_t *r)
 {
-    u_char     *p, *last, *semi;
-    ngx_str_t  *ct;
-
     if (r->method != NGX_HTTP_POST || r->headers_in.content_type == NULL) {
         return 0;
     }
 
-    ct = &r->headers_in.content_type->value;
-
-    p = ct->data;
-    last = ct->data + ct->len;
-
-    semi = ngx_strlchr(p, last, ';');
-    if (semi) {
-        last = semi;
-    }
-
-    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
-        last--;
-    }
-
-    if (last - p == sizeof("application/json") - 1
-        && ngx_strncasecmp(p, (u_char *) "application/json",
-                           sizeof("application/json") - 1) == 0)
-    {
-        return 1;
-    }
-
-    return (last - p > (ssize_t) sizeof("+json") - 1
-            && ngx_strncasecmp(last - (sizeof("+json") - 1),
-                               (u_char *) "+json", sizeof("+json") - 1)
-               == 0);
+    return ngx_http_adcp_json_type(&r->headers_in.content_type->value);
 }
 
 
@@ -595,6 +582,7 @@ ngx_http_adcp_create_loc_conf(ngx_conf_t *cf)
      */
 
     alcf->enable = NGX_CONF_UNSET;
+    alcf->error_pages = NGX_CONF_UNSET;
     alcf->tenant_key = NGX_CONF_UNSET_PTR;
 
     return alcf;
@@ -608,6 +596,7 @@ ngx_http_adcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_adcp_loc_conf_t *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->error_pages, prev->error_pages, 0);
     ngx_conf_merge_ptr_value(conf->tenant_key, prev->tenant_key, NULL);
     ngx_conf_merge_str_value(conf->factory, prev->factory, "");
     ngx_conf_merge_str_value(conf->validator, prev->validator, "");
@@ -630,6 +619,10 @@ ngx_http_adcp_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_adcp_handler;
+
+    if (ngx_http_adcp_error_page_init_filter(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_adcp_factory_init_filter(cf);
 }

@@ -55,6 +55,7 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                  enable;        /* adcp on */
+    ngx_flag_t                  error_pages;   /* adcp_error_pages */
     ngx_http_complex_value_t   *tenant_key;    /* adcp_tenant_key */
     ngx_str_t                   factory;       /* adcp_factory */
     ngx_str_t                   validator;     /* adcp_validator */
@@ -75,11 +76,14 @@ typedef struct {
     ngx_uint_t                  state;         /* NGX_HTTP_ADCP_ST_* */
     ngx_uint_t                  cache_status;  /* NGX_HTTP_ADCP_CACHE_* */
     ngx_http_adcp_error_t       err;           /* when no platform */
+    ngx_str_t                   error_page;    /* adcp_error_pages body */
 
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */
     unsigned                    cleanups:1;
+    unsigned                    error_page_on:1;   /* replacing a 5xx */
+    unsigned                    error_page_sent:1;
 } ngx_http_adcp_ctx_t;
 
 

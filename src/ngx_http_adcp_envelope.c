@@ -217,6 +217,7 @@ ngx_http_adcp_envelope_feed(ngx_http_adcp_envelope_parser_t *p, u_char *data,
 void
 ngx_http_adcp_envelope_finish(ngx_http_adcp_envelope_parser_t *p)
 {
+    size_t                     i;
     ngx_http_adcp_envelope_t  *env;
 
     if (p->finished) {
@@ -261,6 +262,14 @@ ngx_http_adcp_envelope_finish(ngx_http_adcp_envelope_parser_t *p)
 
     default:
         break;
+    }
+
+    for (i = 0; i < env->task.len; i++) {
+        if (env->task.data[i] < 0x20 || env->task.data[i] == 0x7f) {
+            env->error = NGX_HTTP_ADCP_ENV_TASK;
+            env->task.len = 0;
+            break;
+        }
     }
 }
 

@@ -27,6 +27,9 @@
 #define NGX_HTTP_ADCP_ENV_SYNTAX       1   /* not JSON */
 #define NGX_HTTP_ADCP_ENV_AMBIGUOUS    2   /* two data parts naming a skill */
 #define NGX_HTTP_ADCP_ENV_DEPTH        3   /* nested deeper than we follow */
+#define NGX_HTTP_ADCP_ENV_TASK         4   /* a control character in the
+                                              task name ($adcp_task may go
+                                              into a header) */
 
 #define NGX_HTTP_ADCP_ENV_MAX_DEPTH    512
 #define NGX_HTTP_ADCP_ENV_MAX_ID       4096

@@ -78,16 +78,15 @@ ngx_http_adcp_error_send(ngx_http_request_t *r, ngx_http_adcp_envelope_t *env,
     ngx_http_adcp_error_t *err)
 {
     ngx_int_t                    rc;
-    ngx_str_t                    body, value;
+    ngx_str_t                    body;
     ngx_buf_t                   *b;
     ngx_uint_t                   status;
     ngx_chain_t                  out;
-    ngx_http_adcp_error_code_t  *code;
-
-    code = &ngx_http_adcp_error_codes[err->code];
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "adcp error: %V \"%V\"", &code->name, &err->message);
+                   "adcp error: %V \"%V\"",
+                   &ngx_http_adcp_error_codes[err->code].name,
+                   &err->message);
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -100,37 +99,8 @@ ngx_http_adcp_error_send(ngx_http_request_t *r, ngx_http_adcp_envelope_t *env,
         return NGX_ERROR;
     }
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body.len;
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    if (ngx_http_adcp_error_header(r, &ngx_http_adcp_error_header_name,
-                                   &code->name)
-        != NGX_OK)
-    {
+    if (ngx_http_adcp_error_headers(r, err, status, body.len) != NGX_OK) {
         return NGX_ERROR;
-    }
-
-    if (err->retry_after) {
-        value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (value.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        value.len = ngx_sprintf(value.data, "%T",
-                                ngx_max(1, ngx_min(err->retry_after,
-                                          NGX_HTTP_ADCP_RETRY_AFTER_MAX)))
-                    - value.data;
-
-        if (ngx_http_adcp_error_header(r, &ngx_http_adcp_retry_after_name,
-                                       &value)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
     }
 
     rc = ngx_http_send_header(r);
@@ -154,6 +124,50 @@ ngx_http_adcp_error_send(ngx_http_request_t *r, ngx_http_adcp_envelope_t *env,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* the status, Content-Type, Content-Length, X-AdCP-Error, Retry-After */
+
+ngx_int_t
+ngx_http_adcp_error_headers(ngx_http_request_t *r, ngx_http_adcp_error_t *err,
+    ngx_uint_t status, size_t len)
+{
+    ngx_str_t                    value;
+    ngx_http_adcp_error_code_t  *code;
+
+    code = &ngx_http_adcp_error_codes[err->code];
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_adcp_error_header(r, &ngx_http_adcp_error_header_name,
+                                   &code->name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (err->retry_after == 0) {
+        return NGX_OK;
+    }
+
+    value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%T",
+                            ngx_max(1, ngx_min(err->retry_after,
+                                               NGX_HTTP_ADCP_RETRY_AFTER_MAX)))
+                - value.data;
+
+    return ngx_http_adcp_error_header(r, &ngx_http_adcp_retry_after_name,
+                                      &value);
 }
 
 

@@ -40,6 +40,8 @@ typedef struct {
 
 ngx_int_t ngx_http_adcp_error_send(ngx_http_request_t *r,
     ngx_http_adcp_envelope_t *env, ngx_http_adcp_error_t *err);
+ngx_int_t ngx_http_adcp_error_headers(ngx_http_request_t *r,
+    ngx_http_adcp_error_t *err, ngx_uint_t status, size_t len);
 ngx_int_t ngx_http_adcp_error_body(ngx_pool_t *pool,
     ngx_http_adcp_envelope_t *env, ngx_http_adcp_error_t *err,
     ngx_str_t *body, ngx_uint_t *status);

@@ -38,6 +38,7 @@ static ngx_int_t ngx_http_adcp_tenant_regex(ngx_http_request_t *r,
 #endif
 static ngx_int_t ngx_http_adcp_tenants_wildcards(ngx_conf_t *cf,
     ngx_hash_init_t *hash, ngx_array_t *keys, ngx_hash_wildcard_t **wc);
+static void ngx_http_adcp_tenants_cleanup(void *data);
 static int ngx_libc_cdecl ngx_http_adcp_tenants_cmp(const void *one,
     const void *two);
 
@@ -45,17 +46,28 @@ static int ngx_libc_cdecl ngx_http_adcp_tenants_cmp(const void *one,
 char *
 ngx_http_adcp_tenants_parse(ngx_conf_t *cf, ngx_http_adcp_tenants_t *tenants)
 {
-    char        *rv;
-    ngx_conf_t   save;
+    char                *rv;
+    ngx_conf_t           save;
+    ngx_pool_cleanup_t  *cln;
 
     if (tenants->keys) {
         return "is duplicate";
+    }
+
+    /* a configuration that fails before ngx_http_adcp_tenants_init() */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
     }
 
     tenants->temp_pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, cf->log);
     if (tenants->temp_pool == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    cln->handler = ngx_http_adcp_tenants_cleanup;
+    cln->data = tenants;
 
     tenants->keys = ngx_pcalloc(tenants->temp_pool,
                                 sizeof(ngx_hash_keys_arrays_t));
@@ -450,6 +462,20 @@ ngx_http_adcp_tenants_wildcards(ngx_conf_t *cf, ngx_hash_init_t *hash,
     *wc = (ngx_hash_wildcard_t *) hash->hash;
 
     return NGX_OK;
+}
+
+
+/* the temporary pool of a configuration that failed before its init */
+
+static void
+ngx_http_adcp_tenants_cleanup(void *data)
+{
+    ngx_http_adcp_tenants_t *tenants = data;
+
+    if (tenants->temp_pool) {
+        ngx_destroy_pool(tenants->temp_pool);
+        tenants->temp_pool = NULL;
+    }
 }
 
 

@@ -127,7 +127,11 @@ my $fd1;
 ok(wait_for(sub { ($fd1 = fds()) == $fd0 }, 5),
     "master file descriptors: $fd0 before, after: as many");
 my $rss1 = rss();
-ok($rss1 - $rss0 < 2048, "master RSS: $rss0 KB before, $rss1 KB after");
+SKIP: {
+    skip 'ASan holds freed memory in quarantine (LeakSanitizer checks the '
+        . 'master at exit instead)', 1 if AdcpTest::asan();
+    ok($rss1 - $rss0 < 2048, "master RSS: $rss0 KB before, $rss1 KB after");
+}
 ok(wait_for(sub { (subscribers() // 0) == 1 }),
     'Redis sees one subscriber: every old worker closed its link');
 

@@ -67,6 +67,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
 
+        /* $adcp_task goes into headers: no control character */
+
+        for (n = 0; n < env.task.len; n++) {
+            if (env.task.data[n] < 0x20 || env.task.data[n] == 0x7f) {
+                abort();
+            }
+        }
+
         /* the id is echoed into JSON as is: it must not break out */
 
         if (env.id.len && (env.id.data[0] == ',' || env.id.data[0] == '}')) {

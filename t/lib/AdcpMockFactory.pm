@@ -11,6 +11,9 @@ package AdcpMockFactory;
 #   reset-*    closes the connection      ttlone-*   "ttl": 1
 #   caps-*     capabilities + routes      echo-*     upstream = the echo mock
 #   stream-*   upstream = the streaming mock
+#   slowbytes-*  a good descriptor, one byte per 20 ms
+#   huge-*     10 MB of JSON               badutf8-*  invalid UTF-8 in a string
+#   deep-*     100,000 '['
 #   anything else: upstream = adapter A
 #
 # vars.build is how many times the tenant's factory was called; a file
@@ -61,6 +64,18 @@ sub handler {
         return [200, {}, '{"authorization":"x"}'] if $t =~ /^noup/;
         return [200, {}, '{"upstream":5}'] if $t =~ /^types/;
         return [200, {}, '', { reset => 1 }] if $t =~ /^reset/;
+        return [200, {}, '{"upstream":"x","vars":{"p":"'
+            . ('h' x (10 * 1024 * 1024)) . '"}}'] if $t =~ /^huge/;
+        return [200, {}, qq({"upstream":"127.0.0.1:$o{adapter}",)
+            . '"authorization":"' . "\xff\xfe\xc3\x28" . '"}']
+            if $t =~ /^badutf8/;
+        return [200, {}, '[' x 100000] if $t =~ /^deep/;
+
+        if ($t =~ /^slowbytes/) {
+            my $body = json_encode({ upstream => "127.0.0.1:$o{adapter}" });
+            return [200, {}, $body,
+                { chunks => length $body, pause => 0.02 }];
+        }
 
         if ($t =~ /^big/) {
             $d{vars}{pad} = 'p' x 66000;

@@ -7,6 +7,11 @@ package AdcpTest;
 #
 # ADCP_TEST_VALGRIND=1 runs nginx as one process (master_process off) under
 # valgrind memcheck and fails on any invalid access or definite leak.
+# ADCP_TEST_ASAN=1 runs the nginx built by "make asan" (ASan + UBSan,
+# NGX_DEBUG_PALLOC, this module linked in: no load_module) and fails a
+# test on any sanitizer report (files under <testdir>/asan/, "runtime
+# error" in error.log); ADCP_TEST_NGINX chooses another binary,
+# ADCP_TEST_NO_LOAD_MODULE=1 drops load_module for one with the module in.
 # ADCP_TEST_KEEP=1 keeps the temporary directory.
 
 use strict;
@@ -35,6 +40,12 @@ sub repo_root { $ROOT }
 
 sub valgrind { $ENV{ADCP_TEST_VALGRIND} ? 1 : 0 }
 
+sub asan { $ENV{ADCP_TEST_ASAN} ? 1 : 0 }
+
+# a run under a memory checker is slower: deadlines stretch by this
+
+sub slow { valgrind() ? 6 : asan() ? 2 : 1 }
+
 sub new {
     my ($class, %opts) = @_;
 
@@ -46,10 +57,17 @@ sub new {
         dir     => $dir,
         ports   => {},
         mocks   => [],
-        nginx   => $ENV{NGINX_BIN} || '/usr/sbin/nginx',
+        nginx   => $ENV{ADCP_TEST_NGINX} || $ENV{NGINX_BIN}
+                   || (asan() ? "$ROOT/build/asan/nginx-1.22.1/objs/nginx"
+                              : '/usr/sbin/nginx'),
         module  => $ENV{ADCP_MODULE} || "$ROOT/build/ngx_http_adcp_module.so",
         %opts,
     }, $class;
+
+    if (asan()) {
+        mkdir "$dir/asan";
+        chmod 0777, "$dir/asan";    # reports of workers running as nobody
+    }
 
     diag("test dir $dir") if $ENV{ADCP_TEST_KEEP};
 
@@ -89,7 +107,10 @@ sub expand {
 
     # one line each, so that line numbers in the heredocs stay as written
 
-    my $globals = "load_module $self->{module}; "
+    my $load = (asan() || $ENV{ADCP_TEST_NO_LOAD_MODULE}) ? ''
+        : "load_module $self->{module}; ";
+
+    my $globals = $load
         . "daemon off; "
         . "pid $dir/nginx.pid; "
         . "error_log $dir/error.log "
@@ -139,15 +160,60 @@ sub read_file {
     return $s;
 }
 
+# the sanitizers' options: every report to a file under <testdir>/asan/,
+# nginx's own leaks suppressed (t/lsan.supp; its UB is left out when the
+# binary is built: t/ubsan.ignore)
+
+sub sanitizer_env {
+    my ($self, $leaks) = @_;
+    my $dir = $self->{dir};
+
+    return () unless asan();
+
+    $leaks //= 1;
+
+    return (
+        ASAN_OPTIONS => "detect_leaks=$leaks:halt_on_error=0:abort_on_error=0"
+            . ":detect_stack_use_after_return=1:log_path=$dir/asan/report",
+        LSAN_OPTIONS => "suppressions=$ROOT/t/lsan.supp:print_suppressions=0",
+        UBSAN_OPTIONS => "print_stacktrace=1:halt_on_error=0"
+            . ":log_path=$dir/asan/report",
+    );
+}
+
+# ok() that no sanitizer reported anything (ASan mode only)
+
+sub sanitizer_check {
+    my ($self) = @_;
+    my $dir = $self->{dir};
+
+    return unless asan();
+
+    my @reports = glob("$dir/asan/*");
+    my $log = $self->read_file('error.log') . $self->read_file('stderr.log');
+    my @ub = grep { /runtime error|Sanitizer/ } split /\n/, $log;
+
+    ok(!@reports && !@ub, 'asan/ubsan: no report')
+        or diag(join("\n", @ub, map { $self->read_file($_) } @reports));
+}
+
 # nginx -t: (exit status, what it printed)
 
 sub test_config {
     my ($self, $conf) = @_;
     $self->write_file_expand('nginx.conf', $conf);
     my $dir = $self->{dir};
+
+    # nginx -t returns from main() on a bad configuration without freeing
+    # what it parsed (nginx's way: the process ends): no leak check here.
+    # The module's own allocations on that path are checked where they
+    # matter, in a master refusing a reload (t/16-lifecycle.t).
+
+    local %ENV = (%ENV, $self->sanitizer_env(0));
     my $out = `$self->{nginx} -p $dir/ -c $dir/nginx.conf -e $dir/error.log -t 2>&1`;
     my $rc = $? >> 8;
     $out .= $self->read_file('error.log');
+    $self->sanitizer_check();
     return ($rc, $out);
 }
 
@@ -172,6 +238,7 @@ sub run {
     die "fork: $!" unless defined $pid;
 
     if ($pid == 0) {
+        %ENV = (%ENV, $self->sanitizer_env());
         open STDOUT, '>', "$dir/stdout.log";
         open STDERR, '>', "$dir/stderr.log";
         exec @cmd or POSIX::_exit(127);
@@ -181,7 +248,7 @@ sub run {
 
     my @ports = $self->{wait_ports} ? @{$self->{wait_ports}}
         : $self->listen_ports();
-    my $deadline = time() + (valgrind() ? 90 : 15);
+    my $deadline = time() + 15 * slow();
 
     for my $port (@ports) {
         until (IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
@@ -285,7 +352,7 @@ sub stop {
 
     kill 'QUIT', $pid;
 
-    my $deadline = time() + (valgrind() ? 90 : 15);
+    my $deadline = time() + 15 * slow();
     my $poke = time() + 1;
     my $exited;
 
@@ -315,8 +382,12 @@ sub stop {
 
     ok($exited, 'nginx stopped gracefully');
 
+    # $t->{expect_alert}: a regex of alerts the test itself provokes
+
     my $log = $self->read_file('error.log');
-    my @bad = grep { /\[(alert|emerg)\]/ } split /\n/, $log;
+    my $expect = $self->{expect_alert};
+    my @bad = grep { /\[(alert|emerg)\]/ && !($expect && /$expect/) }
+        split /\n/, $log;
     ok(!@bad, 'no alert or emerg in error.log')
         or diag(join "\n", @bad);
 
@@ -327,6 +398,8 @@ sub stop {
             or diag($vg);
         unlike($vg, qr/definitely lost: [1-9]/, 'valgrind: no definite leak');
     }
+
+    $self->sanitizer_check();
 
     return $self;
 }

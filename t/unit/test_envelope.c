@@ -34,6 +34,7 @@ typedef struct {
 #define E_SYNTAX NGX_HTTP_ADCP_ENV_SYNTAX
 #define E_AMBIG  NGX_HTTP_ADCP_ENV_AMBIGUOUS
 #define E_DEPTH  NGX_HTTP_ADCP_ENV_DEPTH
+#define E_TASK   NGX_HTTP_ADCP_ENV_TASK
 
 
 static test_case_t  cases[] = {
@@ -58,6 +59,16 @@ static test_case_t  cases[] = {
       "{\"id\":\"q\\\"\\u00e9\\n\",\"method\":\"tools/call\",\"params\":"
       "{\"name\":\"get_\\u0070roducts\"}}",
       E_OK, M_CALL, "\"q\\\"\xc3\xa9\\n\"", "get_products" },
+
+    { "mcp, CR LF in the name",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+      "\"x\\r\\nX-Evil: 1\"}}",
+      E_TASK, M_CALL, "1", "" },
+
+    { "a2a, NUL in the skill",
+      "{\"id\":1,\"method\":\"message/send\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"data\",\"data\":{\"skill\":\"a\\u0000\"}}]}}}",
+      E_TASK, M_A2A, "1", "" },
 
     { "mcp, no id",
       "{\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}",
