@@ -207,7 +207,7 @@ sub test_config {
     # nginx -t returns from main() on a bad configuration without freeing
     # what it parsed (nginx's way: the process ends): no leak check here.
     # The module's own allocations on that path are checked where they
-    # matter, in a master refusing a reload (t/16-lifecycle.t).
+    # matter, in a master refusing a reload (t/20-lifecycle.t).
 
     local %ENV = (%ENV, $self->sanitizer_env(0));
     my $out = `$self->{nginx} -p $dir/ -c $dir/nginx.conf -e $dir/error.log -t 2>&1`;
