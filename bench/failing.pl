@@ -31,11 +31,7 @@ http {
         listen 127.0.0.1:%%PORT_http%% reuseport;
         adcp_factory /_factory;
         location /mcp { adcp on; proxy_pass http://$adcp_upstream; }
-        location = /_factory {
-            internal;
-            proxy_pass_request_headers off;
-            proxy_pass http://127.0.0.1:%%PORT_factory%%/platforms/$adcp_tenant;
-        }
+        %%FACTORY_LOCATION%%
     }
 }
 CONF

@@ -52,11 +52,7 @@ http {
             proxy_pass http://$adcp_upstream;
         }
 
-        location = /_factory {
-            internal;
-            proxy_pass_request_headers off;
-            proxy_pass http://127.0.0.1:%%PORT_factory%%/platforms/$adcp_tenant;
-        }
+        %%FACTORY_LOCATION%%
 
         location = /_validate {
             internal;

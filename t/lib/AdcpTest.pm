@@ -99,7 +99,7 @@ sub port {
 }
 
 # %%PORT_name%%, %%TESTDIR%%, %%ROOT%%, %%TEST_GLOBALS%%,
-# %%TEST_GLOBALS_HTTP%% are replaced
+# %%TEST_GLOBALS_HTTP%%, %%FACTORY_LOCATION%% are replaced
 
 sub expand {
     my ($self, $text) = @_;
@@ -124,6 +124,13 @@ sub expand {
         . "uwsgi_temp_path $dir/uwsgi_temp; "
         . "scgi_temp_path $dir/scgi_temp;";
 
+    # the usual factory: AdcpMockFactory on the port named "factory"
+
+    my $factory = 'location = /_factory { internal; '
+        . 'proxy_pass_request_headers off; proxy_pass '
+        . 'http://127.0.0.1:%%PORT_factory%%/platforms/$adcp_tenant; }';
+
+    $text =~ s/%%FACTORY_LOCATION%%/$factory/g;
     $text =~ s/%%TEST_GLOBALS%%/$globals/g;
     $text =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
     $text =~ s/%%TESTDIR%%/$dir/g;
