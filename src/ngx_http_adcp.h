@@ -48,6 +48,8 @@ typedef struct {
     ngx_msec_t                  stale_if_error;
     size_t                      zone_size;
     ngx_flag_t                  platforms;     /* some adcp_factory is set */
+    ngx_array_t                *balancers;     /* upstream{}s with
+                                                  adcp_balancer, or NULL */
     ngx_http_adcp_zone_t        zone;
     ngx_http_adcp_redis_conf_t  redis;
 } ngx_http_adcp_main_conf_t;
@@ -74,6 +76,8 @@ typedef struct {
     ngx_uint_t                  state;         /* NGX_HTTP_ADCP_ST_* */
     ngx_uint_t                  cache_status;  /* NGX_HTTP_ADCP_CACHE_* */
     ngx_http_adcp_error_t       err;           /* when no platform */
+    void                       *peer;          /* adcp_balancer's choice */
+    void                       *resolve;       /* its host name lookup */
 
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
