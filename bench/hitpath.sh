@@ -116,9 +116,10 @@ check_ab() {
     fi
 }
 
-callgrind_one() {
-    # $1 = config, $2 = method, $3 = run; prints instructions per request
-    d=$WORK/$1-$2-cg$3
+callgrind_runs() {
+    # $1 = config, $2 = method; prints RUNS instruction counts per request,
+    # each from its own segment of N requests in one nginx under callgrind
+    d=$WORK/$1-$2-cg
     conf "$(template "$1")" "$d" "daemon off; master_process off; worker_processes 1; pid $d/nginx.pid; error_log $d/logs/error.log error;"
     out=$d/callgrind.out
 
@@ -132,42 +133,55 @@ callgrind_one() {
     # shellcheck disable=SC2046
     ab $(ab_args "$2") -n 200 "$url" > "$d/warm.log" 2>&1
     check_ab "$d/warm.log"
-    callgrind_control -i on "$vpid" > /dev/null 2>&1
-    # shellcheck disable=SC2046
-    ab $(ab_args "$2") -n "$N" "$url" > "$d/ab.log" 2>&1
-    callgrind_control -i off "$vpid" > /dev/null 2>&1
+
+    r=1
+    while [ $r -le "$RUNS" ]; do
+        callgrind_control -i on "$vpid" > /dev/null 2>&1
+        # shellcheck disable=SC2046
+        ab $(ab_args "$2") -n "$N" "$url" > "$d/ab$r.log" 2>&1
+        callgrind_control -i off "$vpid" > /dev/null 2>&1
+        callgrind_control -d "$vpid" > /dev/null 2>&1
+        check_ab "$d/ab$r.log"
+        r=$((r + 1))
+    done
+
     kill -QUIT "$vpid"
     wait "$vpid" || true
-    check_ab "$d/ab.log"
 
-    if [ -n "${PROFILE:-}" ] && [ "$3" = 1 ]; then
+    if [ -n "${PROFILE:-}" ]; then
         mkdir -p "$PROFILE"
-        callgrind_annotate --inclusive=no "$out" \
+        callgrind_annotate --inclusive=no "$out.1" \
             > "$PROFILE/$1-$2.self.txt" 2>/dev/null || true
-        callgrind_annotate --inclusive=yes "$out" \
+        callgrind_annotate --inclusive=yes "$out.1" \
             > "$PROFILE/$1-$2.incl.txt" 2>/dev/null || true
-        cp "$out" "$PROFILE/$1-$2.callgrind.out"
+        cp "$out.1" "$PROFILE/$1-$2.callgrind.out"
     fi
 
-    callgrind_annotate "$out" 2>/dev/null \
-        | awk -v n="$N" '/PROGRAM TOTALS/ { gsub(",", "", $1);
-                                            printf "%d", $1 / n }'
-    rm -f "$out"
+    r=1
+    while [ $r -le "$RUNS" ]; do
+        awk -v n="$N" '/^(totals|summary):/ { t = $2 }
+                       END { printf "%d ", t / n }' "$out.$r"
+        r=$((r + 1))
+    done
+    rm -f "$out" "$out".*
 }
+
 
 cpu_ticks() {
     # utime + stime of $1, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
-wrk_one() {
-    # $1 = config, $2 = method, $3 = run; prints CPU us per request
-    d=$WORK/$1-$2-wrk$3
+wrk_runs() {
+    # $1 = config, $2 = method; prints RUNS figures of the worker's CPU
+    # microseconds per request, each over a WRK_SECONDS run of wrk
+    d=$WORK/$1-$2-wrk
     conf "$(template "$1")" "$d" "worker_processes 1; pid $d/nginx.pid; error_log $d/logs/error.log error;"
     "$NGINX" -p "$d/" -c "$d/nginx.conf" -e "$d/logs/error.log"
     wait_up "$GPORT"
     master=$(cat "$d/nginx.pid")
     worker=$(pgrep -P "$master" | head -n 1)
+    hz=$(getconf CLK_TCK)
 
     url="http://127.0.0.1:$GPORT/mcp"
     if [ "$2" = get ]; then
@@ -177,57 +191,57 @@ wrk_one() {
     fi
 
     wrk -t1 -c4 -d1s "$@" "$url" > /dev/null 2>&1    # warm-up
-    t0=$(cpu_ticks "$worker")
-    wrk -t1 -c4 -d"${WRK_SECONDS}s" "$@" "$url" > "$d/wrk.log" 2>&1
-    t1=$(cpu_ticks "$worker")
+
+    r=1
+    while [ $r -le "$RUNS" ]; do
+        t0=$(cpu_ticks "$worker")
+        wrk -t1 -c4 -d"${WRK_SECONDS}s" "$@" "$url" > "$d/wrk$r.log" 2>&1
+        t1=$(cpu_ticks "$worker")
+
+        if grep -q "Non-2xx" "$d/wrk$r.log"; then
+            echo "hitpath: wrk: non-2xx answers:" >&2
+            cat "$d/wrk$r.log" >&2
+            exit 1
+        fi
+
+        reqs=$(awk '/requests in/ { print $1 }' "$d/wrk$r.log")
+        awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$reqs" \
+            'BEGIN { printf "%.1f ", n ? t * 1000000 / hz / n : 0 }'
+        r=$((r + 1))
+    done
 
     kill -QUIT "$master"
     i=0
     while kill -0 "$master" 2>/dev/null && [ $i -lt 200 ]; do
         sleep 0.05; i=$((i + 1))
     done
-
-    if grep -q "Non-2xx" "$d/wrk.log"; then
-        echo "hitpath: wrk: non-2xx answers:" >&2
-        cat "$d/wrk.log" >&2
-        exit 1
-    fi
-
-    reqs=$(awk '/requests in/ { print $1 }' "$d/wrk.log")
-    hz=$(getconf CLK_TCK)
-    awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$reqs" \
-        'BEGIN { printf "%.1f", n ? t * 1000000 / hz / n : 0 }'
 }
+
 
 median() {
     tr ' ' '\n' | grep -v '^$' | sort -n \
         | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
 
-printf '%-6s %-9s %10s %7s %22s %9s %7s\n' method config "instr/req" \
+printf '%-6s %-9s %10s %7s %22s %10s %7s\n' method config "instr/req" \
     "x plain" "(runs)" "CPU us/req" "x plain"
 
 for m in $METHODS; do
     base_i=""
     base_u=""
     for c in $CONFIGS; do
-        runs=""
-        us=""
-        r=1
-        while [ $r -le "$RUNS" ]; do
-            runs="$runs $(callgrind_one "$c" "$m" $r)"
-            us="$us $(wrk_one "$c" "$m" $r)"
-            r=$((r + 1))
-        done
+        runs=$(callgrind_runs "$c" "$m")
+        us=$(wrk_runs "$c" "$m")
         i=$(echo "$runs" | median)
         u=$(echo "$us" | median)
         [ -n "$base_i" ] || base_i=$i
         [ -n "$base_u" ] || base_u=$u
-        printf '%-6s %-9s %10s %7.3f %22s %9s %7.2f\n' "$m" "$c" "$i" \
+        printf '%-6s %-9s %10s %7.3f %22s %10s %7.2f\n' "$m" "$c" "$i" \
             "$(awk -v v="$i" -v b="$base_i" 'BEGIN { print v / b }')" \
             "($(echo $runs | tr ' ' ','))" "$u" \
             "$(awk -v v="$u" -v b="$base_u" 'BEGIN { print b ? v / b : 0 }')"
-        echo "RESULT hitpath $m $c $i $u" >> "$WORK/results"
+        echo "RESULT hitpath $m $c $i $u ($(echo $runs | tr ' ' ',')) ($(echo $us | tr ' ' ','))" \
+            >> "$WORK/results"
     done
 done
 
