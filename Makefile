@@ -95,7 +95,7 @@ demo: $(MODULE)
 demo-stop:
 	sh conf-examples/demo.sh stop
 
-bench: $(MODULE)
+bench:
 	sh bench/run.sh
 
 # libFuzzer with ASan and UBSan (clang, Debian's libclang-rt-14-dev): each

@@ -149,6 +149,8 @@ for n in "$@"; do
     printf '%-8s | %12s %12s %6s | %14s %14s | %14s %14s\n' \
         "$n" "$ta" "$tm" "$ratio" "$am" "$mm" "$aw" "$mw"
 
+    echo "RESULT boot $n $ta $tm $ratio $am $mm $aw $mw"
+
     if [ "$n" -ge 100000 ] && awk -v r="$ratio" 'BEGIN { exit !(r > 1.5) }'
     then
         echo "FAIL: adcp_tenants -t is over 1.5x the map at $n hosts" >&2

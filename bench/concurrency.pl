@@ -70,6 +70,10 @@ $t->mock($t->port('factory'), sub {
 
 $t->run();
 
+# declaring tenants builds nothing: no factory call before the first request
+
+printf "RESULT bootcalls %d\n", $t->count_lines('calls');
+
 # the factory's own latency, straight
 
 my $t0 = time();
