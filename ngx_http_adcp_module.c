@@ -344,9 +344,13 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
+        if (ctx->err == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         ngx_http_finalize_request(r,
             ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
-                                     &ctx->err));
+                                     ctx->err));
         return NGX_DONE;
 
     default:
@@ -371,9 +375,13 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
+        if (ctx->err == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         ngx_http_finalize_request(r,
             ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
-                                     &ctx->err));
+                                     ctx->err));
         return NGX_DONE;
     }
 

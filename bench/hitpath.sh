@@ -6,6 +6,8 @@
 #   plain      bench/conf/plain-proxy.conf    constant proxy_pass: the floor
 #   adcp-var   bench/conf/adcp-var.conf       adcp on, proxy_pass http://$adcp_upstream
 #   adcp-bal   bench/conf/adcp-balancer.conf  adcp on, proxy_pass to adcp_balancer
+#   adcp-auth  bench/conf/adcp-balancer-auth.conf   the same + the platform's
+#              credential as Authorization (as the Lua peer sends it)
 #   lua        bench/conf/lua-peer.conf       the same gateway in OpenResty Lua
 #
 # Two views:
@@ -32,7 +34,7 @@ MODULE=${ADCP_MODULE:-$ROOT/build/ngx_http_adcp_module.so}
 N=${N:-2000}
 RUNS=${RUNS:-3}
 WRK_SECONDS=${WRK_SECONDS:-3}
-CONFIGS=${CONFIGS:-plain adcp-var adcp-bal lua}
+CONFIGS=${CONFIGS:-plain adcp-var adcp-bal adcp-auth lua}
 METHODS=${METHODS:-get post}
 WORK=$(mktemp -d /tmp/adcp-hit-XXXXXX)
 chmod 755 "$WORK"
@@ -69,6 +71,7 @@ template() {
     plain)    echo plain-proxy ;;
     adcp-var) echo adcp-var ;;
     adcp-bal) echo adcp-balancer ;;
+    adcp-auth) echo adcp-balancer-auth ;;
     lua)      echo lua-peer ;;
     esac
 }

@@ -113,14 +113,17 @@ table() {
         print "   instructions per request under callgrind (median of the runs in"
         print "   parentheses) and the worker'"'"'s CPU microseconds per request under"
         print "   wrk (utime+stime from /proc, median; noisy on a shared machine)"
+        print "   plain: constant proxy_pass; adcp-var: proxy_pass http://$adcp_upstream;"
+        print "   adcp-bal: adcp_balancer; adcp-auth: adcp_balancer + the platform"
+        print "   credential as Authorization (as lua, the OpenResty peer, sends it)"
         printf "   %-5s %-9s %9s %7s %9s %7s  %s\n", "", "config", "instr/req",
             "x plain", "CPU us", "x plain", "goal"
         split("get post", ms, " ")
-        split("plain adcp-var adcp-bal lua", ks, " ")
+        nk = split("plain adcp-var adcp-bal adcp-auth lua", ks, " ")
         goal["get"] = 1.05; goal["post"] = 1.10
         for (i = 1; i <= 2; i++) {
             m = ms[i]
-            for (j = 1; j <= 4; j++) {
+            for (j = 1; j <= nk; j++) {
                 k = ks[j]
                 if (!((m, k) in hi)) continue
                 r = x(hi[m, k], hi[m, "plain"])
@@ -218,8 +221,8 @@ cat "$OUT/printed"
 # --- plots ---------------------------------------------------------------
 
 awk '$2 == "hitpath" { v[$4, $3] = $5; k[$4] = 1 }
-     END { split("plain adcp-var adcp-bal lua", ks, " ")
-           for (i = 1; i <= 4; i++)
+     END { n = split("plain adcp-var adcp-bal adcp-auth lua", ks, " ")
+           for (i = 1; i <= n; i++)
                if (ks[i] in k)
                    print ks[i], v[ks[i], "get"], v[ks[i], "post"] }' \
     "$OUT/results" > "$OUT/hitpath.dat"

@@ -718,12 +718,19 @@ ngx_http_adcp_balancer_cleanup(void *data)
 static ngx_int_t
 ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_memzero(&ctx->err, sizeof(ngx_http_adcp_error_t));
+    ngx_http_adcp_error_t  *err;
 
-    ctx->err.code = NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE;
-    ngx_str_set(&ctx->err.message, "the account's platform is unavailable, "
+    err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
+    if (err == NULL) {
+        return NGX_ERROR;
+    }
+
+    err->code = NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE;
+    ngx_str_set(&err->message, "the account's platform is unavailable, "
                 "retry later");
-    ctx->err.retry_after = 1;
+    err->retry_after = 1;
+
+    ctx->err = err;
 
     return NGX_DECLINED;
 }
