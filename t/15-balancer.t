@@ -58,6 +58,7 @@ http {
     upstream half {
         server 127.0.0.1:%%PORT_dead%%;
         server 127.0.0.1:%%PORT_a%%;
+        keepalive 4;     # its own pool, inside adcp_adapters' one
     }
 
     server {
