@@ -233,7 +233,7 @@ suffix=""
 
 if command -v gnuplot > /dev/null && [ -s "$OUT/hitpath.dat" ]; then
     gnuplot <<EOF || echo "bench: gnuplot failed" >&2
-set terminal png size 820,460
+set terminal png size 820,460 noenhanced
 set output "$BENCH/hitpath$suffix.png"
 set title "Hit path: instructions per request (callgrind)"
 set style data histograms
@@ -250,7 +250,7 @@ fi
 
 if command -v gnuplot > /dev/null && [ -s "$OUT/boot.dat" ]; then
     gnuplot <<EOF || echo "bench: gnuplot failed" >&2
-set terminal png size 820,460
+set terminal png size 820,460 noenhanced
 set output "$BENCH/boot$suffix.png"
 set title "Start-up: nginx -t wall time against declared tenants"
 set logscale xy
