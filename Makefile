@@ -5,7 +5,8 @@
 #   make check      unit tests + integration tests
 #   make test       make check, then the integration tests under valgrind
 #   make demo       start the demo gateway (conf-examples/quickstart.conf)
-#   make bench      run bench/ (see bench/README.md)
+#   make bench      run bench/ (bench/run.sh: installs what it needs, prints
+#                   a table, writes bench/RESULTS.md; BENCH_QUICK=1 fast)
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src

@@ -74,12 +74,16 @@ $t->run();
 
 printf "RESULT bootcalls %d\n", $t->count_lines('calls');
 
-# the factory's own latency, straight
+# the factory's own latency, straight (the median of 3 calls)
 
-my $t0 = time();
-system('curl', '-s', '-o', '/dev/null',
-    'http://127.0.0.1:' . $t->port('factory') . '/platforms/probe');
-my $factory_ms = (time() - $t0) * 1000;
+my @probe;
+for (1 .. 3) {
+    my $t0 = time();
+    AdcpTest::http($t->port('factory'), "GET /platforms/probe HTTP/1.1\r\n"
+        . "Host: factory\r\nConnection: close\r\n\r\n");
+    push @probe, (time() - $t0) * 1000;
+}
+my $factory_ms = (sort { $a <=> $b } @probe)[1];
 
 my $port = $t->port('http');
 my $run = time() =~ s/\.//r;
