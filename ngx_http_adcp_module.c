@@ -51,6 +51,10 @@ static ngx_int_t ngx_http_adcp_init(ngx_conf_t *cf);
 
 static char *ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_adcp_location_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -112,6 +116,13 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_http_adcp_factory,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_adcp_loc_conf_t, factory),
+      NULL },
+
+    { ngx_string("adcp_validator"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_adcp_validator,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_adcp_loc_conf_t, validator),
       NULL },
 
     { ngx_string("adcp_cache_size"),
@@ -561,6 +572,18 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&amcf->redis.channel, "adcp:invalidate");
     }
 
+    /* the lossless log of the channel's messages: <channel>:log */
+
+    amcf->redis.log.len = amcf->redis.channel.len + sizeof(":log") - 1;
+    amcf->redis.log.data = ngx_pnalloc(cf->pool, amcf->redis.log.len);
+    if (amcf->redis.log.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(amcf->redis.log.data, amcf->redis.channel.data,
+                          amcf->redis.channel.len),
+               ":log", sizeof(":log") - 1);
+
     if (ngx_http_adcp_tenants_init(cf, &amcf->tenants) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
@@ -601,6 +624,7 @@ ngx_http_adcp_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     alcf->factory = { 0, NULL };
+     *     alcf->validator = { 0, NULL };
      */
 
     alcf->enable = NGX_CONF_UNSET;
@@ -619,6 +643,7 @@ ngx_http_adcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->tenant_key, prev->tenant_key, NULL);
     ngx_conf_merge_str_value(conf->factory, prev->factory, "");
+    ngx_conf_merge_str_value(conf->validator, prev->validator, "");
 
     return NGX_CONF_OK;
 }
@@ -653,22 +678,39 @@ ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_adcp_location_uri(cf, cmd, conf);
+}
+
+
+static char *
 ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                  *value;
     ngx_http_adcp_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
+    amcf->platforms = 1;
+
+    return ngx_http_adcp_location_uri(cf, cmd, conf);
+}
+
+
+/* adcp_factory, adcp_validator: the URI of a location of this server */
+
+static char *
+ngx_http_adcp_location_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
 
     value = cf->args->elts;
 
     if (value[1].len == 0 || value[1].data[0] != '/') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "adcp_factory \"%V\" is not a location URI",
-                           &value[1]);
+                           "%V \"%V\" is not a location URI",
+                           &cmd->name, &value[1]);
         return NGX_CONF_ERROR;
     }
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
-    amcf->platforms = 1;
 
     return ngx_conf_set_str_slot(cf, cmd, conf);
 }

@@ -59,6 +59,7 @@ typedef struct {
     ngx_flag_t                  enable;        /* adcp on */
     ngx_http_complex_value_t   *tenant_key;    /* adcp_tenant_key */
     ngx_str_t                   factory;       /* adcp_factory */
+    ngx_str_t                   validator;     /* adcp_validator */
 } ngx_http_adcp_loc_conf_t;
 
 

@@ -40,6 +40,9 @@ typedef struct {
     ngx_http_request_t         *sr;
     u_char                     *buf;
     size_t                      len;
+    ngx_http_adcp_platform_t   *pf;        /* built, being validated */
+    ngx_http_adcp_ctx_t        *vctx;      /* the validator's variables */
+    unsigned                    validating:1;
     unsigned                    oversize:1;
     unsigned                    read_error:1;
 } ngx_http_adcp_attempt_t;
@@ -80,6 +83,17 @@ static void ngx_http_adcp_flight_free(ngx_http_adcp_flight_t *flight);
 static ngx_int_t ngx_http_adcp_build_start(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 static ngx_int_t ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_adcp_validate_start(ngx_http_request_t *sr,
+    ngx_http_adcp_attempt_t *attempt, ngx_http_adcp_flight_t *flight,
+    ngx_http_adcp_platform_t *pf);
+static ngx_int_t ngx_http_adcp_validate_done(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+static void ngx_http_adcp_validate_cleanup(void *data);
+static ngx_http_request_t *ngx_http_adcp_subrequest(ngx_http_request_t *r,
+    ngx_str_t *uri, ngx_http_post_subrequest_pt handler,
+    ngx_http_adcp_attempt_t *attempt, ngx_http_adcp_flight_t *flight);
+static ngx_uint_t ngx_http_adcp_status(ngx_http_request_t *sr,
     ngx_int_t rc);
 static void ngx_http_adcp_build_timeout(ngx_event_t *ev);
 static void ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
@@ -277,8 +291,12 @@ ngx_http_adcp_check(ngx_http_adcp_entry_t *e)
         return;
     }
 
-    if (slot && slot->recheck != e->seen_recheck && e->platform) {
+    if (slot && slot->recheck != e->seen_recheck) {
         e->seen_recheck = slot->recheck;
+
+        if (e->platform == NULL) {
+            return;
+        }
 
         ngx_http_adcp_cache_unstale(e);
         e->stale = e->platform;
@@ -339,6 +357,13 @@ ngx_http_adcp_negative(ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e,
 
     row = ngx_http_adcp_worker->row;
 
+    /* a recheck that failed from unverified disabled it: nothing served */
+
+    if (e->stale && e->slot && ((ngx_http_adcp_slot_t *) e->slot)->no_stale)
+    {
+        ngx_http_adcp_cache_unstale(e);
+    }
+
     if (e->stale) {
         ctx->platform = e->stale;
         ctx->platform->refs++;
@@ -373,6 +398,7 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ngx_http_adcp_entry_t *e, ngx_uint_t claim)
 {
     ngx_http_cleanup_t         *cln;
+    ngx_http_adcp_slot_t       *slot;
     ngx_http_adcp_flight_t     *flight;
     ngx_http_adcp_main_conf_t  *amcf;
 
@@ -405,11 +431,12 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    slot = e->slot;
+
     flight->entry = e;
-    flight->generation = e->slot ? ((ngx_http_adcp_slot_t *) e->slot)->generation
-                                 : e->generation;
-    flight->recheck = e->slot ? ((ngx_http_adcp_slot_t *) e->slot)->recheck
-                              : 0;
+    flight->generation = slot ? slot->generation : e->generation;
+    flight->recheck = slot ? slot->recheck : 0;
+
     flight->global = ngx_http_adcp_worker->zone->sh->generation;
     flight->started = ngx_current_msec;
     ngx_queue_init(&flight->waiters);
@@ -544,11 +571,9 @@ ngx_http_adcp_flight_free(ngx_http_adcp_flight_t *flight)
 static ngx_int_t
 ngx_http_adcp_build_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_http_request_t           *sr;
     ngx_http_adcp_flight_t       *flight;
     ngx_http_adcp_attempt_t      *attempt;
     ngx_http_adcp_loc_conf_t     *alcf;
-    ngx_http_post_subrequest_t   *ps;
 
     flight = ctx->flight;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
@@ -564,40 +589,12 @@ ngx_http_adcp_build_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         goto failed;
     }
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
-        goto failed;
-    }
-
-    ps->handler = ngx_http_adcp_build_done;
-    ps->data = attempt;
-
-    if (ngx_http_subrequest(r, &alcf->factory, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
+    if (ngx_http_adcp_subrequest(r, &alcf->factory, ngx_http_adcp_build_done,
+                                 attempt, flight)
+        == NULL)
     {
         goto failed;
     }
-
-    /*
-     * an empty body, and headers that say so (sr->headers_in is the
-     * subrequest's own copy): the buyer's body is not the factory's
-     * business, and a proxied factory must not wait for it
-     */
-
-    sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
-    if (sr->request_body == NULL) {
-        goto failed;
-    }
-
-    sr->headers_in.content_length_n = -1;
-    sr->headers_in.content_length = NULL;
-    sr->headers_in.content_type = NULL;
-    sr->headers_in.chunked = 0;
-
-    attempt->flight = flight;
-    attempt->sr = sr;
-    flight->attempt = attempt;
 
     return NGX_DONE;
 
@@ -625,6 +622,13 @@ ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_http_adcp_flight_t    *flight;
     ngx_http_adcp_platform_t  *pf;
 
+    if (attempt->validating) {
+
+        /* called again (a postponed subrequest): the result is in */
+
+        return rc;
+    }
+
     flight = attempt->flight;
 
     if (flight == NULL) {
@@ -637,12 +641,7 @@ ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     flight->attempt = NULL;
     e = flight->entry;
 
-    status = sr->headers_out.status;
-
-    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || status == 0) {
-        status = (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (ngx_uint_t) rc
-                                                   : NGX_HTTP_BAD_GATEWAY;
-    }
+    status = ngx_http_adcp_status(sr, rc);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "adcp: tenant \"%V\": factory status %ui, %uz bytes",
@@ -688,11 +687,242 @@ ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         return rc;
     }
 
+    if (ngx_http_adcp_validate_start(sr, attempt, flight, pf) == NGX_OK) {
+        return rc;
+    }
+
     ngx_http_adcp_flight_end(flight, pf, NGX_HTTP_ADCP_BUILT);
 
     ngx_http_adcp_platform_release(pf);
 
     return rc;
+}
+
+
+/*
+ * adcp_validator: a second subrequest, with the fresh descriptor in its
+ * variables ($adcp_tenant, $adcp_upstream, $adcp_platform_<name>); a 2xx
+ * accepts the platform.  The attempt holds the platform meanwhile; the
+ * leader's pool releases it if the subrequest never ends.
+ */
+
+static ngx_int_t
+ngx_http_adcp_validate_start(ngx_http_request_t *sr,
+    ngx_http_adcp_attempt_t *attempt, ngx_http_adcp_flight_t *flight,
+    ngx_http_adcp_platform_t *pf)
+{
+    ngx_http_request_t          *r, *vsr;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_adcp_ctx_t         *vctx;
+    ngx_http_adcp_loc_conf_t    *alcf;
+
+    r = sr->parent;
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
+
+    if (alcf->validator.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "adcp: tenant \"%V\": calling the validator",
+                   &flight->entry->tenant);
+
+    vctx = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_ctx_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (vctx == NULL || cln == NULL) {
+        goto failed;
+    }
+
+    cln->handler = ngx_http_adcp_validate_cleanup;
+    cln->data = attempt;
+
+    vctx->tenant.len = flight->entry->tenant.len;
+    vctx->tenant.data = ngx_pstrdup(r->pool, &flight->entry->tenant);
+    if (vctx->tenant.data == NULL) {
+        goto failed;
+    }
+
+    /* a reference for its variables, read up to its log phase */
+
+    vctx->platform = pf;
+    vctx->slot = flight->entry->slot;
+    vctx->state = NGX_HTTP_ADCP_ST_DONE;
+    vctx->tenant_done = 1;
+    pf->refs++;
+
+    attempt->vctx = vctx;
+    attempt->pf = pf;
+    attempt->validating = 1;
+
+    vsr = ngx_http_adcp_subrequest(r, &alcf->validator,
+                                   ngx_http_adcp_validate_done, attempt,
+                                   flight);
+    if (vsr == NULL) {
+        goto failed;
+    }
+
+    ngx_http_set_ctx(vsr, vctx, ngx_http_adcp_module);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "adcp: tenant \"%V\": could not start the validator "
+                  "subrequest", &flight->entry->tenant);
+
+    /* the variables' reference, if taken, goes with the leader's pool */
+
+    attempt->pf = NULL;
+    ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+    ngx_http_adcp_platform_release(pf);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_adcp_validate_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_adcp_attempt_t *attempt = data;
+
+    ngx_uint_t                 status;
+    ngx_http_adcp_flight_t    *flight;
+    ngx_http_adcp_platform_t  *pf;
+
+    flight = attempt->flight;
+    pf = attempt->pf;
+    attempt->pf = NULL;
+
+    if (pf == NULL) {
+        return rc;
+    }
+
+    if (flight == NULL) {
+        ngx_http_adcp_platform_release(pf);
+        return rc;
+    }
+
+    attempt->flight = NULL;
+    flight->attempt = NULL;
+
+    status = ngx_http_adcp_status(sr, rc);
+
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_adcp_flight_end(flight, pf, NGX_HTTP_ADCP_BUILT);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "adcp: tenant \"%V\": the validator refused the "
+                      "platform (%ui)", &flight->entry->tenant, status);
+        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+    }
+
+    ngx_http_adcp_platform_release(pf);
+
+    return rc;
+}
+
+
+static void
+ngx_http_adcp_validate_cleanup(void *data)
+{
+    ngx_http_adcp_attempt_t *attempt = data;
+
+    if (attempt->pf) {
+        ngx_http_adcp_platform_release(attempt->pf);
+        attempt->pf = NULL;
+    }
+
+    if (attempt->vctx && attempt->vctx->platform) {
+        ngx_http_adcp_platform_release(attempt->vctx->platform);
+        attempt->vctx->platform = NULL;
+    }
+}
+
+
+/*
+ * The validator subrequest's variables: its own state, even after an
+ * internal redirect (which clears r->ctx, not r->post_subrequest).
+ */
+
+ngx_http_adcp_ctx_t *
+ngx_http_adcp_factory_validator_ctx(ngx_http_request_t *r)
+{
+    ngx_http_adcp_attempt_t  *attempt;
+
+    if (r->post_subrequest == NULL
+        || r->post_subrequest->handler != ngx_http_adcp_validate_done)
+    {
+        return NULL;
+    }
+
+    attempt = r->post_subrequest->data;
+
+    return attempt->vctx;
+}
+
+
+/*
+ * A background subrequest for the attempt, with an empty body and headers
+ * that say so (sr->headers_in is the subrequest's own copy): the buyer's
+ * body is not the factory's business, and a proxied factory must not wait
+ * for it.
+ */
+
+static ngx_http_request_t *
+ngx_http_adcp_subrequest(ngx_http_request_t *r, ngx_str_t *uri,
+    ngx_http_post_subrequest_pt handler, ngx_http_adcp_attempt_t *attempt,
+    ngx_http_adcp_flight_t *flight)
+{
+    ngx_http_request_t          *sr;
+    ngx_http_post_subrequest_t  *ps;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NULL;
+    }
+
+    ps->handler = handler;
+    ps->data = attempt;
+
+    if (ngx_http_subrequest(r, uri, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (sr->request_body == NULL) {
+        return NULL;
+    }
+
+    sr->headers_in.content_length_n = -1;
+    sr->headers_in.content_length = NULL;
+    sr->headers_in.content_type = NULL;
+    sr->headers_in.chunked = 0;
+
+    attempt->sr = sr;
+    attempt->flight = flight;
+    flight->attempt = attempt;
+
+    return sr;
+}
+
+
+static ngx_uint_t
+ngx_http_adcp_status(ngx_http_request_t *sr, ngx_int_t rc)
+{
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE
+        || sr->headers_out.status == 0)
+    {
+        return (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (ngx_uint_t) rc
+                                                 : NGX_HTTP_BAD_GATEWAY;
+    }
+
+    return sr->headers_out.status;
 }
 
 
@@ -773,7 +1003,8 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
                              : (code == NGX_HTTP_ADCP_NOT_FOUND)
                                ? NGX_HTTP_ADCP_BUILD_NOT_FOUND
                                : NGX_HTTP_ADCP_BUILD_FAILED,
-                                 e->stale != NULL, flight->started,
+                                 e->stale != NULL, flight->recheck,
+                                 flight->started,
                                  amcf->failure_ttl, amcf->failure_ttl_max,
                                  amcf->not_found_ttl);
     }
@@ -817,7 +1048,9 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
         serve = pf;
         status = 0;
 
-    } else if (e->stale && code != NGX_HTTP_ADCP_NOT_FOUND) {
+    } else if (e->stale && code != NGX_HTTP_ADCP_NOT_FOUND
+               && (slot == NULL || !slot->no_stale))
+    {
         serve = e->stale;
         status = NGX_HTTP_ADCP_CACHE_STALE;
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
@@ -829,7 +1062,7 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
         status = 0;
     }
 
-    if (code == NGX_HTTP_ADCP_NOT_FOUND) {
+    if (code == NGX_HTTP_ADCP_NOT_FOUND || (pf == NULL && serve == NULL)) {
         ngx_http_adcp_cache_unstale(e);
     }
 
@@ -1114,9 +1347,23 @@ ngx_http_adcp_capture_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_chain_t              *cl;
     ngx_http_adcp_attempt_t  *attempt;
 
-    if (r == r->main || r->post_subrequest == NULL
-        || r->post_subrequest->handler != ngx_http_adcp_build_done)
-    {
+    if (r == r->main || r->post_subrequest == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (r->post_subrequest->handler == ngx_http_adcp_validate_done) {
+
+        /* the validator's body: nobody's */
+
+        for (cl = in; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+
+        return NGX_OK;
+    }
+
+    if (r->post_subrequest->handler != ngx_http_adcp_build_done) {
         return ngx_http_next_body_filter(r, in);
     }
 

@@ -1,20 +1,24 @@
 
 /*
- * ngx_http_adcp_module: the Redis link.
+ * ngx_http_adcp_module: Redis on nginx's event loop.
  *
- * hiredis 0.14's async context on nginx's event loop: its socket gets an
- * ngx_connection_t, and hiredis' add/del read/write hooks become
- * level-triggered epoll registrations (flags 0, so nothing is lost when
- * hiredis reads only 16 KiB a call: the event fires again while data is
- * left).  hiredis 0.14 has no timers: the connect deadline, the liveness
- * probe and the reconnect backoff are one nginx timer.
+ * hiredis 0.14's async context: its socket gets an ngx_connection_t, and
+ * hiredis' add/del read/write hooks become level-triggered epoll
+ * registrations (flags 0, so nothing is lost when hiredis reads only
+ * 16 KiB a call: the event fires again while data is left).  hiredis 0.14
+ * has no timers: deadlines and backoff are nginx timers.
  *
- * Liveness: every adcp_redis_ping the subscription is renewed on the same
- * connection; its confirmation must arrive before the next tick.  (A PING
- * on a subscribed connection is answered ["pong",""], which hiredis 0.14
- * dispatches as a pattern message with no callback.)
+ * The link (worker 0) is subscribed to the channel.  Liveness: every
+ * adcp_redis_ping the subscription is renewed on the same connection; its
+ * confirmation must arrive before the next tick.  (A PING on a subscribed
+ * connection is answered ["pong",""], which hiredis 0.14 dispatches as a
+ * pattern message with no callback.)  Reconnects back off from 0.5 s by
+ * 1.5x up to 10 s, with jitter.
  *
- * Reconnects back off from 0.5 s by 1.5x up to 10 s, with jitter.
+ * The command connection (any worker) is opened on first use; a command
+ * unanswered after adcp_redis_ping closes it, and every command waiting
+ * on it is told so (a NULL reply).  The next command opens it again.
+ *
  * Nothing reconnects while the worker exits.
  */
 
@@ -33,24 +37,55 @@
 #define NGX_HTTP_ADCP_REDIS_BACKOFF_MAX  10000
 
 
+/* a hiredis context on nginx's event loop */
+
 typedef struct {
+    redisAsyncContext               *ac;        /* the current one */
     ngx_http_adcp_redis_conf_t      *conf;
+    ngx_log_t                       *log;
+} ngx_http_adcp_redis_io_t;
+
+
+/* one hiredis context's socket; its own, so that a context being freed
+   never touches the one that replaced it */
+
+typedef struct {
+    ngx_http_adcp_redis_io_t        *io;
     redisAsyncContext               *ac;
     ngx_connection_t                *c;
+} ngx_http_adcp_redis_sock_t;
+
+
+typedef struct {
+    ngx_http_adcp_redis_io_t         io;
     ngx_event_t                      timer;
     ngx_uint_t                       state;
     ngx_msec_t                       backoff;
-    ngx_http_adcp_redis_message_pt   message;
-    ngx_http_adcp_redis_state_pt     state_handler;
-    void                            *data;
-    ngx_log_t                       *log;
+    ngx_http_adcp_redis_handlers_t   h;
     unsigned                         probe:1;     /* a renewal unanswered */
     unsigned                         exiting:1;
 } ngx_http_adcp_redis_link_t;
 
 
+typedef struct {
+    ngx_http_adcp_redis_io_t         io;
+    ngx_event_t                      timer;       /* the reply deadline */
+    ngx_uint_t                       pending;
+    unsigned                         exiting:1;
+} ngx_http_adcp_redis_cmd_t;
+
+
+struct ngx_http_adcp_redis_call_s {
+    ngx_http_adcp_redis_reply_pt     handler;     /* NULL: cancelled */
+    void                            *data;
+};
+
+
+static ngx_int_t ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io,
+    void *owner, redisConnectCallback *on_connect,
+    redisDisconnectCallback *on_disconnect);
+static void ngx_http_adcp_redis_close(ngx_http_adcp_redis_io_t *io);
 static void ngx_http_adcp_redis_connect(ngx_http_adcp_redis_link_t *link);
-static void ngx_http_adcp_redis_close(ngx_http_adcp_redis_link_t *link);
 static void ngx_http_adcp_redis_backoff(ngx_http_adcp_redis_link_t *link);
 static void ngx_http_adcp_redis_set_state(ngx_http_adcp_redis_link_t *link,
     ngx_uint_t state);
@@ -66,13 +101,21 @@ static void ngx_http_adcp_redis_on_connect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_adcp_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
-static void ngx_http_adcp_redis_on_reply(redisAsyncContext *ac, void *r,
+static void ngx_http_adcp_redis_on_auth(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_adcp_redis_on_subscribe(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_adcp_redis_cmd_timer(ngx_event_t *ev);
+static void ngx_http_adcp_redis_cmd_on_connect(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_adcp_redis_cmd_on_disconnect(
+    const redisAsyncContext *ac, int status);
+static void ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 
 
 static ngx_http_adcp_redis_link_t  ngx_http_adcp_redis_link;
+static ngx_http_adcp_redis_cmd_t   ngx_http_adcp_redis_cmd;
 
 
 /*
@@ -175,10 +218,11 @@ ngx_http_adcp_redis_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
 }
 
 
+
+
 ngx_int_t
 ngx_http_adcp_redis_start(ngx_cycle_t *cycle, ngx_http_adcp_redis_conf_t *rcf,
-    ngx_http_adcp_redis_message_pt message, ngx_http_adcp_redis_state_pt state,
-    void *data)
+    ngx_http_adcp_redis_handlers_t *h)
 {
     ngx_http_adcp_redis_link_t  *link;
 
@@ -186,11 +230,9 @@ ngx_http_adcp_redis_start(ngx_cycle_t *cycle, ngx_http_adcp_redis_conf_t *rcf,
 
     ngx_memzero(link, sizeof(ngx_http_adcp_redis_link_t));
 
-    link->conf = rcf;
-    link->message = message;
-    link->state_handler = state;
-    link->data = data;
-    link->log = cycle->log;
+    link->io.conf = rcf;
+    link->io.log = cycle->log;
+    link->h = *h;
     link->backoff = NGX_HTTP_ADCP_REDIS_BACKOFF_MIN;
 
     link->timer.handler = ngx_http_adcp_redis_timer;
@@ -209,11 +251,21 @@ ngx_http_adcp_redis_start(ngx_cycle_t *cycle, ngx_http_adcp_redis_conf_t *rcf,
 void
 ngx_http_adcp_redis_stop(void)
 {
+    ngx_http_adcp_redis_cmd_t   *cmd;
     ngx_http_adcp_redis_link_t  *link;
 
     link = &ngx_http_adcp_redis_link;
+    cmd = &ngx_http_adcp_redis_cmd;
 
-    if (link->conf == NULL) {
+    cmd->exiting = 1;
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    ngx_http_adcp_redis_close(&cmd->io);
+
+    if (link->io.conf == NULL) {
         return;
     }
 
@@ -223,21 +275,23 @@ ngx_http_adcp_redis_stop(void)
         ngx_del_timer(&link->timer);
     }
 
-    ngx_http_adcp_redis_close(link);
-    link->conf = NULL;
+    ngx_http_adcp_redis_close(&link->io);
+    link->io.conf = NULL;
 }
 
 
-static void
-ngx_http_adcp_redis_connect(ngx_http_adcp_redis_link_t *link)
+/* a context for io, its socket on nginx's loop, AUTH and SELECT queued */
+
+static ngx_int_t
+ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
+    redisConnectCallback *on_connect, redisDisconnectCallback *on_disconnect)
 {
     redisAsyncContext           *ac;
     ngx_connection_t            *c;
+    ngx_http_adcp_redis_sock_t  *sock;
     ngx_http_adcp_redis_conf_t  *rcf;
 
-    rcf = link->conf;
-
-    ngx_http_adcp_redis_set_state(link, NGX_HTTP_ADCP_REDIS_CONNECTING);
+    rcf = io->conf;
 
     if (rcf->path.len) {
         ac = redisAsyncConnectUnix((char *) rcf->path.data);
@@ -247,7 +301,7 @@ ngx_http_adcp_redis_connect(ngx_http_adcp_redis_link_t *link)
     }
 
     if (ac == NULL || ac->err) {
-        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+        ngx_log_error(NGX_LOG_ERR, io->log, 0,
                       "adcp: redis \"%V\": cannot connect: %s", &rcf->name,
                       ac ? ac->errstr : "out of memory");
 
@@ -255,77 +309,108 @@ ngx_http_adcp_redis_connect(ngx_http_adcp_redis_link_t *link)
             redisAsyncFree(ac);
         }
 
-        ngx_http_adcp_redis_backoff(link);
-        return;
+        return NGX_ERROR;
     }
 
-    c = ngx_get_connection(ac->c.fd, link->log);
-    if (c == NULL) {
+    sock = ngx_alloc(sizeof(ngx_http_adcp_redis_sock_t), io->log);
+    if (sock == NULL) {
         redisAsyncFree(ac);
-        ngx_http_adcp_redis_backoff(link);
-        return;
+        return NGX_ERROR;
     }
 
-    c->data = link;
+    c = ngx_get_connection(ac->c.fd, io->log);
+    if (c == NULL) {
+        ngx_free(sock);
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+
+    sock->io = io;
+    sock->ac = ac;
+    sock->c = c;
+
+    c->data = sock;
     c->read->handler = ngx_http_adcp_redis_read;
     c->write->handler = ngx_http_adcp_redis_write;
-    c->read->log = link->log;
-    c->write->log = link->log;
+    c->read->log = io->log;
+    c->write->log = io->log;
 
-    link->ac = ac;
-    link->c = c;
-    link->probe = 0;
+    io->ac = ac;
 
-    ac->data = link;
-    ac->ev.data = link;
+    ac->data = owner;
+    ac->ev.data = sock;
     ac->ev.addRead = ngx_http_adcp_redis_add_read;
     ac->ev.delRead = ngx_http_adcp_redis_del_read;
     ac->ev.addWrite = ngx_http_adcp_redis_add_write;
     ac->ev.delWrite = ngx_http_adcp_redis_del_write;
     ac->ev.cleanup = ngx_http_adcp_redis_cleanup;
 
-    redisAsyncSetConnectCallback(ac, ngx_http_adcp_redis_on_connect);
-    redisAsyncSetDisconnectCallback(ac, ngx_http_adcp_redis_on_disconnect);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
 
     /* queued now, written once connected */
 
     if (rcf->password.len && rcf->user.len) {
-        redisAsyncCommand(ac, ngx_http_adcp_redis_on_reply, "AUTH",
+        redisAsyncCommand(ac, ngx_http_adcp_redis_on_auth, "AUTH",
                           "AUTH %b %b", rcf->user.data, rcf->user.len,
                           rcf->password.data, rcf->password.len);
 
     } else if (rcf->password.len) {
-        redisAsyncCommand(ac, ngx_http_adcp_redis_on_reply, "AUTH",
+        redisAsyncCommand(ac, ngx_http_adcp_redis_on_auth, "AUTH",
                           "AUTH %b", rcf->password.data, rcf->password.len);
     }
 
     if (rcf->db >= 0) {
-        redisAsyncCommand(ac, ngx_http_adcp_redis_on_reply, "SELECT",
+        redisAsyncCommand(ac, ngx_http_adcp_redis_on_auth, "SELECT",
                           "SELECT %d", (int) rcf->db);
     }
 
-    redisAsyncCommand(ac, ngx_http_adcp_redis_on_subscribe, NULL,
-                      "SUBSCRIBE %b", rcf->channel.data, rcf->channel.len);
-
-    /* the connect deadline */
-
-    ngx_add_timer(&link->timer, rcf->ping);
+    return NGX_OK;
 }
 
 
 /* frees the context; hiredis calls our cleanup hook from inside */
 
 static void
-ngx_http_adcp_redis_close(ngx_http_adcp_redis_link_t *link)
+ngx_http_adcp_redis_close(ngx_http_adcp_redis_io_t *io)
 {
     redisAsyncContext  *ac;
 
-    ac = link->ac;
+    ac = io->ac;
 
     if (ac) {
-        link->ac = NULL;
+        io->ac = NULL;
         redisAsyncFree(ac);
     }
+}
+
+
+static void
+ngx_http_adcp_redis_connect(ngx_http_adcp_redis_link_t *link)
+{
+    ngx_http_adcp_redis_conf_t  *rcf;
+
+    rcf = link->io.conf;
+
+    ngx_http_adcp_redis_set_state(link, NGX_HTTP_ADCP_REDIS_CONNECTING);
+
+    if (ngx_http_adcp_redis_open(&link->io, link,
+                                 ngx_http_adcp_redis_on_connect,
+                                 ngx_http_adcp_redis_on_disconnect)
+        != NGX_OK)
+    {
+        ngx_http_adcp_redis_backoff(link);
+        return;
+    }
+
+    link->probe = 0;
+
+    redisAsyncCommand(link->io.ac, ngx_http_adcp_redis_on_subscribe, NULL,
+                      "SUBSCRIBE %b", rcf->channel.data, rcf->channel.len);
+
+    /* the connect deadline */
+
+    ngx_add_timer(&link->timer, rcf->ping);
 }
 
 
@@ -362,8 +447,8 @@ ngx_http_adcp_redis_set_state(ngx_http_adcp_redis_link_t *link,
 {
     link->state = state;
 
-    if (link->state_handler) {
-        link->state_handler(state, link->data);
+    if (link->h.state) {
+        link->h.state(state, link->h.data);
     }
 }
 
@@ -373,6 +458,10 @@ ngx_http_adcp_redis_timer(ngx_event_t *ev)
 {
     ngx_http_adcp_redis_link_t *link = ev->data;
 
+    ngx_http_adcp_redis_conf_t  *rcf;
+
+    rcf = link->io.conf;
+
     switch (link->state) {
 
     case NGX_HTTP_ADCP_REDIS_BACKOFF:
@@ -380,9 +469,9 @@ ngx_http_adcp_redis_timer(ngx_event_t *ev)
         return;
 
     case NGX_HTTP_ADCP_REDIS_CONNECTING:
-        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+        ngx_log_error(NGX_LOG_ERR, link->io.log, 0,
                       "adcp: redis \"%V\": no subscription within %M ms",
-                      &link->conf->name, link->conf->ping);
+                      &rcf->name, rcf->ping);
         break;
 
     case NGX_HTTP_ADCP_REDIS_SUBSCRIBED:
@@ -390,27 +479,32 @@ ngx_http_adcp_redis_timer(ngx_event_t *ev)
         if (!link->probe) {
             link->probe = 1;
 
-            if (redisAsyncCommand(link->ac, ngx_http_adcp_redis_on_subscribe,
-                                  NULL, "SUBSCRIBE %b",
-                                  link->conf->channel.data,
-                                  link->conf->channel.len)
-                == REDIS_OK)
+            if (link->h.renew) {
+                link->h.renew(link->h.data);
+            }
+
+            if (link->io.ac
+                && redisAsyncCommand(link->io.ac,
+                                     ngx_http_adcp_redis_on_subscribe, NULL,
+                                     "SUBSCRIBE %b", rcf->channel.data,
+                                     rcf->channel.len)
+                   == REDIS_OK)
             {
-                ngx_add_timer(ev, link->conf->ping);
+                ngx_add_timer(ev, rcf->ping);
                 return;
             }
         }
 
-        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+        ngx_log_error(NGX_LOG_ERR, link->io.log, 0,
                       "adcp: redis \"%V\": no answer within %M ms",
-                      &link->conf->name, link->conf->ping);
+                      &rcf->name, rcf->ping);
         break;
 
     default:
         return;
     }
 
-    ngx_http_adcp_redis_close(link);
+    ngx_http_adcp_redis_close(&link->io);
 
     if (link->state != NGX_HTTP_ADCP_REDIS_BACKOFF) {
         ngx_http_adcp_redis_backoff(link);
@@ -422,14 +516,12 @@ static void
 ngx_http_adcp_redis_read(ngx_event_t *ev)
 {
     ngx_connection_t            *c;
-    ngx_http_adcp_redis_link_t  *link;
+    ngx_http_adcp_redis_sock_t  *sock;
 
     c = ev->data;
-    link = c->data;
+    sock = c->data;
 
-    if (link->ac) {
-        redisAsyncHandleRead(link->ac);
-    }
+    redisAsyncHandleRead(sock->ac);
 }
 
 
@@ -437,14 +529,12 @@ static void
 ngx_http_adcp_redis_write(ngx_event_t *ev)
 {
     ngx_connection_t            *c;
-    ngx_http_adcp_redis_link_t  *link;
+    ngx_http_adcp_redis_sock_t  *sock;
 
     c = ev->data;
-    link = c->data;
+    sock = c->data;
 
-    if (link->ac) {
-        redisAsyncHandleWrite(link->ac);
-    }
+    redisAsyncHandleWrite(sock->ac);
 }
 
 
@@ -453,10 +543,10 @@ ngx_http_adcp_redis_write(ngx_event_t *ev)
 static void
 ngx_http_adcp_redis_add_read(void *data)
 {
-    ngx_http_adcp_redis_link_t *link = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    if (link->c && !link->c->read->active) {
-        (void) ngx_add_event(link->c->read, NGX_READ_EVENT, 0);
+    if (!sock->c->read->active) {
+        (void) ngx_add_event(sock->c->read, NGX_READ_EVENT, 0);
     }
 }
 
@@ -464,10 +554,10 @@ ngx_http_adcp_redis_add_read(void *data)
 static void
 ngx_http_adcp_redis_del_read(void *data)
 {
-    ngx_http_adcp_redis_link_t *link = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    if (link->c && link->c->read->active) {
-        (void) ngx_del_event(link->c->read, NGX_READ_EVENT, 0);
+    if (sock->c->read->active) {
+        (void) ngx_del_event(sock->c->read, NGX_READ_EVENT, 0);
     }
 }
 
@@ -475,10 +565,10 @@ ngx_http_adcp_redis_del_read(void *data)
 static void
 ngx_http_adcp_redis_add_write(void *data)
 {
-    ngx_http_adcp_redis_link_t *link = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    if (link->c && !link->c->write->active) {
-        (void) ngx_add_event(link->c->write, NGX_WRITE_EVENT, 0);
+    if (!sock->c->write->active) {
+        (void) ngx_add_event(sock->c->write, NGX_WRITE_EVENT, 0);
     }
 }
 
@@ -486,10 +576,10 @@ ngx_http_adcp_redis_add_write(void *data)
 static void
 ngx_http_adcp_redis_del_write(void *data)
 {
-    ngx_http_adcp_redis_link_t *link = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    if (link->c && link->c->write->active) {
-        (void) ngx_del_event(link->c->write, NGX_WRITE_EVENT, 0);
+    if (sock->c->write->active) {
+        (void) ngx_del_event(sock->c->write, NGX_WRITE_EVENT, 0);
     }
 }
 
@@ -499,18 +589,16 @@ ngx_http_adcp_redis_del_write(void *data)
 static void
 ngx_http_adcp_redis_cleanup(void *data)
 {
-    ngx_http_adcp_redis_link_t *link = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    ngx_connection_t  *c;
+    ngx_connection_t          *c;
+    ngx_http_adcp_redis_io_t  *io;
 
-    c = link->c;
+    c = sock->c;
+    io = sock->io;
 
-    if (c == NULL) {
-        return;
-    }
-
-    ngx_http_adcp_redis_del_read(link);
-    ngx_http_adcp_redis_del_write(link);
+    ngx_http_adcp_redis_del_read(sock);
+    ngx_http_adcp_redis_del_write(sock);
 
     if (c->read->posted) {
         ngx_delete_posted_event(c->read);
@@ -520,11 +608,14 @@ ngx_http_adcp_redis_cleanup(void *data)
         ngx_delete_posted_event(c->write);
     }
 
-    c->fd = (ngx_socket_t) -1;
     ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
 
-    link->c = NULL;
-    link->ac = NULL;
+    if (io->ac == sock->ac) {
+        io->ac = NULL;
+    }
+
+    ngx_free(sock);
 }
 
 
@@ -534,18 +625,20 @@ ngx_http_adcp_redis_on_connect(const redisAsyncContext *ac, int status)
     ngx_http_adcp_redis_link_t *link = ac->data;
 
     if (status == REDIS_OK) {
-        ngx_log_error(NGX_LOG_INFO, link->log, 0,
-                      "adcp: redis \"%V\": connected", &link->conf->name);
+        ngx_log_error(NGX_LOG_INFO, link->io.log, 0,
+                      "adcp: redis \"%V\": connected", &link->io.conf->name);
         return;
     }
 
     /* hiredis frees the context after this */
 
-    ngx_log_error(NGX_LOG_ERR, link->log, 0,
+    ngx_log_error(NGX_LOG_ERR, link->io.log, 0,
                   "adcp: redis \"%V\": connect failed: %s",
-                  &link->conf->name, ac->errstr);
+                  &link->io.conf->name, ac->errstr);
 
-    link->ac = NULL;
+    if (link->io.ac == ac) {
+        link->io.ac = NULL;
+    }
 
     ngx_http_adcp_redis_backoff(link);
 }
@@ -556,17 +649,19 @@ ngx_http_adcp_redis_on_disconnect(const redisAsyncContext *ac, int status)
 {
     ngx_http_adcp_redis_link_t *link = ac->data;
 
-    if (link->conf == NULL) {
+    if (link->io.conf == NULL) {
         return;
     }
 
     if (status != REDIS_OK) {
-        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+        ngx_log_error(NGX_LOG_ERR, link->io.log, 0,
                       "adcp: redis \"%V\": connection lost: %s",
-                      &link->conf->name, ac->errstr);
+                      &link->io.conf->name, ac->errstr);
     }
 
-    link->ac = NULL;
+    if (link->io.ac == ac) {
+        link->io.ac = NULL;
+    }
 
     if (link->state != NGX_HTTP_ADCP_REDIS_BACKOFF) {
         ngx_http_adcp_redis_backoff(link);
@@ -577,15 +672,19 @@ ngx_http_adcp_redis_on_disconnect(const redisAsyncContext *ac, int status)
 /* AUTH and SELECT: an error reply is logged (never the password) */
 
 static void
-ngx_http_adcp_redis_on_reply(redisAsyncContext *ac, void *r, void *privdata)
+ngx_http_adcp_redis_on_auth(redisAsyncContext *ac, void *r, void *privdata)
 {
     redisReply                  *reply = r;
-    ngx_http_adcp_redis_link_t  *link = ac->data;
+    ngx_http_adcp_redis_sock_t  *sock = ac->ev.data;
+
+    ngx_http_adcp_redis_io_t  *io;
+
+    io = sock->io;
 
     if (reply && reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+        ngx_log_error(NGX_LOG_ERR, io->log, 0,
                       "adcp: redis \"%V\": %s failed: %*s",
-                      &link->conf->name, (char *) privdata,
+                      &io->conf->name, (char *) privdata,
                       (size_t) reply->len, reply->str);
     }
 }
@@ -599,14 +698,14 @@ ngx_http_adcp_redis_on_subscribe(redisAsyncContext *ac, void *r,
     ngx_str_t                    message;
     ngx_http_adcp_redis_link_t  *link = ac->data;
 
-    if (reply == NULL || link->conf == NULL) {
+    if (reply == NULL || link->io.conf == NULL) {
         return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+        ngx_log_error(NGX_LOG_ERR, link->io.log, 0,
                       "adcp: redis \"%V\": SUBSCRIBE failed: %*s",
-                      &link->conf->name, (size_t) reply->len, reply->str);
+                      &link->io.conf->name, (size_t) reply->len, reply->str);
         return;
     }
 
@@ -617,23 +716,33 @@ ngx_http_adcp_redis_on_subscribe(redisAsyncContext *ac, void *r,
     }
 
     if (ngx_strcmp(reply->element[0]->str, "subscribe") == 0) {
-        link->probe = 0;
 
-        if (link->state != NGX_HTTP_ADCP_REDIS_SUBSCRIBED) {
-            ngx_log_error(NGX_LOG_NOTICE, link->log, 0,
-                          "adcp: redis \"%V\": subscribed to \"%V\"",
-                          &link->conf->name, &link->conf->channel);
+        if (link->state == NGX_HTTP_ADCP_REDIS_SUBSCRIBED) {
+            if (link->probe) {
+                link->probe = 0;
 
-            link->backoff = NGX_HTTP_ADCP_REDIS_BACKOFF_MIN;
-            ngx_http_adcp_redis_set_state(link,
-                                          NGX_HTTP_ADCP_REDIS_SUBSCRIBED);
-
-            if (link->timer.timer_set) {
-                ngx_del_timer(&link->timer);
+                if (link->h.renewed) {
+                    link->h.renewed(link->h.data);
+                }
             }
 
-            ngx_add_timer(&link->timer, link->conf->ping);
+            return;
         }
+
+        ngx_log_error(NGX_LOG_NOTICE, link->io.log, 0,
+                      "adcp: redis \"%V\": subscribed to \"%V\"",
+                      &link->io.conf->name, &link->io.conf->channel);
+
+        link->probe = 0;
+        link->backoff = NGX_HTTP_ADCP_REDIS_BACKOFF_MIN;
+
+        if (link->timer.timer_set) {
+            ngx_del_timer(&link->timer);
+        }
+
+        ngx_add_timer(&link->timer, link->io.conf->ping);
+
+        ngx_http_adcp_redis_set_state(link, NGX_HTTP_ADCP_REDIS_SUBSCRIBED);
 
         return;
     }
@@ -644,6 +753,167 @@ ngx_http_adcp_redis_on_subscribe(redisAsyncContext *ac, void *r,
         message.data = (u_char *) reply->element[2]->str;
         message.len = reply->element[2]->len;
 
-        link->message(&message, link->data);
+        link->h.message(&message, link->h.data);
     }
+}
+
+
+/*
+ * A command on this worker's command connection, opened on first use.
+ * The handler gets the reply, or NULL; a cancelled call is answered to
+ * nobody.  NULL: the command could not be queued.
+ */
+
+ngx_http_adcp_redis_call_t *
+ngx_http_adcp_redis_command(ngx_http_adcp_redis_conf_t *rcf,
+    ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_http_adcp_redis_cmd_t   *cmd;
+    ngx_http_adcp_redis_call_t  *call;
+
+    cmd = &ngx_http_adcp_redis_cmd;
+
+    if (cmd->exiting || rcf->name.len == 0) {
+        return NULL;
+    }
+
+    if (cmd->io.conf == NULL) {
+        cmd->io.conf = rcf;
+        cmd->io.log = ngx_cycle->log;
+        cmd->timer.handler = ngx_http_adcp_redis_cmd_timer;
+        cmd->timer.data = cmd;
+        cmd->timer.log = ngx_cycle->log;
+
+        /* an exiting worker waits for its answers (admin replies) */
+        cmd->timer.cancelable = 0;
+    }
+
+    if (cmd->io.ac == NULL) {
+        cmd->pending = 0;
+
+        if (ngx_http_adcp_redis_open(&cmd->io, cmd,
+                                     ngx_http_adcp_redis_cmd_on_connect,
+                                     ngx_http_adcp_redis_cmd_on_disconnect)
+            != NGX_OK)
+        {
+            return NULL;
+        }
+    }
+
+    call = ngx_alloc(sizeof(ngx_http_adcp_redis_call_t), cmd->io.log);
+    if (call == NULL) {
+        return NULL;
+    }
+
+    call->handler = handler;
+    call->data = data;
+
+    if (redisAsyncCommandArgv(cmd->io.ac, ngx_http_adcp_redis_cmd_on_reply,
+                              call, argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(call);
+        return NULL;
+    }
+
+    cmd->pending++;
+
+    if (!cmd->timer.timer_set) {
+        ngx_add_timer(&cmd->timer, rcf->ping);
+    }
+
+    return call;
+}
+
+
+void
+ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call)
+{
+    call->handler = NULL;
+}
+
+
+/* a command sequence went wrong half way (a MULTI left open): start over */
+
+void
+ngx_http_adcp_redis_reset(void)
+{
+    ngx_http_adcp_redis_close(&ngx_http_adcp_redis_cmd.io);
+}
+
+
+static void
+ngx_http_adcp_redis_cmd_timer(ngx_event_t *ev)
+{
+    ngx_http_adcp_redis_cmd_t *cmd = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, cmd->io.log, 0,
+                  "adcp: redis \"%V\": no answer to a command within %M ms",
+                  &cmd->io.conf->name, cmd->io.conf->ping);
+
+    ngx_http_adcp_redis_close(&cmd->io);
+}
+
+
+static void
+ngx_http_adcp_redis_cmd_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_adcp_redis_cmd_t *cmd = ac->data;
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, cmd->io.log, 0,
+                      "adcp: redis \"%V\": connect failed: %s",
+                      &cmd->io.conf->name, ac->errstr);
+
+        if (cmd->io.ac == ac) {
+            cmd->io.ac = NULL;
+        }
+    }
+}
+
+
+static void
+ngx_http_adcp_redis_cmd_on_disconnect(const redisAsyncContext *ac,
+    int status)
+{
+    ngx_http_adcp_redis_cmd_t *cmd = ac->data;
+
+    if (status != REDIS_OK && !cmd->exiting) {
+        ngx_log_error(NGX_LOG_ERR, cmd->io.log, 0,
+                      "adcp: redis \"%V\": connection lost: %s",
+                      &cmd->io.conf->name, ac->errstr);
+    }
+
+    if (cmd->io.ac == ac) {
+        cmd->io.ac = NULL;
+    }
+}
+
+
+static void
+ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_adcp_redis_cmd_t   *cmd = ac->data;
+    ngx_http_adcp_redis_call_t  *call = privdata;
+
+    if (cmd->pending) {
+        cmd->pending--;
+    }
+
+    if (cmd->pending == 0) {
+        if (cmd->timer.timer_set) {
+            ngx_del_timer(&cmd->timer);
+        }
+
+    } else if (r) {
+        ngx_add_timer(&cmd->timer, cmd->io.conf->ping);
+    }
+
+    if (call->handler) {
+        call->handler(r, call->data);
+    }
+
+    ngx_free(call);
 }

@@ -1,8 +1,15 @@
 
 /*
- * ngx_http_adcp_module: a subscribed Redis connection on nginx's event
- * loop (hiredis' async API, with an adapter of our own).  Knows nothing
- * of tenants: it hands each message to a callback.
+ * ngx_http_adcp_module: Redis on nginx's event loop (hiredis' async API,
+ * with an adapter of our own).  Two kinds of connection:
+ *
+ *   the link      one per host (worker 0): subscribed to the channel,
+ *                 kept alive, reconnected with backoff
+ *   commands      one per worker, opened on first use: each command gets
+ *                 its reply, or NULL once the connection failed or went
+ *                 past its deadline (adcp_redis_ping)
+ *
+ * Knows nothing of tenants.
  */
 
 
@@ -12,6 +19,8 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+
+#include <hiredis/hiredis.h>
 
 
 #define NGX_HTTP_ADCP_REDIS_OFF          0
@@ -29,22 +38,38 @@ typedef struct {
     ngx_str_t                  password;
     ngx_int_t                  db;        /* -1: none */
     ngx_str_t                  channel;
+    ngx_str_t                  log;       /* <channel>:log */
     ngx_msec_t                 ping;
     ngx_msec_t                 down_ttl;
 } ngx_http_adcp_redis_conf_t;
 
 
-typedef void (*ngx_http_adcp_redis_message_pt)(ngx_str_t *message,
-    void *data);
-typedef void (*ngx_http_adcp_redis_state_pt)(ngx_uint_t state, void *data);
+typedef struct {
+    void                     (*message)(ngx_str_t *message, void *data);
+    void                     (*state)(ngx_uint_t state, void *data);
+    void                     (*renew)(void *data);    /* a renewal sent */
+    void                     (*renewed)(void *data);  /* ... confirmed */
+    void                      *data;
+} ngx_http_adcp_redis_handlers_t;
+
+
+/* reply is NULL when the command failed: no connection, or no answer */
+typedef void (*ngx_http_adcp_redis_reply_pt)(redisReply *reply, void *data);
+
+typedef struct ngx_http_adcp_redis_call_s  ngx_http_adcp_redis_call_t;
 
 
 char *ngx_http_adcp_redis_parse(ngx_conf_t *cf,
     ngx_http_adcp_redis_conf_t *rcf);
 ngx_int_t ngx_http_adcp_redis_start(ngx_cycle_t *cycle,
-    ngx_http_adcp_redis_conf_t *rcf, ngx_http_adcp_redis_message_pt message,
-    ngx_http_adcp_redis_state_pt state, void *data);
+    ngx_http_adcp_redis_conf_t *rcf, ngx_http_adcp_redis_handlers_t *h);
 void ngx_http_adcp_redis_stop(void);
+
+ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_command(
+    ngx_http_adcp_redis_conf_t *rcf, ngx_http_adcp_redis_reply_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
+void ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call);
+void ngx_http_adcp_redis_reset(void);
 
 
 #endif /* _NGX_HTTP_ADCP_REDIS_H_INCLUDED_ */

@@ -13,6 +13,7 @@
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_descriptor.h"
+#include "ngx_http_adcp_factory.h"
 
 
 #define NGX_HTTP_ADCP_UPSTREAM         0
@@ -31,6 +32,7 @@ static ngx_int_t ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_adcp_health_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_adcp_ctx_t *ngx_http_adcp_var_ctx(ngx_http_request_t *r);
 static void ngx_http_adcp_variable_set(ngx_http_variable_value_t *v,
     ngx_str_t *value);
 
@@ -185,7 +187,7 @@ ngx_http_adcp_task_variable(ngx_http_request_t *r,
 {
     ngx_http_adcp_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+    ctx = ngx_http_adcp_var_ctx(r);
 
     if (ctx == NULL || !ctx->has_env) {
         v->not_found = 1;
@@ -205,7 +207,7 @@ ngx_http_adcp_platform_variable(ngx_http_request_t *r,
     ngx_str_t            *s;
     ngx_http_adcp_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+    ctx = ngx_http_adcp_var_ctx(r);
 
     if (ctx == NULL || ctx->platform == NULL) {
         v->not_found = 1;
@@ -231,7 +233,7 @@ ngx_http_adcp_cache_status_variable(ngx_http_request_t *r,
 {
     ngx_http_adcp_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+    ctx = ngx_http_adcp_var_ctx(r);
 
     if (ctx == NULL || ctx->cache_status == NGX_HTTP_ADCP_CACHE_NONE) {
         v->not_found = 1;
@@ -255,7 +257,7 @@ ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
     ngx_str_t            *value;
     ngx_http_adcp_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+    ctx = ngx_http_adcp_var_ctx(r);
 
     if (ctx == NULL || ctx->platform == NULL) {
         v->not_found = 1;
@@ -304,7 +306,7 @@ ngx_http_adcp_health_variable(ngx_http_request_t *r,
 {
     ngx_http_adcp_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+    ctx = ngx_http_adcp_var_ctx(r);
 
     if (ctx == NULL || ctx->slot == NULL) {
         v->not_found = 1;
@@ -315,6 +317,34 @@ ngx_http_adcp_health_variable(ngx_http_request_t *r,
                                                           & 3]);
 
     return NGX_OK;
+}
+
+
+/*
+ * A request's variables read its main request's state; the validator
+ * subrequest has a state of its own: the platform it validates.
+ */
+
+static ngx_http_adcp_ctx_t *
+ngx_http_adcp_var_ctx(ngx_http_request_t *r)
+{
+    ngx_http_adcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    if (r != r->main) {
+        ctx = ngx_http_adcp_factory_validator_ctx(r);
+
+        if (ctx) {
+            return ctx;
+        }
+    }
+
+    return ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
 }
 
 

@@ -382,9 +382,26 @@ static void
 ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
 {
     char        *state;
-    ngx_uint_t   up;
+    ngx_uint_t   up, i;
 
     static char  *states[] = { "off", "connecting", "subscribed", "backoff" };
+
+    struct {
+        char          *name;
+        char          *help;
+        ngx_atomic_t  *value;
+    } counters[] = {
+        { "messages", "Invalidation messages applied.",
+          &sh->redis_messages },
+        { "ignored", "Malformed messages ignored.", &sh->redis_ignored },
+        { "reconnects", "Reconnections.", &sh->redis_reconnects },
+        { "replayed", "Log entries applied after a reconnect.",
+          &sh->redis_replayed },
+        { "resyncs", "Log gaps that expired every platform.",
+          &sh->redis_resyncs },
+        { "published", "Messages the admin endpoint published.",
+          &sh->redis_published }
+    };
 
     state = states[sh->redis_state & 3];
     up = (sh->redis_state == NGX_HTTP_ADCP_REDIS_SUBSCRIBED);
@@ -392,9 +409,20 @@ ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
     if (!o->prom) {
         ngx_http_adcp_out(o, ",\"redis\":{\"state\":\"%s\",\"connected\":%ui,"
                           "\"messages\":%uA,\"ignored\":%uA,"
-                          "\"reconnects\":%uA,", state, up,
+                          "\"reconnects\":%uA,\"replayed\":%uA,"
+                          "\"resyncs\":%uA,\"published\":%uA,", state, up,
                           sh->redis_messages, sh->redis_ignored,
-                          sh->redis_reconnects);
+                          sh->redis_reconnects, sh->redis_replayed,
+                          sh->redis_resyncs, sh->redis_published);
+
+        /* a stream id: digits and a dash, written under the zone's lock */
+
+        if (sh->redis_log_id[0]) {
+            ngx_http_adcp_out(o, "\"log_entry\":\"%s\",", sh->redis_log_id);
+
+        } else {
+            ngx_http_adcp_out(o, "\"log_entry\":null,");
+        }
 
         if (sh->redis_last) {
             ngx_http_adcp_out(o, "\"last_message_age\":%T}",
@@ -409,20 +437,16 @@ ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
 
     ngx_http_adcp_out(o, "# HELP adcp_redis_connected 1 while subscribed.\n"
                       "# TYPE adcp_redis_connected gauge\n"
-                      "adcp_redis_connected %ui\n"
-                      "# HELP adcp_redis_messages_total Invalidation "
-                      "messages applied.\n"
-                      "# TYPE adcp_redis_messages_total counter\n"
-                      "adcp_redis_messages_total %uA\n"
-                      "# HELP adcp_redis_ignored_total Malformed messages "
-                      "ignored.\n"
-                      "# TYPE adcp_redis_ignored_total counter\n"
-                      "adcp_redis_ignored_total %uA\n"
-                      "# HELP adcp_redis_reconnects_total Reconnections.\n"
-                      "# TYPE adcp_redis_reconnects_total counter\n"
-                      "adcp_redis_reconnects_total %uA\n",
-                      up, sh->redis_messages, sh->redis_ignored,
-                      sh->redis_reconnects);
+                      "adcp_redis_connected %ui\n", up);
+
+    for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        ngx_http_adcp_out(o, "# HELP adcp_redis_%s_total %s\n"
+                          "# TYPE adcp_redis_%s_total counter\n"
+                          "adcp_redis_%s_total %uA\n",
+                          counters[i].name, counters[i].help,
+                          counters[i].name, counters[i].name,
+                          *counters[i].value);
+    }
 }
 
 

@@ -342,10 +342,10 @@ ngx_http_adcp_zone_unclaim(ngx_http_adcp_zone_t *zone,
 void
 ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t result, ngx_uint_t stale,
-    ngx_msec_t started, ngx_msec_t ttl_min, ngx_msec_t ttl_max,
-    ngx_msec_t not_found_ttl)
+    ngx_uint_t recheck, ngx_msec_t started, ngx_msec_t ttl_min,
+    ngx_msec_t ttl_max, ngx_msec_t not_found_ttl)
 {
-    ngx_uint_t            i, n;
+    ngx_uint_t            i, n, rechecked, health;
     ngx_msec_t            ms, ttl;
     ngx_http_adcp_row_t  *row;
 
@@ -384,6 +384,12 @@ ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
 
     slot->claim_until = 0;
 
+    /* the first build to end after a recheck, in any worker, answers it */
+
+    rechecked = (recheck != slot->recheck_done);
+    slot->recheck_done = recheck;
+    health = slot->health;
+
     switch (result) {
 
     case NGX_HTTP_ADCP_BUILD_OK:
@@ -393,6 +399,7 @@ ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
         slot->builds++;
         slot->built = ngx_time();
         slot->health = NGX_HTTP_ADCP_HEALTH_HEALTHY;
+        slot->no_stale = 0;
         break;
 
     case NGX_HTTP_ADCP_BUILD_NOT_FOUND:
@@ -413,8 +420,30 @@ ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
 
         slot->failures++;
         slot->failed_until = ngx_current_msec + ttl;
-        slot->health = stale ? NGX_HTTP_ADCP_HEALTH_UNVERIFIED
-                             : NGX_HTTP_ADCP_HEALTH_DISABLED;
+
+        /*
+         * SPEC section 4: a failed recheck is unverified from healthy (the
+         * workers' cached platforms keep serving), disabled from anything
+         * else, and then nothing is served; a failed rebuild is unverified
+         * where this worker has an old platform to serve, disabled
+         * otherwise (another worker may still serve its own old one)
+         */
+
+        if (rechecked) {
+            if (health == NGX_HTTP_ADCP_HEALTH_HEALTHY) {
+                slot->health = NGX_HTTP_ADCP_HEALTH_UNVERIFIED;
+
+            } else {
+                slot->health = NGX_HTTP_ADCP_HEALTH_DISABLED;
+                slot->no_stale = 1;
+            }
+
+        } else if (stale) {
+            slot->health = NGX_HTTP_ADCP_HEALTH_UNVERIFIED;
+
+        } else {
+            slot->health = NGX_HTTP_ADCP_HEALTH_DISABLED;
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -556,6 +585,7 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
 
         } else {
             slot->generation++;
+            slot->no_stale = 0;
         }
 
         slot->failures = 0;
@@ -569,6 +599,65 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * The admin endpoint applies what it publishes at once; the host's own
+ * link then receives it back from Redis, and drops it here (once).
+ */
+
+void
+ngx_http_adcp_zone_echo_add(ngx_http_adcp_zone_t *zone, ngx_str_t *message,
+    ngx_msec_t ttl)
+{
+    ngx_uint_t             i;
+    ngx_http_adcp_echo_t  *echo, *oldest;
+
+    echo = zone->sh->echo;
+    oldest = &echo[0];
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < NGX_HTTP_ADCP_ECHOES; i++) {
+        if ((ngx_msec_int_t) (echo[i].until - oldest->until) < 0) {
+            oldest = &echo[i];
+        }
+    }
+
+    oldest->crc = ngx_crc32_short(message->data, message->len);
+    oldest->until = ngx_current_msec + ttl;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_http_adcp_zone_echo_take(ngx_http_adcp_zone_t *zone, ngx_str_t *message)
+{
+    uint32_t               crc;
+    ngx_uint_t             i, found;
+    ngx_http_adcp_echo_t  *echo;
+
+    echo = zone->sh->echo;
+    crc = ngx_crc32_short(message->data, message->len);
+    found = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < NGX_HTTP_ADCP_ECHOES; i++) {
+        if (echo[i].until && echo[i].crc == crc
+            && (ngx_msec_int_t) (echo[i].until - ngx_current_msec) > 0)
+        {
+            echo[i].until = 0;
+            found = 1;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return found;
 }
 
 

@@ -60,6 +60,8 @@ typedef struct {
     ngx_atomic_t               generation;
     ngx_atomic_t               recheck;
     ngx_atomic_t               health;
+    ngx_atomic_t               no_stale;    /* a recheck failed from
+                                               unverified or disabled */
     ngx_atomic_t               cached;      /* a bit per worker */
     ngx_atomic_t               users;       /* a bit per worker whose cache
                                                has an entry pointing here */
@@ -67,6 +69,8 @@ typedef struct {
     ngx_msec_t                 not_found_until;
     ngx_msec_t                 claim_until; /* a worker retries it */
     ngx_uint_t                 failures;    /* consecutive */
+    ngx_uint_t                 recheck_done;   /* the recheck count the
+                                                  last build answered */
     ngx_uint_t                 builds;
     time_t                     built;       /* last good build, ngx_time() */
     unsigned                   dynamic:1;
@@ -83,6 +87,16 @@ typedef struct {
 } ngx_http_adcp_row_t;
 
 
+/* a message this host published, applied here already: not again */
+typedef struct {
+    uint32_t                   crc;
+    ngx_msec_t                 until;
+} ngx_http_adcp_echo_t;
+
+#define NGX_HTTP_ADCP_ECHOES         16
+#define NGX_HTTP_ADCP_LOG_ID_LEN     48      /* "<ms>-<seq>" and a NUL */
+
+
 typedef struct {
     ngx_rbtree_t               rbtree;
     ngx_rbtree_node_t          sentinel;
@@ -97,6 +111,12 @@ typedef struct {
     ngx_atomic_t               redis_ignored;
     ngx_atomic_t               redis_reconnects;
     time_t                     redis_last;      /* last message, ngx_time */
+    ngx_atomic_t               redis_replayed;  /* log entries, reconnects */
+    ngx_atomic_t               redis_resyncs;   /* log lost: all expired */
+    ngx_atomic_t               redis_published; /* by the admin endpoint */
+    u_char                     redis_log_id[NGX_HTTP_ADCP_LOG_ID_LEN];
+                                                /* last applied, "" none */
+    ngx_http_adcp_echo_t       echo[NGX_HTTP_ADCP_ECHOES];
 } ngx_http_adcp_shctx_t;
 
 
@@ -123,7 +143,8 @@ void ngx_http_adcp_zone_unclaim(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot);
 void ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t result, ngx_uint_t stale,
-    ngx_msec_t started, ngx_msec_t ttl_min, ngx_msec_t ttl_max,
+    ngx_uint_t recheck, ngx_msec_t started, ngx_msec_t ttl_min,
+    ngx_msec_t ttl_max,
     ngx_msec_t not_found_ttl);
 void ngx_http_adcp_zone_cached(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot, ngx_uint_t on);
@@ -131,6 +152,10 @@ void ngx_http_adcp_zone_unuse(ngx_http_adcp_slot_t *slot);
 void ngx_http_adcp_zone_worker_start(ngx_http_adcp_zone_t *zone);
 void ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone,
     ngx_str_t *tenant, ngx_uint_t recheck);
+void ngx_http_adcp_zone_echo_add(ngx_http_adcp_zone_t *zone,
+    ngx_str_t *message, ngx_msec_t ttl);
+ngx_uint_t ngx_http_adcp_zone_echo_take(ngx_http_adcp_zone_t *zone,
+    ngx_str_t *message);
 
 
 #endif /* _NGX_HTTP_ADCP_ZONE_H_INCLUDED_ */

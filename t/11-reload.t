@@ -104,7 +104,11 @@ for my $i (1 .. 2) {
     wait_for(sub { $exits->() >= $e + 2 }, 20);
 }
 
+# the master closes an exited worker's channel when it reaps it, a moment
+# after logging the exit: the baseline is the least seen over a second
+
 my ($fd0, $rss0) = (fds(), rss());
+wait_for(sub { my $n = fds(); $fd0 = $n if $n < $fd0; 0 }, 1);
 
 for my $i (1 .. 50) {
     my $e = $exits->();
@@ -119,11 +123,30 @@ ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }),
 is(http_get($port, 'r-last.test', '/mcp')->{status}, 200,
     'after 50 reloads: serving');
 
-my ($fd1, $rss1) = (fds(), rss());
-is($fd1, $fd0, "master file descriptors: $fd0 before, $fd1 after");
+my $fd1;
+ok(wait_for(sub { ($fd1 = fds()) == $fd0 }, 5),
+    "master file descriptors: $fd0 before, after: as many");
+my $rss1 = rss();
 ok($rss1 - $rss0 < 2048, "master RSS: $rss0 KB before, $rss1 KB after");
 ok(wait_for(sub { (subscribers() // 0) == 1 }),
     'Redis sees one subscriber: every old worker closed its link');
+
+# worker 0's link and its command connection (the log's position), and
+# this query: nothing else left open by 50 generations of workers
+
+sub clients {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('redis'),
+        Timeout => 5) or return undef;
+    print $s "*2\r\n\$4\r\nINFO\r\n\$7\r\nclients\r\n";
+    my ($len) = (scalar <$s> // '') =~ /^\$(\d+)/ or return undef;
+    read($s, my $info, $len);
+    close $s;
+    my ($n) = $info =~ /connected_clients:(\d+)/;
+    return $n;
+}
+
+ok(wait_for(sub { (clients() // 0) == 3 }),
+    'Redis sees 3 clients: the link, its command connection, this one');
 
 my @exit = $t->read_file('error.log') =~ /worker process \d+ exited with code (\d+)/g;
 ok(!grep({ $_ != 0 } @exit), 'every old worker exited cleanly');
