@@ -20,7 +20,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 
 PKGS="gcc make libc6-dev perl curl procps nginx nginx-dev libyajl-dev
       libhiredis-dev valgrind apache2-utils wrk gnuplot-nox
-      libnginx-mod-http-lua lua-resty-lrucache lua-cjson"
+      libnginx-mod-http-lua lua-resty-lrucache lua-cjson redis-server"
 
 missing=""
 for p in $PKGS; do
@@ -42,12 +42,14 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     export N=300 RUNS=1 WRK_SECONDS=1 FIRST=1000 TOTAL=4000
     BOOT_N="10 1000 20000"
     LEVELS="1 10 100"
+    INV_RUNS=20 INV_TENANTS=100
     RESULTS=$BENCH/RESULTS-quick.md
     MODE="quick pass (BENCH_QUICK=1)"
 else
     export N=${N:-2000} RUNS=${RUNS:-3} WRK_SECONDS=${WRK_SECONDS:-3}
     BOOT_N="10 1000 100000"
     LEVELS="1 10 100 1000"
+    INV_RUNS=100 INV_TENANTS=500
     RESULTS=$BENCH/RESULTS.md
     MODE="full run"
 fi
@@ -81,7 +83,9 @@ step "concurrency (concurrency.pl $LEVELS)" perl ./concurrency.pl $LEVELS
 step "churn (churn.sh)" sh ./churn.sh
 
 if [ -x "$BENCH/invalidation.sh" ] || [ -f "$BENCH/invalidation.sh" ]; then
-    step "invalidation (invalidation.sh)" sh ./invalidation.sh
+    # its own RUNS: not hitpath.sh's
+    step "invalidation (invalidation.sh)" \
+        env RUNS="$INV_RUNS" TENANTS="$INV_TENANTS" sh ./invalidation.sh
     cp "$OUT/step" "$OUT/invalidation"
 fi
 
@@ -301,7 +305,7 @@ ngx=$(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //')
     echo "sh bench/boot.sh $BOOT_N"
     echo "perl bench/concurrency.pl $LEVELS"
     echo "FIRST=${FIRST:-2000} TOTAL=${TOTAL:-20000} sh bench/churn.sh"
-    echo "sh bench/invalidation.sh       # when present"
+    echo "RUNS=$INV_RUNS TENANTS=$INV_TENANTS sh bench/invalidation.sh"
     echo '```'
     echo
     echo "Configurations: bench/conf/ (plain-proxy.conf, adcp-var.conf,"
