@@ -17,7 +17,12 @@ FIRST=${FIRST:-2000}
 TOTAL=${TOTAL:-20000}
 WORK=$(mktemp -d /tmp/adcp-churn-XXXXXX)
 chmod 755 "$WORK"
-PORT=$(( 23000 + $$ % 20000 ))
+free_port() {
+    # a port of 127.0.0.1 nothing listens on now (the kernel's choice)
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1,
+        LocalAddr => "127.0.0.1", LocalPort => 0, Proto => "tcp")->sockport'
+}
+PORT=$(free_port)
 
 cleanup() {
     [ -s "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null

@@ -38,10 +38,14 @@ CONFIGS=${CONFIGS:-plain adcp-var adcp-bal adcp-auth lua}
 METHODS=${METHODS:-get post}
 WORK=$(mktemp -d /tmp/adcp-hit-XXXXXX)
 chmod 755 "$WORK"
-BASE=$(( 21000 + $$ % 20000 ))
-APORT=$BASE
-FPORT=$((BASE + 1))
-GPORT=$((BASE + 2))
+free_port() {
+    # a port of 127.0.0.1 nothing listens on now (the kernel's choice)
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1,
+        LocalAddr => "127.0.0.1", LocalPort => 0, Proto => "tcp")->sockport'
+}
+APORT=$(free_port)
+FPORT=$(free_port)
+GPORT=$(free_port)
 
 cleanup() {
     for p in "$WORK"/*/nginx.pid; do
