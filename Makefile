@@ -9,7 +9,8 @@
 #                   Debian's source with ASan + UBSan and NGX_DEBUG_PALLOC
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS
 #   make demo       start the demo gateway (conf-examples/quickstart.conf)
-#   make bench      run bench/ (see bench/README.md)
+#   make bench      run bench/ (bench/run.sh: installs what it needs, prints
+#                   a table, writes bench/RESULTS.md; BENCH_QUICK=1 fast)
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -155,7 +156,7 @@ demo: $(MODULE)
 demo-stop:
 	sh conf-examples/demo.sh stop
 
-bench: $(MODULE)
+bench:
 	sh bench/run.sh
 
 # libFuzzer with ASan and UBSan (clang, Debian's libclang-rt-14-dev): each

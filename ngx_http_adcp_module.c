@@ -32,6 +32,7 @@
 #include "ngx_http_adcp_bus.h"
 #include "ngx_http_adcp_json.h"
 #include "ngx_http_adcp_error_page.h"
+#include "ngx_http_adcp_balancer.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -224,6 +225,13 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       0,
       (void *) ngx_http_adcp_admin_handler },
 
+    { ngx_string("adcp_balancer"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
+      ngx_http_adcp_balancer,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -361,9 +369,13 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
+        if (ctx->err == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         ngx_http_finalize_request(r,
             ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
-                                     &ctx->err));
+                                     ctx->err));
         return NGX_DONE;
 
     default:
@@ -377,7 +389,28 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
                                     "requested task");
     }
 
-    return NGX_DECLINED;
+    rc = ngx_http_adcp_balancer_prepare(r, ctx);
+
+    switch (rc) {
+
+    case NGX_OK:
+        return NGX_DECLINED;
+
+    case NGX_DONE:
+        return NGX_DONE;
+
+    case NGX_DECLINED:
+        if (ctx->err == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_finalize_request(r,
+            ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
+                                     ctx->err));
+        return NGX_DONE;
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 

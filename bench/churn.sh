@@ -6,16 +6,23 @@
 # request builds a platform (a factory subrequest answering a ~300-byte
 # descriptor) and evicts one: the RSS must stay flat.
 #
-#   sh bench/churn.sh
+#   sh bench/churn.sh           FIRST=2000 TOTAL=20000
 
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NGINX=${NGINX_BIN:-/usr/sbin/nginx}
 MODULE=${ADCP_MODULE:-$ROOT/build/ngx_http_adcp_module.so}
+FIRST=${FIRST:-2000}
+TOTAL=${TOTAL:-20000}
 WORK=$(mktemp -d /tmp/adcp-churn-XXXXXX)
 chmod 755 "$WORK"
-PORT=$(( 23000 + $$ % 20000 ))
+free_port() {
+    # a port of 127.0.0.1 nothing listens on now (the kernel's choice)
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1,
+        LocalAddr => "127.0.0.1", LocalPort => 0, Proto => "tcp")->sockport'
+}
+PORT=$(free_port)
 
 cleanup() {
     [ -s "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
@@ -95,13 +102,14 @@ send() {
 }
 
 r0=$(rss)
-send 0 2000
+send 0 "$FIRST"
 r1=$(rss)
-send 2000 20000
+send "$FIRST" "$TOTAL"
 r2=$(rss)
 
 printf '%-28s %10s\n' "worker RSS" KB
 printf '%-28s %10s\n' "after start" "$r0"
-printf '%-28s %10s\n' "after 2,000 tenants" "$r1"
-printf '%-28s %10s\n' "after 20,000 tenants" "$r2"
-printf '%-28s %10s\n' "growth 2,000 -> 20,000" "$((r2 - r1))"
+printf '%-28s %10s\n' "after $FIRST tenants" "$r1"
+printf '%-28s %10s\n' "after $TOTAL tenants" "$r2"
+printf '%-28s %10s\n' "growth $FIRST -> $TOTAL" "$((r2 - r1))"
+echo "RESULT churn $FIRST $TOTAL $r0 $r1 $r2"

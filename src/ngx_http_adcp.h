@@ -48,6 +48,8 @@ typedef struct {
     ngx_msec_t                  stale_if_error;
     size_t                      zone_size;
     ngx_flag_t                  platforms;     /* some adcp_factory is set */
+    ngx_array_t                *balancers;     /* upstream{}s with
+                                                  adcp_balancer, or NULL */
     ngx_http_adcp_zone_t        zone;
     ngx_http_adcp_redis_conf_t  redis;
 } ngx_http_adcp_main_conf_t;
@@ -62,7 +64,11 @@ typedef struct {
 } ngx_http_adcp_loc_conf_t;
 
 
-/* per request, in the request pool; subrequests read their main's */
+/*
+ * per request, in the request pool; subrequests read their main's.  Kept
+ * small: on a hit it is most of what the module adds to the request pool
+ * (whose 4k blocks a few bytes more would make one more malloc per request)
+ */
 
 typedef struct {
     ngx_http_request_t         *request;
@@ -73,11 +79,14 @@ typedef struct {
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
     ngx_queue_t                 waiter;        /* in flight->waiters */
     void                       *flight;
-    ngx_uint_t                  state;         /* NGX_HTTP_ADCP_ST_* */
-    ngx_uint_t                  cache_status;  /* NGX_HTTP_ADCP_CACHE_* */
-    ngx_http_adcp_error_t       err;           /* when no platform */
-    ngx_str_t                   error_page;    /* adcp_error_pages body */
+    ngx_http_adcp_error_t      *err;           /* when no platform; request
+                                                  pool, only then */
+    void                       *peer;          /* adcp_balancer's choice */
+    void                       *resolve;       /* its host name lookup */
+    ngx_buf_t                  *error_page;    /* adcp_error_pages body */
 
+    unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
+    unsigned                    cache_status:3;  /* NGX_HTTP_ADCP_CACHE_* */
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */

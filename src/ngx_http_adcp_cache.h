@@ -31,6 +31,7 @@ typedef struct {
     ngx_array_t               *capabilities;  /* ngx_str_t; NULL: any task */
     ngx_array_t               *routes;        /* ngx_keyval_t: task, upstream */
     ngx_array_t               *vars;          /* ngx_keyval_t */
+    void                      *peers;         /* adcp_balancer's, once */
     ngx_msec_t                 ttl;           /* descriptor "ttl", 0: none */
     ngx_msec_t                 built;         /* ngx_current_msec */
     ngx_msec_t                 expires;       /* 0: never */

@@ -120,6 +120,11 @@ static void ngx_http_adcp_env_method(ngx_http_adcp_envelope_parser_t *p,
 static ngx_int_t ngx_http_adcp_env_copy(ngx_http_adcp_envelope_parser_t *p,
     ngx_str_t *dst, u_char *s, size_t len, ngx_uint_t string);
 
+static u_char *ngx_http_adcp_env_fast_ws(u_char *p, u_char *last);
+static u_char *ngx_http_adcp_env_fast_string(u_char *p, u_char *last);
+static u_char *ngx_http_adcp_env_fast_number(u_char *p, u_char *last);
+static ngx_uint_t ngx_http_adcp_env_method_kind(u_char *s, size_t len);
+
 static void ngx_http_adcp_env_id_sep(ngx_http_adcp_envelope_parser_t *p);
 static void ngx_http_adcp_env_id_write(ngx_http_adcp_envelope_parser_t *p,
     u_char *s, size_t len, ngx_uint_t string);
@@ -287,6 +292,14 @@ ngx_http_adcp_envelope_parse_chain(ngx_pool_t *pool, ngx_chain_t *in,
     ngx_chain_t                      *cl;
     ngx_http_adcp_envelope_parser_t  *p;
 
+    if (in && ngx_buf_in_memory(in->buf)) {
+        rc = ngx_http_adcp_envelope_fast(pool, in->buf->pos, in->buf->last,
+                                         env);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     p = ngx_http_adcp_envelope_create(pool, env);
     if (p == NULL) {
         return NGX_ERROR;
@@ -344,6 +357,260 @@ ngx_http_adcp_envelope_parse_chain(ngx_pool_t *pool, ngx_chain_t *in,
     ngx_http_adcp_envelope_finish(p);
 
     return NGX_OK;
+}
+
+
+/*
+ * The common case without yajl (whose set-up and lexer cost about 3,000
+ * instructions per request): a body whose first buffer holds an object
+ * where the "id", the "method" and, for tools/call, "params"."name" come
+ * before any value that is not plain: strings of printable ASCII without
+ * escapes, integers, and "params" itself.  The same state as the yajl
+ * parse's, stopping at the same token (the rest is not read by either).
+ * Anything else (A2A, an escape, a nested value first, a true/false/null,
+ * the buffer's end) is NGX_DECLINED with env untouched: the yajl parse
+ * runs from the start.  NGX_OK: env is set; NGX_ERROR: out of memory.
+ */
+
+ngx_int_t
+ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
+    ngx_http_adcp_envelope_t *env)
+{
+    u_char      *k, *s, *e;
+    size_t       klen;
+    ngx_str_t    id, name;
+    ngx_uint_t   depth, role, method, id_string, id_seen, name_seen;
+
+    p = ngx_http_adcp_env_fast_ws(p, last);
+
+    if (p == last || *p != '{') {
+        return NGX_DECLINED;
+    }
+
+    p++;
+    depth = 1;
+    method = NGX_HTTP_ADCP_METHOD_NONE;
+    id_seen = 0;
+    id_string = 0;
+    name_seen = 0;
+    ngx_str_null(&id);
+    ngx_str_null(&name);
+
+    for ( ;; ) {
+
+        /* a member: "key" : value */
+
+        p = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (p == last || *p != '"') {
+            return NGX_DECLINED;
+        }
+
+        k = p + 1;
+        p = ngx_http_adcp_env_fast_string(k, last);
+        if (p == NULL) {
+            return NGX_DECLINED;
+        }
+
+        klen = p++ - k;
+
+        p = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (p == last || *p++ != ':') {
+            return NGX_DECLINED;
+        }
+
+        p = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (p == last) {
+            return NGX_DECLINED;
+        }
+
+        role = NGX_HTTP_ADCP_K_NONE;
+
+        if (depth == 1) {
+            if (ngx_http_adcp_env_is(k, klen, "id")) {
+                role = NGX_HTTP_ADCP_K_ID;
+
+            } else if (ngx_http_adcp_env_is(k, klen, "method")) {
+                role = NGX_HTTP_ADCP_K_METHOD;
+
+            } else if (ngx_http_adcp_env_is(k, klen, "params")) {
+                role = NGX_HTTP_ADCP_K_PARAMS;
+            }
+
+        } else if (ngx_http_adcp_env_is(k, klen, "name")) {
+            role = NGX_HTTP_ADCP_K_NAME;
+        }
+
+        if (*p == '{' && role == NGX_HTTP_ADCP_K_PARAMS) {
+            p++;
+            depth = 2;
+            continue;
+        }
+
+        if (*p == '"') {
+            s = p + 1;
+            e = ngx_http_adcp_env_fast_string(s, last);
+            if (e == NULL) {
+                return NGX_DECLINED;
+            }
+
+            p = e + 1;
+
+            switch (role) {
+
+            case NGX_HTTP_ADCP_K_ID:
+                id.data = s;
+                id.len = e - s;
+                id_string = 1;
+                id_seen = 1;
+                break;
+
+            case NGX_HTTP_ADCP_K_METHOD:
+                method = ngx_http_adcp_env_method_kind(s, e - s);
+
+                if (method == NGX_HTTP_ADCP_METHOD_A2A) {
+                    return NGX_DECLINED;
+                }
+
+                break;
+
+            case NGX_HTTP_ADCP_K_NAME:
+                name.data = s;
+                name.len = e - s;
+                name_seen = 1;
+                break;
+            }
+
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            s = p;
+            p = ngx_http_adcp_env_fast_number(p, last);
+            if (p == NULL) {
+                return NGX_DECLINED;
+            }
+
+            if (role == NGX_HTTP_ADCP_K_ID) {
+                id.data = s;
+                id.len = p - s;
+                id_string = 0;
+                id_seen = 1;
+            }
+
+        } else {
+            return NGX_DECLINED;
+        }
+
+        /* what the yajl parse's callbacks ask after each scalar */
+
+        if (id_seen
+            && (method == NGX_HTTP_ADCP_METHOD_OTHER
+                || (method == NGX_HTTP_ADCP_METHOD_MCP_CALL && name_seen)))
+        {
+            break;
+        }
+
+        p = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (p == last || *p++ != ',') {
+            return NGX_DECLINED;
+        }
+    }
+
+    env->method = method;
+    env->error = NGX_HTTP_ADCP_ENV_OK;
+    ngx_str_null(&env->task);
+
+    env->id.len = id_string ? ngx_http_adcp_json_str_len(&id) : id.len;
+    env->id.data = ngx_pnalloc(pool, env->id.len);
+    if (env->id.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (id_string) {
+        (void) ngx_http_adcp_json_str(env->id.data, &id);
+
+    } else {
+        ngx_memcpy(env->id.data, id.data, id.len);
+    }
+
+    if (method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+        env->task.len = name.len;
+        env->task.data = ngx_pnalloc(pool, name.len ? name.len : 1);
+        if (env->task.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(env->task.data, name.data, name.len);
+    }
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_adcp_env_fast_ws(u_char *p, u_char *last)
+{
+    while (p < last
+           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/* the closing quote of a string of printable ASCII without escapes */
+
+static u_char *
+ngx_http_adcp_env_fast_string(u_char *p, u_char *last)
+{
+    while (p < last) {
+        if (*p == '"') {
+            return p;
+        }
+
+        if (*p < 0x20 || *p > 0x7e || *p == '\\') {
+            return NULL;
+        }
+
+        p++;
+    }
+
+    return NULL;
+}
+
+
+/* past an integer that something other than a digit follows in the buffer */
+
+static u_char *
+ngx_http_adcp_env_fast_number(u_char *p, u_char *last)
+{
+    if (*p == '-') {
+        p++;
+    }
+
+    if (p == last || *p < '0' || *p > '9') {
+        return NULL;
+    }
+
+    if (*p++ == '0') {
+        if (p < last && *p >= '0' && *p <= '9') {
+            return NULL;
+        }
+
+    } else {
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p == last || *p == '.' || *p == 'e' || *p == 'E') {
+        return NULL;
+    }
+
+    return p;
 }
 
 
@@ -829,19 +1096,26 @@ static void
 ngx_http_adcp_env_method(ngx_http_adcp_envelope_parser_t *p, u_char *s,
     size_t len)
 {
+    p->env->method = ngx_http_adcp_env_method_kind(s, len);
+}
+
+
+static ngx_uint_t
+ngx_http_adcp_env_method_kind(u_char *s, size_t len)
+{
     if (ngx_http_adcp_env_is(s, len, "tools/call")) {
-        p->env->method = NGX_HTTP_ADCP_METHOD_MCP_CALL;
-
-    } else if (ngx_http_adcp_env_is(s, len, "message/send")
-               || ngx_http_adcp_env_is(s, len, "message/stream")
-               || ngx_http_adcp_env_is(s, len, "SendMessage")
-               || ngx_http_adcp_env_is(s, len, "SendStreamingMessage"))
-    {
-        p->env->method = NGX_HTTP_ADCP_METHOD_A2A;
-
-    } else {
-        p->env->method = NGX_HTTP_ADCP_METHOD_OTHER;
+        return NGX_HTTP_ADCP_METHOD_MCP_CALL;
     }
+
+    if (ngx_http_adcp_env_is(s, len, "message/send")
+        || ngx_http_adcp_env_is(s, len, "message/stream")
+        || ngx_http_adcp_env_is(s, len, "SendMessage")
+        || ngx_http_adcp_env_is(s, len, "SendStreamingMessage"))
+    {
+        return NGX_HTTP_ADCP_METHOD_A2A;
+    }
+
+    return NGX_HTTP_ADCP_METHOD_OTHER;
 }
 
 

@@ -54,6 +54,8 @@ ngx_int_t ngx_http_adcp_envelope_feed(ngx_http_adcp_envelope_parser_t *p,
     u_char *data, size_t len);
 void ngx_http_adcp_envelope_finish(ngx_http_adcp_envelope_parser_t *p);
 
+ngx_int_t ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p,
+    u_char *last, ngx_http_adcp_envelope_t *env);
 ngx_int_t ngx_http_adcp_envelope_parse_chain(ngx_pool_t *pool,
     ngx_chain_t *in, ngx_http_adcp_envelope_t *env, ngx_log_t *log);
 

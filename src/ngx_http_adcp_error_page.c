@@ -54,6 +54,7 @@ static ngx_int_t
 ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
 {
     char                      *message;
+    ngx_buf_t                 *b;
     ngx_str_t                  body;
     ngx_uint_t                 status, code;
     ngx_http_adcp_ctx_t       *ctx;
@@ -126,7 +127,18 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
 
     r->allow_ranges = 0;
 
-    ctx->error_page = body;
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body.data;
+    b->last = body.data + body.len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    ctx->error_page = b;
     ctx->error_page_on = 1;
 
     return ngx_http_next_header_filter(r);
@@ -164,19 +176,12 @@ ngx_http_adcp_error_page_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx->error_page_sent = 1;
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
+    b = ctx->error_page;
 
-    if (!r->header_only) {
-        b->pos = ctx->error_page.data;
-        b->last = ctx->error_page.data + ctx->error_page.len;
-        b->memory = 1;
+    if (r->header_only) {
+        b->pos = b->last;
+        b->memory = 0;
     }
-
-    b->last_buf = 1;
-    b->last_in_chain = 1;
 
     out.buf = b;
     out.next = NULL;

@@ -1299,23 +1299,30 @@ static void
 ngx_http_adcp_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
     ngx_msec_t until)
 {
-    ngx_msec_int_t  left;
+    ngx_msec_int_t          left;
+    ngx_http_adcp_error_t  *err;
 
-    ngx_memzero(&ctx->err, sizeof(ngx_http_adcp_error_t));
+    /* NULL (out of memory) is answered 500 */
 
-    ctx->err.code = code;
+    err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
+    ctx->err = err;
 
-    if (code == NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND) {
-        ngx_str_set(&ctx->err.message, "no account is served at this "
-                    "address");
+    if (err == NULL) {
         return;
     }
 
-    ngx_str_set(&ctx->err.message, "the account's platform is unavailable, "
+    err->code = code;
+
+    if (code == NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND) {
+        ngx_str_set(&err->message, "no account is served at this address");
+        return;
+    }
+
+    ngx_str_set(&err->message, "the account's platform is unavailable, "
                 "retry later");
 
     left = (ngx_msec_int_t) (until - ngx_current_msec);
-    ctx->err.retry_after = (left > 0) ? (left + 999) / 1000 : 1;
+    err->retry_after = (left > 0) ? (left + 999) / 1000 : 1;
 }
 
 

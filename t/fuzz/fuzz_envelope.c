@@ -2,7 +2,9 @@
 /*
  * libFuzzer target: the envelope extractor, fed the input in the number of
  * pieces its first byte says (as bodies arrive in buffers), with the
- * invariants the module relies on checked after every parse.
+ * invariants the module relies on checked after every parse; and the fast
+ * path (no yajl) on the whole input, which must agree with yajl whenever
+ * it answers.
  */
 
 
@@ -23,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     u_char                           *copy;
     ngx_int_t                         rc;
     ngx_pool_t                       *pool;
-    ngx_http_adcp_envelope_t          env;
+    ngx_http_adcp_envelope_t          env, fast;
     ngx_http_adcp_envelope_parser_t  *p;
 
     if (size == 0) {
@@ -81,6 +83,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
     }
+
+    /* the fast path reads the input in one piece of its own */
+
+    copy = malloc(size ? size : 1);
+    memcpy(copy, data, size);
+
+    rc = ngx_http_adcp_envelope_fast(pool, copy, copy + size, &fast);
+
+    if (rc == NGX_OK
+        && (fast.error != env.error || fast.method != env.method
+            || fast.id.len != env.id.len
+            || ngx_memcmp(fast.id.data, env.id.data, env.id.len) != 0
+            || fast.task.len != env.task.len
+            || (fast.task.len
+                && ngx_memcmp(fast.task.data, env.task.data, fast.task.len)
+                   != 0)))
+    {
+        abort();
+    }
+
+    free(copy);
 
     test_pool_destroy(pool);
 

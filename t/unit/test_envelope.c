@@ -4,7 +4,9 @@
  * split into two buffers at every possible offset, then into random
  * multi-way splits (as bodies arrive in buffers), and through the chain
  * walker with a part of the body in a temporary file.  Every way must give
- * the same id, method, task and verdict.
+ * the same id, method, task and verdict.  The fast path (no yajl, for the
+ * common MCP shapes) must agree with the yajl parse wherever it answers:
+ * on every case, every prefix of it and every one-byte change of it.
  */
 
 
@@ -182,6 +184,9 @@ typedef struct {
 } test_result_t;
 
 
+static ngx_uint_t test_fast_agrees(const char *body, size_t len,
+    ngx_uint_t *answered);
+static void test_fast(test_case_t *tc);
 static void test_feed_split(test_case_t *tc, size_t *cuts, ngx_uint_t n,
     test_result_t *res);
 static int test_same(test_case_t *tc, test_result_t *res);
@@ -252,6 +257,101 @@ test_same(test_case_t *tc, test_result_t *res)
     return res->method == tc->method
            && strcmp(res->id, tc->id) == 0
            && strcmp(res->task, tc->task) == 0;
+}
+
+
+/*
+ * Whether the fast path, when it answers for body[0..len), answers what
+ * the yajl parse of the same bytes does
+ */
+
+static ngx_uint_t
+test_fast_agrees(const char *body, size_t len, ngx_uint_t *answered)
+{
+    ngx_int_t                         rc;
+    ngx_uint_t                        same;
+    ngx_pool_t                       *pool;
+    ngx_http_adcp_envelope_t          fast, slow;
+    ngx_http_adcp_envelope_parser_t  *p;
+
+    pool = test_pool_create();
+
+    memset(&fast, 0x5a, sizeof(fast));
+
+    rc = ngx_http_adcp_envelope_fast(pool, (u_char *) body,
+                                     (u_char *) body + len, &fast);
+
+    if (rc == NGX_DECLINED) {
+        test_pool_destroy(pool);
+        return 1;
+    }
+
+    (*answered)++;
+
+    p = ngx_http_adcp_envelope_create(pool, &slow);
+    (void) ngx_http_adcp_envelope_feed(p, (u_char *) body, len);
+    ngx_http_adcp_envelope_finish(p);
+
+    same = rc == NGX_OK
+           && fast.error == slow.error
+           && fast.method == slow.method
+           && fast.id.len == slow.id.len
+           && memcmp(fast.id.data, slow.id.data, fast.id.len) == 0
+           && fast.task.len == slow.task.len
+           && (fast.task.len == 0
+               || memcmp(fast.task.data, slow.task.data, fast.task.len)
+                  == 0);
+
+    if (!same) {
+        tap_diag("fast: error %lu method %lu id '%.*s' task '%.*s'; "
+                 "yajl: error %lu method %lu id '%.*s' task '%.*s'; "
+                 "body '%.*s'",
+                 fast.error, fast.method, (int) fast.id.len, fast.id.data,
+                 (int) fast.task.len, fast.task.data,
+                 slow.error, slow.method, (int) slow.id.len, slow.id.data,
+                 (int) slow.task.len, slow.task.data, (int) len, body);
+    }
+
+    test_pool_destroy(pool);
+
+    return same;
+}
+
+
+static void
+test_fast(test_case_t *tc)
+{
+    char         buf[4096];
+    size_t       len, i, k, n;
+    ngx_uint_t   all, answered;
+
+    static const char  subst[] = "\"\\,:{}[] 0-9x.e\x01\x7f\xc3";
+
+    len = strlen(tc->body);
+    all = 1;
+    answered = 0;
+    n = 0;
+
+    if (len >= sizeof(buf)) {
+        return;
+    }
+
+    for (i = 0; i <= len && all; i++) {
+        all = test_fast_agrees(tc->body, i, &answered);
+        n++;
+    }
+
+    for (i = 0; i < len && all; i++) {
+        for (k = 0; k < sizeof(subst) - 1 && all; k++) {
+            memcpy(buf, tc->body, len);
+            buf[i] = subst[k];
+            all = test_fast_agrees(buf, len, &answered);
+            n++;
+        }
+    }
+
+    tap_ok(all, "%s: the fast path agrees with yajl (%lu bodies, "
+           "%lu answered fast)", tc->name, n, answered);
 }
 
 
@@ -496,6 +596,8 @@ main(void)
             tap_ok(test_chain_with_file(tc),
                    "%s: memory + temp file + memory", tc->name);
         }
+
+        test_fast(tc);
     }
 
     test_deep();
