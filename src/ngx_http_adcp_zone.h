@@ -41,7 +41,13 @@
 #define NGX_HTTP_ADCP_C_EVICTIONS        8
 #define NGX_HTTP_ADCP_C_EXPIRATIONS      9
 #define NGX_HTTP_ADCP_C_INVALIDATIONS    10
-#define NGX_HTTP_ADCP_NCOUNTERS          11
+#define NGX_HTTP_ADCP_C_TASKS_ACCEPTED   11
+#define NGX_HTTP_ADCP_C_TASKS_REPLAYED   12
+#define NGX_HTTP_ADCP_C_TASKS_RUNNING    13   /* a gauge: execution */
+#define NGX_HTTP_ADCP_C_TASKS_COMPLETED  14
+#define NGX_HTTP_ADCP_C_TASKS_FAILED     15
+#define NGX_HTTP_ADCP_C_TASKS_RECLAIMED  16
+#define NGX_HTTP_ADCP_NCOUNTERS          17
 
 /* ngx_http_adcp_zone_claim() */
 #define NGX_HTTP_ADCP_CLAIM_FREE         0   /* healthy: every worker builds */
@@ -113,6 +119,10 @@ typedef struct {
     u_char                     redis_log_id[NGX_HTTP_ADCP_LOG_ID_LEN];
                                                 /* last applied, "" none */
     ngx_http_adcp_echo_t       echo[NGX_HTTP_ADCP_ECHOES];
+
+    /* the task stream's length after this host's last accept */
+    ngx_atomic_t               tasks_queue;
+    time_t                     tasks_queue_time;   /* 0: none yet */
 } ngx_http_adcp_shctx_t;
 
 
