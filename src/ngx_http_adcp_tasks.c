@@ -729,7 +729,7 @@ ngx_http_adcp_tasks_principal(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
 
 /*
  * The payload's hash: MD5 of the task name and its arguments in a
- * canonical form (keys sorted, numbers as written), so that a retry
+ * canonical form (keys sorted, numbers by value), so that a retry
  * with another JSON-RPC id or another key order is the same payload.
  */
 
@@ -757,6 +757,7 @@ ngx_http_adcp_tasks_hash(ngx_http_adcp_task_t *t, ngx_str_t *task,
 static void
 ngx_http_adcp_tasks_hash_val(ngx_md5_t *md5, yajl_val v, ngx_log_t *log)
 {
+    double                    d;
     size_t                    i, n, len;
     u_char                    lenbuf[NGX_SIZE_T_LEN + 2], *p;
     const char               *s;
@@ -773,6 +774,24 @@ ngx_http_adcp_tasks_hash_val(ngx_md5_t *md5, yajl_val v, ngx_log_t *log)
         return;
 
     case yajl_t_number:
+
+        /* by value: 1500.5, 1500.50 and 1.5005e3 are one number */
+
+        if ((v->u.number.flags & YAJL_NUMBER_INT_VALID)
+            && (v->u.number.i > (1LL << 53) || v->u.number.i < -(1LL << 53)))
+        {
+            ngx_md5_update(md5, "i", 1);
+            ngx_md5_update(md5, &v->u.number.i, sizeof(v->u.number.i));
+            return;
+        }
+
+        if (v->u.number.flags & YAJL_NUMBER_DOUBLE_VALID) {
+            d = (v->u.number.d == 0) ? 0 : v->u.number.d;
+            ngx_md5_update(md5, "d", 1);
+            ngx_md5_update(md5, &d, sizeof(double));
+            return;
+        }
+
         s = v->u.number.r;
         len = ngx_strlen(s);
         p = ngx_sprintf(lenbuf, "n%uz:", len);
