@@ -19,6 +19,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use Digest::MD5 qw(md5_hex);
+use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use AdcpTest qw(http http_post_json http_get json_decode json_encode
     schema_check append_line wait_for);
@@ -588,6 +589,20 @@ like($prom, qr/^adcp_tasks_queue \d+$/m, 'prometheus: adcp_tasks_queue');
 my $before = (rcli('XLEN', 'adcp:tasks'))[0];
 
 rcli('CLIENT', 'PAUSE', '2500', 'ALL');
+
+# a client that goes away while its accept waits on Redis
+
+{
+    my $b = mcp(59, 'create_media_buy',
+        { idempotency_key => 'gone-key-00000001' });
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+        Proto => 'tcp') or die "connect: $!";
+    print $s "POST /mcp HTTP/1.1\r\nHost: acme.test\r\n"
+        . "Content-Type: application/json\r\nContent-Length: "
+        . length($b) . "\r\nConnection: close\r\n\r\n$b";
+    sleep 0.2;
+    close $s;
+}
 $r = post('acme.test', mcp(60, 'create_media_buy',
     { idempotency_key => 'stalled-key-000001' }), Authorization => $auth1);
 $e = $r->{json}{result}{structuredContent}{adcp_error};
@@ -601,6 +616,8 @@ is((rcli('XLEN', 'adcp:tasks'))[0], $before, '... and nothing stored once '
     . 'Redis resumed');
 is((rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
     . ':stalled-key-000001'))[0], 0, '... not even the key');
+is((rcli('EXISTS', 'adcp:idem:acme::gone-key-00000001'))[0], 0,
+    'a client gone meanwhile: nothing stored either');
 
 $t->redis_stop();
 
