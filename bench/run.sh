@@ -14,3 +14,6 @@ echo
 echo "== a failing factory behind 4 workers (failing.pl)"
 perl ./failing.pl 2>&1 | grep '^#'
 
+echo
+echo "== long-running tasks: accept against the synchronous path (tasks.pl)"
+perl ./tasks.pl 2>&1 | grep '^#'
