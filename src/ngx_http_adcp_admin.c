@@ -32,6 +32,7 @@ typedef struct {
     ngx_http_adcp_redis_call_t  *call;       /* EXEC, until answered */
     ngx_str_t                    action;
     ngx_str_t                    tenant;
+    ngx_str_t                    message;    /* as published */
     unsigned                     redis:1;    /* adcp_redis is set */
 } ngx_http_adcp_admin_ctx_t;
 
@@ -148,6 +149,8 @@ ngx_http_adcp_admin_publish(ngx_http_request_t *r,
                           recheck ? sizeof("recheck ") - 1 : 0),
                ctx->tenant.data, ctx->tenant.len);
 
+    ctx->message = msg;
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
@@ -181,7 +184,9 @@ ngx_http_adcp_admin_publish(ngx_http_request_t *r,
     len[6] = 1;
     len[7] = msg.len;
 
-    (void) ngx_http_adcp_redis_command(rcf, NULL, NULL, 8, argv, len);
+    if (ngx_http_adcp_redis_command(rcf, NULL, NULL, 8, argv, len) == NULL) {
+        goto failed;
+    }
 
     argv[0] = "PUBLISH";
     argv[1] = (char *) rcf->channel.data;
@@ -191,7 +196,9 @@ ngx_http_adcp_admin_publish(ngx_http_request_t *r,
     len[1] = rcf->channel.len;
     len[2] = msg.len;
 
-    (void) ngx_http_adcp_redis_command(rcf, NULL, NULL, 3, argv, len);
+    if (ngx_http_adcp_redis_command(rcf, NULL, NULL, 3, argv, len) == NULL) {
+        goto failed;
+    }
 
     /* this host's link will hear it back: applied already */
 
@@ -203,7 +210,19 @@ ngx_http_adcp_admin_publish(ngx_http_request_t *r,
     ctx->call = ngx_http_adcp_redis_command(rcf, ngx_http_adcp_admin_on_exec,
                                             ctx, 1, argv, len);
 
-    return ctx->call ? NGX_DONE : NGX_ERROR;
+    if (ctx->call) {
+        return NGX_DONE;
+    }
+
+    (void) ngx_http_adcp_zone_echo_take(&amcf->zone, &msg);
+
+failed:
+
+    /* never leave the connection inside a MULTI */
+
+    ngx_http_adcp_redis_reset();
+
+    return NGX_ERROR;
 }
 
 
@@ -220,7 +239,16 @@ ngx_http_adcp_admin_on_exec(redisReply *reply, void *data)
     r = ctx->request;
 
     if (reply && reply->type == REDIS_REPLY_ARRAY) {
-        ngx_http_adcp_worker->zone->sh->redis_published++;
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_adcp_worker->zone->sh->redis_published, 1);
+
+    } else {
+
+        /* not published: an identical message from another host is not
+           this one's echo */
+
+        (void) ngx_http_adcp_zone_echo_take(ngx_http_adcp_worker->zone,
+                                            &ctx->message);
     }
 
     ngx_http_finalize_request(r, ngx_http_adcp_admin_reply(r, ctx, reply));

@@ -332,6 +332,17 @@ ngx_http_adcp_bus_on_info(redisReply *reply, void *data)
         return;
     }
 
+    if (reply->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(reply->str, "ERR no such key", 15) != 0)
+    {
+        /* LOADING, NOPERM, ...: not an answer; the next renewal retries */
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "adcp: redis: cannot read \"%V\": %*s",
+                      &bus->amcf->redis.log, (size_t) reply->len, reply->str);
+        return;
+    }
+
     if (reply->type == REDIS_REPLY_ERROR) {
 
         /* no log: lost, unless there never was one since we last saw */

@@ -54,7 +54,6 @@ typedef struct {
     ngx_http_adcp_platform_t  *stale;     /* served if the rebuild fails */
     ngx_msec_t                 stale_until;
     unsigned                   slot_tried:1;
-    unsigned                   rechecking:1; /* the next build is one */
     u_char                     id[NGX_HTTP_ADCP_TENANT_ID_MAX];
 } ngx_http_adcp_entry_t;
 

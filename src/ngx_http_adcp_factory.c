@@ -42,6 +42,7 @@ typedef struct {
     size_t                      len;
     ngx_http_adcp_platform_t   *pf;        /* built, being validated */
     ngx_http_adcp_ctx_t        *vctx;      /* the validator's variables */
+    unsigned                    validating:1;
     unsigned                    oversize:1;
     unsigned                    read_error:1;
 } ngx_http_adcp_attempt_t;
@@ -61,7 +62,6 @@ struct ngx_http_adcp_flight_s {
     ngx_msec_t                  started;
     ngx_msec_t                  deadline;
     unsigned                    remote:1;  /* another worker builds */
-    unsigned                    recheck_build:1;
     unsigned                    claimed:1; /* this one builds for all */
 };
 
@@ -292,7 +292,6 @@ ngx_http_adcp_check(ngx_http_adcp_entry_t *e)
 
     if (slot && slot->recheck != e->seen_recheck) {
         e->seen_recheck = slot->recheck;
-        e->rechecking = 1;
 
         if (e->platform == NULL) {
             return;
@@ -359,9 +358,7 @@ ngx_http_adcp_negative(ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e,
 
     /* a recheck that failed from unverified disabled it: nothing served */
 
-    if (e->stale && e->slot
-        && ((ngx_http_adcp_slot_t *) e->slot)->health
-           == NGX_HTTP_ADCP_HEALTH_DISABLED)
+    if (e->stale && e->slot && ((ngx_http_adcp_slot_t *) e->slot)->no_stale)
     {
         ngx_http_adcp_cache_unstale(e);
     }
@@ -438,8 +435,7 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     flight->entry = e;
     flight->generation = slot ? slot->generation : e->generation;
     flight->recheck = slot ? slot->recheck : 0;
-    flight->recheck_build = e->rechecking;
-    e->rechecking = 0;
+
     flight->global = ngx_http_adcp_worker->zone->sh->generation;
     flight->started = ngx_current_msec;
     ngx_queue_init(&flight->waiters);
@@ -643,6 +639,13 @@ ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_http_adcp_flight_t    *flight;
     ngx_http_adcp_platform_t  *pf;
 
+    if (attempt->validating) {
+
+        /* called again (a postponed subrequest): the result is in */
+
+        return rc;
+    }
+
     flight = attempt->flight;
 
     if (flight == NULL) {
@@ -762,12 +765,14 @@ ngx_http_adcp_validate_start(ngx_http_request_t *sr,
     /* a reference for its variables, read up to its log phase */
 
     vctx->platform = pf;
+    vctx->slot = flight->entry->slot;
     vctx->state = NGX_HTTP_ADCP_ST_DONE;
     vctx->tenant_done = 1;
     pf->refs++;
 
     attempt->vctx = vctx;
     attempt->pf = pf;
+    attempt->validating = 1;
 
     ps->handler = ngx_http_adcp_validate_done;
     ps->data = attempt;
@@ -861,6 +866,28 @@ ngx_http_adcp_validate_cleanup(void *data)
         ngx_http_adcp_platform_release(attempt->vctx->platform);
         attempt->vctx->platform = NULL;
     }
+}
+
+
+/*
+ * The validator subrequest's variables: its own state, even after an
+ * internal redirect (which clears r->ctx, not r->post_subrequest).
+ */
+
+ngx_http_adcp_ctx_t *
+ngx_http_adcp_factory_validator_ctx(ngx_http_request_t *r)
+{
+    ngx_http_adcp_attempt_t  *attempt;
+
+    if (r->post_subrequest == NULL
+        || r->post_subrequest->handler != ngx_http_adcp_validate_done)
+    {
+        return NULL;
+    }
+
+    attempt = r->post_subrequest->data;
+
+    return attempt->vctx;
 }
 
 
@@ -978,7 +1005,7 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
                              : (code == NGX_HTTP_ADCP_NOT_FOUND)
                                ? NGX_HTTP_ADCP_BUILD_NOT_FOUND
                                : NGX_HTTP_ADCP_BUILD_FAILED,
-                                 e->stale != NULL, flight->recheck_build,
+                                 e->stale != NULL, flight->recheck,
                                  flight->started,
                                  amcf->failure_ttl, amcf->failure_ttl_max,
                                  amcf->not_found_ttl);
@@ -1024,8 +1051,7 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
         status = 0;
 
     } else if (e->stale && code != NGX_HTTP_ADCP_NOT_FOUND
-               && (slot == NULL
-                   || slot->health != NGX_HTTP_ADCP_HEALTH_DISABLED))
+               && (slot == NULL || !slot->no_stale))
     {
         serve = e->stale;
         status = NGX_HTTP_ADCP_CACHE_STALE;

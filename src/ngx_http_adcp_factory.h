@@ -20,6 +20,8 @@
 ngx_int_t ngx_http_adcp_factory_resolve(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 ngx_int_t ngx_http_adcp_factory_init_filter(ngx_conf_t *cf);
+ngx_http_adcp_ctx_t *ngx_http_adcp_factory_validator_ctx(
+    ngx_http_request_t *r);
 ngx_int_t ngx_http_adcp_factory_init_worker(ngx_cycle_t *cycle,
     ngx_http_adcp_main_conf_t *amcf);
 

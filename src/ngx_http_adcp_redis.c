@@ -40,11 +40,20 @@
 /* a hiredis context on nginx's event loop */
 
 typedef struct {
-    redisAsyncContext               *ac;
-    ngx_connection_t                *c;
+    redisAsyncContext               *ac;        /* the current one */
     ngx_http_adcp_redis_conf_t      *conf;
     ngx_log_t                       *log;
 } ngx_http_adcp_redis_io_t;
+
+
+/* one hiredis context's socket; its own, so that a context being freed
+   never touches the one that replaced it */
+
+typedef struct {
+    ngx_http_adcp_redis_io_t        *io;
+    redisAsyncContext               *ac;
+    ngx_connection_t                *c;
+} ngx_http_adcp_redis_sock_t;
 
 
 typedef struct {
@@ -279,6 +288,7 @@ ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
 {
     redisAsyncContext           *ac;
     ngx_connection_t            *c;
+    ngx_http_adcp_redis_sock_t  *sock;
     ngx_http_adcp_redis_conf_t  *rcf;
 
     rcf = io->conf;
@@ -302,23 +312,33 @@ ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(ac->c.fd, io->log);
-    if (c == NULL) {
+    sock = ngx_alloc(sizeof(ngx_http_adcp_redis_sock_t), io->log);
+    if (sock == NULL) {
         redisAsyncFree(ac);
         return NGX_ERROR;
     }
 
-    c->data = io;
+    c = ngx_get_connection(ac->c.fd, io->log);
+    if (c == NULL) {
+        ngx_free(sock);
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+
+    sock->io = io;
+    sock->ac = ac;
+    sock->c = c;
+
+    c->data = sock;
     c->read->handler = ngx_http_adcp_redis_read;
     c->write->handler = ngx_http_adcp_redis_write;
     c->read->log = io->log;
     c->write->log = io->log;
 
     io->ac = ac;
-    io->c = c;
 
     ac->data = owner;
-    ac->ev.data = io;
+    ac->ev.data = sock;
     ac->ev.addRead = ngx_http_adcp_redis_add_read;
     ac->ev.delRead = ngx_http_adcp_redis_del_read;
     ac->ev.addWrite = ngx_http_adcp_redis_add_write;
@@ -495,30 +515,26 @@ ngx_http_adcp_redis_timer(ngx_event_t *ev)
 static void
 ngx_http_adcp_redis_read(ngx_event_t *ev)
 {
-    ngx_connection_t          *c;
-    ngx_http_adcp_redis_io_t  *io;
+    ngx_connection_t            *c;
+    ngx_http_adcp_redis_sock_t  *sock;
 
     c = ev->data;
-    io = c->data;
+    sock = c->data;
 
-    if (io->ac) {
-        redisAsyncHandleRead(io->ac);
-    }
+    redisAsyncHandleRead(sock->ac);
 }
 
 
 static void
 ngx_http_adcp_redis_write(ngx_event_t *ev)
 {
-    ngx_connection_t          *c;
-    ngx_http_adcp_redis_io_t  *io;
+    ngx_connection_t            *c;
+    ngx_http_adcp_redis_sock_t  *sock;
 
     c = ev->data;
-    io = c->data;
+    sock = c->data;
 
-    if (io->ac) {
-        redisAsyncHandleWrite(io->ac);
-    }
+    redisAsyncHandleWrite(sock->ac);
 }
 
 
@@ -527,10 +543,10 @@ ngx_http_adcp_redis_write(ngx_event_t *ev)
 static void
 ngx_http_adcp_redis_add_read(void *data)
 {
-    ngx_http_adcp_redis_io_t *io = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    if (io->c && !io->c->read->active) {
-        (void) ngx_add_event(io->c->read, NGX_READ_EVENT, 0);
+    if (!sock->c->read->active) {
+        (void) ngx_add_event(sock->c->read, NGX_READ_EVENT, 0);
     }
 }
 
@@ -538,10 +554,10 @@ ngx_http_adcp_redis_add_read(void *data)
 static void
 ngx_http_adcp_redis_del_read(void *data)
 {
-    ngx_http_adcp_redis_io_t *io = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    if (io->c && io->c->read->active) {
-        (void) ngx_del_event(io->c->read, NGX_READ_EVENT, 0);
+    if (sock->c->read->active) {
+        (void) ngx_del_event(sock->c->read, NGX_READ_EVENT, 0);
     }
 }
 
@@ -549,10 +565,10 @@ ngx_http_adcp_redis_del_read(void *data)
 static void
 ngx_http_adcp_redis_add_write(void *data)
 {
-    ngx_http_adcp_redis_io_t *io = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    if (io->c && !io->c->write->active) {
-        (void) ngx_add_event(io->c->write, NGX_WRITE_EVENT, 0);
+    if (!sock->c->write->active) {
+        (void) ngx_add_event(sock->c->write, NGX_WRITE_EVENT, 0);
     }
 }
 
@@ -560,10 +576,10 @@ ngx_http_adcp_redis_add_write(void *data)
 static void
 ngx_http_adcp_redis_del_write(void *data)
 {
-    ngx_http_adcp_redis_io_t *io = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    if (io->c && io->c->write->active) {
-        (void) ngx_del_event(io->c->write, NGX_WRITE_EVENT, 0);
+    if (sock->c->write->active) {
+        (void) ngx_del_event(sock->c->write, NGX_WRITE_EVENT, 0);
     }
 }
 
@@ -573,18 +589,16 @@ ngx_http_adcp_redis_del_write(void *data)
 static void
 ngx_http_adcp_redis_cleanup(void *data)
 {
-    ngx_http_adcp_redis_io_t *io = data;
+    ngx_http_adcp_redis_sock_t *sock = data;
 
-    ngx_connection_t  *c;
+    ngx_connection_t          *c;
+    ngx_http_adcp_redis_io_t  *io;
 
-    c = io->c;
+    c = sock->c;
+    io = sock->io;
 
-    if (c == NULL) {
-        return;
-    }
-
-    ngx_http_adcp_redis_del_read(io);
-    ngx_http_adcp_redis_del_write(io);
+    ngx_http_adcp_redis_del_read(sock);
+    ngx_http_adcp_redis_del_write(sock);
 
     if (c->read->posted) {
         ngx_delete_posted_event(c->read);
@@ -594,11 +608,14 @@ ngx_http_adcp_redis_cleanup(void *data)
         ngx_delete_posted_event(c->write);
     }
 
-    c->fd = (ngx_socket_t) -1;
     ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
 
-    io->c = NULL;
-    io->ac = NULL;
+    if (io->ac == sock->ac) {
+        io->ac = NULL;
+    }
+
+    ngx_free(sock);
 }
 
 
@@ -619,7 +636,9 @@ ngx_http_adcp_redis_on_connect(const redisAsyncContext *ac, int status)
                   "adcp: redis \"%V\": connect failed: %s",
                   &link->io.conf->name, ac->errstr);
 
-    link->io.ac = NULL;
+    if (link->io.ac == ac) {
+        link->io.ac = NULL;
+    }
 
     ngx_http_adcp_redis_backoff(link);
 }
@@ -640,7 +659,9 @@ ngx_http_adcp_redis_on_disconnect(const redisAsyncContext *ac, int status)
                       &link->io.conf->name, ac->errstr);
     }
 
-    link->io.ac = NULL;
+    if (link->io.ac == ac) {
+        link->io.ac = NULL;
+    }
 
     if (link->state != NGX_HTTP_ADCP_REDIS_BACKOFF) {
         ngx_http_adcp_redis_backoff(link);
@@ -653,8 +674,12 @@ ngx_http_adcp_redis_on_disconnect(const redisAsyncContext *ac, int status)
 static void
 ngx_http_adcp_redis_on_auth(redisAsyncContext *ac, void *r, void *privdata)
 {
-    redisReply                *reply = r;
-    ngx_http_adcp_redis_io_t  *io = ac->ev.data;
+    redisReply                  *reply = r;
+    ngx_http_adcp_redis_sock_t  *sock = ac->ev.data;
+
+    ngx_http_adcp_redis_io_t  *io;
+
+    io = sock->io;
 
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, io->log, 0,
@@ -759,7 +784,9 @@ ngx_http_adcp_redis_command(ngx_http_adcp_redis_conf_t *rcf,
         cmd->timer.handler = ngx_http_adcp_redis_cmd_timer;
         cmd->timer.data = cmd;
         cmd->timer.log = ngx_cycle->log;
-        cmd->timer.cancelable = 1;
+
+        /* an exiting worker waits for its answers (admin replies) */
+        cmd->timer.cancelable = 0;
     }
 
     if (cmd->io.ac == NULL) {
@@ -807,6 +834,15 @@ ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call)
 }
 
 
+/* a command sequence went wrong half way (a MULTI left open): start over */
+
+void
+ngx_http_adcp_redis_reset(void)
+{
+    ngx_http_adcp_redis_close(&ngx_http_adcp_redis_cmd.io);
+}
+
+
 static void
 ngx_http_adcp_redis_cmd_timer(ngx_event_t *ev)
 {
@@ -830,7 +866,9 @@ ngx_http_adcp_redis_cmd_on_connect(const redisAsyncContext *ac, int status)
                       "adcp: redis \"%V\": connect failed: %s",
                       &cmd->io.conf->name, ac->errstr);
 
-        cmd->io.ac = NULL;
+        if (cmd->io.ac == ac) {
+            cmd->io.ac = NULL;
+        }
     }
 }
 
@@ -847,7 +885,9 @@ ngx_http_adcp_redis_cmd_on_disconnect(const redisAsyncContext *ac,
                       &cmd->io.conf->name, ac->errstr);
     }
 
-    cmd->io.ac = NULL;
+    if (cmd->io.ac == ac) {
+        cmd->io.ac = NULL;
+    }
 }
 
 

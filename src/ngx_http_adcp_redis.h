@@ -69,6 +69,7 @@ ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_command(
     ngx_http_adcp_redis_conf_t *rcf, ngx_http_adcp_redis_reply_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen);
 void ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call);
+void ngx_http_adcp_redis_reset(void);
 
 
 #endif /* _NGX_HTTP_ADCP_REDIS_H_INCLUDED_ */

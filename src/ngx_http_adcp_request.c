@@ -13,6 +13,7 @@
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_descriptor.h"
+#include "ngx_http_adcp_factory.h"
 
 
 #define NGX_HTTP_ADCP_UPSTREAM         0
@@ -331,7 +332,19 @@ ngx_http_adcp_var_ctx(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
 
-    return ctx ? ctx : ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    if (r != r->main) {
+        ctx = ngx_http_adcp_factory_validator_ctx(r);
+
+        if (ctx) {
+            return ctx;
+        }
+    }
+
+    return ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
 }
 
 

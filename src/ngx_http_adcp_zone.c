@@ -345,7 +345,7 @@ ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
     ngx_uint_t recheck, ngx_msec_t started, ngx_msec_t ttl_min,
     ngx_msec_t ttl_max, ngx_msec_t not_found_ttl)
 {
-    ngx_uint_t            i, n;
+    ngx_uint_t            i, n, rechecked, health;
     ngx_msec_t            ms, ttl;
     ngx_http_adcp_row_t  *row;
 
@@ -384,6 +384,12 @@ ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
 
     slot->claim_until = 0;
 
+    /* the first build to end after a recheck, in any worker, answers it */
+
+    rechecked = (recheck != slot->recheck_done);
+    slot->recheck_done = recheck;
+    health = slot->health;
+
     switch (result) {
 
     case NGX_HTTP_ADCP_BUILD_OK:
@@ -393,6 +399,7 @@ ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
         slot->builds++;
         slot->built = ngx_time();
         slot->health = NGX_HTTP_ADCP_HEALTH_HEALTHY;
+        slot->no_stale = 0;
         break;
 
     case NGX_HTTP_ADCP_BUILD_NOT_FOUND:
@@ -415,13 +422,23 @@ ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,
         slot->failed_until = ngx_current_msec + ttl;
 
         /*
-         * SPEC section 4: a failed rebuild with a good platform to serve
-         * is unverified; a failed recheck is unverified only from healthy
+         * SPEC section 4: a failed recheck is unverified from healthy (the
+         * workers' cached platforms keep serving), disabled from anything
+         * else, and then nothing is served; a failed rebuild is unverified
+         * where this worker has an old platform to serve, disabled
+         * otherwise (another worker may still serve its own old one)
          */
 
-        if (stale && (!recheck
-                      || slot->health == NGX_HTTP_ADCP_HEALTH_HEALTHY))
-        {
+        if (rechecked) {
+            if (health == NGX_HTTP_ADCP_HEALTH_HEALTHY) {
+                slot->health = NGX_HTTP_ADCP_HEALTH_UNVERIFIED;
+
+            } else {
+                slot->health = NGX_HTTP_ADCP_HEALTH_DISABLED;
+                slot->no_stale = 1;
+            }
+
+        } else if (stale) {
             slot->health = NGX_HTTP_ADCP_HEALTH_UNVERIFIED;
 
         } else {
@@ -568,6 +585,7 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
 
         } else {
             slot->generation++;
+            slot->no_stale = 0;
         }
 
         slot->failures = 0;

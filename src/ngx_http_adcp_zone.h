@@ -66,6 +66,8 @@ typedef struct {
     ngx_atomic_t               generation;
     ngx_atomic_t               recheck;
     ngx_atomic_t               health;
+    ngx_atomic_t               no_stale;    /* a recheck failed from
+                                               unverified or disabled */
     ngx_atomic_t               cached;      /* a bit per worker */
     ngx_atomic_t               users;       /* a bit per worker whose cache
                                                has an entry pointing here */
@@ -73,6 +75,8 @@ typedef struct {
     ngx_msec_t                 not_found_until;
     ngx_msec_t                 claim_until; /* a worker retries it */
     ngx_uint_t                 failures;    /* consecutive */
+    ngx_uint_t                 recheck_done;   /* the recheck count the
+                                                  last build answered */
     ngx_uint_t                 builds;
     time_t                     built;       /* last good build, ngx_time() */
     unsigned                   dynamic:1;

@@ -355,6 +355,23 @@ close $s;
 is(http_get($h1->port('http'), 'h-a.test', '/mcp')->{status}, 200,
     'serving after the burst');
 
+# --- an error reading the log (here NOPERM) is no lost log ---------------
+
+ok(caught_up($h2), 'host 2 caught up');
+rcli('ACL', 'SETUSER', 'adcp', '-xinfo');
+my $rs = st($h2)->{redis}{resyncs};
+proxy_stop();
+ok(wait_for(sub { !subscribed($h2) }), 'host 2: link down');
+`sh $script -u redis://adcp:adcp-secret\@127.0.0.1:$rport --channel hosts:invalidate h-c`;
+proxy_start();
+ok(wait_for(sub { subscribed($h2)
+    && $h2->read_file('error.log') =~ /cannot read "hosts:invalidate:log": NOPERM/ }, 20),
+    'XINFO refused: logged');
+is(st($h2)->{redis}{resyncs}, $rs, 'XINFO refused: no resync');
+rcli('ACL', 'SETUSER', 'adcp', '+xinfo');
+ok(caught_up($h2), 'XINFO allowed again: the next renewal reads the log');
+is(st($h2)->{redis}{resyncs}, $rs, 'and still no resync');
+
 $h2->stop();
 $h1->stop();
 

@@ -29,6 +29,7 @@ http {
         v-ok.test     v-ok;
         v-bad.test    v-bad;
         v-flip.test   v-flip;
+        v-ok2.test    v-ok2;
     }
 
     adcp_failure_ttl   1h;
@@ -62,6 +63,29 @@ http {
             log_subrequest on;
             access_log %%TESTDIR%%/validator.log validator;
             if (-f %%TESTDIR%%/refuse-$adcp_tenant) {
+                return 403;
+            }
+            return 204;
+        }
+
+        # a validator that redirects internally (try_files to a named
+        # location) still sees the platform it validates
+
+        location /redir {
+            adcp on;
+            adcp_validator /_validate_redir;
+            proxy_pass http://$adcp_upstream;
+        }
+
+        location = /_validate_redir {
+            internal;
+            try_files /nonexistent @validate2;
+        }
+
+        location @validate2 {
+            log_subrequest on;
+            access_log %%TESTDIR%%/validator2.log validator;
+            if ($adcp_upstream = "") {
                 return 403;
             }
             return 204;
@@ -174,6 +198,13 @@ accept_('v-bad');
 recheck('v-bad');
 is(get('v-bad')->{status}, 200, 'v-bad accepted on recheck: served');
 is(health('v-bad'), 'healthy', 'v-bad: disabled -> healthy');
+
+# --- a validator location that redirects internally ----------------------
+
+$r = http_get($port, 'v-ok2.test', '/redir');
+is($r->{status}, 200, 'a redirecting validator sees the upstream: served');
+like($t->read_file('validator2.log'), qr/^v-ok2 127\.0\.0\.1:$adapter 1$/m,
+    'after the redirect: the tenant, the upstream and the vars');
 
 $t->stop();
 
