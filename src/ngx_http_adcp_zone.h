@@ -101,6 +101,7 @@ typedef struct {
 
 #define NGX_HTTP_ADCP_ECHOES         16
 #define NGX_HTTP_ADCP_LOG_ID_LEN     48      /* "<ms>-<seq>" and a NUL */
+#define NGX_HTTP_ADCP_SECRET_LEN     32      /* hex of 16 random bytes */
 
 
 typedef struct {
@@ -127,6 +128,9 @@ typedef struct {
     /* the task stream's length after this host's last accept */
     ngx_atomic_t               tasks_queue;
     time_t                     tasks_queue_time;   /* 0: none yet */
+
+    /* marks this host's own task executions (never leaves the host) */
+    u_char                     task_secret[NGX_HTTP_ADCP_SECRET_LEN];
 } ngx_http_adcp_shctx_t;
 
 
