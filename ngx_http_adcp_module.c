@@ -31,6 +31,7 @@
 #include "ngx_http_adcp_status.h"
 #include "ngx_http_adcp_bus.h"
 #include "ngx_http_adcp_tasks.h"
+#include "ngx_http_adcp_exec.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -81,6 +82,11 @@ static char *ngx_http_adcp_task_ttl_check(ngx_conf_t *cf, void *post,
 
 static ngx_conf_post_t  ngx_http_adcp_task_ttl_post = {
     ngx_http_adcp_task_ttl_check
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_adcp_task_concurrency_bounds = {
+    ngx_conf_check_num_bounds, 0, 1024
 };
 
 
@@ -233,6 +239,20 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       offsetof(ngx_http_adcp_main_conf_t, task_claim_after),
       NULL },
 
+    { ngx_string("adcp_task_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, task_timeout),
+      NULL },
+
+    { ngx_string("adcp_task_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, task_concurrency),
+      &ngx_http_adcp_task_concurrency_bounds },
+
     { ngx_string("adcp_task_webhooks"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -382,12 +402,23 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    /* this host executing a task: proxied as it is, never accepted */
+
+    if (!ctx->exec_checked) {
+        ctx->exec_checked = 1;
+        ctx->exec = ngx_http_adcp_exec_marked(r,
+                        ngx_http_get_module_main_conf(r, ngx_http_adcp_module));
+    }
+
     /* the module's own tasks are polled without the platform */
 
-    rc = ngx_http_adcp_tasks_poll(r, ctx);
+    if (!ctx->exec) {
+        rc = ngx_http_adcp_tasks_poll(r, ctx);
 
-    if (rc != NGX_DECLINED) {
-        return rc == NGX_DONE ? NGX_DONE : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (rc != NGX_DECLINED) {
+            return rc == NGX_DONE ? NGX_DONE
+                                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     rc = ngx_http_adcp_factory_resolve(r, ctx);
@@ -415,6 +446,10 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
                                     NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE,
                                     "this account does not support the "
                                     "requested task");
+    }
+
+    if (ctx->exec) {
+        return NGX_DECLINED;
     }
 
     rc = ngx_http_adcp_tasks_accept(r, ctx);
@@ -536,13 +571,18 @@ ngx_http_adcp_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_adcp_bus_init_worker(cycle, amcf);
+    if (ngx_http_adcp_bus_init_worker(cycle, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_adcp_exec_init_worker(cycle, amcf);
 }
 
 
 static void
 ngx_http_adcp_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_adcp_exec_exit_worker();
     ngx_http_adcp_bus_exit_worker();
 
     if (ngx_http_adcp_worker) {
@@ -575,6 +615,8 @@ ngx_http_adcp_create_main_conf(ngx_conf_t *cf)
     amcf->redis.ping = NGX_CONF_UNSET_MSEC;
     amcf->redis.down_ttl = NGX_CONF_UNSET_MSEC;
     amcf->task_claim_after = NGX_CONF_UNSET_MSEC;
+    amcf->task_timeout = NGX_CONF_UNSET_MSEC;
+    amcf->task_concurrency = NGX_CONF_UNSET_UINT;
 
     return amcf;
 }
@@ -596,6 +638,8 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(amcf->redis.ping, 5000);
     ngx_conf_init_msec_value(amcf->redis.down_ttl, 60000);
     ngx_conf_init_msec_value(amcf->task_claim_after, 60000);
+    ngx_conf_init_msec_value(amcf->task_timeout, 600000);
+    ngx_conf_init_uint_value(amcf->task_concurrency, 8);
 
     if (amcf->redis.channel.data == NULL) {
         ngx_str_set(&amcf->redis.channel, "adcp:invalidate");

@@ -51,6 +51,8 @@ typedef struct {
     ngx_http_adcp_zone_t        zone;
     ngx_http_adcp_redis_conf_t  redis;
     ngx_msec_t                  task_claim_after;  /* adcp_task_claim_after */
+    ngx_msec_t                  task_timeout;      /* adcp_task_timeout */
+    ngx_uint_t                  task_concurrency;  /* adcp_task_concurrency */
     ngx_flag_t                  tasks;         /* some adcp_async is set */
 } ngx_http_adcp_main_conf_t;
 
@@ -88,6 +90,8 @@ typedef struct {
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */
     unsigned                    cleanups:1;
+    unsigned                    exec_checked:1;
+    unsigned                    exec:1;        /* a task's execution */
 } ngx_http_adcp_ctx_t;
 
 

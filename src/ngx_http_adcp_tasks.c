@@ -59,6 +59,10 @@ typedef struct {
     ngx_str_t                    context_id;   /* A2A, "" = the task id */
     ngx_str_t                    task_id;
     ngx_str_t                    idem;      /* idempotency_key, "" none */
+    ngx_str_t                    hook_url;  /* push_notification_config */
+    ngx_str_t                    hook_token;
+    ngx_str_t                    hook_auth; /* Bearer credentials */
+    ngx_str_t                    operation_id;
     u_char                       principal[32];
     u_char                       hash[32];
     ngx_uint_t                   a2a;       /* NGX_HTTP_ADCP_A2A_* */
@@ -84,12 +88,13 @@ static ngx_http_adcp_task_t *ngx_http_adcp_tasks_create(
 static void ngx_http_adcp_tasks_cleanup(void *data);
 static ngx_int_t ngx_http_adcp_tasks_read(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t);
-static ngx_uint_t ngx_http_adcp_tasks_depth_ok(u_char *p, u_char *last);
 static ngx_int_t ngx_http_adcp_tasks_parse(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t);
 static yajl_val ngx_http_adcp_tasks_get(yajl_val obj, char *key);
 static ngx_int_t ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t,
     yajl_val params);
+static char *ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t,
+    yajl_val v, ngx_uint_t *code, char **field);
 static void ngx_http_adcp_tasks_principal(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t);
 static void ngx_http_adcp_tasks_hash(ngx_http_adcp_task_t *t,
@@ -353,9 +358,9 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
             goto refuse;
         }
 
-        if (!YAJL_IS_OBJECT(v)) {
-            message = "push_notification_config is not an object";
-            field = "push_notification_config";
+        message = ngx_http_adcp_tasks_webhook(t, v, &code, &field);
+
+        if (message) {
             goto refuse;
         }
 
@@ -392,6 +397,107 @@ refuse:
     ngx_http_finalize_request(r,
         ngx_http_adcp_tasks_error(r, ctx, code, message, field));
     return NGX_DONE;
+}
+
+
+/*
+ * push_notification_config: an http:// url (https is not delivered yet),
+ * an optional token and operation_id, and Bearer credentials if an
+ * authentication block is present (HMAC-SHA256 is not supported).
+ * NULL: fine; else the refusal's message.
+ */
+
+static char *
+ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
+    ngx_uint_t *code, char **field)
+{
+    size_t     i;
+    yajl_val   url, tok, op, auth, schemes, cred;
+    ngx_uint_t bearer;
+
+    *field = "push_notification_config";
+
+    if (!YAJL_IS_OBJECT(v)) {
+        return "push_notification_config is not an object";
+    }
+
+    url = ngx_http_adcp_tasks_get(v, "url");
+
+    *field = "push_notification_config.url";
+
+    if (url == NULL || !YAJL_IS_STRING(url) || url->u.string[0] == '\0') {
+        return "push_notification_config.url is missing";
+    }
+
+    if (ngx_strncasecmp((u_char *) url->u.string, (u_char *) "https://", 8)
+        == 0)
+    {
+        *code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
+        return "https webhook urls are not supported by this gateway yet";
+    }
+
+    if (ngx_strncasecmp((u_char *) url->u.string, (u_char *) "http://", 7)
+        != 0 || ngx_strlen(url->u.string) > 2048)
+    {
+        return "push_notification_config.url is not an http:// url";
+    }
+
+    t->hook_url.data = (u_char *) url->u.string;
+    t->hook_url.len = ngx_strlen(url->u.string);
+
+    tok = ngx_http_adcp_tasks_get(v, "token");
+
+    if (tok && YAJL_IS_STRING(tok)) {
+        t->hook_token.data = (u_char *) tok->u.string;
+        t->hook_token.len = ngx_strlen(tok->u.string);
+    }
+
+    op = ngx_http_adcp_tasks_get(v, "operation_id");
+
+    if (op && YAJL_IS_STRING(op)) {
+        t->operation_id.data = (u_char *) op->u.string;
+        t->operation_id.len = ngx_strlen(op->u.string);
+    }
+
+    auth = ngx_http_adcp_tasks_get(v, "authentication");
+
+    if (auth == NULL || YAJL_IS_NULL(auth)) {
+        return NULL;
+    }
+
+    *field = "push_notification_config.authentication";
+
+    schemes = ngx_http_adcp_tasks_get(auth, "schemes");
+    cred = ngx_http_adcp_tasks_get(auth, "credentials");
+    bearer = 0;
+
+    for (i = 0; schemes && YAJL_IS_ARRAY(schemes)
+                && i < schemes->u.array.len; i++)
+    {
+        if (YAJL_IS_STRING(schemes->u.array.values[i])
+            && ngx_strcmp(schemes->u.array.values[i]->u.string, "Bearer")
+               == 0)
+        {
+            bearer = 1;
+        }
+    }
+
+    if (!bearer) {
+        *code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
+        return "only Bearer webhook authentication is supported";
+    }
+
+    if (cred == NULL || !YAJL_IS_STRING(cred) || cred->u.string[0] == '\0'
+        || ngx_strlen(cred->u.string) > 4096)
+    {
+        return "push_notification_config.authentication.credentials is "
+               "missing";
+    }
+
+    t->hook_auth.data = (u_char *) cred->u.string;
+    t->hook_auth.len = ngx_strlen(cred->u.string);
+
+    return NULL;
 }
 
 
@@ -515,57 +621,6 @@ ngx_http_adcp_tasks_read(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
 }
 
 
-/* yajl_tree frees recursively: no deeper than we follow anyway */
-
-static ngx_uint_t
-ngx_http_adcp_tasks_depth_ok(u_char *p, u_char *last)
-{
-    ngx_uint_t  depth, string;
-
-    depth = 0;
-    string = 0;
-
-    for ( /* void */ ; p < last; p++) {
-
-        if (string) {
-            if (*p == '\\') {
-                p++;
-
-            } else if (*p == '"') {
-                string = 0;
-            }
-
-            continue;
-        }
-
-        switch (*p) {
-
-        case '"':
-            string = 1;
-            break;
-
-        case '{':
-        case '[':
-            if (++depth > NGX_HTTP_ADCP_TASKS_MAX_DEPTH) {
-                return 0;
-            }
-
-            break;
-
-        case '}':
-        case ']':
-            if (depth) {
-                depth--;
-            }
-
-            break;
-        }
-    }
-
-    return 1;
-}
-
-
 /*
  * t->args: the task's arguments object (NULL when it has none).
  * NGX_DECLINED: the body cannot be read as such a request.
@@ -582,8 +637,9 @@ ngx_http_adcp_tasks_parse(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         return rc;
     }
 
-    if (!ngx_http_adcp_tasks_depth_ok(t->body.data,
-                                      t->body.data + t->body.len))
+    if (!ngx_http_adcp_json_depth_ok(t->body.data,
+                                     t->body.data + t->body.len,
+                                     NGX_HTTP_ADCP_TASKS_MAX_DEPTH))
     {
         return NGX_DECLINED;
     }
@@ -994,6 +1050,18 @@ ngx_http_adcp_tasks_header_wanted(ngx_array_t *names, ngx_str_t *name)
         return 0;
     }
 
+    /* never stored: the execution marker, a session of the buyer's */
+
+    if ((name->len == sizeof("Adcp-Task-Exec") - 1
+         && ngx_strncasecmp(name->data, (u_char *) "Adcp-Task-Exec",
+                            name->len) == 0)
+        || (name->len == sizeof("Mcp-Session-Id") - 1
+            && ngx_strncasecmp(name->data, (u_char *) "Mcp-Session-Id",
+                               name->len) == 0))
+    {
+        return 0;
+    }
+
     n = names->elts;
 
     for (i = 0; i < names->nelts; i++) {
@@ -1066,11 +1134,11 @@ ngx_http_adcp_tasks_now(u_char *p)
 static ngx_int_t
 ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
 {
-    size_t                      len[48];
-    u_char                     *p, *keys, *now, *ttl;
+    size_t                      len[64];
+    u_char                     *p, *keys, *now, *ttl, *port;
     ngx_str_t                   headers, host, transport, *tenant;
     ngx_uint_t                  n;
-    const char                 *argv[48], *protocol;
+    const char                 *argv[64], *protocol;
     ngx_http_adcp_loc_conf_t   *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
@@ -1083,7 +1151,8 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     keys = ngx_pnalloc(r->pool, sizeof("adcp:idem:::") - 1 + tenant->len
                                 + 32 + t->idem.len
                                 + sizeof("adcp:task:") - 1 + t->task_id.len
-                                + NGX_HTTP_ADCP_ISO8601_LEN + NGX_TIME_T_LEN);
+                                + NGX_HTTP_ADCP_ISO8601_LEN + NGX_TIME_T_LEN
+                                + NGX_INT_T_LEN);
     if (keys == NULL) {
         return NGX_ERROR;
     }
@@ -1172,6 +1241,30 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     ngx_http_adcp_tasks_arg(headers.data, headers.len);
     ngx_http_adcp_tasks_lit("body");
     ngx_http_adcp_tasks_arg(t->body.data, t->body.len);
+
+    /* where execution sends it: this port of this (or any) host */
+
+    if (ngx_connection_local_sockaddr(r->connection, NULL, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    port = p;
+    p = ngx_sprintf(port, "%ui",
+                    (ngx_uint_t) ngx_inet_get_port(
+                                          r->connection->local_sockaddr));
+    ngx_http_adcp_tasks_lit("port");
+    ngx_http_adcp_tasks_arg(port, p - port);
+
+    if (t->webhook) {
+        ngx_http_adcp_tasks_lit("webhook_url");
+        ngx_http_adcp_tasks_arg(t->hook_url.data, t->hook_url.len);
+        ngx_http_adcp_tasks_lit("webhook_token");
+        ngx_http_adcp_tasks_arg(t->hook_token.data, t->hook_token.len);
+        ngx_http_adcp_tasks_lit("webhook_auth");
+        ngx_http_adcp_tasks_arg(t->hook_auth.data, t->hook_auth.len);
+        ngx_http_adcp_tasks_lit("operation_id");
+        ngx_http_adcp_tasks_arg(t->operation_id.data, t->operation_id.len);
+    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp tasks: storing \"%V\" of tenant \"%V\"",
@@ -1484,8 +1577,9 @@ ngx_http_adcp_tasks_object(redisReply *v)
     ngx_uint_t  ok;
 
     if (v->len == 0 || v->str[0] != '{'
-        || !ngx_http_adcp_tasks_depth_ok((u_char *) v->str,
-                                         (u_char *) v->str + v->len))
+        || !ngx_http_adcp_json_depth_ok((u_char *) v->str,
+                                        (u_char *) v->str + v->len,
+                                        NGX_HTTP_ADCP_TASKS_MAX_DEPTH))
     {
         return 0;
     }

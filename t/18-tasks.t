@@ -122,6 +122,7 @@ http {
     adcp_redis          127.0.0.1:%%PORT_redis%%;
     adcp_redis_channel  test:invalidate;
     adcp_redis_ping     1s;
+    adcp_task_concurrency 0;    # accept only: execution is t/20's
 
     server {
         listen 127.0.0.1:%%PORT_http%% $reuseport;
@@ -521,7 +522,7 @@ isnt($r->{headers}{'x-cache'}, 'BYPASS', 'another id: the platform is used');
 # --- webhooks ------------------------------------------------------------
 
 my %push = (idempotency_key => 'push-key-00000001',
-    push_notification_config => { url => 'https://buyer.example/hook',
+    push_notification_config => { url => 'http://127.0.0.1:9/hook',
         authentication => { schemes => ['Bearer'],
             credentials => 'x' x 32 } });
 
@@ -538,6 +539,25 @@ ok(!rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
     . ':push-key-00000001') || (rcli('EXISTS', 'adcp:idem:acme:'
     . md5_hex($auth1) . ':push-key-00000001'))[0] == 0, '... nothing stored');
 
+# https is not delivered yet: refused, not dropped; nor HMAC signing
+
+$r = post('acme.test', mcp(54, 'create_media_buy', {
+    push_notification_config => { url => 'https://buyer.example/hook' } }),
+    Authorization => $auth1, uri => '/hooks');
+$e = $r->{json}{result}{structuredContent}{adcp_error};
+is($e->{code}, 'UNSUPPORTED_FEATURE', 'an https webhook: UNSUPPORTED_FEATURE');
+is($e->{field}, 'push_notification_config.url', '... field '
+    . 'push_notification_config.url');
+
+$r = post('acme.test', mcp(55, 'create_media_buy', {
+    push_notification_config => { url => 'http://127.0.0.1:9/hook',
+        authentication => { schemes => ['HMAC-SHA256'],
+            credentials => 'x' x 32 } } }),
+    Authorization => $auth1, uri => '/hooks');
+$e = $r->{json}{result}{structuredContent}{adcp_error};
+is($e->{code}, 'UNSUPPORTED_FEATURE', 'HMAC-SHA256 webhook signing: '
+    . 'UNSUPPORTED_FEATURE');
+
 $r = post('acme.test', mcp(51, 'create_media_buy', \%push),
     Authorization => $auth1, uri => '/hooks', 'X-Custom' => 'c',
     'X-AdCP-Trace' => 'no');
@@ -550,6 +570,9 @@ is_deeply([sort keys %hdr], ['authorization', 'x-custom'],
     'adcp_task_headers: only the names listed');
 ($ttl) = rcli('TTL', "adcp:task:$hooked");
 ok($ttl > 7100 && $ttl <= 7200, "adcp_task_ttl 2h: TTL $ttl");
+is($rec->{webhook_url}, 'http://127.0.0.1:9/hook', 'record: webhook_url');
+is($rec->{webhook_auth}, 'x' x 32, 'record: the Bearer credentials');
+is($rec->{port}, $port, 'record: the port the buyer used');
 $r = post('acme.test', mcp(52, 'get_task_status', { task_id => $hooked }),
     Authorization => $auth1);
 is($r->{json}{result}{structuredContent}{has_webhook}, JSON::PP::true,
