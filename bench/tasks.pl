@@ -32,6 +32,7 @@ http {
     access_log off;
     adcp_tenants { ~^(?<t>[a-z0-9-]+)\.test$ $t; }
     adcp_redis 127.0.0.1:%%PORT_redis%%;
+    adcp_task_concurrency 0;    # accept only (bench/tasks-exec.pl runs them)
     server {
         listen 127.0.0.1:%%PORT_http%% reuseport;
         adcp_factory /_factory;

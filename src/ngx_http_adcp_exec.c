@@ -95,6 +95,7 @@ typedef struct {
     ngx_event_t                     tick;       /* refresh, reclaim */
     ngx_queue_t                     execs;
     ngx_uint_t                      running;
+    ngx_uint_t                      ticks;
     ngx_str_t                       consumer;   /* <hostname>:<pid> */
     unsigned                        group:1;
     unsigned                        exiting:1;
@@ -149,6 +150,7 @@ static void ngx_http_adcp_exec_on_claimed(redisReply *reply, void *data);
 static void ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e);
 static ngx_int_t ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
     struct sockaddr_storage *ss, socklen_t *len);
+static ngx_uint_t ngx_http_adcp_exec_tls(ngx_listening_t *ls);
 static ngx_int_t ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e);
 static ngx_uint_t ngx_http_adcp_exec_header_skip(const char *name);
 static ngx_uint_t ngx_http_adcp_exec_clean(const char *s);
@@ -252,6 +254,26 @@ static char  ngx_http_adcp_exec_ack_script[] =
     "redis.call('XACK', KEYS[2], 'adcp', ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "return redis.call('XLEN', KEYS[2])\n";
+
+
+/*
+ * KEYS: the stream.  ARGV: idle ms.  Consumers of dead workers: none
+ * pending and idle that long (a live one reads every 2 s, and one
+ * removed by mistake is made again by its next XREADGROUP).
+ */
+
+static char  ngx_http_adcp_exec_consumers_script[] =
+    "local n = 0\n"
+    "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], 'adcp'))"
+    " do\n"
+    "  local h = {}\n"
+    "  for i = 1, #c, 2 do h[c[i]] = c[i + 1] end\n"
+    "  if h['pending'] == 0 and h['idle'] > tonumber(ARGV[1]) then\n"
+    "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], 'adcp', h['name'])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
 
 
 static ngx_http_adcp_consumer_t  ngx_http_adcp_consumer;
@@ -688,6 +710,25 @@ ngx_http_adcp_exec_tick(ngx_event_t *ev)
         (void) ngx_http_adcp_redis_command(&cs->amcf->redis,
                                            ngx_http_adcp_exec_on_ack, NULL,
                                            2, xargv, xlen);
+    }
+
+    /* now and then, the consumers of dead workers go */
+
+    if (++cs->ticks % 30 == 0) {
+        const char  *dargv[5];
+        size_t       dlen[5];
+
+        dargv[0] = "EVAL";  dlen[0] = 4;
+        dargv[1] = ngx_http_adcp_exec_consumers_script;
+        dlen[1] = sizeof(ngx_http_adcp_exec_consumers_script) - 1;
+        dargv[2] = "1";  dlen[2] = 1;
+        dargv[3] = "adcp:tasks";  dlen[3] = 10;
+        p = ngx_sprintf(idle, "%M",
+                        ngx_max(cs->amcf->task_claim_after * 2, 60000));
+        dargv[4] = (char *) idle;  dlen[4] = p - idle;
+
+        (void) ngx_http_adcp_redis_command(&cs->amcf->redis, NULL, NULL,
+                                           5, dargv, dlen);
     }
 }
 
@@ -1127,6 +1168,14 @@ ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
             continue;
         }
 
+        if (ngx_http_adcp_exec_tls(&ls[i])) {
+            ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                          "adcp: tenant \"%V\": task \"%V\": port %i is "
+                          "TLS; execution sends plain HTTP over loopback",
+                          &e->f[NGX_HTTP_ADCP_F_TENANT], &e->task_id, port);
+            continue;
+        }
+
         ngx_memcpy(ss, ls[i].sockaddr, ls[i].socklen);
         *len = ls[i].socklen;
 
@@ -1157,6 +1206,51 @@ ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
                   port);
 
     return NGX_ERROR;
+}
+
+
+/* a listening socket with a TLS address (execution speaks plain HTTP) */
+
+static ngx_uint_t
+ngx_http_adcp_exec_tls(ngx_listening_t *ls)
+{
+#if (NGX_HTTP_SSL)
+    ngx_uint_t             i;
+    ngx_http_port_t       *port;
+    ngx_http_in_addr_t    *sin;
+#if (NGX_HAVE_INET6)
+    ngx_http_in6_addr_t   *sin6;
+#endif
+
+    port = ls->servers;
+
+    if (port == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < port->naddrs; i++) {
+
+#if (NGX_HAVE_INET6)
+        if (ls->sockaddr->sa_family == AF_INET6) {
+            sin6 = port->addrs;
+
+            if (sin6[i].conf.ssl) {
+                return 1;
+            }
+
+            continue;
+        }
+#endif
+
+        sin = port->addrs;
+
+        if (sin[i].conf.ssl) {
+            return 1;
+        }
+    }
+#endif
+
+    return 0;
 }
 
 
