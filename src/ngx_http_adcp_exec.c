@@ -97,6 +97,8 @@ typedef struct {
     ngx_uint_t                      running;
     ngx_uint_t                      ticks;
     ngx_str_t                       consumer;   /* <hostname>:<pid> */
+    ngx_resolver_t                 *resolver;   /* webhook host names */
+    ngx_msec_t                      resolver_timeout;
     unsigned                        group:1;
     unsigned                        exiting:1;
 } ngx_http_adcp_consumer_t;
@@ -126,6 +128,8 @@ struct ngx_http_adcp_exec_s {
     size_t                          in_size;
 
     ngx_uint_t                      hooks;      /* webhook attempts */
+    ngx_resolver_ctx_t             *resolving;
+    in_port_t                       hook_port;
     ngx_int_t                       code;       /* HTTP status */
     unsigned                        counted:1;  /* in "running" */
     unsigned                        reclaimed:1;
@@ -184,6 +188,7 @@ static void ngx_http_adcp_exec_fail(ngx_http_adcp_exec_t *e, char *code,
 static void ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e);
 static void ngx_http_adcp_exec_on_finish(redisReply *reply, void *data);
 static void ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e);
+static void ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx);
 static void ngx_http_adcp_exec_hook_timer(ngx_event_t *ev);
 static void ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e,
     ngx_int_t rc);
@@ -283,8 +288,11 @@ ngx_int_t
 ngx_http_adcp_exec_init_worker(ngx_cycle_t *cycle,
     ngx_http_adcp_main_conf_t *amcf)
 {
-    ngx_msec_t                 tick;
-    ngx_http_adcp_consumer_t  *cs;
+    ngx_msec_t                  tick;
+    ngx_http_adcp_consumer_t   *cs;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_core_srv_conf_t  **cscfp;
+    ngx_http_core_main_conf_t  *cmcf;
 
     cs = &ngx_http_adcp_consumer;
 
@@ -300,6 +308,17 @@ ngx_http_adcp_exec_init_worker(ngx_cycle_t *cycle,
     }
 
     cs->amcf = amcf;
+
+    /* webhook host names: the resolver of the http{} level */
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module);
+
+    if (cmcf && cmcf->servers.nelts) {
+        cscfp = cmcf->servers.elts;
+        clcf = cscfp[0]->ctx->loc_conf[ngx_http_core_module.ctx_index];
+        cs->resolver = clcf->resolver;
+        cs->resolver_timeout = clcf->resolver_timeout;
+    }
 
     cs->consumer.data = ngx_alloc(cycle->hostname.len + NGX_INT_T_LEN + 2,
                                   cycle->log);
@@ -919,6 +938,11 @@ ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e)
     cs = &ngx_http_adcp_consumer;
 
     ngx_http_adcp_exec_http_close(e);
+
+    if (e->resolving) {
+        ngx_resolve_name_done(e->resolving);
+        e->resolving = NULL;
+    }
 
     if (e->timer.timer_set) {
         ngx_del_timer(&e->timer);
@@ -2368,16 +2392,19 @@ ngx_http_adcp_exec_on_finish(redisReply *reply, void *data)
 
 /*
  * The terminal status POSTed to the webhook (AdCP's mcp-webhook-payload),
- * http:// with an IP address; Bearer credentials, the token echoed
+ * http:// with an IP address or a host name (nginx's resolver); Bearer
+ * credentials, the token echoed
  */
 
 static void
 ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e)
 {
-    u_char      *p, *body, *b;
-    size_t       len, blen;
-    ngx_url_t    u;
-    ngx_str_t    url, path, *tok, *auth, *op, idem;
+    u_char                    *p, *body, *b;
+    size_t                     len, blen;
+    ngx_url_t                  u;
+    ngx_str_t                  url, path, *tok, *auth, *op, idem;
+    ngx_resolver_ctx_t        *ctx;
+    ngx_http_adcp_consumer_t  *cs;
 
     url = e->f[NGX_HTTP_ADCP_F_WEBHOOK_URL];
     tok = &e->f[NGX_HTTP_ADCP_F_WEBHOOK_TOKEN];
@@ -2407,11 +2434,11 @@ ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e)
     u.uri_part = 1;
     u.no_resolve = 1;
 
-    if (ngx_parse_url(e->pool, &u) != NGX_OK || u.naddrs == 0) {
+    if (ngx_parse_url(e->pool, &u) != NGX_OK || u.host.len == 0) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: task \"%V\": the webhook host is not an IP "
-                      "address (%s), not delivered", &e->task_id,
-                      u.err ? u.err : "names are not resolved");
+                      "adcp: task \"%V\": the webhook url is invalid (%s), "
+                      "not delivered", &e->task_id,
+                      u.err ? u.err : "no host");
         ngx_http_adcp_exec_ack(e, 0);
         return;
     }
@@ -2527,9 +2554,98 @@ ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e)
                   "adcp: task \"%V\": webhook attempt %ui",
                   &e->task_id, e->hooks);
 
-    if (ngx_http_adcp_exec_http(e, u.addrs[0].sockaddr, u.addrs[0].socklen,
-                                10000, ngx_http_adcp_exec_on_hook)
-        != NGX_OK)
+    if (u.naddrs) {
+        if (ngx_http_adcp_exec_http(e, u.addrs[0].sockaddr,
+                                    u.addrs[0].socklen, 10000,
+                                    ngx_http_adcp_exec_on_hook)
+            != NGX_OK)
+        {
+            ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        }
+
+        return;
+    }
+
+    /* a host name: nginx's resolver (the http{} level's "resolver") */
+
+    cs = &ngx_http_adcp_consumer;
+
+    ctx = cs->resolver ? ngx_resolve_start(cs->resolver, NULL) : NULL;
+
+    if (ctx == NULL) {
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        return;
+    }
+
+    if (ctx == NGX_NO_RESOLVER) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\": the webhook host \"%V\" needs "
+                      "a \"resolver\" at the http{} level, not delivered",
+                      &e->task_id, &u.host);
+        ngx_http_adcp_exec_ack(e, 0);
+        return;
+    }
+
+    e->hook_port = u.port;
+
+    ctx->name.data = ngx_pstrdup(e->pool, &u.host);
+    ctx->name.len = u.host.len;
+    ctx->handler = ngx_http_adcp_exec_hook_resolved;
+    ctx->data = e;
+    ctx->timeout = cs->resolver_timeout;
+
+    if (ctx->name.data == NULL) {
+        ngx_resolve_name_done(ctx);
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        return;
+    }
+
+    e->resolving = ctx;
+
+    if (ngx_resolve_name(ctx) != NGX_OK) {
+        /* the context was freed */
+        e->resolving = NULL;
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+    }
+}
+
+
+static void
+ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
+{
+    ngx_http_adcp_exec_t *e = ctx->data;
+
+    socklen_t         len;
+    struct sockaddr  *sa;
+
+    if (ctx->state) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\": the webhook host \"%V\" could "
+                      "not be resolved (%i: %s)", &e->task_id, &ctx->name,
+                      ctx->state, ngx_resolver_strerror(ctx->state));
+
+        ngx_resolve_name_done(ctx);
+        e->resolving = NULL;
+
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        return;
+    }
+
+    len = ctx->addrs[0].socklen;
+    sa = ngx_palloc(e->pool, len);
+
+    if (sa) {
+        ngx_memcpy(sa, ctx->addrs[0].sockaddr, len);
+        ngx_inet_set_port(sa, e->hook_port);
+    }
+
+    ngx_resolve_name_done(ctx);
+    e->resolving = NULL;
+
+    if (sa == NULL
+        || ngx_http_adcp_exec_http(e, sa, len, 10000,
+                                   ngx_http_adcp_exec_on_hook)
+           != NGX_OK)
     {
         ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
     }

@@ -19,6 +19,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use POSIX ();
 use Digest::MD5 qw(md5_hex);
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
@@ -55,6 +56,7 @@ http {
     adcp_task_claim_after 3s;
     adcp_task_concurrency 8;
     adcp_task_timeout     30s;
+    resolver              127.0.0.1:%%PORT_dns%% ipv6=off valid=5s;
 
     server {
         listen 127.0.0.1:%%PORT_http%% $reuseport;
@@ -174,6 +176,35 @@ $t->mock($t->port('hook'), sub {
 $t->mock($t->port('factory'), AdcpMockFactory::handler(
     counter => "$dir/factory.calls", adapter => $t->port('adapter'),
     stream => $t->port('sse')));
+
+# a DNS server: every A query is 127.0.0.1 (webhook host names)
+
+my $dns_pid = fork();
+die "fork: $!" unless defined $dns_pid;
+
+if ($dns_pid == 0) {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1:'
+        . $t->port('dns'), Proto => 'udp') or POSIX::_exit(1);
+    my $test = getppid();
+    while (getppid() == $test) {
+        my $from = $s->recv(my $q, 512) or next;
+        next if length $q < 17;
+        my $i = 12;
+        while ($i < length $q && (my $l = ord substr($q, $i, 1))) {
+            $i += $l + 1;
+        }
+        my $qtype = unpack('n', substr($q, $i + 1, 2));
+        my $a = $qtype == 1 ? 1 : 0;
+        my $resp = substr($q, 0, 2) . pack('nnnnn', 0x8180, 1, $a, 0, 0)
+            . substr($q, 12, $i + 5 - 12);
+        $resp .= pack('nnnNn', 0xc00c, 1, 1, 60, 4) . pack('C4', 127, 0, 0, 1)
+            if $a;
+        $s->send($resp, 0, $from);
+    }
+    POSIX::_exit(0);
+}
+
+END { kill 'KILL', $dns_pid if $dns_pid; }
 
 $t->run();
 
@@ -381,6 +412,23 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
         // '' eq '1' }), 'record: webhook_sent');
     sleep 1.5;
     is($t->count_lines('hook.calls'), 2, 'no delivery after the 2xx');
+}
+
+# a webhook host name, through nginx's resolver
+
+{
+    my $url = 'http://hooks.buyer.example:' . $t->port('hook') . '/h2';
+    my ($id) = accept_task('acme.test', 'create_media_buy',
+        { idempotency_key => 'k-hook-name1', delay => 0,
+          push_notification_config => { url => $url } }, uri => '/hooks');
+    ok($id, 'a webhook url with a host name: accepted');
+    my $mine = sub { grep { $_->{body}{task_id} eq $id }
+        map { json_decode($_) } split /\n/, $t->read_file('hook.calls') };
+    ok(wait_for(sub { $mine->() >= 2 }, $slow),
+        'delivered to the name resolved by nginx\'s resolver (after a 500)');
+    my @m = $mine->();
+    is($m[-1]{body}{status}, 'completed', '... the terminal status');
+    ok(!defined $m[-1]{auth}, '... no Authorization without credentials');
 }
 
 # --- status ----------------------------------------------------------------
