@@ -122,6 +122,23 @@ sub result_for {
 $t->mock($t->port('adapter'), sub {
     my ($req) = @_;
     my $j = json_decode($req->{body}) // {};
+
+    if (($j->{method} // '') eq 'message/send') {
+        my ($d) = map { $_->{data} } grep { $_->{kind} eq 'data' }
+            @{$j->{params}{message}{parts} // []};
+        my $key = $d->{parameters}{idempotency_key} // '-';
+        append_line($calls, "a2a $key");
+        my $state = ($d->{parameters}{mode} // '') eq 'fail' ? 'failed'
+            : 'completed';
+        return [200, {}, json_encode({ jsonrpc => '2.0', id => $j->{id},
+            result => { kind => 'task', id => 'adapter-task-1',
+                contextId => 'c1', status => { state => $state },
+                artifacts => [{ artifactId => 'r', parts => [
+                    { kind => 'text', text => 'done' },
+                    { kind => 'data', data => { media_buy_id => "mb-$key" } }
+                ] }] } })];
+    }
+
     my $a = $j->{params}{arguments} // {};
     my $name = $j->{params}{name} // 'other';
     my $key = $a->{idempotency_key} // '-';
@@ -341,6 +358,30 @@ is($st->{result}{media_buy_id}, 'mb-k-sse-0001', 'SSE adapter: the result '
 is(calls_of('406 k-sse-0001'), 0, 'SSE adapter: never 406');
 is(calls_of('sse k-sse-0001'), 1, 'SSE adapter: called once');
 
+# --- A2A ---------------------------------------------------------------------
+
+for my $case (['ok', 'completed'], ['fail', 'failed']) {
+    my ($mode, $want) = @$case;
+    my $body = json_encode({ jsonrpc => '2.0', id => 'a1',
+        method => 'message/send', params => { message => { role => 'user',
+        messageId => 'm1', parts => [ { kind => 'data', data => {
+            skill => 'create_media_buy', parameters => {
+                idempotency_key => "k-a2a-$mode", mode => $mode } } } ] } } });
+    $r = post('acme.test', $body, Authorization => $auth);
+    my $id = $r->{json}{result}{artifacts}[0]{parts}[0]{data}{task_id};
+    ok($id, "A2A $mode: accepted");
+    $st = wait_status('acme.test', $id, $want);
+    is($st->{status}, $want, "A2A $mode: $want");
+    if ($want eq 'completed') {
+        is_deeply($st->{result}, { media_buy_id => "mb-k-a2a-$mode" },
+            'A2A: the result is the artifact\'s data part');
+    } else {
+        like($st->{error}{message} // '', qr/failed/, 'A2A: the error');
+    }
+    schema_check($st, 'core/tasks-get-response.json',
+        "A2A $mode: valid tasks-get-response");
+}
+
 # --- a forged marker changes nothing --------------------------------------
 
 ($task, $r) = accept_task('acme.test', 'create_media_buy',
@@ -479,6 +520,22 @@ SKIP: {
         'adcp:tasks', 'adcp');
     ok(@consumers >= 2, 'both workers consume (' . scalar(@consumers)
         . ' consumers)');
+}
+
+# --- a reload mid-execution: the old worker finishes ---------------------------
+
+SKIP: {
+    skip 'a reload needs the master process', 3 if $VG;
+
+    ($task) = accept_task('acme.test', 'create_media_buy',
+        { idempotency_key => 'k-reload-01', delay => 3 });
+    ok(wait_for(sub { calls_of('create_media_buy k-reload-01') >= 1 }),
+        'the adapter got the task');
+    $t->reload();
+    $st = wait_status('acme.test', $task, 'completed', 20);
+    is($st->{status}, 'completed', 'a reload mid-execution: completed');
+    is(calls_of('create_media_buy k-reload-01'), 1,
+        '... by the exiting worker: the adapter saw the key once');
 }
 
 # --- SIGKILL mid-execution ------------------------------------------------------
