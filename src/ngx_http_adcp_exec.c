@@ -4,7 +4,8 @@
  *
  * The consumer (every worker): on a Redis connection of its own, since a
  * blocking read cannot share the command connection's deadline, the
- * group "adcp" of the stream adcp:tasks is created (BUSYGROUP is fine)
+ * group "adcp" of the stream adcp:tasks is created from 0 (the stream
+ * holds only unfinished tasks; BUSYGROUP is fine)
  * and read with XREADGROUP ... COUNT <free slots> BLOCK 2000 as consumer
  * <hostname>:<pid>, while fewer than adcp_task_concurrency tasks run.
  *
@@ -48,7 +49,8 @@
 
 
 #define NGX_HTTP_ADCP_EXEC_BLOCK       2000
-#define NGX_HTTP_ADCP_EXEC_RETRY       1000
+#define NGX_HTTP_ADCP_EXEC_RETRY       1000     /* doubling to 10 s */
+#define NGX_HTTP_ADCP_EXEC_RETRY_MAX   10000
 #define NGX_HTTP_ADCP_EXEC_MAX_DEPTH   512
 
 #define NGX_HTTP_ADCP_PH_CLAIM         0
@@ -96,6 +98,7 @@ typedef struct {
     ngx_queue_t                     execs;
     ngx_uint_t                      running;
     ngx_uint_t                      ticks;
+    ngx_msec_t                      backoff;    /* 0: reading fine */
     ngx_str_t                       consumer;   /* <hostname>:<pid> */
     ngx_resolver_t                 *resolver;   /* webhook host names */
     ngx_msec_t                      resolver_timeout;
@@ -139,6 +142,7 @@ struct ngx_http_adcp_exec_s {
 static void ngx_http_adcp_exec_read(ngx_http_adcp_consumer_t *cs);
 static void ngx_http_adcp_exec_on_group(redisReply *reply, void *data);
 static void ngx_http_adcp_exec_on_read(redisReply *reply, void *data);
+static void ngx_http_adcp_exec_backoff(ngx_http_adcp_consumer_t *cs);
 static void ngx_http_adcp_exec_retry(ngx_event_t *ev);
 static void ngx_http_adcp_exec_tick(ngx_event_t *ev);
 static void ngx_http_adcp_exec_on_claim(redisReply *reply, void *data);
@@ -515,7 +519,7 @@ ngx_http_adcp_exec_read(ngx_http_adcp_consumer_t *cs)
         argv[1] = "CREATE";  len[1] = 6;
         argv[2] = "adcp:tasks";  len[2] = 10;
         argv[3] = "adcp";  len[3] = 4;
-        argv[4] = "$";  len[4] = 1;
+        argv[4] = "0";  len[4] = 1;
         argv[5] = "MKSTREAM";  len[5] = 8;
 
         cs->read = ngx_http_adcp_redis_conn_command(cs->stream,
@@ -546,7 +550,7 @@ ngx_http_adcp_exec_read(ngx_http_adcp_consumer_t *cs)
 queued:
 
     if (cs->read == NULL) {
-        ngx_add_timer(&cs->retry, NGX_HTTP_ADCP_EXEC_RETRY);
+        ngx_http_adcp_exec_backoff(cs);
     }
 }
 
@@ -569,13 +573,14 @@ ngx_http_adcp_exec_on_group(redisReply *reply, void *data)
         }
 
         if (!cs->exiting) {
-            ngx_add_timer(&cs->retry, NGX_HTTP_ADCP_EXEC_RETRY);
+            ngx_http_adcp_exec_backoff(cs);
         }
 
         return;
     }
 
     cs->group = 1;
+    cs->backoff = 0;
 
     ngx_http_adcp_exec_read(cs);
 }
@@ -608,9 +613,11 @@ ngx_http_adcp_exec_on_read(redisReply *reply, void *data)
             }
         }
 
-        ngx_add_timer(&cs->retry, NGX_HTTP_ADCP_EXEC_RETRY);
+        ngx_http_adcp_exec_backoff(cs);
         return;
     }
+
+    cs->backoff = 0;
 
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1) {
         s = reply->element[0];
@@ -621,6 +628,21 @@ ngx_http_adcp_exec_on_read(redisReply *reply, void *data)
     }
 
     ngx_http_adcp_exec_read(cs);
+}
+
+
+/* Redis failed the consumer: read again in 1, 2, 4, 8, 10, 10 ... s */
+
+static void
+ngx_http_adcp_exec_backoff(ngx_http_adcp_consumer_t *cs)
+{
+    cs->backoff = cs->backoff ? ngx_min(cs->backoff * 2,
+                                        NGX_HTTP_ADCP_EXEC_RETRY_MAX)
+                              : NGX_HTTP_ADCP_EXEC_RETRY;
+
+    if (!cs->retry.timer_set) {
+        ngx_add_timer(&cs->retry, cs->backoff);
+    }
 }
 
 

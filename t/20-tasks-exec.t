@@ -397,6 +397,17 @@ ok(!defined $s->{marker}, '... without the header');
 ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
     '... nor is it stored');
 
+# --- the stream and its group gone (Redis lost its data) ---------------------
+
+{
+    rcli('DEL', 'adcp:tasks');
+    my ($id) = accept_task('acme.test', 'create_media_buy',
+        { idempotency_key => 'k-nogroup-1', delay => 0 });
+    $st = wait_status('acme.test', $id, 'completed');
+    is($st->{status}, 'completed', 'a task accepted before the group was '
+        . 'made again: completed');
+}
+
 # --- a task attempted 3 times ---------------------------------------------
 
 {
