@@ -406,8 +406,19 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     if (!ctx->exec_checked) {
         ctx->exec_checked = 1;
-        ctx->exec = ngx_http_adcp_exec_marked(r,
-                        ngx_http_get_module_main_conf(r, ngx_http_adcp_module));
+
+        rc = ngx_http_adcp_exec_marked(r,
+                 ngx_http_get_module_main_conf(r, ngx_http_adcp_module),
+                 &ctx->tenant);
+
+        if (rc == NGX_ABORT) {
+            return ngx_http_adcp_refuse(r, ctx,
+                                        NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND,
+                                        "the task's account is not served "
+                                        "at this address");
+        }
+
+        ctx->exec = (rc == NGX_OK);
     }
 
     /* the module's own tasks are polled without the platform */

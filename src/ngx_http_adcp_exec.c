@@ -17,7 +17,8 @@
  * (a wildcard address: 127.0.0.1 or ::1) sends the stored request as
  * HTTP/1.0 with Connection: close, the stored headers, an Accept that
  * lists application/json and text/event-stream, and last the header
- * Adcp-Task-Exec: <host secret> <task id>; the module proxies such a
+ * Adcp-Task-Exec: <host secret> <task id> <tenant>; the module proxies
+ * such a
  * request at once (ngx_http_adcp_exec_marked()).  The reply is read to
  * its end (at most 1 MB), its JSON or last SSE event interpreted, and a
  * second EVAL stores completed/failed with the result or error and
@@ -425,22 +426,25 @@ ngx_http_adcp_exec_exit_worker(void)
 
 /*
  * A request this host's worker sent for a task: the last request header
- * is "Adcp-Task-Exec: <secret> <task id>", compared in constant time; it
- * is removed from the request (the adapter never sees it).  A header of
- * that name anywhere else, or with another value, marks nothing.
+ * is "Adcp-Task-Exec: <secret> <task id> <tenant>", the secret compared
+ * in constant time; it is removed from the request (the adapter never
+ * sees it).  A header of that name anywhere else, or with another secret,
+ * marks nothing.  NGX_OK: marked; NGX_DECLINED: not; NGX_ABORT: marked,
+ * but the request resolved another tenant than the task's.
  */
 
-ngx_uint_t
+ngx_int_t
 ngx_http_adcp_exec_marked(ngx_http_request_t *r,
-    ngx_http_adcp_main_conf_t *amcf)
+    ngx_http_adcp_main_conf_t *amcf, ngx_str_t *tenant)
 {
-    u_char            diff, *secret;
+    u_char            diff, *secret, *p, *last, *sp;
+    ngx_str_t         task, owner;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     if (!amcf->tasks || amcf->zone.sh == NULL) {
-        return 0;
+        return NGX_DECLINED;
     }
 
     part = &r->headers_in.headers.part;
@@ -450,7 +454,7 @@ ngx_http_adcp_exec_marked(ngx_http_request_t *r,
     }
 
     if (part->nelts == 0) {
-        return 0;
+        return NGX_DECLINED;
     }
 
     h = part->elts;
@@ -462,7 +466,7 @@ ngx_http_adcp_exec_marked(ngx_http_request_t *r,
         || h->value.len < NGX_HTTP_ADCP_SECRET_LEN + 1
         || h->value.data[NGX_HTTP_ADCP_SECRET_LEN] != ' ')
     {
-        return 0;
+        return NGX_DECLINED;
     }
 
     secret = amcf->zone.sh->task_secret;
@@ -476,19 +480,39 @@ ngx_http_adcp_exec_marked(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "adcp: a request with a wrong \""
                       NGX_HTTP_ADCP_EXEC_HEADER "\" header, ignored");
-        return 0;
+        return NGX_DECLINED;
     }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "adcp: executing task \"%*s\"",
-                  (size_t) (h->value.len - NGX_HTTP_ADCP_SECRET_LEN - 1),
-                  h->value.data + NGX_HTTP_ADCP_SECRET_LEN + 1);
 
     /* the last element: nothing points at it */
 
     part->nelts--;
 
-    return 1;
+    p = h->value.data + NGX_HTTP_ADCP_SECRET_LEN + 1;
+    last = h->value.data + h->value.len;
+
+    sp = ngx_strlchr(p, last, ' ');
+
+    task.data = p;
+    task.len = (sp ? sp : last) - p;
+
+    owner.data = sp ? sp + 1 : last;
+    owner.len = last - owner.data;
+
+    if (owner.len != tenant->len
+        || ngx_strncmp(owner.data, tenant->data, owner.len) != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "adcp: task \"%V\" of tenant \"%V\" resolved tenant "
+                      "\"%V\" (a tenant key the stored request cannot "
+                      "give?), refused", &task, &owner, tenant);
+        return NGX_ABORT;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "adcp: tenant \"%V\": executing task \"%V\"",
+                  tenant, &task);
+
+    return NGX_OK;
 }
 
 
@@ -1343,7 +1367,8 @@ ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e)
                  "Content-Length: " CRLF "Connection: close" CRLF
                  NGX_HTTP_ADCP_EXEC_HEADER ": " CRLF CRLF) - 1
           + uri->len + host->len + NGX_SIZE_T_LEN
-          + NGX_HTTP_ADCP_SECRET_LEN + 1 + e->task_id.len + body->len;
+          + NGX_HTTP_ADCP_SECRET_LEN + 1 + e->task_id.len + 1
+          + e->f[NGX_HTTP_ADCP_F_TENANT].len + body->len;
 
     if (root && YAJL_IS_ARRAY(root)) {
         for (i = 0; i < root->u.array.len; i++) {
@@ -1417,9 +1442,10 @@ ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e)
     }
 
     p = ngx_sprintf(p, "Content-Length: %uz" CRLF "Connection: close" CRLF
-                    NGX_HTTP_ADCP_EXEC_HEADER ": %*s %V" CRLF CRLF,
+                    NGX_HTTP_ADCP_EXEC_HEADER ": %*s %V %V" CRLF CRLF,
                     body->len, (size_t) NGX_HTTP_ADCP_SECRET_LEN,
-                    cs->amcf->zone.sh->task_secret, &e->task_id);
+                    cs->amcf->zone.sh->task_secret, &e->task_id,
+                    &e->f[NGX_HTTP_ADCP_F_TENANT]);
 
     p = ngx_cpymem(p, body->data, body->len);
 

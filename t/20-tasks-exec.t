@@ -428,6 +428,29 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
     is(calls_of('create_media_buy k-3x'), 0, '... not sent again');
 }
 
+# --- a stored request that resolves another tenant -------------------------
+
+{
+    my $id = 'adcp_task_' . ('d' x 24);
+    rcli('HSET', "adcp:task:$id", 'tenant', 'other', 'principal',
+        md5_hex($auth), 'task_type', 'create_media_buy', 'protocol',
+        'media-buy', 'transport', 'mcp', 'status', 'submitted',
+        'created_at', '2026-01-01T00:00:00Z', 'updated_at',
+        '2026-01-01T00:00:00Z', 'attempts', '0', 'uri', '/mcp', 'host',
+        'acme.test', 'port', $port, 'headers', '[["Authorization","'
+        . $auth . '"]]', 'has_webhook', '0',
+        'body', mcp(1, 'create_media_buy', { idempotency_key => 'k-other',
+            delay => 0 }));
+    rcli('EXPIRE', "adcp:task:$id", 3600);
+    rcli('XADD', 'adcp:tasks', '*', 'task', $id);
+    $st = wait_status('other.test', $id, 'failed');
+    is($st->{status}, 'failed', 'a task whose request resolves another '
+        . 'tenant: failed');
+    is($st->{error}{code}, 'ACCOUNT_NOT_FOUND', '... ACCOUNT_NOT_FOUND');
+    is(calls_of('create_media_buy k-other'), 0, '... the adapter never '
+        . 'saw it');
+}
+
 # --- webhooks ---------------------------------------------------------------
 
 {
