@@ -815,6 +815,12 @@ ngx_http_adcp_exec_on_claim(redisReply *reply, void *data)
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "adcp: tasks: XAUTOCLAIM failed: %*s",
                       (size_t) reply->len, reply->str);
+
+        if (ngx_strncmp(reply->str, "NOGROUP", 7) == 0) {
+            /* made again before the next read */
+            cs->group = 0;
+        }
+
         return;
     }
 

@@ -39,6 +39,16 @@ my $workers = $VG ? 1 : 2;
 $t->redis_start();
 my $rport = $t->port('redis');
 
+# the least-privilege user README gives (tasks included)
+
+$t->redis_cmd('ACL', 'SETUSER', 'adcp', 'on', '>adcp-secret',
+    'resetchannels', '&test:invalidate', '~test:invalidate:log',
+    '~adcp:task:*', '~adcp:idem:*', '~adcp:tasks', '+subscribe', '+xinfo',
+    '+xrange', '+xadd', '+xlen', '+publish', '+multi', '+exec', '+eval',
+    '+get', '+set', '+hset', '+hgetall', '+expire', '+hmget', '+hdel',
+    '+exists', '+xgroup', '+xreadgroup', '+xack', '+xdel', '+xclaim',
+    '+xautoclaim');
+
 $t->write_file_expand('nginx.conf', <<"EOF");
 %%TEST_GLOBALS%%
 worker_processes $workers;
@@ -50,7 +60,7 @@ http {
         ~^(?<t>[a-z0-9-]+)\\.test\$   \$t;
     }
 
-    adcp_redis            127.0.0.1:%%PORT_redis%%;
+    adcp_redis            127.0.0.1:%%PORT_redis%% user=adcp password=adcp-secret;
     adcp_redis_channel    test:invalidate;
     adcp_redis_ping       2s;
     adcp_task_claim_after 3s;
