@@ -80,7 +80,8 @@
 #define NGX_HTTP_ADCP_F_RESULT         17
 #define NGX_HTTP_ADCP_F_ERROR          18
 #define NGX_HTTP_ADCP_F_COMPLETED_AT   19
-#define NGX_HTTP_ADCP_NFIELDS          20
+#define NGX_HTTP_ADCP_F_RPC_METHOD     20
+#define NGX_HTTP_ADCP_NFIELDS          21
 
 
 typedef struct ngx_http_adcp_exec_s  ngx_http_adcp_exec_t;
@@ -161,6 +162,8 @@ static ngx_int_t ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
     struct sockaddr_storage *ss, socklen_t *len);
 static ngx_uint_t ngx_http_adcp_exec_tls(ngx_listening_t *ls);
 static ngx_int_t ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e);
+static ngx_int_t ngx_http_adcp_exec_unstream(ngx_http_adcp_exec_t *e,
+    ngx_str_t *body);
 static ngx_uint_t ngx_http_adcp_exec_header_skip(const char *name);
 static ngx_uint_t ngx_http_adcp_exec_clean(const char *s);
 static ngx_int_t ngx_http_adcp_exec_http(ngx_http_adcp_exec_t *e,
@@ -178,8 +181,10 @@ static ngx_int_t ngx_http_adcp_exec_parse(ngx_http_adcp_exec_t *e,
 static void ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e,
     ngx_int_t rc);
 static yajl_val ngx_http_adcp_exec_json(u_char *p, size_t len);
-static void ngx_http_adcp_exec_sse(ngx_str_t *body, ngx_str_t *json,
-    ngx_pool_t *pool);
+static void ngx_http_adcp_exec_sse(ngx_str_t *body, ngx_str_t *json);
+static u_char *ngx_http_adcp_exec_sse_data(u_char *d, u_char *ev, u_char *p,
+    size_t n);
+static ngx_uint_t ngx_http_adcp_exec_sse_response(u_char *p, size_t len);
 static void ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e,
     yajl_val root);
 static void ngx_http_adcp_exec_mcp_error(ngx_http_adcp_exec_t *e,
@@ -217,9 +222,9 @@ static char  ngx_http_adcp_exec_claim_script[] =
     "  'host', 'headers', 'body', 'port', 'tenant', 'transport',\n"
     "  'has_webhook', 'webhook_sent', 'webhook_url', 'webhook_token',\n"
     "  'webhook_auth', 'operation_id', 'task_type', 'protocol', 'result',\n"
-    "  'error', 'completed_at')\n"
+    "  'error', 'completed_at', 'rpc_method')\n"
     "if not f[1] then return {'gone'} end\n"
-    "for i = 1, 20 do if not f[i] then f[i] = '' end end\n"
+    "for i = 1, 21 do if not f[i] then f[i] = '' end end\n"
     "if f[1] == 'completed' or f[1] == 'failed' then\n"
     "  return {'done', unpack(f)}\n"
     "end\n"
@@ -1352,6 +1357,10 @@ ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e)
     host = &e->f[NGX_HTTP_ADCP_F_HOST];
     body = &e->f[NGX_HTTP_ADCP_F_BODY];
 
+    if (ngx_http_adcp_exec_unstream(e, body) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (uri->len == 0 || uri->data[0] != '/'
         || !ngx_http_adcp_exec_clean((char *) uri->data)
         || !ngx_http_adcp_exec_clean((char *) host->data)
@@ -1458,6 +1467,104 @@ ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e)
     e->out->last = p;
 
     return NGX_OK;
+}
+
+
+/*
+ * A2A's streaming methods are replayed as their plain twins (message/send,
+ * SendMessage): one JSON answer holds the whole task, where a stream would
+ * spread its artifacts over events.  The body is written again with only
+ * "method" changed.
+ */
+
+static ngx_int_t
+ngx_http_adcp_exec_unstream(ngx_http_adcp_exec_t *e, ngx_str_t *body)
+{
+    char                 *method;
+    size_t                i, len;
+    yajl_gen              g;
+    yajl_val              root;
+    ngx_str_t            *rpc;
+    ngx_int_t             rc;
+    const unsigned char  *buf;
+
+    rpc = &e->f[NGX_HTTP_ADCP_F_RPC_METHOD];
+
+    if (rpc->len == sizeof("message/stream") - 1
+        && ngx_strncmp(rpc->data, "message/stream", rpc->len) == 0)
+    {
+        method = "message/send";
+
+    } else if (rpc->len == sizeof("SendStreamingMessage") - 1
+               && ngx_strncmp(rpc->data, "SendStreamingMessage", rpc->len)
+                  == 0)
+    {
+        method = "SendMessage";
+
+    } else {
+        return NGX_OK;
+    }
+
+    root = ngx_http_adcp_exec_json(body->data, body->len);
+
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        if (root) {
+            yajl_tree_free(root);
+        }
+
+        return NGX_ERROR;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        yajl_tree_free(root);
+        return NGX_ERROR;
+    }
+
+    rc = (yajl_gen_map_open(g) == yajl_gen_status_ok) ? NGX_OK : NGX_ERROR;
+
+    for (i = 0; rc == NGX_OK && i < root->u.object.len; i++) {
+
+        if (yajl_gen_string(g, (u_char *) root->u.object.keys[i],
+                            ngx_strlen(root->u.object.keys[i]))
+            != yajl_gen_status_ok)
+        {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        if (ngx_strcmp(root->u.object.keys[i], "method") == 0) {
+            rc = (yajl_gen_string(g, (u_char *) method, ngx_strlen(method))
+                  == yajl_gen_status_ok) ? NGX_OK : NGX_ERROR;
+            continue;
+        }
+
+        rc = ngx_http_adcp_exec_gen(g, root->u.object.values[i]);
+    }
+
+    if (rc == NGX_OK
+        && (yajl_gen_map_close(g) != yajl_gen_status_ok
+            || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok))
+    {
+        rc = NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        body->data = ngx_pnalloc(e->pool, len);
+
+        if (body->data) {
+            ngx_memcpy(body->data, buf, len);
+            body->len = len;
+
+        } else {
+            rc = NGX_ERROR;
+        }
+    }
+
+    yajl_gen_free(g);
+    yajl_tree_free(root);
+
+    return rc;
 }
 
 
@@ -1840,7 +1947,7 @@ ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         && ngx_strncasecmp(ct.data, (u_char *) "text/event-stream",
                            sizeof("text/event-stream") - 1) == 0)
     {
-        ngx_http_adcp_exec_sse(&body, &json, e->pool);
+        ngx_http_adcp_exec_sse(&body, &json);
     }
 
     root = ngx_http_adcp_exec_json(json.data, json.len);
@@ -1893,24 +2000,22 @@ ngx_http_adcp_exec_json(u_char *p, size_t len)
 
 
 /*
- * The last event whose data is a JSON-RPC response (has "jsonrpc" and an
- * "id"): its data lines joined.  Nothing found: json is left as it is.
+ * The last event whose data is a JSON-RPC response (an object with an
+ * "id" and a "result" or an "error"; notifications are skipped): its data
+ * lines joined, compacted in place in the body (what is written never
+ * passes what is read).  Nothing found: json is left as it is.
  */
 
 static void
-ngx_http_adcp_exec_sse(ngx_str_t *body, ngx_str_t *json, ngx_pool_t *pool)
+ngx_http_adcp_exec_sse(ngx_str_t *body, ngx_str_t *json)
 {
-    u_char  *p, *last, *eol, *line_end, *d, *data;
+    u_char  *p, *last, *eol, *line_end, *d, *ev;
     size_t   n;
-
-    data = ngx_pnalloc(pool, body->len + 1);
-    if (data == NULL) {
-        return;
-    }
 
     p = body->data;
     last = body->data + body->len;
-    d = data;
+    d = body->data;
+    ev = d;
 
     for ( ;; ) {
         eol = (p < last) ? ngx_strlchr(p, last, LF) : NULL;
@@ -1922,38 +2027,26 @@ ngx_http_adcp_exec_sse(ngx_str_t *body, ngx_str_t *json, ngx_pool_t *pool)
             n--;
         }
 
-        if (n == 0) {
+        if (n == 0 || eol == NULL) {
+
+            if (n >= 5 && ngx_strncmp(p, "data:", 5) == 0) {
+                /* the body ends without a blank line */
+                d = ngx_http_adcp_exec_sse_data(d, ev, p, n);
+            }
+
             /* an event ends */
 
-            if (d > data && ngx_strlcasestrn(data, d, (u_char *) "\"jsonrpc\"",
-                                             sizeof("\"jsonrpc\"") - 2))
-            {
-                json->data = data;
-                json->len = d - data;
+            if (d > ev && ngx_http_adcp_exec_sse_response(ev, d - ev)) {
+                json->data = ev;
+                json->len = d - ev;
+                ev = d;
 
-                data = ngx_pnalloc(pool, body->len + 1);
-                if (data == NULL) {
-                    return;
-                }
+            } else {
+                d = ev;
             }
-
-            d = data;
 
         } else if (n >= 5 && ngx_strncmp(p, "data:", 5) == 0) {
-
-            if (d > data) {
-                *d++ = LF;
-            }
-
-            p += 5;
-            n -= 5;
-
-            if (n && *p == ' ') {
-                p++;
-                n--;
-            }
-
-            d = ngx_cpymem(d, p, n);
+            d = ngx_http_adcp_exec_sse_data(d, ev, p, n);
         }
 
         if (eol == NULL) {
@@ -1962,13 +2055,50 @@ ngx_http_adcp_exec_sse(ngx_str_t *body, ngx_str_t *json, ngx_pool_t *pool)
 
         p = eol + 1;
     }
+}
 
-    if (d > data && ngx_strlcasestrn(data, d, (u_char *) "\"jsonrpc\"",
-                                     sizeof("\"jsonrpc\"") - 2))
-    {
-        json->data = data;
-        json->len = d - data;
+
+/* a data: line's value appended to the event's data */
+
+static u_char *
+ngx_http_adcp_exec_sse_data(u_char *d, u_char *ev, u_char *p, size_t n)
+{
+    if (d > ev) {
+        *d++ = LF;
     }
+
+    p += 5;
+    n -= 5;
+
+    if (n && *p == ' ') {
+        p++;
+        n--;
+    }
+
+    ngx_memmove(d, p, n);
+
+    return d + n;
+}
+
+
+static ngx_uint_t
+ngx_http_adcp_exec_sse_response(u_char *p, size_t len)
+{
+    yajl_val    root;
+    ngx_uint_t  ok;
+
+    root = ngx_http_adcp_exec_json(p, len);
+
+    ok = root && YAJL_IS_OBJECT(root)
+         && ngx_http_adcp_exec_get(root, "id")
+         && (ngx_http_adcp_exec_get(root, "result")
+             || ngx_http_adcp_exec_get(root, "error"));
+
+    if (root) {
+        yajl_tree_free(root);
+    }
+
+    return ok;
 }
 
 

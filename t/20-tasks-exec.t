@@ -180,10 +180,15 @@ $t->mock($t->port('sse'), sub {
             . '"message":"Not Acceptable"},"id":null}'];
     }
     append_line($calls, "sse $key");
+
+    # a progress notification first; the response over two data: lines
+    (my $res = result_for($j, $a, $key)) =~ s/,/,\ndata: /;
     return [200, { 'Content-Type' => 'text/event-stream',
         'Cache-Control' => 'no-cache' },
-        "event: message\ndata: " . result_for($j, $a, $key) . "\n\n",
-        { delay => 1 }];
+        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":"
+        . "\"notifications/progress\",\"params\":{\"progress\":1,"
+        . "\"result\":\"no\"}}\n\n"
+        . "event: message\ndata: $res\n\n", { delay => 1 }];
 });
 
 # the buyer's webhook receiver: the first delivery of a key gets a 500
@@ -370,21 +375,28 @@ is(calls_of('sse k-sse-0001'), 1, 'SSE adapter: called once');
 
 # --- A2A ---------------------------------------------------------------------
 
-for my $case (['ok', 'completed'], ['fail', 'failed']) {
-    my ($mode, $want) = @$case;
+for my $case (['ok', 'completed'], ['fail', 'failed'],
+    ['stream', 'completed', 'message/stream'])
+{
+    my ($mode, $want, $method) = @$case;
     my $body = json_encode({ jsonrpc => '2.0', id => 'a1',
-        method => 'message/send', params => { message => { role => 'user',
+        method => $method // 'message/send', params => { message => {
+        role => 'user',
         messageId => 'm1', parts => [ { kind => 'data', data => {
             skill => 'create_media_buy', parameters => {
                 idempotency_key => "k-a2a-$mode", mode => $mode } } } ] } } });
     $r = post('acme.test', $body, Authorization => $auth);
-    my $id = $r->{json}{result}{artifacts}[0]{parts}[0]{data}{task_id};
+    my ($ev) = ($r->{body} // '') =~ /^data: (.*)\n\n\z/s;
+    my $res = $method ? (json_decode($ev // '') // {})->{result}
+        : $r->{json}{result};
+    my $id = $res->{artifacts}[0]{parts}[0]{data}{task_id};
     ok($id, "A2A $mode: accepted");
     $st = wait_status('acme.test', $id, $want);
     is($st->{status}, $want, "A2A $mode: $want");
     if ($want eq 'completed') {
         is_deeply($st->{result}, { media_buy_id => "mb-k-a2a-$mode" },
-            'A2A: the result is the artifact\'s data part');
+            "A2A $mode: the result is the artifact's data part"
+            . ($method ? ' (replayed as message/send)' : ''));
     } else {
         like($st->{error}{message} // '', qr/failed/, 'A2A: the error');
     }
