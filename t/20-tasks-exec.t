@@ -629,6 +629,17 @@ SKIP: {
     is($st->{result}{media_buy_id}, 'mb-k-kill-0001', 'the result');
 }
 
+# --- TERM mid-execution: the task is abandoned (freed), left to reclaim ------
+
+($task) = accept_task('acme.test', 'create_media_buy',
+    { idempotency_key => 'k-term-0001', delay => 5 });
+ok(wait_for(sub { calls_of('create_media_buy k-term-0001') >= 1 }),
+    'the adapter got the task');
+kill 'TERM', $t->{pid};
+ok(wait_for(sub { $t->read_file('error.log') =~ /"\Q$task\E" abandoned by /
+}), 'TERM: the running task is abandoned (left for reclaiming)');
+is(hgetall($task)->{status}, 'working', '... still working in Redis');
+
 $t->stop();
 
 done_testing();
