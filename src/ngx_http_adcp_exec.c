@@ -160,7 +160,7 @@ static void ngx_http_adcp_exec_on_claimed(redisReply *reply, void *data);
 static void ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e);
 static ngx_int_t ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
     struct sockaddr_storage *ss, socklen_t *len);
-static ngx_uint_t ngx_http_adcp_exec_tls(ngx_listening_t *ls);
+static ngx_uint_t ngx_http_adcp_exec_unusable(ngx_listening_t *ls);
 static ngx_int_t ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e);
 static ngx_int_t ngx_http_adcp_exec_unstream(ngx_http_adcp_exec_t *e,
     ngx_str_t *body);
@@ -1249,10 +1249,11 @@ ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
             continue;
         }
 
-        if (ngx_http_adcp_exec_tls(&ls[i])) {
+        if (ngx_http_adcp_exec_unusable(&ls[i])) {
             ngx_log_error(NGX_LOG_ERR, e->log, 0,
                           "adcp: tenant \"%V\": task \"%V\": port %i is "
-                          "TLS; execution sends plain HTTP over loopback",
+                          "TLS or HTTP/2; execution sends plain HTTP/1.0 "
+                          "over loopback",
                           &e->f[NGX_HTTP_ADCP_F_TENANT], &e->task_id, port);
             continue;
         }
@@ -1290,18 +1291,17 @@ ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
 }
 
 
-/* a listening socket with a TLS address (execution speaks plain HTTP) */
+/*
+ * A listening socket execution cannot use: TLS, or HTTP/2 (execution
+ * speaks plain HTTP/1.0)
+ */
 
 static ngx_uint_t
-ngx_http_adcp_exec_tls(ngx_listening_t *ls)
+ngx_http_adcp_exec_unusable(ngx_listening_t *ls)
 {
-#if (NGX_HTTP_SSL)
     ngx_uint_t             i;
     ngx_http_port_t       *port;
-    ngx_http_in_addr_t    *sin;
-#if (NGX_HAVE_INET6)
-    ngx_http_in6_addr_t   *sin6;
-#endif
+    ngx_http_addr_conf_t  *conf;
 
     port = ls->servers;
 
@@ -1313,23 +1313,28 @@ ngx_http_adcp_exec_tls(ngx_listening_t *ls)
 
 #if (NGX_HAVE_INET6)
         if (ls->sockaddr->sa_family == AF_INET6) {
-            sin6 = port->addrs;
+            conf = &((ngx_http_in6_addr_t *) port->addrs)[i].conf;
 
-            if (sin6[i].conf.ssl) {
-                return 1;
-            }
-
-            continue;
-        }
+        } else
 #endif
+        {
+            conf = &((ngx_http_in_addr_t *) port->addrs)[i].conf;
+        }
 
-        sin = port->addrs;
-
-        if (sin[i].conf.ssl) {
+#if (NGX_HTTP_SSL)
+        if (conf->ssl) {
             return 1;
         }
-    }
 #endif
+
+#if (NGX_HTTP_V2)
+        if (conf->http2) {
+            return 1;
+        }
+#endif
+
+        (void) conf;
+    }
 
     return 0;
 }

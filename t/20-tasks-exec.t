@@ -93,6 +93,12 @@ http {
 
         location = /adcp/status { adcp_status; }
     }
+
+    server {
+        listen 127.0.0.1:%%PORT_h2%% http2;
+        adcp_factory /_factory;
+        location /mcp { adcp on; proxy_pass http://\$adcp_upstream; }
+    }
 }
 EOF
 
@@ -448,6 +454,29 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
     like($st->{error}{message} // '', qr/attempted 3 times/,
         '... saying so');
     is(calls_of('create_media_buy k-3x'), 0, '... not sent again');
+}
+
+# --- a task whose port speaks HTTP/2 only (h2c) -----------------------------
+
+{
+    my $id = 'adcp_task_' . ('c' x 24);
+    rcli('HSET', "adcp:task:$id", 'tenant', 'acme', 'principal',
+        md5_hex($auth), 'task_type', 'create_media_buy', 'protocol',
+        'media-buy', 'transport', 'mcp', 'status', 'submitted',
+        'created_at', '2026-01-01T00:00:00Z', 'updated_at',
+        '2026-01-01T00:00:00Z', 'attempts', '0', 'uri', '/mcp', 'host',
+        'acme.test', 'port', $t->port('h2'), 'headers', '[]',
+        'has_webhook', '0', 'body', mcp(1, 'create_media_buy',
+            { idempotency_key => 'k-h2c' }));
+    rcli('EXPIRE', "adcp:task:$id", 3600);
+    rcli('XADD', 'adcp:tasks', '*', 'task', $id);
+    $st = wait_status('acme.test', $id, 'failed');
+    is($st->{status}, 'failed', 'a task accepted on an HTTP/2-only port: '
+        . 'failed');
+    like($st->{error}{message} // '', qr/no listener/, '... no usable '
+        . 'listener');
+    like($t->read_file('error.log'), qr/port \d+ is TLS or HTTP\/2/,
+        '... logged');
 }
 
 # --- a stored request that resolves another tenant -------------------------
