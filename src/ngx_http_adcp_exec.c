@@ -1218,7 +1218,7 @@ ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
     struct sockaddr_storage *ss, socklen_t *len)
 {
     ngx_int_t             port;
-    ngx_uint_t            i;
+    ngx_uint_t            i, pass;
     ngx_listening_t      *ls;
     struct sockaddr_in   *sin;
 #if (NGX_HAVE_INET6)
@@ -1234,58 +1234,72 @@ ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
 
     ls = ngx_cycle->listening.elts;
 
-    for (i = 0; i < ngx_cycle->listening.nelts; i++) {
+    /*
+     * the buyer's port; if it speaks TLS or HTTP/2 only, the first
+     * plain HTTP/1 listening socket (e.g. "listen 127.0.0.1:8081;" in the
+     * same server{})
+     */
 
-        if (ls[i].sockaddr->sa_family != AF_INET
+    for (pass = 0; pass < 2; pass++) {
+
+        for (i = 0; i < ngx_cycle->listening.nelts; i++) {
+
+            if (ls[i].sockaddr->sa_family != AF_INET
 #if (NGX_HAVE_INET6)
-            && ls[i].sockaddr->sa_family != AF_INET6
+                && ls[i].sockaddr->sa_family != AF_INET6
 #endif
-           )
-        {
-            continue;
-        }
-
-        if ((ngx_int_t) ngx_inet_get_port(ls[i].sockaddr) != port) {
-            continue;
-        }
-
-        if (ngx_http_adcp_exec_unusable(&ls[i])) {
-            ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                          "adcp: tenant \"%V\": task \"%V\": port %i is "
-                          "TLS or HTTP/2; execution sends plain HTTP/1.0 "
-                          "over loopback",
-                          &e->f[NGX_HTTP_ADCP_F_TENANT], &e->task_id, port);
-            continue;
-        }
-
-        ngx_memcpy(ss, ls[i].sockaddr, ls[i].socklen);
-        *len = ls[i].socklen;
-
-        if (ls[i].sockaddr->sa_family == AF_INET) {
-            sin = (struct sockaddr_in *) ss;
-
-            if (sin->sin_addr.s_addr == INADDR_ANY) {
-                sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+               )
+            {
+                continue;
             }
-        }
+
+            if (pass == 0
+                && (ngx_int_t) ngx_inet_get_port(ls[i].sockaddr) != port)
+            {
+                continue;
+            }
+
+            if (ngx_http_adcp_exec_unusable(&ls[i])) {
+                continue;
+            }
+
+            if (pass == 1) {
+                ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
+                              "adcp: tenant \"%V\": task \"%V\": port %i "
+                              "is TLS or HTTP/2 or gone, sent to %V",
+                              &e->f[NGX_HTTP_ADCP_F_TENANT], &e->task_id,
+                              port, &ls[i].addr_text);
+            }
+
+            ngx_memcpy(ss, ls[i].sockaddr, ls[i].socklen);
+            *len = ls[i].socklen;
+
+            if (ls[i].sockaddr->sa_family == AF_INET) {
+                sin = (struct sockaddr_in *) ss;
+
+                if (sin->sin_addr.s_addr == INADDR_ANY) {
+                    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                }
+            }
 
 #if (NGX_HAVE_INET6)
-        if (ls[i].sockaddr->sa_family == AF_INET6) {
-            sin6 = (struct sockaddr_in6 *) ss;
+            if (ls[i].sockaddr->sa_family == AF_INET6) {
+                sin6 = (struct sockaddr_in6 *) ss;
 
-            if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) {
-                sin6->sin6_addr = in6addr_loopback;
+                if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) {
+                    sin6->sin6_addr = in6addr_loopback;
+                }
             }
-        }
 #endif
 
-        return NGX_OK;
+            return NGX_OK;
+        }
     }
 
     ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                  "adcp: tenant \"%V\": task \"%V\": no listening socket "
-                  "of port %i", &e->f[NGX_HTTP_ADCP_F_TENANT], &e->task_id,
-                  port);
+                  "adcp: tenant \"%V\": task \"%V\": no plain HTTP/1 "
+                  "listening socket (port %i is TLS, HTTP/2 or gone)",
+                  &e->f[NGX_HTTP_ADCP_F_TENANT], &e->task_id, port);
 
     return NGX_ERROR;
 }
