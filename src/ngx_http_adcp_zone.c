@@ -195,7 +195,8 @@ ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
 
 /*
  * The host's task secret, made once with the zone (the kernel's random
- * bytes; should they fail, nginx's random mixed with the time and pid)
+ * bytes; should they fail, nginx's random mixed with the time and pid,
+ * with a warning)
  */
 
 static void
@@ -204,7 +205,11 @@ ngx_http_adcp_zone_secret(u_char *secret, ngx_log_t *log)
     u_char      rnd[NGX_HTTP_ADCP_SECRET_LEN / 2];
     ngx_uint_t  i;
 
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd)) {
+    /* never waits: a kernel whose pool is not ready yet fails at once */
+
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK)
+        != (ssize_t) sizeof(rnd))
+    {
         ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
                       "adcp: getrandom() failed, the task secret is "
                       "weaker");
