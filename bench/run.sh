@@ -89,6 +89,10 @@ if [ -x "$BENCH/invalidation.sh" ] || [ -f "$BENCH/invalidation.sh" ]; then
     cp "$OUT/step" "$OUT/invalidation"
 fi
 
+step "long-running tasks (tasks.pl, tasks-exec.pl)" \
+    sh -c 'perl ./tasks.pl 2>&1 | grep "^#"; perl ./tasks-exec.pl 2>&1 | grep "^#"'
+cp "$OUT/step" "$OUT/tasks"
+
 t_end=$(date +%s)
 
 # --- the table -----------------------------------------------------------
@@ -237,6 +241,9 @@ table > "$OUT/table"
     else
         echo "   bench/invalidation.sh is not in this checkout"
     fi
+    echo
+    echo "6. Long-running tasks (bench/tasks.pl, bench/tasks-exec.pl)"
+    sed 's/^/   /' "$OUT/tasks"
 } > "$OUT/printed"
 
 cat "$OUT/printed"
@@ -325,6 +332,7 @@ ngx=$(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //')
     echo "perl bench/concurrency.pl $LEVELS"
     echo "FIRST=${FIRST:-2000} TOTAL=${TOTAL:-20000} sh bench/churn.sh"
     echo "RUNS=$INV_RUNS TENANTS=$INV_TENANTS sh bench/invalidation.sh"
+    echo "perl bench/tasks.pl; perl bench/tasks-exec.pl"
     echo '```'
     echo
     echo "Configurations: bench/conf/ (plain-proxy.conf, adcp-var.conf,"

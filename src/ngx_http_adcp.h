@@ -52,6 +52,10 @@ typedef struct {
                                                   adcp_balancer, or NULL */
     ngx_http_adcp_zone_t        zone;
     ngx_http_adcp_redis_conf_t  redis;
+    ngx_msec_t                  task_claim_after;  /* adcp_task_claim_after */
+    ngx_msec_t                  task_timeout;      /* adcp_task_timeout */
+    ngx_uint_t                  task_concurrency;  /* adcp_task_concurrency */
+    ngx_flag_t                  tasks;         /* some adcp_async is set */
 } ngx_http_adcp_main_conf_t;
 
 
@@ -61,6 +65,12 @@ typedef struct {
     ngx_http_complex_value_t   *tenant_key;    /* adcp_tenant_key */
     ngx_str_t                   factory;       /* adcp_factory */
     ngx_str_t                   validator;     /* adcp_validator */
+    ngx_array_t                *async;         /* adcp_async: ngx_str_t */
+    ngx_str_t                   async_file;    /* where adcp_async is */
+    ngx_uint_t                  async_line;
+    ngx_msec_t                  task_ttl;      /* adcp_task_ttl */
+    ngx_flag_t                  task_webhooks; /* adcp_task_webhooks */
+    ngx_array_t                *task_headers;  /* adcp_task_headers */
 } ngx_http_adcp_loc_conf_t;
 
 
@@ -93,6 +103,8 @@ typedef struct {
     unsigned                    cleanups:1;
     unsigned                    error_page_on:1;   /* replacing a 5xx */
     unsigned                    error_page_sent:1;
+    unsigned                    exec_checked:1;
+    unsigned                    exec:1;        /* a task's execution */
 } ngx_http_adcp_ctx_t;
 
 

@@ -141,3 +141,54 @@ ngx_http_adcp_json_type(ngx_str_t *content_type)
                                (u_char *) "+json", sizeof("+json") - 1)
                == 0);
 }
+
+
+/* yajl_tree frees recursively: a document nested at most max deep */
+
+ngx_uint_t
+ngx_http_adcp_json_depth_ok(u_char *p, u_char *last, ngx_uint_t max)
+{
+    ngx_uint_t  depth, string;
+
+    depth = 0;
+    string = 0;
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (string) {
+            if (*p == '\\') {
+                p++;
+
+            } else if (*p == '"') {
+                string = 0;
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            string = 1;
+            break;
+
+        case '{':
+        case '[':
+            if (++depth > max) {
+                return 0;
+            }
+
+            break;
+
+        case '}':
+        case ']':
+            if (depth) {
+                depth--;
+            }
+
+            break;
+        }
+    }
+
+    return 1;
+}

@@ -21,6 +21,8 @@ size_t ngx_http_adcp_json_str_len(ngx_str_t *s);
 u_char *ngx_http_adcp_json_str(u_char *p, ngx_str_t *s);
 
 ngx_uint_t ngx_http_adcp_json_type(ngx_str_t *content_type);
+ngx_uint_t ngx_http_adcp_json_depth_ok(u_char *p, u_char *last,
+    ngx_uint_t max);
 
 
 #define ngx_http_adcp_json_lit(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)

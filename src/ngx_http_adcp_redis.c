@@ -67,12 +67,15 @@ typedef struct {
 } ngx_http_adcp_redis_link_t;
 
 
-typedef struct {
+struct ngx_http_adcp_redis_conn_s {
     ngx_http_adcp_redis_io_t         io;
     ngx_event_t                      timer;       /* the reply deadline */
+    ngx_msec_t                       deadline;    /* 0: adcp_redis_ping */
     ngx_uint_t                       pending;
     unsigned                         exiting:1;
-} ngx_http_adcp_redis_cmd_t;
+};
+
+typedef ngx_http_adcp_redis_conn_t  ngx_http_adcp_redis_cmd_t;
 
 
 struct ngx_http_adcp_redis_call_s {
@@ -105,6 +108,9 @@ static void ngx_http_adcp_redis_on_auth(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_adcp_redis_on_subscribe(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_adcp_redis_cmd_init(ngx_http_adcp_redis_cmd_t *cmd,
+    ngx_http_adcp_redis_conf_t *rcf, ngx_msec_t deadline,
+    ngx_uint_t cancelable);
 static void ngx_http_adcp_redis_cmd_timer(ngx_event_t *ev);
 static void ngx_http_adcp_redis_cmd_on_connect(const redisAsyncContext *ac,
     int status);
@@ -769,24 +775,77 @@ ngx_http_adcp_redis_command(ngx_http_adcp_redis_conf_t *rcf,
     ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
-    ngx_http_adcp_redis_cmd_t   *cmd;
-    ngx_http_adcp_redis_call_t  *call;
+    ngx_http_adcp_redis_cmd_t  *cmd;
 
     cmd = &ngx_http_adcp_redis_cmd;
 
-    if (cmd->exiting || rcf->name.len == 0) {
+    if (rcf->name.len == 0) {
         return NULL;
     }
 
     if (cmd->io.conf == NULL) {
-        cmd->io.conf = rcf;
-        cmd->io.log = ngx_cycle->log;
-        cmd->timer.handler = ngx_http_adcp_redis_cmd_timer;
-        cmd->timer.data = cmd;
-        cmd->timer.log = ngx_cycle->log;
-
         /* an exiting worker waits for its answers (admin replies) */
-        cmd->timer.cancelable = 0;
+        ngx_http_adcp_redis_cmd_init(cmd, rcf, 0, 0);
+    }
+
+    return ngx_http_adcp_redis_conn_command(cmd, handler, data, argc, argv,
+                                            argvlen);
+}
+
+
+/*
+ * Another command-style connection of this worker (e.g. one that blocks
+ * in XREADGROUP): its replies are due within deadline (0: adcp_redis_ping);
+ * a cancelable deadline does not keep an exiting worker alive.
+ */
+
+ngx_http_adcp_redis_conn_t *
+ngx_http_adcp_redis_conn_create(ngx_http_adcp_redis_conf_t *rcf,
+    ngx_msec_t deadline, ngx_uint_t cancelable, ngx_log_t *log)
+{
+    ngx_http_adcp_redis_conn_t  *conn;
+
+    if (rcf->name.len == 0) {
+        return NULL;
+    }
+
+    conn = ngx_calloc(sizeof(ngx_http_adcp_redis_conn_t), log);
+    if (conn == NULL) {
+        return NULL;
+    }
+
+    ngx_http_adcp_redis_cmd_init(conn, rcf, deadline, cancelable);
+
+    return conn;
+}
+
+
+/* closed: every call waiting is answered NULL, then it is freed */
+
+void
+ngx_http_adcp_redis_conn_destroy(ngx_http_adcp_redis_conn_t *conn)
+{
+    conn->exiting = 1;
+
+    if (conn->timer.timer_set) {
+        ngx_del_timer(&conn->timer);
+    }
+
+    ngx_http_adcp_redis_close(&conn->io);
+
+    ngx_free(conn);
+}
+
+
+ngx_http_adcp_redis_call_t *
+ngx_http_adcp_redis_conn_command(ngx_http_adcp_redis_conn_t *cmd,
+    ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_http_adcp_redis_call_t  *call;
+
+    if (cmd->exiting) {
+        return NULL;
     }
 
     if (cmd->io.ac == NULL) {
@@ -820,10 +879,25 @@ ngx_http_adcp_redis_command(ngx_http_adcp_redis_conf_t *rcf,
     cmd->pending++;
 
     if (!cmd->timer.timer_set) {
-        ngx_add_timer(&cmd->timer, rcf->ping);
+        ngx_add_timer(&cmd->timer, cmd->deadline);
     }
 
     return call;
+}
+
+
+static void
+ngx_http_adcp_redis_cmd_init(ngx_http_adcp_redis_cmd_t *cmd,
+    ngx_http_adcp_redis_conf_t *rcf, ngx_msec_t deadline,
+    ngx_uint_t cancelable)
+{
+    cmd->io.conf = rcf;
+    cmd->io.log = ngx_cycle->log;
+    cmd->deadline = deadline ? deadline : rcf->ping;
+    cmd->timer.handler = ngx_http_adcp_redis_cmd_timer;
+    cmd->timer.data = cmd;
+    cmd->timer.log = ngx_cycle->log;
+    cmd->timer.cancelable = cancelable ? 1 : 0;
 }
 
 
@@ -850,7 +924,7 @@ ngx_http_adcp_redis_cmd_timer(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_ERR, cmd->io.log, 0,
                   "adcp: redis \"%V\": no answer to a command within %M ms",
-                  &cmd->io.conf->name, cmd->io.conf->ping);
+                  &cmd->io.conf->name, cmd->deadline);
 
     ngx_http_adcp_redis_close(&cmd->io);
 }
@@ -908,7 +982,7 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
         }
 
     } else if (r) {
-        ngx_add_timer(&cmd->timer, cmd->io.conf->ping);
+        ngx_add_timer(&cmd->timer, cmd->deadline);
     }
 
     if (call->handler) {

@@ -8,6 +8,9 @@
  *   commands      one per worker, opened on first use: each command gets
  *                 its reply, or NULL once the connection failed or went
  *                 past its deadline (adcp_redis_ping)
+ *   others        command connections of the same kind, created by a
+ *                 feature for itself (the task consumer's blocking
+ *                 XREADGROUP), with their own deadline
  *
  * Knows nothing of tenants.
  */
@@ -57,6 +60,7 @@ typedef struct {
 typedef void (*ngx_http_adcp_redis_reply_pt)(redisReply *reply, void *data);
 
 typedef struct ngx_http_adcp_redis_call_s  ngx_http_adcp_redis_call_t;
+typedef struct ngx_http_adcp_redis_conn_s  ngx_http_adcp_redis_conn_t;
 
 
 char *ngx_http_adcp_redis_parse(ngx_conf_t *cf,
@@ -67,6 +71,13 @@ void ngx_http_adcp_redis_stop(void);
 
 ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_command(
     ngx_http_adcp_redis_conf_t *rcf, ngx_http_adcp_redis_reply_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
+ngx_http_adcp_redis_conn_t *ngx_http_adcp_redis_conn_create(
+    ngx_http_adcp_redis_conf_t *rcf, ngx_msec_t deadline,
+    ngx_uint_t cancelable, ngx_log_t *log);
+void ngx_http_adcp_redis_conn_destroy(ngx_http_adcp_redis_conn_t *conn);
+ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_conn_command(
+    ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen);
 void ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call);
 void ngx_http_adcp_redis_reset(void);

@@ -46,7 +46,9 @@ typedef struct {
 
 static void ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o,
     ngx_http_adcp_zone_t *zone, ngx_uint_t workers, ngx_uint_t capacity,
-    ngx_uint_t redis);
+    ngx_uint_t redis, ngx_uint_t tasks);
+static void ngx_http_adcp_status_tasks(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_sum_t *sum, ngx_http_adcp_shctx_t *sh);
 static void ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o,
     ngx_http_adcp_shctx_t *sh);
 static void ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o,
@@ -128,7 +130,7 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size,
-                              amcf->redis.name.len != 0);
+                              amcf->redis.name.len != 0, amcf->tasks);
 
     b = ngx_create_temp_buf(r->pool, o.len);
     if (b == NULL) {
@@ -141,7 +143,7 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
     o.len = 0;
 
     ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size,
-                              amcf->redis.name.len != 0);
+                              amcf->redis.name.len != 0, amcf->tasks);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -176,7 +178,8 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
 
 static void
 ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
-    ngx_uint_t workers, ngx_uint_t capacity, ngx_uint_t redis)
+    ngx_uint_t workers, ngx_uint_t capacity, ngx_uint_t redis,
+    ngx_uint_t tasks)
 {
     ngx_uint_t             i, k, first;
     ngx_rbtree_node_t     *node, *root, *sentinel;
@@ -204,6 +207,10 @@ ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
 
     if (redis) {
         ngx_http_adcp_status_redis(o, zone->sh);
+    }
+
+    if (tasks) {
+        ngx_http_adcp_status_tasks(o, &sum, zone->sh);
     }
 
     if (!o->prom) {
@@ -446,6 +453,81 @@ ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
                           counters[i].name, counters[i].help,
                           counters[i].name, counters[i].name,
                           *counters[i].value);
+    }
+}
+
+
+/*
+ * Tasks (SPEC section 7): counters summed over the workers; "queue" is
+ * the stream's length as this host's last accept saw it (status never
+ * waits on Redis), null before any.
+ */
+
+static void
+ngx_http_adcp_status_tasks(ngx_http_adcp_out_t *o, ngx_http_adcp_sum_t *sum,
+    ngx_http_adcp_shctx_t *sh)
+{
+    ngx_uint_t  i;
+
+    static struct {
+        ngx_uint_t     index;
+        char          *name;
+        char          *help;
+        char          *type;
+    } counters[] = {
+        { NGX_HTTP_ADCP_C_TASKS_ACCEPTED, "accepted",
+          "Tasks stored and answered submitted.", "counter" },
+        { NGX_HTTP_ADCP_C_TASKS_REPLAYED, "replayed",
+          "Accepts answered from an idempotency key.", "counter" },
+        { NGX_HTTP_ADCP_C_TASKS_RUNNING, "running",
+          "Tasks being executed.", "gauge" },
+        { NGX_HTTP_ADCP_C_TASKS_COMPLETED, "completed",
+          "Tasks completed.", "counter" },
+        { NGX_HTTP_ADCP_C_TASKS_FAILED, "failed",
+          "Tasks failed.", "counter" },
+        { NGX_HTTP_ADCP_C_TASKS_RECLAIMED, "reclaimed",
+          "Tasks claimed from a worker or host that died.", "counter" }
+    };
+
+    if (!o->prom) {
+        ngx_http_adcp_out(o, ",\"tasks\":{");
+
+        for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+            ngx_http_adcp_out(o, "%s\"%s\":%uA", i ? "," : "",
+                              counters[i].name,
+                              sum->counters[counters[i].index]);
+        }
+
+        if (sh->tasks_queue_time) {
+            ngx_http_adcp_out(o, ",\"queue\":%uA}", sh->tasks_queue);
+
+        } else {
+            ngx_http_adcp_out(o, ",\"queue\":null}");
+        }
+
+        return;
+    }
+
+    for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        ngx_http_adcp_out(o, "# HELP adcp_tasks_%s%s %s\n"
+                          "# TYPE adcp_tasks_%s%s %s\n"
+                          "adcp_tasks_%s%s %uA\n",
+                          counters[i].name,
+                          counters[i].type[0] == 'c' ? "_total" : "",
+                          counters[i].help,
+                          counters[i].name,
+                          counters[i].type[0] == 'c' ? "_total" : "",
+                          counters[i].type,
+                          counters[i].name,
+                          counters[i].type[0] == 'c' ? "_total" : "",
+                          sum->counters[counters[i].index]);
+    }
+
+    if (sh->tasks_queue_time) {
+        ngx_http_adcp_out(o, "# HELP adcp_tasks_queue Entries of the task "
+                          "stream at this host's last accept.\n"
+                          "# TYPE adcp_tasks_queue gauge\n"
+                          "adcp_tasks_queue %uA\n", sh->tasks_queue);
     }
 }
 

@@ -14,6 +14,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <sys/random.h>
+
 #include "ngx_http_adcp_zone.h"
 
 
@@ -30,6 +32,7 @@ static ngx_http_adcp_slot_t *ngx_http_adcp_zone_create(
     ngx_uint_t dynamic);
 static void ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_adcp_zone_secret(u_char *secret, ngx_log_t *log);
 static ngx_uint_t ngx_http_adcp_zone_worker(void);
 static void ngx_http_adcp_zone_bit(ngx_atomic_t *word, ngx_uint_t on);
 
@@ -115,6 +118,8 @@ ngx_http_adcp_zone_init(ngx_shm_zone_t *shm_zone, void *data)
         ngx_queue_init(&zone->sh->dynamic);
 
         zone->shpool->log_ctx = (u_char *) " in adcp zone";
+
+        ngx_http_adcp_zone_secret(zone->sh->task_secret, shm_zone->shm.log);
     }
 
     /* a slot for every declared tenant, kept across reloads */
@@ -185,6 +190,37 @@ ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     }
 
     return slot;
+}
+
+
+/*
+ * The host's task secret, made once with the zone (the kernel's random
+ * bytes; should they fail, nginx's random mixed with the time and pid,
+ * with a warning)
+ */
+
+static void
+ngx_http_adcp_zone_secret(u_char *secret, ngx_log_t *log)
+{
+    u_char      rnd[NGX_HTTP_ADCP_SECRET_LEN / 2];
+    ngx_uint_t  i;
+
+    /* never waits: a kernel whose pool is not ready yet fails at once */
+
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK)
+        != (ssize_t) sizeof(rnd))
+    {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "adcp: getrandom() failed, the task secret is "
+                      "weaker");
+
+        for (i = 0; i < sizeof(rnd); i++) {
+            rnd[i] = (u_char) (ngx_random() ^ (ngx_time() >> (i % 8))
+                               ^ (ngx_pid << (i % 4)));
+        }
+    }
+
+    ngx_hex_dump(secret, rnd, sizeof(rnd));
 }
 
 

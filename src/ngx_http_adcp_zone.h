@@ -41,7 +41,13 @@
 #define NGX_HTTP_ADCP_C_EVICTIONS        8
 #define NGX_HTTP_ADCP_C_EXPIRATIONS      9
 #define NGX_HTTP_ADCP_C_INVALIDATIONS    10
-#define NGX_HTTP_ADCP_NCOUNTERS          11
+#define NGX_HTTP_ADCP_C_TASKS_ACCEPTED   11
+#define NGX_HTTP_ADCP_C_TASKS_REPLAYED   12
+#define NGX_HTTP_ADCP_C_TASKS_RUNNING    13   /* a gauge: execution */
+#define NGX_HTTP_ADCP_C_TASKS_COMPLETED  14
+#define NGX_HTTP_ADCP_C_TASKS_FAILED     15
+#define NGX_HTTP_ADCP_C_TASKS_RECLAIMED  16
+#define NGX_HTTP_ADCP_NCOUNTERS          17
 
 /* ngx_http_adcp_zone_claim() */
 #define NGX_HTTP_ADCP_CLAIM_FREE         0   /* healthy: every worker builds */
@@ -95,6 +101,7 @@ typedef struct {
 
 #define NGX_HTTP_ADCP_ECHOES         16
 #define NGX_HTTP_ADCP_LOG_ID_LEN     48      /* "<ms>-<seq>" and a NUL */
+#define NGX_HTTP_ADCP_SECRET_LEN     32      /* hex of 16 random bytes */
 
 
 typedef struct {
@@ -117,6 +124,13 @@ typedef struct {
     u_char                     redis_log_id[NGX_HTTP_ADCP_LOG_ID_LEN];
                                                 /* last applied, "" none */
     ngx_http_adcp_echo_t       echo[NGX_HTTP_ADCP_ECHOES];
+
+    /* the task stream's length after this host's last accept */
+    ngx_atomic_t               tasks_queue;
+    time_t                     tasks_queue_time;   /* 0: none yet */
+
+    /* marks this host's own task executions (never leaves the host) */
+    u_char                     task_secret[NGX_HTTP_ADCP_SECRET_LEN];
 } ngx_http_adcp_shctx_t;
 
 

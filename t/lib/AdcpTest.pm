@@ -630,8 +630,8 @@ sub schema_check {
             unless eval { require JSON::Validator; 1 };
 
         my $jv = $VALIDATORS{$schema} //= do {
-            my $v = JSON::Validator->new;
-            $v->schema("$SCHEMAS/$schema");
+            my $v = JSON::Validator->new(store => schema_store($schema));
+            $v->schema("file:///schemas/$schema");
             $v;
         };
 
@@ -639,6 +639,47 @@ sub schema_check {
         ok(!@errors, $name // "valid against $schema")
             or diag(join "\n", map {"$_"} @errors);
     }
+}
+
+# a schema and every schema its $refs reach, each under its "$id"
+# (/schemas/...), as file:///schemas/... in one store shared by the
+# validators; loaded on first use, only what is needed
+
+my $STORE;
+
+sub schema_store {
+    my ($rel) = @_;
+
+    require JSON::Validator::Store;
+    $STORE //= JSON::Validator::Store->new;
+
+    my $json = JSON::PP->new;
+    my @todo = ($rel);
+
+    while (defined(my $r = shift @todo)) {
+        next if $STORE->exists("file:///schemas/$r");
+        open my $fh, '<', "$SCHEMAS/$r" or next;
+        local $/;
+        my $d = eval { $json->decode(<$fh>) } or next;
+        $STORE->add("file:///schemas/$r", $d);
+
+        my @walk = ($d);
+        while (@walk) {
+            my $n = shift @walk;
+            if (ref $n eq 'HASH') {
+                if (defined $n->{'$ref'}
+                    && $n->{'$ref'} =~ m{^/schemas/([^#]+)})
+                {
+                    push @todo, $1;
+                }
+                push @walk, values %$n;
+            } elsif (ref $n eq 'ARRAY') {
+                push @walk, @$n;
+            }
+        }
+    }
+
+    return $STORE;
 }
 
 # the recovery AdCP's enums/error-code.json gives a code, or undef
