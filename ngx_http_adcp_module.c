@@ -341,9 +341,10 @@ ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 static ngx_int_t
 ngx_http_adcp_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_http_adcp_ctx_t       *ctx;
-    ngx_http_adcp_loc_conf_t  *alcf;
+    ngx_int_t                   rc;
+    ngx_http_adcp_ctx_t        *ctx;
+    ngx_http_adcp_loc_conf_t   *alcf;
+    ngx_http_adcp_main_conf_t  *amcf;
 
     if (r != r->main) {
         return NGX_DECLINED;
@@ -426,33 +427,36 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    /* this host executing a task: proxied as it is, never accepted */
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
-    if (!ctx->exec_checked) {
-        ctx->exec_checked = 1;
+    if (amcf->tasks) {
 
-        rc = ngx_http_adcp_exec_marked(r,
-                 ngx_http_get_module_main_conf(r, ngx_http_adcp_module),
-                 &ctx->tenant);
+        /* this host executing a task: proxied as it is, never accepted */
 
-        if (rc == NGX_ABORT) {
-            return ngx_http_adcp_refuse(r, ctx,
-                                        NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND,
-                                        "the task's account is not served "
-                                        "at this address");
+        if (!ctx->exec_checked) {
+            ctx->exec_checked = 1;
+
+            rc = ngx_http_adcp_exec_marked(r, amcf, &ctx->tenant);
+
+            if (rc == NGX_ABORT) {
+                return ngx_http_adcp_refuse(r, ctx,
+                           NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND,
+                           "the task's account is not served at this "
+                           "address");
+            }
+
+            ctx->exec = (rc == NGX_OK);
         }
 
-        ctx->exec = (rc == NGX_OK);
-    }
+        /* the module's own tasks are polled without the platform */
 
-    /* the module's own tasks are polled without the platform */
+        if (!ctx->exec) {
+            rc = ngx_http_adcp_tasks_poll(r, ctx);
 
-    if (!ctx->exec) {
-        rc = ngx_http_adcp_tasks_poll(r, ctx);
-
-        if (rc != NGX_DECLINED) {
-            return rc == NGX_DONE ? NGX_DONE
-                                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            if (rc != NGX_DECLINED) {
+                return rc == NGX_DONE ? NGX_DONE
+                                      : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
     }
 
@@ -489,7 +493,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     /* long-running tasks: accepted here and executed in the background */
 
-    if (!ctx->exec) {
+    if (amcf->tasks && !ctx->exec) {
         rc = ngx_http_adcp_tasks_accept(r, ctx);
 
         if (rc == NGX_ERROR) {
