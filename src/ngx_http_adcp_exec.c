@@ -1507,6 +1507,9 @@ ngx_http_adcp_exec_unstream(ngx_http_adcp_exec_t *e, ngx_str_t *body)
     ngx_int_t             rc;
     const unsigned char  *buf;
 
+    len = 0;
+    buf = NULL;
+
     rpc = &e->f[NGX_HTTP_ADCP_F_RPC_METHOD];
 
     if (rpc->len == sizeof("message/stream") - 1
