@@ -128,7 +128,7 @@ $(ASAN_TARBALL):
 	test -s $@ || { cat $(ASAN)/apt-source.log; echo "no $@:" \
 	    "apt-get source needs a deb-src entry (./run adds it)"; exit 1; }
 
-$(ASAN_NGX)/objs/Makefile: $(ASAN_TARBALL) config $(ASAN)/cc-opt \
+$(ASAN_NGX)/objs/Makefile: $(ASAN_TARBALL) config $(ASAN)/cc-opt Makefile \
                            t/ubsan.ignore
 	rm -rf $(ASAN_NGX)
 	tar -xzf $(ASAN_TARBALL) -C $(ASAN)
@@ -136,6 +136,7 @@ $(ASAN_NGX)/objs/Makefile: $(ASAN_TARBALL) config $(ASAN)/cc-opt \
 	    --with-cc-opt='$(ASAN_CC_OPT)' --with-ld-opt='$(ASAN_LD_OPT)' \
 	    --with-compat --with-debug --with-threads --with-pcre-jit \
 	    --with-http_auth_request_module --with-http_realip_module \
+	    --with-http_v2_module \
 	    --add-module=$(CURDIR) > configure.log 2>&1 \
 	    || { cat configure.log; exit 1; }
 

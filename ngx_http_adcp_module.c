@@ -272,6 +272,13 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       offsetof(ngx_http_adcp_loc_conf_t, task_webhooks),
       NULL },
 
+    { ngx_string("adcp_task_webhook_private"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_main_conf_t, task_webhook_private),
+      NULL },
+
     { ngx_string("adcp_task_headers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_adcp_task_headers,
@@ -602,6 +609,17 @@ ngx_http_adcp_init_process(ngx_cycle_t *cycle)
 
     ngx_http_adcp_worker = NULL;
 
+    /*
+     * not the cache manager and loader: they call init_process too, but
+     * leave with exit() (no exit_process), and serve no request
+     */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_adcp_module);
 
     if (amcf == NULL || !amcf->platforms) {
@@ -658,6 +676,7 @@ ngx_http_adcp_create_main_conf(ngx_conf_t *cf)
     amcf->task_claim_after = NGX_CONF_UNSET_MSEC;
     amcf->task_timeout = NGX_CONF_UNSET_MSEC;
     amcf->task_concurrency = NGX_CONF_UNSET_UINT;
+    amcf->task_webhook_private = NGX_CONF_UNSET;
 
     return amcf;
 }
@@ -681,6 +700,14 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(amcf->task_claim_after, 60000);
     ngx_conf_init_msec_value(amcf->task_timeout, 600000);
     ngx_conf_init_uint_value(amcf->task_concurrency, 8);
+    ngx_conf_init_value(amcf->task_webhook_private, 0);
+
+    if (amcf->task_claim_after < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "adcp_task_claim_after must be at least 1s: a "
+                           "running task is refreshed every third of it");
+        return NGX_CONF_ERROR;
+    }
 
     if (amcf->redis.channel.data == NULL) {
         ngx_str_set(&amcf->redis.channel, "adcp:invalidate");

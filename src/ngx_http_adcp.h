@@ -55,6 +55,8 @@ typedef struct {
     ngx_msec_t                  task_claim_after;  /* adcp_task_claim_after */
     ngx_msec_t                  task_timeout;      /* adcp_task_timeout */
     ngx_uint_t                  task_concurrency;  /* adcp_task_concurrency */
+    ngx_flag_t                  task_webhook_private;
+                                           /* adcp_task_webhook_private */
     ngx_flag_t                  tasks;         /* some adcp_async is set */
 } ngx_http_adcp_main_conf_t;
 

@@ -251,7 +251,7 @@ static char  ngx_http_adcp_exec_finish_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
     "  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at',\n"
     "    ARGV[2], 'completed_at', ARGV[2], ARGV[3], ARGV[4])\n"
-    "  redis.call('HDEL', KEYS[1], ARGV[5])\n"
+    "  redis.call('HDEL', KEYS[1], ARGV[5], 'headers')\n"
     "end\n"
     "if ARGV[7] == '1' then\n"
     "  redis.call('XACK', KEYS[2], 'adcp', ARGV[6])\n"
@@ -260,11 +260,18 @@ static char  ngx_http_adcp_exec_finish_script[] =
     "return redis.call('XLEN', KEYS[2])\n";
 
 
-/* KEYS: the record, the stream.  ARGV: the entry, "1": webhook sent */
+/*
+ * KEYS: the record, the stream.  ARGV: the entry, "1": webhook sent.
+ * The webhook's credentials go with it; the buyer's (the replayed
+ * headers) went when the task ended.
+ */
 
 static char  ngx_http_adcp_exec_ack_script[] =
-    "if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then\n"
-    "  redis.call('HSET', KEYS[1], 'webhook_sent', '1')\n"
+    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "  if ARGV[2] == '1' then\n"
+    "    redis.call('HSET', KEYS[1], 'webhook_sent', '1')\n"
+    "  end\n"
+    "  redis.call('HDEL', KEYS[1], 'webhook_auth')\n"
     "end\n"
     "redis.call('XACK', KEYS[2], 'adcp', ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -427,6 +434,78 @@ ngx_http_adcp_exec_exit_worker(void)
 
     cs->amcf = NULL;
 }
+
+
+/*
+ * Whether a webhook may go to this address: not loopback, private,
+ * link-local, shared (CGNAT), unspecified, multicast or reserved, unless
+ * adcp_task_webhook_private is on (a buyer must not reach the gateway's
+ * own network: its admin endpoint, a metadata service).
+ */
+
+ngx_uint_t
+ngx_http_adcp_exec_public(struct sockaddr *sa)
+{
+    u_char               *a;
+    in_addr_t             ip;
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct in6_addr      *a6;
+    struct sockaddr_in6  *sin6;
+#endif
+
+    switch (sa->sa_family) {
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) sa;
+        a6 = &sin6->sin6_addr;
+
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            a = &a6->s6_addr[12];
+            ip = (in_addr_t) a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+            goto ipv4;
+        }
+
+        if (IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LOOPBACK(a6)
+            || IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_SITELOCAL(a6)
+            || IN6_IS_ADDR_MULTICAST(a6)
+            || (a6->s6_addr[0] & 0xfe) == 0xfc)       /* fc00::/7 */
+        {
+            return 0;
+        }
+
+        return 1;
+#endif
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) sa;
+        ip = ntohl(sin->sin_addr.s_addr);
+        break;
+
+    default:
+        return 0;
+    }
+
+#if (NGX_HAVE_INET6)
+ipv4:
+#endif
+
+    if ((ip >> 24) == 0                             /* 0.0.0.0/8 */
+        || (ip >> 24) == 10                         /* 10.0.0.0/8 */
+        || (ip >> 24) == 127                        /* 127.0.0.0/8 */
+        || (ip >> 22) == (100 << 2 | 64 >> 6)       /* 100.64.0.0/10 */
+        || (ip >> 16) == (169 << 8 | 254)           /* 169.254.0.0/16 */
+        || (ip >> 20) == (172 << 4 | 16 >> 4)       /* 172.16.0.0/12 */
+        || (ip >> 16) == (192 << 8 | 168)           /* 192.168.0.0/16 */
+        || (ip >> 28) >= 14)                        /* 224.0.0.0/3 */
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
 
 
 /*
@@ -626,7 +705,13 @@ ngx_http_adcp_exec_on_read(redisReply *reply, void *data)
 
     cs->read = NULL;
 
-    if (cs->exiting) {
+    /*
+     * an exiting worker starts nothing: its listeners are closed, and
+     * what it was handed stays pending, claimed by another after
+     * adcp_task_claim_after
+     */
+
+    if (cs->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
@@ -697,11 +782,9 @@ ngx_http_adcp_exec_tick(ngx_event_t *ev)
     ngx_http_adcp_exec_t  *e;
     u_char                 idle[NGX_INT_T_LEN], count[NGX_INT_T_LEN];
 
-    if (cs->exiting || ngx_exiting || ngx_terminate || ngx_quit) {
+    if (cs->exiting) {
         return;
     }
-
-    ngx_add_timer(ev, ngx_max(cs->amcf->task_claim_after / 3, 100));
 
     n = 0;
 
@@ -711,6 +794,17 @@ ngx_http_adcp_exec_tick(ngx_event_t *ev)
     {
         n++;
     }
+
+    /*
+     * an exiting worker still finishes what it runs: it keeps those
+     * entries its own (refreshed), and claims nothing more
+     */
+
+    if ((ngx_exiting || ngx_terminate || ngx_quit) && n == 0) {
+        return;
+    }
+
+    ngx_add_timer(ev, ngx_max(cs->amcf->task_claim_after / 3, 100));
 
     if (n) {
         argv = ngx_alloc((n + 6) * (sizeof(char *) + sizeof(size_t)),
@@ -742,6 +836,10 @@ ngx_http_adcp_exec_tick(ngx_event_t *ev)
                                                (int) i, argv, len);
             ngx_free(argv);
         }
+    }
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
     }
 
     room = cs->amcf->task_concurrency;
@@ -812,7 +910,9 @@ ngx_http_adcp_exec_on_claim(redisReply *reply, void *data)
 
     cs->claim = NULL;
 
-    if (cs->exiting || reply == NULL) {
+    if (cs->exiting || reply == NULL || ngx_exiting || ngx_quit
+        || ngx_terminate)
+    {
         return;
     }
 
@@ -1187,6 +1287,18 @@ ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e)
     e->phase = NGX_HTTP_ADCP_PH_RUN;
 
     if (ngx_http_adcp_exec_target(e, &ss, &len) != NGX_OK) {
+
+        if (ngx_exiting || ngx_quit || ngx_terminate) {
+
+            /* the listeners went with a reload: another worker's */
+
+            ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
+                          "adcp: task \"%V\" left to another worker",
+                          &e->task_id);
+            ngx_http_adcp_exec_free(e);
+            return;
+        }
+
         ngx_str_set(&msg, "the gateway has no listener for this task");
         ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
         return;
@@ -1393,6 +1505,16 @@ ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e)
     if (e->f[NGX_HTTP_ADCP_F_HEADERS].len) {
         root = ngx_http_adcp_exec_json(e->f[NGX_HTTP_ADCP_F_HEADERS].data,
                                        e->f[NGX_HTTP_ADCP_F_HEADERS].len);
+
+        /* never sent without the buyer's headers (its credentials) */
+
+        if (root == NULL || !YAJL_IS_ARRAY(root)) {
+            if (root) {
+                yajl_tree_free(root);
+            }
+
+            return NGX_ERROR;
+        }
     }
 
     len = sizeof("POST  HTTP/1.0" CRLF "Host: " CRLF
@@ -2761,6 +2883,16 @@ ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e)
                   &e->task_id, e->hooks);
 
     if (u.naddrs) {
+        if (!ngx_http_adcp_exec_public(u.addrs[0].sockaddr)
+            && !ngx_http_adcp_consumer.amcf->task_webhook_private)
+        {
+            ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                          "adcp: task \"%V\": the webhook address is not "
+                          "public, not delivered", &e->task_id);
+            ngx_http_adcp_exec_ack(e, 0);
+            return;
+        }
+
         if (ngx_http_adcp_exec_http(e, u.addrs[0].sockaddr,
                                     u.addrs[0].socklen, 10000,
                                     ngx_http_adcp_exec_on_hook)
@@ -2847,6 +2979,17 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
 
     ngx_resolve_name_done(ctx);
     e->resolving = NULL;
+
+    if (sa && !ngx_http_adcp_exec_public(sa)
+        && !ngx_http_adcp_consumer.amcf->task_webhook_private)
+    {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\": the webhook host resolves to an "
+                      "address that is not public, not delivered",
+                      &e->task_id);
+        ngx_http_adcp_exec_ack(e, 0);
+        return;
+    }
 
     if (sa == NULL
         || ngx_http_adcp_exec_http(e, sa, len, 10000,

@@ -29,6 +29,7 @@
 ngx_int_t ngx_http_adcp_exec_init_worker(ngx_cycle_t *cycle,
     ngx_http_adcp_main_conf_t *amcf);
 void ngx_http_adcp_exec_exit_worker(void);
+ngx_uint_t ngx_http_adcp_exec_public(struct sockaddr *sa);
 ngx_int_t ngx_http_adcp_exec_marked(ngx_http_request_t *r,
     ngx_http_adcp_main_conf_t *amcf, ngx_str_t *tenant);
 

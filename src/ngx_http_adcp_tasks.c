@@ -35,6 +35,7 @@
 
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_tasks.h"
+#include "ngx_http_adcp_exec.h"
 #include "ngx_http_adcp_json.h"
 
 
@@ -411,9 +412,12 @@ static char *
 ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     ngx_uint_t *code, char **field)
 {
-    size_t     i;
-    yajl_val   url, tok, op, auth, schemes, cred;
-    ngx_uint_t bearer;
+    u_char                     *p;
+    size_t                      i;
+    yajl_val                    url, tok, op, auth, schemes, cred;
+    ngx_url_t                   u;
+    ngx_uint_t                  bearer;
+    ngx_http_adcp_main_conf_t  *amcf;
 
     *field = "push_notification_config";
 
@@ -440,6 +444,34 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
         != 0 || ngx_strlen(url->u.string) > 2048)
     {
         return "push_notification_config.url is not an http:// url";
+    }
+
+    /* it goes into a request line; and never to the gateway's network */
+
+    for (p = (u_char *) url->u.string; *p; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            return "push_notification_config.url is not a valid url";
+        }
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = (u_char *) url->u.string + 7;
+    u.url.len = p - u.url.data;
+    u.default_port = 80;
+    u.uri_part = 1;
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(t->request->pool, &u) != NGX_OK || u.host.len == 0) {
+        return "push_notification_config.url is not a valid url";
+    }
+
+    amcf = ngx_http_get_module_main_conf(t->request, ngx_http_adcp_module);
+
+    if (u.naddrs && !amcf->task_webhook_private
+        && !ngx_http_adcp_exec_public(u.addrs[0].sockaddr))
+    {
+        return "push_notification_config.url is not a public address";
     }
 
     t->hook_url.data = (u_char *) url->u.string;

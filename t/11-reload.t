@@ -31,6 +31,9 @@ events {}
 http {
     %%TEST_GLOBALS_HTTP%%
 
+    # a cache manager and loader: they run init_process but hold no link
+    proxy_cache_path %%TESTDIR%%/cache keys_zone=c:1m;
+
     adcp_tenants { ~^(?<t>[a-z0-9-]+)\.test$ $t; }
     adcp_redis 127.0.0.1:%%PORT_redis%%;
 

@@ -522,7 +522,7 @@ isnt($r->{headers}{'x-cache'}, 'BYPASS', 'another id: the platform is used');
 # --- webhooks ------------------------------------------------------------
 
 my %push = (idempotency_key => 'push-key-00000001',
-    push_notification_config => { url => 'http://127.0.0.1:9/hook',
+    push_notification_config => { url => 'http://192.0.2.1:9/hook',
         authentication => { schemes => ['Bearer'],
             credentials => 'x' x 32 } });
 
@@ -550,13 +550,34 @@ is($e->{field}, 'push_notification_config.url', '... field '
     . 'push_notification_config.url');
 
 $r = post('acme.test', mcp(55, 'create_media_buy', {
-    push_notification_config => { url => 'http://127.0.0.1:9/hook',
+    push_notification_config => { url => 'http://192.0.2.1:9/hook',
         authentication => { schemes => ['HMAC-SHA256'],
             credentials => 'x' x 32 } } }),
     Authorization => $auth1, uri => '/hooks');
 $e = $r->{json}{result}{structuredContent}{adcp_error};
 is($e->{code}, 'UNSUPPORTED_FEATURE', 'HMAC-SHA256 webhook signing: '
     . 'UNSUPPORTED_FEATURE');
+
+# a webhook to the gateway's own network (its admin endpoint, a metadata
+# service): refused without adcp_task_webhook_private
+
+for my $url ('http://127.0.0.1:8080/adcp/admin?invalidate=*',
+    'http://169.254.169.254/latest/meta-data/', 'http://10.1.2.3/x',
+    'http://[::1]:8080/', 'http://0.0.0.0/')
+{
+    $r = post('acme.test', mcp(56, 'create_media_buy', {
+        push_notification_config => { url => $url } }),
+        Authorization => $auth1, uri => '/hooks');
+    $e = $r->{json}{result}{structuredContent}{adcp_error} // {};
+    is($e->{field}, 'push_notification_config.url', "$url: refused");
+    like($e->{message} // '', qr/not a public address/, '... not public');
+}
+
+$r = post('acme.test', mcp(57, 'create_media_buy', {
+    push_notification_config => { url => "http://192.0.2.1/a\r\nX: y" } }),
+    Authorization => $auth1, uri => '/hooks');
+is(($r->{json}{result}{structuredContent}{adcp_error} // {})->{field},
+    'push_notification_config.url', 'a url with CR LF: refused');
 
 $r = post('acme.test', mcp(51, 'create_media_buy', \%push),
     Authorization => $auth1, uri => '/hooks', 'X-Custom' => 'c',
@@ -570,7 +591,7 @@ is_deeply([sort keys %hdr], ['authorization', 'x-custom'],
     'adcp_task_headers: only the names listed');
 ($ttl) = rcli('TTL', "adcp:task:$hooked");
 ok($ttl > 7100 && $ttl <= 7200, "adcp_task_ttl 2h: TTL $ttl");
-is($rec->{webhook_url}, 'http://127.0.0.1:9/hook', 'record: webhook_url');
+is($rec->{webhook_url}, 'http://192.0.2.1:9/hook', 'record: webhook_url');
 is($rec->{webhook_auth}, 'x' x 32, 'record: the Bearer credentials');
 is($rec->{port}, $port, 'record: the port the buyer used');
 $r = post('acme.test', mcp(52, 'get_task_status', { task_id => $hooked }),

@@ -67,6 +67,7 @@ http {
     adcp_task_claim_after 3s;
     adcp_task_concurrency 8;
     adcp_task_timeout     30s;
+    adcp_task_webhook_private on;   # the receivers are on 127.0.0.1
     resolver              127.0.0.1:%%PORT_dns%% ipv6=off valid=5s;
 
     server {
@@ -348,6 +349,8 @@ like($s->{ct}, qr{^application/json}, 'Content-Type: application/json');
 
 my $rec = hgetall($task);
 is($rec->{attempts}, 1, 'record: attempts 1');
+ok(!exists $rec->{headers}, 'record: the buyer\'s headers (credentials) '
+    . 'deleted once the task ended');
 ok(wait_for(sub { (rcli('XLEN', 'adcp:tasks'))[0] == 0 }),
     'the stream entry is acknowledged and deleted');
 
@@ -536,6 +539,8 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
         'webhook: timestamp ISO 8601');
     ok(wait_for(sub { (rcli('HGET', "adcp:task:$id", 'webhook_sent'))[0]
         // '' eq '1' }), 'record: webhook_sent');
+    is((rcli('HEXISTS', "adcp:task:$id", 'webhook_auth'))[0], 0,
+        'record: the webhook credentials deleted once delivered');
     sleep 1.5;
     is($t->count_lines('hook.calls'), 2, 'no delivery after the 2xx');
 }
@@ -610,7 +615,28 @@ SKIP: {
 # --- a reload mid-execution: the old worker finishes ------------------------
 
 SKIP: {
-    skip 'a reload needs the master process', 3 if $VG;
+    skip 'a reload needs the master process', 12 if $VG;
+
+    # longer than adcp_task_claim_after (3 s): the exiting worker keeps
+    # its entry its own, so no other worker runs it again; tasks accepted
+    # right after the reload are not failed by the exiting worker (its
+    # listeners are gone) but run by the new ones
+
+    ($task) = accept_task('acme.test', 'create_media_buy',
+        { idempotency_key => 'k-reload-long', delay => 7 });
+    ok(wait_for(sub { calls_of('create_media_buy k-reload-long') >= 1 }),
+        'a long task reached the adapter');
+    $t->reload();
+    my @after = map { (accept_task('acme.test', 'create_media_buy',
+        { idempotency_key => "k-after-000$_", delay => 0 }))[0] } 1 .. 6;
+    for my $i (1 .. 6) {
+        is(wait_status('acme.test', $after[$i - 1], 'completed', 30)
+            ->{status}, 'completed', "accepted after the reload: $i completed");
+    }
+    is(wait_status('acme.test', $task, 'completed', 30)->{status},
+        'completed', 'the long task completed');
+    ok(!wait_for(sub { calls_of('create_media_buy k-reload-long') > 1 }, 4),
+        '... and the adapter saw its key once');
 
     ($task) = accept_task('acme.test', 'create_media_buy',
         { idempotency_key => 'k-reload-01', delay => 3 });
