@@ -35,8 +35,7 @@ sig_atomic_t           ngx_terminate;
 
 ngx_int_t
 ngx_http_adcp_redis_start(ngx_cycle_t *cycle, ngx_http_adcp_redis_conf_t *rc,
-    ngx_http_adcp_redis_message_pt message,
-    ngx_http_adcp_redis_state_pt state, void *data)
+    ngx_http_adcp_redis_handlers_t *h)
 {
     abort();
 }
@@ -44,6 +43,50 @@ ngx_http_adcp_redis_start(ngx_cycle_t *cycle, ngx_http_adcp_redis_conf_t *rc,
 
 void
 ngx_http_adcp_redis_stop(void)
+{
+    abort();
+}
+
+
+ngx_http_adcp_redis_call_t *
+ngx_http_adcp_redis_command(ngx_http_adcp_redis_conf_t *rcf,
+    ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    abort();
+}
+
+
+void
+ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call)
+{
+    abort();
+}
+
+
+ngx_uint_t
+ngx_http_adcp_zone_echo_take(ngx_http_adcp_zone_t *zone, ngx_str_t *message)
+{
+    abort();
+}
+
+
+void
+ngx_shmtx_lock(ngx_shmtx_t *mtx)
+{
+    abort();
+}
+
+
+void
+ngx_shmtx_unlock(ngx_shmtx_t *mtx)
+{
+    abort();
+}
+
+
+u_char *
+ngx_sprintf(u_char *buf, const char *fmt, ...)
 {
     abort();
 }
