@@ -15,6 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NGINX=${NGINX_BIN:-/usr/sbin/nginx}
 DIR=${ADCP_DEMO_DIR:-/tmp/adcp-demo}
 GW=127.0.0.1:8080
+REDIS_PORT=6390
 
 stop() {
     if [ -s "$DIR/logs/nginx.pid" ] && kill -0 "$(cat "$DIR/logs/nginx.pid")" 2>/dev/null
@@ -26,6 +27,21 @@ stop() {
             i=$((i + 1))
         done
     fi
+
+    redis-cli -p "$REDIS_PORT" shutdown nosave > /dev/null 2>&1 || true
+}
+
+redis() {
+    # the demo's own Redis, its data in $DIR
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
+        --appendonly no --dir "$DIR" --daemonize yes \
+        --logfile "$DIR/logs/redis.log" --pidfile "$DIR/redis.pid" > /dev/null
+    i=0
+    until redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 || [ $i -ge 250 ]
+    do
+        sleep 0.02
+        i=$((i + 1))
+    done
 }
 
 start() {
@@ -43,6 +59,8 @@ start() {
     cp -r "$ROOT/conf-examples/platforms" "$DIR/"
     chmod -R a+rX "$DIR/platforms"
     cp "$ROOT/build/ngx_http_adcp_module.so" "$DIR/modules/"
+
+    redis
 
     "$NGINX" -p "$DIR/" -c quickstart.conf -t -q
     "$NGINX" -p "$DIR/" -c quickstart.conf
@@ -74,6 +92,28 @@ platform (conf-examples/platforms/foo.json) is built on this first request:' \
         '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_products"}}' \
         -i
 
+    call 'A long-running task: accepted into Redis and answered at once with a
+task id; a worker executes it in the background against the adapter:' \
+        wonderstruck.localhost \
+        '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_media_buy","arguments":{"idempotency_key":"demo-buy-0001","brief":"q3 sports"}}}' \
+        > "$DIR/task.json"
+    cat "$DIR/task.json"
+    task=$(sed -n 's/.*"task_id":"\([^"]*\)".*/\1/p' "$DIR/task.json")
+
+    i=0
+    until curl -s "http://$GW/mcp" -H 'Host: wonderstruck.localhost' \
+              -H 'Content-Type: application/json' \
+              -d '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_task_status","arguments":{"task_id":"'"$task"'"}}}' \
+          | grep -q '"status":"completed"' || [ $i -ge 100 ]
+    do
+        sleep 0.05
+        i=$((i + 1))
+    done
+
+    call 'Its status, answered from Redis (the same from any worker or host):' \
+        wonderstruck.localhost \
+        '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_task_status","arguments":{"task_id":"'"$task"'"}}}'
+
     cat <<EOF
 
 
@@ -89,6 +129,11 @@ EOF
 rebuilds it on its next request):
 
   curl -s -X POST 'http://$GW/adcp/admin?invalidate=wonderstruck'
+
+or from any ops machine, through Redis, to every host of the deployment
+(logged, so a host that was disconnected replays it):
+
+  sh conf-examples/adcp-invalidate -u redis://127.0.0.1:$REDIS_PORT wonderstruck
 
 Stop it with: sh conf-examples/demo.sh stop
 EOF

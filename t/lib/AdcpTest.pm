@@ -248,6 +248,11 @@ sub run {
         %ENV = (%ENV, $self->sanitizer_env());
         open STDOUT, '>', "$dir/stdout.log";
         open STDERR, '>', "$dir/stderr.log";
+
+        # a process group of its own: a test that dies takes the workers
+        # down with the master (DESTROY), none is left behind
+
+        setpgrp(0, 0);
         exec @cmd or POSIX::_exit(127);
     }
 
@@ -414,10 +419,10 @@ sub stop {
 sub DESTROY {
     my ($self) = @_;
     if (my $pid = delete $self->{pid}) {
-        kill 'KILL', $pid;
+        kill 'KILL', -$pid;
         waitpid($pid, 0);
     }
-    $_->stop() for @{$self->{mocks} || []};
+    $_->stop() for grep { defined } @{$self->{mocks} || []};
     $self->redis_stop();
 }
 
