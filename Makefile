@@ -44,7 +44,7 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                $(filter -I%,$(UNIT_CFLAGS))
 FUZZ_LINK_envelope   := src/ngx_http_adcp_envelope.c src/ngx_http_adcp_json.c
 FUZZ_LINK_descriptor := src/ngx_http_adcp_descriptor.c \
-                        src/ngx_http_adcp_cache.c
+                        src/ngx_http_adcp_cache.c src/ngx_http_adcp_json.c
 FUZZ_LINK_tenant_id  :=
 FUZZ_LINK_bus        := src/ngx_http_adcp_bus.c
 
@@ -92,7 +92,8 @@ UNIT_LINK_test_envelope  := src/ngx_http_adcp_envelope.c \
 UNIT_LINK_test_tenant_id :=
 UNIT_LINK_test_cache     := src/ngx_http_adcp_cache.c
 UNIT_LINK_test_descriptor := src/ngx_http_adcp_descriptor.c \
-                             src/ngx_http_adcp_cache.c
+                             src/ngx_http_adcp_cache.c \
+                             src/ngx_http_adcp_json.c
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \

@@ -22,13 +22,13 @@
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_adcp_descriptor.h"
+#include "ngx_http_adcp_json.h"
 
 
 #define NGX_HTTP_ADCP_UPSTREAM_MAX  255
 #define NGX_HTTP_ADCP_VAR_NAME_MAX  64
 
 
-static ngx_uint_t ngx_http_adcp_descriptor_depth(u_char *p, size_t len);
 static const char *ngx_http_adcp_descriptor_fill(
     ngx_http_adcp_platform_t *pf, yajl_val root);
 static ngx_int_t ngx_http_adcp_copy_upstream(ngx_http_adcp_platform_t *pf,
@@ -70,8 +70,8 @@ ngx_http_adcp_descriptor_parse(ngx_str_t *tenant, u_char *data, size_t len,
         return NULL;
     }
 
-    if (ngx_http_adcp_descriptor_depth(data, len)
-        > NGX_HTTP_ADCP_DESCRIPTOR_DEPTH)
+    if (!ngx_http_adcp_json_depth_ok(data, data + len,
+                                     NGX_HTTP_ADCP_DESCRIPTOR_DEPTH))
     {
         *why = "the descriptor nests too deeply";
         return NULL;
@@ -308,59 +308,6 @@ ngx_http_adcp_copy_map(ngx_http_adcp_platform_t *pf, yajl_val v,
     }
 
     return a;
-}
-
-
-/* the deepest nesting of [ and { outside strings */
-
-static ngx_uint_t
-ngx_http_adcp_descriptor_depth(u_char *p, size_t len)
-{
-    u_char      *last;
-    ngx_uint_t   depth, max, string;
-
-    depth = 0;
-    max = 0;
-    string = 0;
-
-    for (last = p + len; p < last; p++) {
-
-        if (string) {
-            if (*p == '\\') {
-                p++;
-
-            } else if (*p == '"') {
-                string = 0;
-            }
-
-            continue;
-        }
-
-        switch (*p) {
-
-        case '"':
-            string = 1;
-            break;
-
-        case '[':
-        case '{':
-            if (++depth > max) {
-                max = depth;
-            }
-
-            break;
-
-        case ']':
-        case '}':
-            if (depth) {
-                depth--;
-            }
-
-            break;
-        }
-    }
-
-    return max;
 }
 
 

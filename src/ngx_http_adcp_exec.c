@@ -180,7 +180,6 @@ static ngx_int_t ngx_http_adcp_exec_parse(ngx_http_adcp_exec_t *e,
     ngx_str_t *ct, ngx_str_t *body);
 static void ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e,
     ngx_int_t rc);
-static yajl_val ngx_http_adcp_exec_json(u_char *p, size_t len);
 static void ngx_http_adcp_exec_sse(ngx_str_t *body, ngx_str_t *json);
 static u_char *ngx_http_adcp_exec_sse_data(u_char *d, u_char *ev, u_char *p,
     size_t n);
@@ -189,7 +188,6 @@ static void ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e,
     yajl_val root);
 static void ngx_http_adcp_exec_mcp_error(ngx_http_adcp_exec_t *e,
     yajl_val res);
-static yajl_val ngx_http_adcp_exec_get(yajl_val obj, char *key);
 static ngx_int_t ngx_http_adcp_exec_gen(yajl_gen g, yajl_val v);
 static void ngx_http_adcp_exec_complete(ngx_http_adcp_exec_t *e,
     yajl_val v);
@@ -1503,8 +1501,9 @@ ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e)
     root = NULL;
 
     if (e->f[NGX_HTTP_ADCP_F_HEADERS].len) {
-        root = ngx_http_adcp_exec_json(e->f[NGX_HTTP_ADCP_F_HEADERS].data,
-                                       e->f[NGX_HTTP_ADCP_F_HEADERS].len);
+        root = ngx_http_adcp_json_parse(e->f[NGX_HTTP_ADCP_F_HEADERS].data,
+                                        e->f[NGX_HTTP_ADCP_F_HEADERS].len,
+                                        NGX_HTTP_ADCP_EXEC_MAX_DEPTH, e->log);
 
         /* never sent without the buyer's headers (its credentials) */
 
@@ -1649,7 +1648,8 @@ ngx_http_adcp_exec_unstream(ngx_http_adcp_exec_t *e, ngx_str_t *body)
         return NGX_OK;
     }
 
-    root = ngx_http_adcp_exec_json(body->data, body->len);
+    root = ngx_http_adcp_json_parse(body->data, body->len,
+                                    NGX_HTTP_ADCP_EXEC_MAX_DEPTH, e->log);
 
     if (root == NULL || !YAJL_IS_OBJECT(root)) {
         if (root) {
@@ -2094,7 +2094,8 @@ ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         ngx_http_adcp_exec_sse(&body, &json);
     }
 
-    root = ngx_http_adcp_exec_json(json.data, json.len);
+    root = ngx_http_adcp_json_parse(json.data, json.len,
+                                    NGX_HTTP_ADCP_EXEC_MAX_DEPTH, e->log);
 
     if (root == NULL || !YAJL_IS_OBJECT(root)) {
         if (root) {
@@ -2109,37 +2110,6 @@ ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
     ngx_http_adcp_exec_interpret(e, root);
 
     yajl_tree_free(root);
-}
-
-
-/* parsed, if its nesting is within bounds; NULL otherwise */
-
-static yajl_val
-ngx_http_adcp_exec_json(u_char *p, size_t len)
-{
-    u_char     *s;
-    yajl_val    root;
-
-    if (len == 0
-        || !ngx_http_adcp_json_depth_ok(p, p + len,
-                                        NGX_HTTP_ADCP_EXEC_MAX_DEPTH))
-    {
-        return NULL;
-    }
-
-    s = ngx_alloc(len + 1, ngx_cycle->log);
-    if (s == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(s, p, len);
-    s[len] = '\0';
-
-    root = yajl_tree_parse((char *) s, NULL, 0);
-
-    ngx_free(s);
-
-    return root;
 }
 
 
@@ -2231,12 +2201,13 @@ ngx_http_adcp_exec_sse_response(u_char *p, size_t len)
     yajl_val    root;
     ngx_uint_t  ok;
 
-    root = ngx_http_adcp_exec_json(p, len);
+    root = ngx_http_adcp_json_parse(p, len, NGX_HTTP_ADCP_EXEC_MAX_DEPTH,
+                                    ngx_cycle->log);
 
     ok = root && YAJL_IS_OBJECT(root)
-         && ngx_http_adcp_exec_get(root, "id")
-         && (ngx_http_adcp_exec_get(root, "result")
-             || ngx_http_adcp_exec_get(root, "error"));
+         && ngx_http_adcp_json_get(root, "id")
+         && (ngx_http_adcp_json_get(root, "result")
+             || ngx_http_adcp_json_get(root, "error"));
 
     if (root) {
         yajl_tree_free(root);
@@ -2270,10 +2241,10 @@ ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e, yajl_val root)
         return;
     }
 
-    err = ngx_http_adcp_exec_get(root, "error");
+    err = ngx_http_adcp_json_get(root, "error");
 
     if (err && YAJL_IS_OBJECT(err)) {
-        v = ngx_http_adcp_exec_get(err, "message");
+        v = ngx_http_adcp_json_get(err, "message");
 
         if (v && YAJL_IS_STRING(v)) {
             msg.data = (u_char *) v->u.string;
@@ -2283,8 +2254,8 @@ ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e, yajl_val root)
             ngx_str_set(&msg, "the adapter answered a JSON-RPC error");
         }
 
-        v = ngx_http_adcp_exec_get(ngx_http_adcp_exec_get(
-                  ngx_http_adcp_exec_get(err, "data"), "adcp_error"), "code");
+        v = ngx_http_adcp_json_get(ngx_http_adcp_json_get(
+                  ngx_http_adcp_json_get(err, "data"), "adcp_error"), "code");
 
         ngx_http_adcp_exec_fail(e, (v && YAJL_IS_STRING(v))
                                    ? v->u.string : "SERVICE_UNAVAILABLE",
@@ -2292,7 +2263,7 @@ ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e, yajl_val root)
         return;
     }
 
-    res = ngx_http_adcp_exec_get(root, "result");
+    res = ngx_http_adcp_json_get(root, "result");
 
     if (res == NULL || !YAJL_IS_OBJECT(res)) {
         ngx_str_set(&msg, "the adapter's answer has no result");
@@ -2302,28 +2273,30 @@ ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e, yajl_val root)
 
     if (transport->len == 3 && ngx_strncmp(transport->data, "mcp", 3) == 0)
     {
-        v = ngx_http_adcp_exec_get(res, "isError");
+        v = ngx_http_adcp_json_get(res, "isError");
 
         if (v && YAJL_IS_TRUE(v)) {
             ngx_http_adcp_exec_mcp_error(e, res);
             return;
         }
 
-        v = ngx_http_adcp_exec_get(res, "structuredContent");
+        v = ngx_http_adcp_json_get(res, "structuredContent");
 
         if (v && YAJL_IS_OBJECT(v)) {
             ngx_http_adcp_exec_complete(e, v);
             return;
         }
 
-        v = ngx_http_adcp_exec_get(res, "content");
+        v = ngx_http_adcp_json_get(res, "content");
 
         if (v && YAJL_IS_ARRAY(v) && v->u.array.len) {
-            txt = ngx_http_adcp_exec_get(v->u.array.values[0], "text");
+            txt = ngx_http_adcp_json_get(v->u.array.values[0], "text");
 
             if (txt && YAJL_IS_STRING(txt)) {
-                data = ngx_http_adcp_exec_json((u_char *) txt->u.string,
-                                               ngx_strlen(txt->u.string));
+                data = ngx_http_adcp_json_parse((u_char *) txt->u.string,
+                                                ngx_strlen(txt->u.string),
+                                                NGX_HTTP_ADCP_EXEC_MAX_DEPTH,
+                                                e->log);
 
                 if (data && YAJL_IS_OBJECT(data)) {
                     ngx_http_adcp_exec_complete(e, data);
@@ -2343,17 +2316,17 @@ ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e, yajl_val root)
 
     /* A2A: a Task (1.0: {"task": ...}), or a Message */
 
-    task = ngx_http_adcp_exec_get(res, "task");
+    task = ngx_http_adcp_json_get(res, "task");
 
     if (task == NULL || !YAJL_IS_OBJECT(task)) {
-        task = ngx_http_adcp_exec_get(res, "message");
+        task = ngx_http_adcp_json_get(res, "message");
 
         if (task == NULL || !YAJL_IS_OBJECT(task)) {
             task = res;
         }
     }
 
-    st = ngx_http_adcp_exec_get(ngx_http_adcp_exec_get(task, "status"),
+    st = ngx_http_adcp_json_get(ngx_http_adcp_json_get(task, "status"),
                                 "state");
 
     if (st && YAJL_IS_STRING(st)
@@ -2365,16 +2338,16 @@ ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e, yajl_val root)
         return;
     }
 
-    arts = ngx_http_adcp_exec_get(task, "artifacts");
+    arts = ngx_http_adcp_json_get(task, "artifacts");
 
     for (i = 0; arts && YAJL_IS_ARRAY(arts) && i < arts->u.array.len; i++) {
-        parts = ngx_http_adcp_exec_get(arts->u.array.values[i], "parts");
+        parts = ngx_http_adcp_json_get(arts->u.array.values[i], "parts");
 
         for (j = 0; parts && YAJL_IS_ARRAY(parts) && j < parts->u.array.len;
              j++)
         {
             part = parts->u.array.values[j];
-            data = ngx_http_adcp_exec_get(part, "data");
+            data = ngx_http_adcp_json_get(part, "data");
 
             if (data && YAJL_IS_OBJECT(data)) {
                 ngx_http_adcp_exec_complete(e, data);
@@ -2383,11 +2356,11 @@ ngx_http_adcp_exec_interpret(ngx_http_adcp_exec_t *e, yajl_val root)
         }
     }
 
-    parts = ngx_http_adcp_exec_get(task, "parts");
+    parts = ngx_http_adcp_json_get(task, "parts");
 
     for (j = 0; parts && YAJL_IS_ARRAY(parts) && j < parts->u.array.len; j++)
     {
-        data = ngx_http_adcp_exec_get(parts->u.array.values[j], "data");
+        data = ngx_http_adcp_json_get(parts->u.array.values[j], "data");
 
         if (data && YAJL_IS_OBJECT(data)) {
             ngx_http_adcp_exec_complete(e, data);
@@ -2411,34 +2384,34 @@ ngx_http_adcp_exec_mcp_error(ngx_http_adcp_exec_t *e, yajl_val res)
     code = "SERVICE_UNAVAILABLE";
     ngx_str_set(&msg, "the adapter reported an error");
 
-    sc = ngx_http_adcp_exec_get(res, "structuredContent");
-    ae = ngx_http_adcp_exec_get(sc, "adcp_error");
+    sc = ngx_http_adcp_json_get(res, "structuredContent");
+    ae = ngx_http_adcp_json_get(sc, "adcp_error");
 
     if (ae == NULL) {
-        v = ngx_http_adcp_exec_get(sc, "errors");
+        v = ngx_http_adcp_json_get(sc, "errors");
 
         if (v && YAJL_IS_ARRAY(v) && v->u.array.len) {
             ae = v->u.array.values[0];
         }
     }
 
-    v = ngx_http_adcp_exec_get(ae, "code");
+    v = ngx_http_adcp_json_get(ae, "code");
 
     if (v && YAJL_IS_STRING(v) && v->u.string[0]) {
         code = v->u.string;
     }
 
-    v = ngx_http_adcp_exec_get(ae, "message");
+    v = ngx_http_adcp_json_get(ae, "message");
 
     if (v && YAJL_IS_STRING(v)) {
         msg.data = (u_char *) v->u.string;
         msg.len = ngx_strlen(v->u.string);
 
     } else {
-        c = ngx_http_adcp_exec_get(res, "content");
+        c = ngx_http_adcp_json_get(res, "content");
 
         if (c && YAJL_IS_ARRAY(c) && c->u.array.len) {
-            txt = ngx_http_adcp_exec_get(c->u.array.values[0], "text");
+            txt = ngx_http_adcp_json_get(c->u.array.values[0], "text");
 
             if (txt && YAJL_IS_STRING(txt)) {
                 msg.data = (u_char *) txt->u.string;
@@ -2448,25 +2421,6 @@ ngx_http_adcp_exec_mcp_error(ngx_http_adcp_exec_t *e, yajl_val res)
     }
 
     ngx_http_adcp_exec_fail(e, code, &msg);
-}
-
-
-static yajl_val
-ngx_http_adcp_exec_get(yajl_val obj, char *key)
-{
-    size_t  i;
-
-    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-        return NULL;
-    }
-
-    for (i = obj->u.object.len; i > 0; i--) {
-        if (ngx_strcmp(obj->u.object.keys[i - 1], key) == 0) {
-            return obj->u.object.values[i - 1];
-        }
-    }
-
-    return NULL;
 }
 
 

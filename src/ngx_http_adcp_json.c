@@ -192,3 +192,53 @@ ngx_http_adcp_json_depth_ok(u_char *p, u_char *last, ngx_uint_t max)
 
     return 1;
 }
+
+
+/* parsed, if nested at most max deep (yajl_tree frees recursively) */
+
+yajl_val
+ngx_http_adcp_json_parse(u_char *p, size_t len, ngx_uint_t max,
+    ngx_log_t *log)
+{
+    u_char    *s;
+    yajl_val   root;
+
+    if (len == 0 || !ngx_http_adcp_json_depth_ok(p, p + len, max)) {
+        return NULL;
+    }
+
+    s = ngx_alloc(len + 1, log);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(s, p, len);
+    s[len] = '\0';
+
+    root = yajl_tree_parse((char *) s, NULL, 0);
+
+    ngx_free(s);
+
+    return root;
+}
+
+
+/* an object's member; the last one wins, as most JSON parsers do */
+
+yajl_val
+ngx_http_adcp_json_get(yajl_val obj, char *key)
+{
+    size_t  i;
+
+    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
+        return NULL;
+    }
+
+    for (i = obj->u.object.len; i > 0; i--) {
+        if (ngx_strcmp(obj->u.object.keys[i - 1], key) == 0) {
+            return obj->u.object.values[i - 1];
+        }
+    }
+
+    return NULL;
+}

@@ -13,6 +13,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <yajl/yajl_tree.h>
+
 
 size_t ngx_http_adcp_json_escape_len(u_char *src, size_t size);
 u_char *ngx_http_adcp_json_escape(u_char *dst, u_char *src, size_t size);
@@ -21,6 +23,9 @@ size_t ngx_http_adcp_json_str_len(ngx_str_t *s);
 u_char *ngx_http_adcp_json_str(u_char *p, ngx_str_t *s);
 
 ngx_uint_t ngx_http_adcp_json_type(ngx_str_t *content_type);
+yajl_val ngx_http_adcp_json_parse(u_char *p, size_t len, ngx_uint_t max,
+    ngx_log_t *log);
+yajl_val ngx_http_adcp_json_get(yajl_val obj, char *key);
 ngx_uint_t ngx_http_adcp_json_depth_ok(u_char *p, u_char *last,
     ngx_uint_t max);
 

@@ -91,7 +91,6 @@ static ngx_int_t ngx_http_adcp_tasks_read(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t);
 static ngx_int_t ngx_http_adcp_tasks_parse(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t);
-static yajl_val ngx_http_adcp_tasks_get(yajl_val obj, char *key);
 static ngx_int_t ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t,
     yajl_val params);
 static char *ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t,
@@ -230,7 +229,7 @@ ngx_http_adcp_tasks_poll(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return rc == NGX_DECLINED ? NGX_DECLINED : NGX_ERROR;
     }
 
-    v = ngx_http_adcp_tasks_get(t->args, "task_id");
+    v = ngx_http_adcp_json_get(t->args, "task_id");
 
     if (v == NULL || !YAJL_IS_STRING(v)
         || ngx_strncmp(v->u.string, NGX_HTTP_ADCP_TASK_PREFIX,
@@ -348,7 +347,7 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         goto refuse;
     }
 
-    v = ngx_http_adcp_tasks_get(t->args, "push_notification_config");
+    v = ngx_http_adcp_json_get(t->args, "push_notification_config");
 
     if (v && !YAJL_IS_NULL(v)) {
 
@@ -368,7 +367,7 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         t->webhook = 1;
     }
 
-    v = ngx_http_adcp_tasks_get(t->args, "idempotency_key");
+    v = ngx_http_adcp_json_get(t->args, "idempotency_key");
 
     if (v && !YAJL_IS_NULL(v)) {
 
@@ -425,7 +424,7 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
         return "push_notification_config is not an object";
     }
 
-    url = ngx_http_adcp_tasks_get(v, "url");
+    url = ngx_http_adcp_json_get(v, "url");
 
     *field = "push_notification_config.url";
 
@@ -477,21 +476,21 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     t->hook_url.data = (u_char *) url->u.string;
     t->hook_url.len = ngx_strlen(url->u.string);
 
-    tok = ngx_http_adcp_tasks_get(v, "token");
+    tok = ngx_http_adcp_json_get(v, "token");
 
     if (tok && YAJL_IS_STRING(tok)) {
         t->hook_token.data = (u_char *) tok->u.string;
         t->hook_token.len = ngx_strlen(tok->u.string);
     }
 
-    op = ngx_http_adcp_tasks_get(v, "operation_id");
+    op = ngx_http_adcp_json_get(v, "operation_id");
 
     if (op && YAJL_IS_STRING(op)) {
         t->operation_id.data = (u_char *) op->u.string;
         t->operation_id.len = ngx_strlen(op->u.string);
     }
 
-    auth = ngx_http_adcp_tasks_get(v, "authentication");
+    auth = ngx_http_adcp_json_get(v, "authentication");
 
     if (auth == NULL || YAJL_IS_NULL(auth)) {
         return NULL;
@@ -499,8 +498,8 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
 
     *field = "push_notification_config.authentication";
 
-    schemes = ngx_http_adcp_tasks_get(auth, "schemes");
-    cred = ngx_http_adcp_tasks_get(auth, "credentials");
+    schemes = ngx_http_adcp_json_get(auth, "schemes");
+    cred = ngx_http_adcp_json_get(auth, "credentials");
     bearer = 0;
 
     for (i = 0; schemes && YAJL_IS_ARRAY(schemes)
@@ -682,7 +681,7 @@ ngx_http_adcp_tasks_parse(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         return NGX_DECLINED;
     }
 
-    v = ngx_http_adcp_tasks_get(t->root, "method");
+    v = ngx_http_adcp_json_get(t->root, "method");
 
     if (v == NULL || !YAJL_IS_STRING(v)) {
         return NGX_DECLINED;
@@ -691,14 +690,14 @@ ngx_http_adcp_tasks_parse(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     t->rpc.data = (u_char *) v->u.string;
     t->rpc.len = ngx_strlen(v->u.string);
 
-    params = ngx_http_adcp_tasks_get(t->root, "params");
+    params = ngx_http_adcp_json_get(t->root, "params");
 
     if (params == NULL || !YAJL_IS_OBJECT(params)) {
         return NGX_DECLINED;
     }
 
     if (t->ctx->env.method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
-        t->args = ngx_http_adcp_tasks_get(params, "arguments");
+        t->args = ngx_http_adcp_json_get(params, "arguments");
 
     } else if (ngx_http_adcp_tasks_a2a(t, params) != NGX_OK) {
         return NGX_DECLINED;
@@ -709,27 +708,6 @@ ngx_http_adcp_tasks_parse(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     }
 
     return NGX_OK;
-}
-
-
-static yajl_val
-ngx_http_adcp_tasks_get(yajl_val obj, char *key)
-{
-    size_t  i;
-
-    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-        return NULL;
-    }
-
-    /* the last one wins, as the adapter's JSON parser most likely does */
-
-    for (i = obj->u.object.len; i > 0; i--) {
-        if (ngx_strcmp(obj->u.object.keys[i - 1], key) == 0) {
-            return obj->u.object.values[i - 1];
-        }
-    }
-
-    return NULL;
 }
 
 
@@ -750,14 +728,14 @@ ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
         t->stream = (ngx_strcmp(t->rpc.data, "SendStreamingMessage") == 0);
     }
 
-    message = ngx_http_adcp_tasks_get(params, "message");
-    parts = ngx_http_adcp_tasks_get(message, "parts");
+    message = ngx_http_adcp_json_get(params, "message");
+    parts = ngx_http_adcp_json_get(message, "parts");
 
     if (parts == NULL || !YAJL_IS_ARRAY(parts)) {
         return NGX_DECLINED;
     }
 
-    v = ngx_http_adcp_tasks_get(message, "contextId");
+    v = ngx_http_adcp_json_get(message, "contextId");
 
     if (v && YAJL_IS_STRING(v)) {
         t->context_id.data = (u_char *) v->u.string;
@@ -767,9 +745,9 @@ ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
     for (i = 0; i < parts->u.array.len; i++) {
         part = parts->u.array.values[i];
 
-        kind = ngx_http_adcp_tasks_get(part, "kind");
-        data = ngx_http_adcp_tasks_get(part, "data");
-        skill = ngx_http_adcp_tasks_get(data, "skill");
+        kind = ngx_http_adcp_json_get(part, "kind");
+        data = ngx_http_adcp_json_get(part, "data");
+        skill = ngx_http_adcp_json_get(data, "skill");
 
         if (skill == NULL || !YAJL_IS_STRING(skill)) {
             continue;
@@ -781,10 +759,10 @@ ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
             continue;
         }
 
-        t->args = ngx_http_adcp_tasks_get(data, "parameters");
+        t->args = ngx_http_adcp_json_get(data, "parameters");
 
         if (t->args == NULL) {
-            t->args = ngx_http_adcp_tasks_get(data, "input");
+            t->args = ngx_http_adcp_json_get(data, "input");
         }
 
         return NGX_OK;
