@@ -46,6 +46,7 @@
 
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_exec.h"
+#include "ngx_http_adcp_tasks.h"
 #include "ngx_http_adcp_json.h"
 
 
@@ -153,6 +154,7 @@ static void ngx_http_adcp_exec_entries(ngx_http_adcp_consumer_t *cs,
 static void ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
     redisReply *entry, ngx_uint_t reclaimed);
 static void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
+static void ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e);
 static ngx_int_t ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
     ngx_http_adcp_redis_reply_pt handler, int argc, const char **argv,
     const size_t *argvlen);
@@ -205,7 +207,6 @@ static void ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e,
 static void ngx_http_adcp_exec_on_ack(redisReply *reply, void *data);
 static void ngx_http_adcp_exec_queue(redisReply *reply);
 static ngx_http_adcp_row_t *ngx_http_adcp_exec_row(void);
-static u_char *ngx_http_adcp_exec_now(u_char *p);
 
 
 /*
@@ -395,11 +396,7 @@ ngx_http_adcp_exec_exit_worker(void)
         q = ngx_queue_head(&cs->execs);
         e = ngx_queue_data(q, ngx_http_adcp_exec_t, queue);
 
-        ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
-                      "adcp: task \"%V\" abandoned by an exiting worker "
-                      "(it will be reclaimed)", &e->task_id);
-
-        ngx_http_adcp_exec_free(e);
+        ngx_http_adcp_exec_abandon(e);
     }
 
     if (cs->retry.timer_set) {
@@ -1052,7 +1049,7 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs, redisReply *entry,
 
     (void) ngx_sprintf(attempts, "%d%Z", NGX_HTTP_ADCP_EXEC_ATTEMPTS);
 
-    e->now.len = ngx_http_adcp_exec_now(e->now.data) - e->now.data;
+    e->now.len = ngx_http_adcp_tasks_now(e->now.data) - e->now.data;
 
     argv[0] = "EVAL";  len[0] = 4;
     argv[1] = ngx_http_adcp_exec_claim_script;
@@ -1128,6 +1125,19 @@ ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e)
     if (!cs->exiting) {
         ngx_http_adcp_exec_read(cs);
     }
+}
+
+
+/* left pending in the stream: claimed by another after claim_after */
+
+static void
+ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e)
+{
+    ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
+                  "adcp: task \"%V\" abandoned by an exiting worker (it "
+                  "will be reclaimed)", &e->task_id);
+
+    ngx_http_adcp_exec_free(e);
 }
 
 
@@ -1290,10 +1300,7 @@ ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e)
 
             /* the listeners went with a reload: another worker's */
 
-            ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
-                          "adcp: task \"%V\" left to another worker",
-                          &e->task_id);
-            ngx_http_adcp_exec_free(e);
+            ngx_http_adcp_exec_abandon(e);
             return;
         }
 
@@ -2054,6 +2061,16 @@ ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
     ngx_str_t  ct, body, json, msg;
     u_char     buf[64];
 
+    /*
+     * a worker shutting down cut its own loopback request: that says
+     * nothing of the adapter, the task goes to another worker
+     */
+
+    if (ngx_terminate || (rc == NGX_ERROR && (ngx_exiting || ngx_quit))) {
+        ngx_http_adcp_exec_abandon(e);
+        return;
+    }
+
     if (rc != NGX_OK) {
         if (rc == NGX_DECLINED) {
             ngx_str_set(&msg, "the adapter's answer is too large");
@@ -2595,7 +2612,7 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
         }
     }
 
-    e->now.len = ngx_http_adcp_exec_now(e->now.data) - e->now.data;
+    e->now.len = ngx_http_adcp_tasks_now(e->now.data) - e->now.data;
 
     p = ngx_pnalloc(e->pool, sizeof("adcp:task:") - 1 + e->task_id.len);
     if (p == NULL) {
@@ -3068,17 +3085,4 @@ static ngx_http_adcp_row_t *
 ngx_http_adcp_exec_row(void)
 {
     return ngx_http_adcp_worker ? ngx_http_adcp_worker->row : NULL;
-}
-
-
-static u_char *
-ngx_http_adcp_exec_now(u_char *p)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime(ngx_time(), &tm);
-
-    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 }

@@ -110,7 +110,6 @@ static ngx_int_t ngx_http_adcp_tasks_headers(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_adcp_tasks_header_wanted(ngx_array_t *names,
     ngx_str_t *name);
 static char *ngx_http_adcp_tasks_protocol(ngx_str_t *task);
-static u_char *ngx_http_adcp_tasks_now(u_char *p);
 static ngx_int_t ngx_http_adcp_tasks_store(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t);
 static void ngx_http_adcp_tasks_on_store(redisReply *reply, void *data);
@@ -1115,21 +1114,6 @@ ngx_http_adcp_tasks_protocol(ngx_str_t *task)
 }
 
 
-/* ISO 8601, UTC, to the second */
-
-static u_char *
-ngx_http_adcp_tasks_now(u_char *p)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime(ngx_time(), &tm);
-
-    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-}
-
-
 /* the next argument: argv[n], len[n], n++ */
 
 #define ngx_http_adcp_tasks_arg(s, l)                                        \
@@ -1910,4 +1894,19 @@ ngx_http_adcp_tasks_merge(ngx_conf_t *cf, ngx_http_adcp_loc_conf_t *prev,
                   missing, &conf->async_file, conf->async_line);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* now, for task records and replies: ISO 8601, UTC, to the second */
+
+u_char *
+ngx_http_adcp_tasks_now(u_char *p)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(ngx_time(), &tm);
+
+    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 }

@@ -31,5 +31,6 @@ ngx_int_t ngx_http_adcp_tasks_accept(ngx_http_request_t *r,
 char *ngx_http_adcp_tasks_merge(ngx_conf_t *cf,
     ngx_http_adcp_loc_conf_t *prev, ngx_http_adcp_loc_conf_t *conf);
 
+u_char *ngx_http_adcp_tasks_now(u_char *p);
 
 #endif /* _NGX_HTTP_ADCP_TASKS_H_INCLUDED_ */
