@@ -22,7 +22,8 @@ CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
                -Werror=format-security -fPIC -Wdate-time \
                -D_FORTIFY_SOURCE=2 -Werror
 LD_OPT      ?= -Wl,-z,relro -Wl,-z,now -fPIC
-SOURCES     := ngx_http_adcp_module.c $(wildcard src/*.c src/*.h)
+SOURCES     := ngx_http_adcp_module.c $(wildcard src/*.c src/*.h src/*/*.c \
+               src/*/*.h)
 PROVE       ?= prove
 PROVE_OPT   ?= -j2
 VALGRIND_UNIT := valgrind -q --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite

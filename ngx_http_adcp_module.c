@@ -33,8 +33,6 @@
 #include "ngx_http_adcp_json.h"
 #include "ngx_http_adcp_error_page.h"
 #include "ngx_http_adcp_balancer.h"
-#include "ngx_http_adcp_tasks.h"
-#include "ngx_http_adcp_exec.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -67,10 +65,6 @@ static char *ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_adcp_async(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_adcp_task_headers(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 
 
@@ -79,19 +73,6 @@ static char *ngx_http_adcp_cache_size_check(ngx_conf_t *cf, void *post,
 
 static ngx_conf_post_t  ngx_http_adcp_cache_size_post = {
     ngx_http_adcp_cache_size_check
-};
-
-
-static char *ngx_http_adcp_task_ttl_check(ngx_conf_t *cf, void *post,
-    void *data);
-
-static ngx_conf_post_t  ngx_http_adcp_task_ttl_post = {
-    ngx_http_adcp_task_ttl_check
-};
-
-
-static ngx_conf_num_bounds_t  ngx_http_adcp_task_concurrency_bounds = {
-    ngx_conf_check_num_bounds, 0, 1024
 };
 
 
@@ -228,62 +209,6 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_adcp_main_conf_t, redis.down_ttl),
-      NULL },
-
-    { ngx_string("adcp_async"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_adcp_async,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("adcp_task_ttl"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_adcp_loc_conf_t, task_ttl),
-      &ngx_http_adcp_task_ttl_post },
-
-    { ngx_string("adcp_task_claim_after"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_adcp_main_conf_t, task_claim_after),
-      NULL },
-
-    { ngx_string("adcp_task_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_adcp_main_conf_t, task_timeout),
-      NULL },
-
-    { ngx_string("adcp_task_concurrency"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_adcp_main_conf_t, task_concurrency),
-      &ngx_http_adcp_task_concurrency_bounds },
-
-    { ngx_string("adcp_task_webhooks"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_adcp_loc_conf_t, task_webhooks),
-      NULL },
-
-    { ngx_string("adcp_task_webhook_private"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_adcp_main_conf_t, task_webhook_private),
-      NULL },
-
-    { ngx_string("adcp_task_headers"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_adcp_task_headers,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_adcp_loc_conf_t, task_headers),
       NULL },
 
     { ngx_string("adcp_status"),
@@ -436,34 +361,13 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
-    if (amcf->tasks) {
+    /* a task's execution, or a poll of one: src/tasks/ */
 
-        /* this host executing a task: proxied as it is, never accepted */
+    if (amcf->tasks_early) {
+        rc = amcf->tasks_early(r, ctx);
 
-        if (!ctx->exec_checked) {
-            ctx->exec_checked = 1;
-
-            rc = ngx_http_adcp_exec_marked(r, amcf, &ctx->tenant);
-
-            if (rc == NGX_ABORT) {
-                return ngx_http_adcp_refuse(r, ctx,
-                           NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND,
-                           "the task's account is not served at this "
-                           "address");
-            }
-
-            ctx->exec = (rc == NGX_OK);
-        }
-
-        /* the module's own tasks are polled without the platform */
-
-        if (!ctx->exec) {
-            rc = ngx_http_adcp_tasks_poll(r, ctx);
-
-            if (rc != NGX_DECLINED) {
-                return rc == NGX_DONE ? NGX_DONE
-                                      : NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
     }
 
@@ -498,14 +402,10 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
                                     "requested task");
     }
 
-    /* long-running tasks: accepted here and executed in the background */
+    /* long-running tasks: accepted here, executed in the background */
 
-    if (amcf->tasks && !ctx->exec) {
-        rc = ngx_http_adcp_tasks_accept(r, ctx);
-
-        if (rc == NGX_ERROR) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (amcf->tasks_late) {
+        rc = amcf->tasks_late(r, ctx);
 
         if (rc != NGX_DECLINED) {
             return rc;
@@ -630,18 +530,13 @@ ngx_http_adcp_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (ngx_http_adcp_bus_init_worker(cycle, amcf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_adcp_exec_init_worker(cycle, amcf);
+    return ngx_http_adcp_bus_init_worker(cycle, amcf);
 }
 
 
 static void
 ngx_http_adcp_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_adcp_exec_exit_worker();
     ngx_http_adcp_bus_exit_worker();
 
     if (ngx_http_adcp_worker) {
@@ -673,10 +568,6 @@ ngx_http_adcp_create_main_conf(ngx_conf_t *cf)
     amcf->zone_size = NGX_CONF_UNSET_SIZE;
     amcf->redis.ping = NGX_CONF_UNSET_MSEC;
     amcf->redis.down_ttl = NGX_CONF_UNSET_MSEC;
-    amcf->task_claim_after = NGX_CONF_UNSET_MSEC;
-    amcf->task_timeout = NGX_CONF_UNSET_MSEC;
-    amcf->task_concurrency = NGX_CONF_UNSET_UINT;
-    amcf->task_webhook_private = NGX_CONF_UNSET;
 
     return amcf;
 }
@@ -697,17 +588,6 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(amcf->zone_size, 0);
     ngx_conf_init_msec_value(amcf->redis.ping, 5000);
     ngx_conf_init_msec_value(amcf->redis.down_ttl, 60000);
-    ngx_conf_init_msec_value(amcf->task_claim_after, 60000);
-    ngx_conf_init_msec_value(amcf->task_timeout, 600000);
-    ngx_conf_init_uint_value(amcf->task_concurrency, 8);
-    ngx_conf_init_value(amcf->task_webhook_private, 0);
-
-    if (amcf->task_claim_after < 1000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "adcp_task_claim_after must be at least 1s: a "
-                           "running task is refreshed every third of it");
-        return NGX_CONF_ERROR;
-    }
 
     if (amcf->redis.channel.data == NULL) {
         ngx_str_set(&amcf->redis.channel, "adcp:invalidate");
@@ -766,17 +646,11 @@ ngx_http_adcp_create_loc_conf(ngx_conf_t *cf)
      *
      *     alcf->factory = { 0, NULL };
      *     alcf->validator = { 0, NULL };
-     *     alcf->async_file = { 0, NULL };
-     *     alcf->async_line = 0;
      */
 
     alcf->enable = NGX_CONF_UNSET;
     alcf->error_pages = NGX_CONF_UNSET;
     alcf->tenant_key = NGX_CONF_UNSET_PTR;
-    alcf->async = NGX_CONF_UNSET_PTR;
-    alcf->task_ttl = NGX_CONF_UNSET_MSEC;
-    alcf->task_webhooks = NGX_CONF_UNSET;
-    alcf->task_headers = NGX_CONF_UNSET_PTR;
 
     return alcf;
 }
@@ -794,14 +668,7 @@ ngx_http_adcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->factory, prev->factory, "");
     ngx_conf_merge_str_value(conf->validator, prev->validator, "");
 
-    if (conf->async == NGX_CONF_UNSET_PTR) {
-        conf->async = (prev->async == NGX_CONF_UNSET_PTR) ? NULL
-                                                          : prev->async;
-        conf->async_file = prev->async_file;
-        conf->async_line = prev->async_line;
-    }
-
-    return ngx_http_adcp_tasks_merge(cf, prev, conf);
+    return NGX_CONF_OK;
 }
 
 
@@ -939,131 +806,6 @@ ngx_http_adcp_cache_size_check(ngx_conf_t *cf, void *post, void *data)
 
     if (*np == 0) {
         return "must be more than 0 (platforms cached per worker)";
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_adcp_task_ttl_check(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_msec_t *mp = data;
-
-    ngx_str_t  *value;
-
-    if (*mp < NGX_HTTP_ADCP_TASK_TTL_MIN) {
-        value = cf->args->elts;
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "adcp_task_ttl \"%V\" is below the minimum of 1h "
-                           "(idempotency keys must outlive the buyer's "
-                           "retries)", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* adcp_async task ...; */
-
-static char *
-ngx_http_adcp_async(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_adcp_loc_conf_t *alcf = conf;
-
-    ngx_str_t                  *value, *name;
-    ngx_uint_t                  i;
-    ngx_http_adcp_main_conf_t  *amcf;
-
-    if (alcf->async != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    alcf->async = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                   sizeof(ngx_str_t));
-    if (alcf->async == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (value[i].len == 0 || value[i].len > 128
-            || ngx_strlchr(value[i].data, value[i].data + value[i].len, '$'))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid adcp_async task \"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        name = ngx_array_push(alcf->async);
-        if (name == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *name = value[i];
-    }
-
-    alcf->async_file = cf->conf_file->file.name;
-    alcf->async_line = cf->conf_file->line;
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
-    amcf->tasks = 1;
-
-    return NGX_CONF_OK;
-}
-
-
-/* adcp_task_headers name ...; "X-AdCP-*" names a prefix */
-
-static char *
-ngx_http_adcp_task_headers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_adcp_loc_conf_t *alcf = conf;
-
-    u_char      *p;
-    ngx_str_t   *value, *name;
-    ngx_uint_t   i;
-
-    if (alcf->task_headers != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    alcf->task_headers = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                          sizeof(ngx_str_t));
-    if (alcf->task_headers == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
-            if (!(*p == '-' || *p == '_' || (*p >= '0' && *p <= '9')
-                  || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')
-                  || (*p == '*' && p == value[i].data + value[i].len - 1)))
-            {
-                break;
-            }
-        }
-
-        if (value[i].len == 0 || p != value[i].data + value[i].len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid adcp_task_headers name \"%V\"",
-                               &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        name = ngx_array_push(alcf->task_headers);
-        if (name == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *name = value[i];
     }
 
     return NGX_CONF_OK;

@@ -37,6 +37,13 @@
 #define NGX_HTTP_ADCP_ST_DONE        3   /* platform, or err, is set */
 
 
+typedef struct ngx_http_adcp_ctx_s  ngx_http_adcp_ctx_t;
+
+/* a feature module's step in the handler: NGX_DECLINED goes on */
+typedef ngx_int_t (*ngx_http_adcp_step_pt)(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
+
+
 typedef struct {
     ngx_http_adcp_tenants_t     tenants;
     ngx_uint_t                  cache_size;
@@ -52,12 +59,9 @@ typedef struct {
                                                   adcp_balancer, or NULL */
     ngx_http_adcp_zone_t        zone;
     ngx_http_adcp_redis_conf_t  redis;
-    ngx_msec_t                  task_claim_after;  /* adcp_task_claim_after */
-    ngx_msec_t                  task_timeout;      /* adcp_task_timeout */
-    ngx_uint_t                  task_concurrency;  /* adcp_task_concurrency */
-    ngx_flag_t                  task_webhook_private;
-                                           /* adcp_task_webhook_private */
     ngx_flag_t                  tasks;         /* some adcp_async is set */
+    ngx_http_adcp_step_pt       tasks_early;   /* then src/tasks/ sets */
+    ngx_http_adcp_step_pt       tasks_late;    /*   these, else NULL */
 } ngx_http_adcp_main_conf_t;
 
 
@@ -67,12 +71,6 @@ typedef struct {
     ngx_http_complex_value_t   *tenant_key;    /* adcp_tenant_key */
     ngx_str_t                   factory;       /* adcp_factory */
     ngx_str_t                   validator;     /* adcp_validator */
-    ngx_array_t                *async;         /* adcp_async: ngx_str_t */
-    ngx_str_t                   async_file;    /* where adcp_async is */
-    ngx_uint_t                  async_line;
-    ngx_msec_t                  task_ttl;      /* adcp_task_ttl */
-    ngx_flag_t                  task_webhooks; /* adcp_task_webhooks */
-    ngx_array_t                *task_headers;  /* adcp_task_headers */
 } ngx_http_adcp_loc_conf_t;
 
 
@@ -82,7 +80,7 @@ typedef struct {
  * (whose 4k blocks a few bytes more would make one more malloc per request)
  */
 
-typedef struct {
+struct ngx_http_adcp_ctx_s {
     ngx_http_request_t         *request;
     ngx_str_t                   tenant;        /* "" = none */
     ngx_http_adcp_envelope_t    env;
@@ -107,7 +105,7 @@ typedef struct {
     unsigned                    error_page_sent:1;
     unsigned                    exec_checked:1;
     unsigned                    exec:1;        /* a task's execution */
-} ngx_http_adcp_ctx_t;
+};
 
 
 /* per worker */

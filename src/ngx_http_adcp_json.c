@@ -4,7 +4,8 @@
  *
  * Input is expected to be UTF-8 already (yajl validates what it parses,
  * tenant ids are ASCII); bytes >= 0x80 pass through, control characters
- * become short escapes or \u00XX.
+ * become short escapes or \u00XX.  Also the module's one JSON parse
+ * (ngx_http_adcp_json_parse) and member lookup.
  */
 
 
@@ -12,6 +13,9 @@
 #include <ngx_core.h>
 
 #include "ngx_http_adcp_json.h"
+
+
+static void ngx_http_adcp_json_free(void *data);
 
 
 size_t
@@ -194,20 +198,29 @@ ngx_http_adcp_json_depth_ok(u_char *p, u_char *last, ngx_uint_t max)
 }
 
 
-/* parsed, if nested at most max deep (yajl_tree frees recursively) */
+/*
+ * Parsed, if nested at most max deep; the tree is the pool's: freed by a
+ * cleanup of its own when the pool goes (yajl_tree allocates with malloc)
+ */
 
 yajl_val
-ngx_http_adcp_json_parse(u_char *p, size_t len, ngx_uint_t max,
-    ngx_log_t *log)
+ngx_http_adcp_json_parse(ngx_pool_t *pool, u_char *p, size_t len,
+    ngx_uint_t max)
 {
-    u_char    *s;
-    yajl_val   root;
+    u_char              *s;
+    yajl_val             root;
+    ngx_pool_cleanup_t  *cln;
 
     if (len == 0 || !ngx_http_adcp_json_depth_ok(p, p + len, max)) {
         return NULL;
     }
 
-    s = ngx_alloc(len + 1, log);
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    s = ngx_alloc(len + 1, pool->log);
     if (s == NULL) {
         return NULL;
     }
@@ -219,7 +232,19 @@ ngx_http_adcp_json_parse(u_char *p, size_t len, ngx_uint_t max,
 
     ngx_free(s);
 
+    if (root) {
+        cln->handler = ngx_http_adcp_json_free;
+        cln->data = root;
+    }
+
     return root;
+}
+
+
+static void
+ngx_http_adcp_json_free(void *data)
+{
+    yajl_tree_free(data);
 }
 
 
@@ -241,4 +266,67 @@ ngx_http_adcp_json_get(yajl_val obj, char *key)
     }
 
     return NULL;
+}
+
+
+/* v written again (a tree re-serialized with yajl_gen) */
+
+ngx_int_t
+ngx_http_adcp_json_gen(yajl_gen g, yajl_val v)
+{
+    size_t  i;
+
+    switch (v->type) {
+
+    case yajl_t_string:
+        return yajl_gen_string(g, (u_char *) v->u.string,
+                               ngx_strlen(v->u.string)) == yajl_gen_status_ok
+               ? NGX_OK : NGX_ERROR;
+
+    case yajl_t_number:
+        return yajl_gen_number(g, v->u.number.r, ngx_strlen(v->u.number.r))
+               == yajl_gen_status_ok ? NGX_OK : NGX_ERROR;
+
+    case yajl_t_object:
+        if (yajl_gen_map_open(g) != yajl_gen_status_ok) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < v->u.object.len; i++) {
+            if (yajl_gen_string(g, (u_char *) v->u.object.keys[i],
+                                ngx_strlen(v->u.object.keys[i]))
+                != yajl_gen_status_ok
+                || ngx_http_adcp_json_gen(g, v->u.object.values[i])
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        return yajl_gen_map_close(g) == yajl_gen_status_ok
+               ? NGX_OK : NGX_ERROR;
+
+    case yajl_t_array:
+        if (yajl_gen_array_open(g) != yajl_gen_status_ok) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < v->u.array.len; i++) {
+            if (ngx_http_adcp_json_gen(g, v->u.array.values[i]) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
+        return yajl_gen_array_close(g) == yajl_gen_status_ok
+               ? NGX_OK : NGX_ERROR;
+
+    case yajl_t_true:
+        return yajl_gen_bool(g, 1) == yajl_gen_status_ok ? NGX_OK : NGX_ERROR;
+
+    case yajl_t_false:
+        return yajl_gen_bool(g, 0) == yajl_gen_status_ok ? NGX_OK : NGX_ERROR;
+
+    default:
+        return yajl_gen_null(g) == yajl_gen_status_ok ? NGX_OK : NGX_ERROR;
+    }
 }

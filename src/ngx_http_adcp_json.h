@@ -1,7 +1,8 @@
 
 /*
  * ngx_http_adcp_module: the one small JSON writer used by errors, status
- * and tasks.  Output is sized first, then filled: every "_len" function
+ * and tasks, and the one parse (yajl_tree, depth-checked, the tree freed
+ * with a pool) used where JSON is read.  Output is sized first, then filled: every "_len" function
  * has a writer twin that returns the position after what it wrote.
  */
 
@@ -14,6 +15,7 @@
 #include <ngx_core.h>
 
 #include <yajl/yajl_tree.h>
+#include <yajl/yajl_gen.h>
 
 
 size_t ngx_http_adcp_json_escape_len(u_char *src, size_t size);
@@ -23,11 +25,12 @@ size_t ngx_http_adcp_json_str_len(ngx_str_t *s);
 u_char *ngx_http_adcp_json_str(u_char *p, ngx_str_t *s);
 
 ngx_uint_t ngx_http_adcp_json_type(ngx_str_t *content_type);
-yajl_val ngx_http_adcp_json_parse(u_char *p, size_t len, ngx_uint_t max,
-    ngx_log_t *log);
+yajl_val ngx_http_adcp_json_parse(ngx_pool_t *pool, u_char *p, size_t len,
+    ngx_uint_t max);
 yajl_val ngx_http_adcp_json_get(yajl_val obj, char *key);
 ngx_uint_t ngx_http_adcp_json_depth_ok(u_char *p, u_char *last,
     ngx_uint_t max);
+ngx_int_t ngx_http_adcp_json_gen(yajl_gen g, yajl_val v);
 
 
 #define ngx_http_adcp_json_lit(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)

@@ -991,3 +991,169 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
 
     ngx_free(call);
 }
+
+
+/* a command's arguments: see ngx_http_adcp_redis_args_t */
+
+ngx_int_t
+ngx_http_adcp_redis_args_init(ngx_http_adcp_redis_args_t *a,
+    ngx_pool_t *pool, ngx_uint_t max)
+{
+    a->argv = ngx_palloc(pool, max * sizeof(char *));
+    a->len = ngx_palloc(pool, max * sizeof(size_t));
+    a->n = 0;
+    a->max = max;
+    a->pool = pool;
+    a->overflow = 0;
+
+    if (a->argv == NULL || a->len == NULL) {
+        a->overflow = 1;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* on the caller's arrays (a command built on the stack): no numbers */
+
+void
+ngx_http_adcp_redis_args_set(ngx_http_adcp_redis_args_t *a,
+    const char **argv, size_t *len, ngx_uint_t max)
+{
+    a->argv = argv;
+    a->len = len;
+    a->n = 0;
+    a->max = max;
+    a->pool = NULL;
+    a->overflow = 0;
+}
+
+
+void
+ngx_http_adcp_redis_arg(ngx_http_adcp_redis_args_t *a, const void *data,
+    size_t len)
+{
+    if (a->n == a->max) {
+        a->overflow = 1;
+        return;
+    }
+
+    a->argv[a->n] = (const char *) (data ? data : "");
+    a->len[a->n++] = len;
+}
+
+
+void
+ngx_http_adcp_redis_arg_uint(ngx_http_adcp_redis_args_t *a, ngx_uint_t n)
+{
+    u_char  *p, *last;
+
+    if (a->pool == NULL) {
+        a->overflow = 1;
+        return;
+    }
+
+    p = ngx_pnalloc(a->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        a->overflow = 1;
+        return;
+    }
+
+    last = ngx_sprintf(p, "%ui", n);
+
+    ngx_http_adcp_redis_arg(a, p, last - p);
+}
+
+
+/* on conn, or (NULL) the worker's command connection */
+
+ngx_http_adcp_redis_call_t *
+ngx_http_adcp_redis_send(ngx_http_adcp_redis_conf_t *rcf,
+    ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
+    void *data, ngx_http_adcp_redis_args_t *a)
+{
+    if (a->overflow || a->n == 0) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "adcp: redis: a command of more than %ui arguments",
+                      a->max);
+        return NULL;
+    }
+
+    if (conn) {
+        return ngx_http_adcp_redis_conn_command(conn, handler, data,
+                                                (int) a->n, a->argv, a->len);
+    }
+
+    return ngx_http_adcp_redis_command(rcf, handler, data, (int) a->n,
+                                       a->argv, a->len);
+}
+
+
+/* the reply's readers: NGX_OK and the value, or NGX_DECLINED */
+
+ngx_int_t
+ngx_http_adcp_redis_string(ngx_http_adcp_redis_reply_t *reply, ngx_str_t *s)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        return NGX_DECLINED;
+    }
+
+    s->data = (u_char *) reply->str;
+    s->len = reply->len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_adcp_redis_integer(ngx_http_adcp_redis_reply_t *reply, int64_t *n)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        return NGX_DECLINED;
+    }
+
+    *n = (int64_t) reply->integer;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_adcp_redis_error(ngx_http_adcp_redis_reply_t *reply, ngx_str_t *s)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    s->data = (u_char *) reply->str;
+    s->len = reply->len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_adcp_redis_array(ngx_http_adcp_redis_reply_t *reply, size_t *n)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        return NGX_DECLINED;
+    }
+
+    *n = reply->elements;
+
+    return NGX_OK;
+}
+
+
+ngx_http_adcp_redis_reply_t *
+ngx_http_adcp_redis_element(ngx_http_adcp_redis_reply_t *reply, size_t i)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || i >= reply->elements)
+    {
+        return NULL;
+    }
+
+    return reply->element[i];
+}

@@ -56,8 +56,27 @@ typedef struct {
 } ngx_http_adcp_redis_handlers_t;
 
 
+/* a reply, read through the functions below (NULL: no reply) */
+typedef struct redisReply  ngx_http_adcp_redis_reply_t;
+
 /* reply is NULL when the command failed: no connection, or no answer */
-typedef void (*ngx_http_adcp_redis_reply_pt)(redisReply *reply, void *data);
+typedef void (*ngx_http_adcp_redis_reply_pt)(
+    ngx_http_adcp_redis_reply_t *reply, void *data);
+
+
+/*
+ * A command's arguments: room for max, counted as they are added; one
+ * too many marks the list overflowed and the command is never sent.
+ */
+
+typedef struct {
+    const char                **argv;
+    size_t                     *len;
+    ngx_uint_t                  n;
+    ngx_uint_t                  max;
+    ngx_pool_t                 *pool;     /* numbers are printed here */
+    unsigned                    overflow:1;
+} ngx_http_adcp_redis_args_t;
 
 typedef struct ngx_http_adcp_redis_call_s  ngx_http_adcp_redis_call_t;
 typedef struct ngx_http_adcp_redis_conn_s  ngx_http_adcp_redis_conn_t;
@@ -80,6 +99,37 @@ ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_conn_command(
     ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen);
 void ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call);
+
+ngx_int_t ngx_http_adcp_redis_args_init(ngx_http_adcp_redis_args_t *a,
+    ngx_pool_t *pool, ngx_uint_t max);
+void ngx_http_adcp_redis_args_set(ngx_http_adcp_redis_args_t *a,
+    const char **argv, size_t *len, ngx_uint_t max);
+void ngx_http_adcp_redis_arg(ngx_http_adcp_redis_args_t *a,
+    const void *data, size_t len);
+void ngx_http_adcp_redis_arg_uint(ngx_http_adcp_redis_args_t *a,
+    ngx_uint_t n);
+ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_send(
+    ngx_http_adcp_redis_conf_t *rcf, ngx_http_adcp_redis_conn_t *conn,
+    ngx_http_adcp_redis_reply_pt handler, void *data,
+    ngx_http_adcp_redis_args_t *a);
+
+#define ngx_http_adcp_redis_args_local(a, av, lv)                             \
+    ngx_http_adcp_redis_args_set(a, av, lv, sizeof(av) / sizeof(av[0]))
+#define ngx_http_adcp_redis_arg_lit(a, s)                                     \
+    ngx_http_adcp_redis_arg(a, s, sizeof(s) - 1)
+#define ngx_http_adcp_redis_arg_str(a, s)                                     \
+    ngx_http_adcp_redis_arg(a, (s)->data, (s)->len)
+
+ngx_int_t ngx_http_adcp_redis_string(ngx_http_adcp_redis_reply_t *reply,
+    ngx_str_t *s);
+ngx_int_t ngx_http_adcp_redis_integer(ngx_http_adcp_redis_reply_t *reply,
+    int64_t *n);
+ngx_int_t ngx_http_adcp_redis_error(ngx_http_adcp_redis_reply_t *reply,
+    ngx_str_t *s);
+ngx_int_t ngx_http_adcp_redis_array(ngx_http_adcp_redis_reply_t *reply,
+    size_t *n);
+ngx_http_adcp_redis_reply_t *ngx_http_adcp_redis_element(
+    ngx_http_adcp_redis_reply_t *reply, size_t i);
 void ngx_http_adcp_redis_reset(void);
 
 

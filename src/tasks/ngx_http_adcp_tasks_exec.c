@@ -1,0 +1,857 @@
+
+/*
+ * ngx_http_adcp_tasks_module: one execution.  One EVAL claims the record
+ * (status working, attempts+1, and what the request needs), or finds it
+ * finished (only its webhook or acknowledgement left), gone (expired:
+ * acknowledged), or attempted NGX_HTTP_ADCP_EXEC_ATTEMPTS times already
+ * (failed).  Then the stored request goes to this nginx (tasks_loopback.c,
+ * over tasks_http.c), the reply is interpreted (tasks_reply.c), and a
+ * second EVAL stores completed/failed with the result or error and
+ * acknowledges (XACK, XDEL) the entry, unless a webhook is due: it is
+ * delivered first (tasks_webhook.c), then the entry acknowledged.
+ *
+ * Every execution owns a pool, and every path ends in
+ * ngx_http_adcp_exec_free(), which tells the consumer (cs->wake).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_http.h>
+
+#include "ngx_http_adcp_tasks_private.h"
+
+
+static void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
+static ngx_int_t ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a);
+static void ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
+    void *data);
+static void ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e);
+static void ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e,
+    ngx_int_t rc);
+static void ngx_http_adcp_exec_complete(ngx_http_adcp_exec_t *e,
+    yajl_val v);
+static void ngx_http_adcp_exec_fail(ngx_http_adcp_exec_t *e, char *code,
+    ngx_str_t *message);
+static void ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e);
+static void ngx_http_adcp_exec_on_finish(ngx_http_adcp_redis_reply_t *reply,
+    void *data);
+static void ngx_http_adcp_exec_hooked(ngx_http_adcp_exec_t *e,
+    ngx_int_t rc);
+static void ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e,
+    ngx_uint_t hooked);
+static void ngx_http_adcp_exec_on_ack(ngx_http_adcp_redis_reply_t *reply,
+    void *data);
+
+
+/*
+ * KEYS: the record.  ARGV: the attempts allowed, now, the error of a task
+ * attempted that many times, then the record's field names
+ * (ngx_http_adcp_task_fields[], "status" first).  -> {tag, the fields in
+ * that order}, tag: "run" (status now working), "done" (finished before),
+ * "exhausted" (failed now: too many attempts), "gone".
+ */
+
+static char  ngx_http_adcp_exec_claim_script[] =
+    "local names = {unpack(ARGV, 4)}\n"
+    "local f = redis.call('HMGET', KEYS[1], unpack(names))\n"
+    "if not f[1] then return {'gone'} end\n"
+    "local at = {}\n"
+    "for i = 1, #names do\n"
+    "  at[names[i]] = i\n"
+    "  if not f[i] then f[i] = '' end\n"
+    "end\n"
+    "if f[1] == 'completed' or f[1] == 'failed' then\n"
+    "  return {'done', unpack(f)}\n"
+    "end\n"
+    "local n = tonumber(f[at['attempts']]) or 0\n"
+    "if n >= tonumber(ARGV[1]) then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'failed', 'updated_at',\n"
+    "    ARGV[2], 'completed_at', ARGV[2], 'error', ARGV[3])\n"
+    "  f[1] = 'failed'; f[at['error']] = ARGV[3]\n"
+    "  f[at['completed_at']] = ARGV[2]\n"
+    "  return {'exhausted', unpack(f)}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'working', 'updated_at',\n"
+    "  ARGV[2], 'attempts', n + 1)\n"
+    "f[1] = 'working'\n"
+    "return {'run', unpack(f)}\n";
+
+
+/*
+ * KEYS: the record, the stream.  ARGV: status, now, the field to set
+ * (result|error), its value, the other field, the entry, "1" to
+ * acknowledge.  -> the stream's length
+ */
+
+static char  ngx_http_adcp_exec_finish_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at',\n"
+    "    ARGV[2], 'completed_at', ARGV[2], ARGV[3], ARGV[4])\n"
+    "  redis.call('HDEL', KEYS[1], ARGV[5], 'headers')\n"
+    "end\n"
+    "if ARGV[7] == '1' then\n"
+    "  redis.call('XACK', KEYS[2], 'adcp', ARGV[6])\n"
+    "  redis.call('XDEL', KEYS[2], ARGV[6])\n"
+    "end\n"
+    "return redis.call('XLEN', KEYS[2])\n";
+
+
+/*
+ * KEYS: the record, the stream.  ARGV: the entry, "1": webhook sent.
+ * The webhook's credentials go with it; the buyer's (the replayed
+ * headers) went when the task ended.
+ */
+
+static char  ngx_http_adcp_exec_ack_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "  if ARGV[2] == '1' then\n"
+    "    redis.call('HSET', KEYS[1], 'webhook_sent', '1')\n"
+    "  end\n"
+    "  redis.call('HDEL', KEYS[1], 'webhook_auth')\n"
+    "end\n"
+    "redis.call('XACK', KEYS[2], 'adcp', ARGV[1])\n"
+    "redis.call('XDEL', KEYS[2], ARGV[1])\n"
+    "return redis.call('XLEN', KEYS[2])\n";
+
+
+/* an entry [id, ["task", <task id>]]: its execution begins */
+
+void
+ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
+    ngx_http_adcp_redis_reply_t *entry, ngx_uint_t reclaimed)
+{
+    size_t                       n;
+    ngx_str_t                    id, task, key;
+    ngx_uint_t                   i;
+    ngx_pool_t                  *pool;
+    ngx_queue_t                 *q;
+    ngx_http_adcp_row_t         *row;
+    ngx_http_adcp_exec_t        *e;
+    ngx_http_adcp_redis_args_t   a;
+    ngx_http_adcp_redis_reply_t  *kv;
+
+    static u_char  attempts[NGX_INT_T_LEN + 1];
+    static u_char  exhausted[] =
+        "{\"code\":\"SERVICE_UNAVAILABLE\",\"message\":\"the task was "
+        "attempted " ngx_value(NGX_HTTP_ADCP_EXEC_ATTEMPTS)
+        " times without an outcome\"}";
+
+    kv = ngx_http_adcp_redis_element(entry, 1);
+
+    if (ngx_http_adcp_redis_array(entry, &n) != NGX_OK || n != 2
+        || ngx_http_adcp_redis_string(ngx_http_adcp_redis_element(entry, 0),
+                                      &id)
+           != NGX_OK
+        || ngx_http_adcp_redis_array(kv, &n) != NGX_OK || n != 2
+        || ngx_http_adcp_redis_string(ngx_http_adcp_redis_element(kv, 1),
+                                      &task)
+           != NGX_OK)
+    {
+        /* nil: an entry deleted while pending */
+        return;
+    }
+
+    /* already running here (a refresh that did not reach Redis) */
+
+    for (q = ngx_queue_head(&cs->execs);
+         q != ngx_queue_sentinel(&cs->execs);
+         q = ngx_queue_next(q))
+    {
+        e = ngx_queue_data(q, ngx_http_adcp_exec_t, queue);
+
+        if (e->entry.len == id.len
+            && ngx_strncmp(e->entry.data, id.data, id.len) == 0)
+        {
+            return;
+        }
+    }
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    e = ngx_pcalloc(pool, sizeof(ngx_http_adcp_exec_t));
+    if (e == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    e->cs = cs;
+    e->pool = pool;
+    e->log = ngx_cycle->log;
+    e->reclaimed = reclaimed ? 1 : 0;
+
+    e->entry.data = ngx_pstrdup(pool, &id);
+    e->task_id.data = ngx_pnalloc(pool, task.len + 1);
+    e->now.data = ngx_pnalloc(pool, NGX_HTTP_ADCP_ISO8601_LEN);
+
+    if (e->entry.data == NULL || e->task_id.data == NULL
+        || e->now.data == NULL)
+    {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    e->entry.len = id.len;
+    e->task_id.len = task.len;
+    ngx_memcpy(e->task_id.data, task.data, task.len);
+    e->task_id.data[task.len] = '\0';
+
+    e->timer.data = e;
+    e->timer.log = e->log;
+    e->timer.cancelable = 0;
+
+    ngx_queue_insert_tail(&cs->execs, &e->queue);
+    cs->running++;
+
+    row = ngx_http_adcp_exec_row();
+
+    if (row && reclaimed) {
+        row->counters[NGX_HTTP_ADCP_C_TASKS_RECLAIMED]++;
+    }
+
+    if (reclaimed) {
+        ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
+                      "adcp: task \"%V\" reclaimed (entry %V)",
+                      &e->task_id, &e->entry);
+    }
+
+    (void) ngx_sprintf(attempts, "%d%Z", NGX_HTTP_ADCP_EXEC_ATTEMPTS);
+
+    e->now.len = ngx_http_adcp_time_iso8601(e->now.data) - e->now.data;
+
+    if (ngx_http_adcp_task_key(pool, &e->task_id, &key) != NGX_OK
+        || ngx_http_adcp_redis_args_init(&a, pool, 7 + NGX_HTTP_ADCP_TF_N)
+           != NGX_OK)
+    {
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    ngx_http_adcp_redis_arg_lit(&a, "EVAL");
+    ngx_http_adcp_redis_arg(&a, ngx_http_adcp_exec_claim_script,
+                            sizeof(ngx_http_adcp_exec_claim_script) - 1);
+    ngx_http_adcp_redis_arg_lit(&a, "1");
+    ngx_http_adcp_redis_arg_str(&a, &key);
+    ngx_http_adcp_redis_arg(&a, attempts, ngx_strlen(attempts));
+    ngx_http_adcp_redis_arg_str(&a, &e->now);
+    ngx_http_adcp_redis_arg(&a, exhausted, sizeof(exhausted) - 1);
+
+    for (i = 0; i < NGX_HTTP_ADCP_TF_N; i++) {
+        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[i]);
+    }
+
+    e->phase = NGX_HTTP_ADCP_PH_CLAIM;
+
+    if (ngx_http_adcp_exec_command(e, ngx_http_adcp_exec_on_claimed, &a)
+        != NGX_OK)
+    {
+        ngx_http_adcp_exec_free(e);
+    }
+}
+
+
+/* every path ends here: the connection, timer, call and pool go */
+
+static void
+ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e)
+{
+    ngx_http_adcp_row_t       *row;
+    ngx_http_adcp_consumer_t  *cs;
+
+    cs = e->cs;
+
+    ngx_http_adcp_exec_http_close(e);
+
+    if (e->resolving) {
+        ngx_resolve_name_done(e->resolving);
+        e->resolving = NULL;
+    }
+
+    if (e->timer.timer_set) {
+        ngx_del_timer(&e->timer);
+    }
+
+    if (e->call) {
+        ngx_http_adcp_redis_cancel(e->call);
+        e->call = NULL;
+    }
+
+    if (e->counted) {
+        row = ngx_http_adcp_exec_row();
+
+        if (row) {
+            (void) ngx_atomic_fetch_add(
+                           &row->counters[NGX_HTTP_ADCP_C_TASKS_RUNNING], -1);
+        }
+    }
+
+    ngx_queue_remove(&e->queue);
+
+    if (cs->running) {
+        cs->running--;
+    }
+
+    ngx_destroy_pool(e->pool);
+
+    if (!cs->exiting) {
+        cs->wake(cs);
+    }
+}
+
+
+/* left pending in the stream: claimed by another after claim_after */
+
+void
+ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e)
+{
+    ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
+                  "adcp: task \"%V\" abandoned by an exiting worker (it "
+                  "will be reclaimed)", &e->task_id);
+
+    ngx_http_adcp_exec_free(e);
+}
+
+
+static ngx_int_t
+ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a)
+{
+    e->call = ngx_http_adcp_redis_send(&e->cs->amcf->redis, NULL, handler, e,
+                                       a);
+
+    if (e->call == NULL) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\": Redis is unreachable, left for "
+                      "reclaiming", &e->task_id);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
+    void *data)
+{
+    ngx_http_adcp_exec_t *e = data;
+
+    size_t                i, n;
+    ngx_str_t             tag, v, err;
+    ngx_http_adcp_row_t  *row;
+
+    e->call = NULL;
+
+    if (ngx_http_adcp_redis_array(reply, &n) != NGX_OK || n == 0
+        || ngx_http_adcp_redis_string(ngx_http_adcp_redis_element(reply, 0),
+                                      &tag)
+           != NGX_OK)
+    {
+        if (ngx_http_adcp_redis_error(reply, &err) != NGX_OK) {
+            ngx_str_null(&err);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\" not claimed: %s%V", &e->task_id,
+                      reply ? "" : "Redis did not answer", &err);
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    if (tag.len == 4 && ngx_strncmp(tag.data, "gone", 4) == 0) {
+        ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                      "adcp: task \"%V\" has no record (expired?), "
+                      "acknowledged", &e->task_id);
+        ngx_http_adcp_exec_ack(e, 0);
+        return;
+    }
+
+    if (n != NGX_HTTP_ADCP_TF_N + 1) {
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    for (i = 0; i < NGX_HTTP_ADCP_TF_N; i++) {
+
+        if (ngx_http_adcp_redis_string(
+                ngx_http_adcp_redis_element(reply, i + 1), &v)
+            != NGX_OK)
+        {
+            continue;
+        }
+
+        e->f[i].data = ngx_pnalloc(e->pool, v.len + 1);
+        if (e->f[i].data == NULL) {
+            ngx_http_adcp_exec_free(e);
+            return;
+        }
+
+        ngx_memcpy(e->f[i].data, v.data, v.len);
+        e->f[i].data[v.len] = '\0';
+        e->f[i].len = v.len;
+    }
+
+    if (!(tag.len == 3 && ngx_strncmp(tag.data, "run", 3) == 0)) {
+
+        /* finished before: its webhook, or only its acknowledgement */
+
+        e->status = ngx_http_adcp_task_status(&e->f[NGX_HTTP_ADCP_TF_STATUS]);
+
+        if (tag.len == 9 && ngx_strncmp(tag.data, "exhausted", 9) == 0) {
+            ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                          "adcp: tenant \"%V\": task \"%V\" failed: "
+                          "attempted %d times",
+                          &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id,
+                          NGX_HTTP_ADCP_EXEC_ATTEMPTS);
+
+            row = ngx_http_adcp_exec_row();
+
+            if (row) {
+                row->counters[NGX_HTTP_ADCP_C_TASKS_FAILED]++;
+            }
+        }
+
+        if (e->status == NGX_HTTP_ADCP_TS_FAILED) {
+            e->value = e->f[NGX_HTTP_ADCP_TF_ERROR];
+
+        } else {
+            e->value = e->f[NGX_HTTP_ADCP_TF_RESULT];
+        }
+
+        if (e->f[NGX_HTTP_ADCP_TF_COMPLETED_AT].len) {
+            e->now = e->f[NGX_HTTP_ADCP_TF_COMPLETED_AT];
+        }
+
+        if (ngx_http_adcp_task_flag(&e->f[NGX_HTTP_ADCP_TF_HAS_WEBHOOK])
+            && e->f[NGX_HTTP_ADCP_TF_WEBHOOK_SENT].len == 0)
+        {
+            ngx_http_adcp_exec_hook(e, ngx_http_adcp_exec_hooked);
+            return;
+        }
+
+        ngx_http_adcp_exec_ack(e, 0);
+        return;
+    }
+
+    row = ngx_http_adcp_exec_row();
+
+    if (row) {
+        (void) ngx_atomic_fetch_add(
+                           &row->counters[NGX_HTTP_ADCP_C_TASKS_RUNNING], 1);
+        e->counted = 1;
+    }
+
+    ngx_http_adcp_exec_run(e);
+}
+
+
+/* the stored request, to this nginx */
+
+static void
+ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e)
+{
+    socklen_t                 len;
+    ngx_str_t                 msg;
+    struct sockaddr_storage   ss;
+
+    ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                  "adcp: tenant \"%V\": running task \"%V\"",
+                  &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id);
+
+    e->phase = NGX_HTTP_ADCP_PH_RUN;
+
+    if (ngx_http_adcp_exec_target(e, &ss, &len) != NGX_OK) {
+
+        if (ngx_exiting || ngx_quit || ngx_terminate) {
+
+            /* the listeners went with a reload: another worker's */
+
+            ngx_http_adcp_exec_abandon(e);
+            return;
+        }
+
+        ngx_str_set(&msg, "the gateway has no listener for this task");
+        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
+        return;
+    }
+
+    if (ngx_http_adcp_exec_request(e) != NGX_OK) {
+        ngx_str_set(&msg, "the stored request cannot be sent");
+        ngx_http_adcp_exec_fail(e, "INVALID_REQUEST", &msg);
+        return;
+    }
+
+    if (ngx_http_adcp_exec_http(e, (struct sockaddr *) &ss, len,
+                                e->cs->tmcf->timeout,
+                                ngx_http_adcp_exec_on_reply)
+        != NGX_OK)
+    {
+        ngx_http_adcp_exec_on_reply(e, NGX_ERROR);
+    }
+}
+
+
+/* the adapter's answer, through this nginx */
+
+static void
+ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
+{
+    u_char                          buf[64];
+    ngx_str_t                       ct, body, msg, *transport;
+    ngx_http_adcp_tasks_outcome_t   out;
+    ngx_http_adcp_task_transport_e  tt;
+
+    /*
+     * a worker shutting down cut its own loopback request: that says
+     * nothing of the adapter, the task goes to another worker
+     */
+
+    if (ngx_terminate || (rc == NGX_ERROR && (ngx_exiting || ngx_quit))) {
+        ngx_http_adcp_exec_abandon(e);
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        if (rc == NGX_DECLINED) {
+            ngx_str_set(&msg, "the adapter's answer is too large");
+
+        } else {
+            ngx_str_set(&msg, "the adapter did not answer");
+        }
+
+        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
+        return;
+    }
+
+    if (ngx_http_adcp_exec_parse(e, &ct, &body) != NGX_OK) {
+        ngx_str_set(&msg, "the adapter's answer is not HTTP");
+        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
+        return;
+    }
+
+    if (e->code < 200 || e->code > 299) {
+        msg.data = buf;
+        msg.len = ngx_sprintf(buf, "the adapter answered HTTP %i", e->code)
+                  - buf;
+
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: tenant \"%V\": task \"%V\": HTTP %i",
+                      &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id, e->code);
+
+        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
+        return;
+    }
+
+    transport = &e->f[NGX_HTTP_ADCP_TF_TRANSPORT];
+
+    if (transport->len == 4
+        && ngx_strncmp(transport->data, "http", 4) == 0)
+    {
+        tt = NGX_HTTP_ADCP_TT_HTTP;
+
+    } else if (transport->len == 3
+               && ngx_strncmp(transport->data, "mcp", 3) == 0)
+    {
+        tt = NGX_HTTP_ADCP_TT_MCP;
+
+    } else {
+        tt = NGX_HTTP_ADCP_TT_A2A;
+    }
+
+    if (ngx_http_adcp_tasks_reply(e->pool, tt, &ct, &body, &out) != NGX_OK) {
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    if (out.failed) {
+        ngx_http_adcp_exec_fail(e, out.code, &out.message);
+        return;
+    }
+
+    ngx_http_adcp_exec_complete(e, out.result);
+}
+
+
+/* completed, with v (an object) as the result */
+
+static void
+ngx_http_adcp_exec_complete(ngx_http_adcp_exec_t *e, yajl_val v)
+{
+    size_t                len;
+    yajl_gen              g;
+    ngx_str_t             msg;
+    const unsigned char  *buf;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    if (ngx_http_adcp_json_gen(g, v) != NGX_OK
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+    {
+        yajl_gen_free(g);
+        ngx_str_set(&msg, "the adapter's result cannot be stored");
+        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
+        return;
+    }
+
+    e->value.data = ngx_pnalloc(e->pool, len);
+    if (e->value.data == NULL) {
+        yajl_gen_free(g);
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    ngx_memcpy(e->value.data, buf, len);
+    e->value.len = len;
+
+    yajl_gen_free(g);
+
+    e->status = NGX_HTTP_ADCP_TS_COMPLETED;
+
+    ngx_http_adcp_exec_finish(e);
+}
+
+
+/* failed, with {"code":..., "message":...} */
+
+static void
+ngx_http_adcp_exec_fail(ngx_http_adcp_exec_t *e, char *code,
+    ngx_str_t *message)
+{
+    u_char     *p;
+    ngx_str_t   c;
+
+    c.data = (u_char *) code;
+    c.len = ngx_strlen(code);
+
+    e->value.data = ngx_pnalloc(e->pool,
+                                sizeof("{\"code\":,\"message\":}") - 1
+                                + ngx_http_adcp_json_str_len(&c)
+                                + ngx_http_adcp_json_str_len(message));
+    if (e->value.data == NULL) {
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    p = ngx_http_adcp_json_lit(e->value.data, "{\"code\":");
+    p = ngx_http_adcp_json_str(p, &c);
+    p = ngx_http_adcp_json_lit(p, ",\"message\":");
+    p = ngx_http_adcp_json_str(p, message);
+    *p++ = '}';
+
+    e->value.len = p - e->value.data;
+
+    ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                  "adcp: tenant \"%V\": task \"%V\" failed: %s",
+                  &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id, code);
+
+    e->status = NGX_HTTP_ADCP_TS_FAILED;
+
+    ngx_http_adcp_exec_finish(e);
+}
+
+
+/* the outcome stored; acknowledged unless a webhook is due */
+
+static void
+ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
+{
+    ngx_str_t                    key;
+    ngx_uint_t                   failed, hook;
+    ngx_http_adcp_row_t         *row;
+    ngx_http_adcp_redis_args_t   a;
+
+    failed = (e->status == NGX_HTTP_ADCP_TS_FAILED);
+    hook = ngx_http_adcp_task_flag(&e->f[NGX_HTTP_ADCP_TF_HAS_WEBHOOK]);
+
+    row = ngx_http_adcp_exec_row();
+
+    if (row) {
+        row->counters[failed ? NGX_HTTP_ADCP_C_TASKS_FAILED
+                             : NGX_HTTP_ADCP_C_TASKS_COMPLETED]++;
+
+        if (e->counted) {
+            (void) ngx_atomic_fetch_add(
+                           &row->counters[NGX_HTTP_ADCP_C_TASKS_RUNNING], -1);
+            e->counted = 0;
+        }
+    }
+
+    e->now.len = ngx_http_adcp_time_iso8601(e->now.data) - e->now.data;
+
+    if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 12) != NGX_OK)
+    {
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    ngx_http_adcp_redis_arg_lit(&a, "EVAL");
+    ngx_http_adcp_redis_arg(&a, ngx_http_adcp_exec_finish_script,
+                            sizeof(ngx_http_adcp_exec_finish_script) - 1);
+    ngx_http_adcp_redis_arg_lit(&a, "2");
+    ngx_http_adcp_redis_arg_str(&a, &key);
+    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
+    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_statuses[e->status]);
+    ngx_http_adcp_redis_arg_str(&a, &e->now);
+    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[
+                  failed ? NGX_HTTP_ADCP_TF_ERROR : NGX_HTTP_ADCP_TF_RESULT]);
+    ngx_http_adcp_redis_arg_str(&a, &e->value);
+    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[
+                  failed ? NGX_HTTP_ADCP_TF_RESULT : NGX_HTTP_ADCP_TF_ERROR]);
+    ngx_http_adcp_redis_arg_str(&a, &e->entry);
+
+    if (hook) {
+        ngx_http_adcp_redis_arg_lit(&a, "0");
+
+    } else {
+        ngx_http_adcp_redis_arg_lit(&a, "1");
+    }
+
+    e->phase = NGX_HTTP_ADCP_PH_FINISH;
+
+    if (ngx_http_adcp_exec_command(e, ngx_http_adcp_exec_on_finish, &a)
+        != NGX_OK)
+    {
+        ngx_http_adcp_exec_free(e);
+    }
+}
+
+
+static void
+ngx_http_adcp_exec_on_finish(ngx_http_adcp_redis_reply_t *reply, void *data)
+{
+    ngx_http_adcp_exec_t *e = data;
+
+    ngx_str_t  err;
+
+    e->call = NULL;
+
+    if (reply == NULL || ngx_http_adcp_redis_error(reply, &err) == NGX_OK) {
+
+        if (reply == NULL) {
+            ngx_str_set(&err, "Redis did not answer");
+        }
+
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: tenant \"%V\": task \"%V\": its outcome was "
+                      "not stored (%V), left for reclaiming",
+                      &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id, &err);
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                  "adcp: tenant \"%V\": task \"%V\" %V",
+                  &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id,
+                  &ngx_http_adcp_task_statuses[e->status]);
+
+    ngx_http_adcp_exec_queue(e->cs, reply);
+
+    if (ngx_http_adcp_task_flag(&e->f[NGX_HTTP_ADCP_TF_HAS_WEBHOOK])) {
+        ngx_http_adcp_exec_hook(e, ngx_http_adcp_exec_hooked);
+        return;
+    }
+
+    ngx_http_adcp_exec_free(e);
+}
+
+
+/* the webhook's end: NGX_OK delivered, NGX_DECLINED not, NGX_ERROR */
+
+static void
+ngx_http_adcp_exec_hooked(ngx_http_adcp_exec_t *e, ngx_int_t rc)
+{
+    if (rc == NGX_ERROR) {
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    ngx_http_adcp_exec_ack(e, rc == NGX_OK);
+}
+
+
+/* the entry acknowledged (and the webhook marked sent) */
+
+static void
+ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t hooked)
+{
+    ngx_str_t                   key;
+    ngx_http_adcp_redis_args_t  a;
+
+    if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 7) != NGX_OK)
+    {
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
+    ngx_http_adcp_redis_arg_lit(&a, "EVAL");
+    ngx_http_adcp_redis_arg(&a, ngx_http_adcp_exec_ack_script,
+                            sizeof(ngx_http_adcp_exec_ack_script) - 1);
+    ngx_http_adcp_redis_arg_lit(&a, "2");
+    ngx_http_adcp_redis_arg_str(&a, &key);
+    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
+    ngx_http_adcp_redis_arg_str(&a, &e->entry);
+
+    if (hooked) {
+        ngx_http_adcp_redis_arg_lit(&a, "1");
+
+    } else {
+        ngx_http_adcp_redis_arg_lit(&a, "0");
+    }
+
+    e->phase = NGX_HTTP_ADCP_PH_ACK;
+
+    if (ngx_http_adcp_exec_command(e, ngx_http_adcp_exec_on_ack, &a)
+        != NGX_OK)
+    {
+        ngx_http_adcp_exec_free(e);
+    }
+}
+
+
+static void
+ngx_http_adcp_exec_on_ack(ngx_http_adcp_redis_reply_t *reply, void *data)
+{
+    ngx_http_adcp_exec_t *e = data;
+
+    ngx_http_adcp_exec_queue(e->cs, reply);
+
+    e->call = NULL;
+    ngx_http_adcp_exec_free(e);
+}
+
+
+/* the stream's length (XLEN, or a script's answer) for status */
+
+void
+ngx_http_adcp_exec_queue(ngx_http_adcp_consumer_t *cs,
+    ngx_http_adcp_redis_reply_t *reply)
+{
+    int64_t  n;
+
+    if (ngx_http_adcp_redis_integer(reply, &n) != NGX_OK
+        || cs->amcf == NULL || cs->amcf->zone.sh == NULL)
+    {
+        return;
+    }
+
+    cs->amcf->zone.sh->tasks_queue = (ngx_atomic_uint_t) n;
+    cs->amcf->zone.sh->tasks_queue_time = ngx_time();
+}
+
+
+ngx_http_adcp_row_t *
+ngx_http_adcp_exec_row(void)
+{
+    return ngx_http_adcp_worker ? ngx_http_adcp_worker->row : NULL;
+}

@@ -1,0 +1,173 @@
+
+/*
+ * ngx_http_adcp_tasks_module: the webhook URL policy, one for accept and
+ * for delivery.  A webhook goes to an http:// url (https is not delivered
+ * yet) of at most 2048 bytes, without a space or control byte (it goes
+ * into a request line), whose host is a name or an address; never to the
+ * gateway's own network (loopback, private, link-local, shared CGNAT,
+ * unspecified, multicast, reserved) unless adcp_task_webhook_private is
+ * on: a buyer must not reach the admin endpoint or a metadata service.
+ * A host name is checked again once resolved.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_adcp_tasks_private.h"
+
+
+#define NGX_HTTP_ADCP_HOOK_URL_MAX  2048
+
+
+/*
+ * NULL: u is the url's; else why not: "https" (not delivered yet),
+ * "not http", "invalid", or "private" (an address of the gateway's
+ * network, unless private is set)
+ */
+
+char *
+ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
+    ngx_uint_t private, ngx_http_adcp_tasks_url_t *u)
+{
+    u_char     *p, *last;
+    ngx_url_t   pu;
+
+    last = url->data + url->len;
+
+    if (url->len >= 8
+        && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0)
+    {
+        return "https";
+    }
+
+    if (url->len < 7
+        || ngx_strncasecmp(url->data, (u_char *) "http://", 7) != 0
+        || url->len > NGX_HTTP_ADCP_HOOK_URL_MAX)
+    {
+        return "not http";
+    }
+
+    for (p = url->data; p < last; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            return "invalid";
+        }
+    }
+
+    ngx_memzero(&pu, sizeof(ngx_url_t));
+
+    pu.url.data = url->data + 7;
+    pu.url.len = url->len - 7;
+    pu.default_port = 80;
+    pu.uri_part = 1;
+    pu.no_resolve = 1;
+
+    if (ngx_parse_url(pool, &pu) != NGX_OK || pu.host.len == 0) {
+        return "invalid";
+    }
+
+    if (pu.naddrs && !private
+        && !ngx_http_adcp_tasks_url_public(pu.addrs[0].sockaddr))
+    {
+        return "private";
+    }
+
+    u->host = pu.host;
+    u->path = pu.uri;
+    u->port = pu.port;
+
+    if (u->path.len == 0) {
+        ngx_str_set(&u->path, "/");
+    }
+
+    u->sockaddr = pu.naddrs ? pu.addrs[0].sockaddr : NULL;
+    u->socklen = pu.naddrs ? pu.addrs[0].socklen : 0;
+
+    return NULL;
+}
+
+
+/* an address a webhook may go to (without adcp_task_webhook_private) */
+
+ngx_uint_t
+ngx_http_adcp_tasks_url_public(struct sockaddr *sa)
+{
+    u_char               *a;
+    in_addr_t             ip;
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct in6_addr      *a6;
+    struct sockaddr_in6  *sin6;
+#endif
+
+    switch (sa->sa_family) {
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) sa;
+        a6 = &sin6->sin6_addr;
+
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            a = &a6->s6_addr[12];
+            ip = (in_addr_t) a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+            goto ipv4;
+        }
+
+        if (IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LOOPBACK(a6)
+            || IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_SITELOCAL(a6)
+            || IN6_IS_ADDR_MULTICAST(a6)
+            || (a6->s6_addr[0] & 0xfe) == 0xfc)       /* fc00::/7 */
+        {
+            return 0;
+        }
+
+        return 1;
+#endif
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) sa;
+        ip = ntohl(sin->sin_addr.s_addr);
+        break;
+
+    default:
+        return 0;
+    }
+
+#if (NGX_HAVE_INET6)
+ipv4:
+#endif
+
+    if ((ip >> 24) == 0                             /* 0.0.0.0/8 */
+        || (ip >> 24) == 10                         /* 10.0.0.0/8 */
+        || (ip >> 24) == 127                        /* 127.0.0.0/8 */
+        || (ip >> 22) == (100 << 2 | 64 >> 6)       /* 100.64.0.0/10 */
+        || (ip >> 16) == (169 << 8 | 254)           /* 169.254.0.0/16 */
+        || (ip >> 20) == (172 << 4 | 16 >> 4)       /* 172.16.0.0/12 */
+        || (ip >> 16) == (192 << 8 | 168)           /* 192.168.0.0/16 */
+        || (ip >> 28) >= 14)                        /* 224.0.0.0/3 */
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/*
+ * A stored value that may go into a request's head: no CR, LF or other
+ * control byte (a tab aside), so that it cannot split lines
+ */
+
+ngx_uint_t
+ngx_http_adcp_tasks_clean(u_char *s, size_t len)
+{
+    u_char  *last;
+
+    for (last = s + len; s < last; s++) {
+        if ((*s < 0x20 && *s != '\t') || *s == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

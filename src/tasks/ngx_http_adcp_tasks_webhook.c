@@ -1,0 +1,342 @@
+
+/*
+ * ngx_http_adcp_tasks_module: webhooks.  A task's terminal status is
+ * POSTed (AdCP's mcp-webhook-payload) to the url the buyer gave, if the
+ * policy allows it (tasks_url.c: at accept, and again here, the resolved
+ * address too), with Bearer credentials, the token echoed, and an
+ * Idempotency-Key the same for every retry; backoff 1, 2, 4, 8, 16 s.
+ * The end goes to e->hooked(e, rc): NGX_OK delivered, NGX_DECLINED not
+ * (given up, or not allowed), NGX_ERROR (out of memory).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_http_adcp_tasks_private.h"
+
+
+static void ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e);
+static void ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx);
+static void ngx_http_adcp_exec_hook_timer(ngx_event_t *ev);
+static void ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e,
+    ngx_int_t rc);
+
+
+/*
+ * The terminal status POSTed to the webhook (AdCP's mcp-webhook-payload),
+ * http:// with an IP address or a host name (nginx's resolver); Bearer
+ * credentials, the token echoed
+ */
+
+void
+ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_exec_done_pt hooked)
+{
+    e->hooked = hooked;
+    e->hooks = 0;
+
+    ngx_http_adcp_exec_hook_send(e);
+}
+
+
+static void
+ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
+{
+    char                       *why;
+    u_char                     *p, *body, *b;
+    size_t                      len, blen;
+    ngx_str_t                   url, *tok, *auth, *op, idem, *status;
+    ngx_resolver_ctx_t         *ctx;
+    ngx_http_adcp_tasks_url_t   u;
+    ngx_http_adcp_consumer_t   *cs;
+
+    cs = e->cs;
+    status = &ngx_http_adcp_task_statuses[e->status];
+
+    url = e->f[NGX_HTTP_ADCP_TF_WEBHOOK_URL];
+    tok = &e->f[NGX_HTTP_ADCP_TF_WEBHOOK_TOKEN];
+    auth = &e->f[NGX_HTTP_ADCP_TF_WEBHOOK_AUTH];
+    op = &e->f[NGX_HTTP_ADCP_TF_OPERATION_ID];
+
+    e->phase = NGX_HTTP_ADCP_PH_HOOK;
+    e->hooks++;
+
+    why = ngx_http_adcp_tasks_url(e->pool, &url,
+                                  cs->tmcf->webhook_private, &u);
+
+    if (why == NULL && !ngx_http_adcp_tasks_clean(auth->data, auth->len)) {
+        why = "not http";
+    }
+
+    if (why) {
+        if (why[0] == 'p') {
+            ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                          "adcp: task \"%V\": the webhook address is not "
+                          "public, not delivered", &e->task_id);
+
+        } else if (why[0] == 'i') {
+            ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                          "adcp: task \"%V\": the webhook url is invalid, "
+                          "not delivered", &e->task_id);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                          "adcp: task \"%V\": the webhook url is not "
+                          "http://, not delivered", &e->task_id);
+        }
+
+        e->hooked(e, NGX_DECLINED);
+        return;
+    }
+
+    /* the delivery's key: the same for every retry of this status */
+
+    idem.data = ngx_pnalloc(e->pool, e->task_id.len + status->len + 1);
+    if (idem.data == NULL) {
+        e->hooked(e, NGX_ERROR);
+        return;
+    }
+
+    idem.len = ngx_sprintf(idem.data, "%V.%V", &e->task_id, status)
+               - idem.data;
+
+    len = sizeof("{\"idempotency_key\":,\"operation_id\":,\"task_id\":,"
+                 "\"task_type\":,\"protocol\":,\"status\":,\"timestamp\":,"
+                 "\"token\":,\"result\":{\"errors\":[]}}") - 1
+          + ngx_http_adcp_json_str_len(&idem)
+          + ngx_http_adcp_json_str_len(op->len ? op : &e->task_id)
+          + ngx_http_adcp_json_str_len(&e->task_id)
+          + ngx_http_adcp_json_str_len(&e->f[NGX_HTTP_ADCP_TF_TASK_TYPE])
+          + ngx_http_adcp_json_str_len(&e->f[NGX_HTTP_ADCP_TF_PROTOCOL])
+          + ngx_http_adcp_json_str_len(status)
+          + ngx_http_adcp_json_str_len(&e->now)
+          + ngx_http_adcp_json_str_len(tok)
+          + e->value.len + 4;
+
+    len += sizeof("POST  HTTP/1.0" CRLF "Host: " CRLF
+                  "Content-Type: application/json" CRLF
+                  "Content-Length: " CRLF "Connection: close" CRLF
+                  "Authorization: Bearer " CRLF "Idempotency-Key: " CRLF
+                  CRLF) - 1
+           + u.path.len + u.host.len
+           + NGX_SIZE_T_LEN + auth->len + idem.len;
+
+    e->out = ngx_create_temp_buf(e->pool, len);
+    if (e->out == NULL) {
+        e->hooked(e, NGX_ERROR);
+        return;
+    }
+
+    body = ngx_pnalloc(e->pool, len);
+    if (body == NULL) {
+        e->hooked(e, NGX_ERROR);
+        return;
+    }
+
+    b = ngx_http_adcp_json_lit(body, "{\"idempotency_key\":");
+    b = ngx_http_adcp_json_str(b, &idem);
+    b = ngx_http_adcp_json_lit(b, ",\"operation_id\":");
+    b = ngx_http_adcp_json_str(b, op->len ? op : &e->task_id);
+    b = ngx_http_adcp_json_lit(b, ",\"task_id\":");
+    b = ngx_http_adcp_json_str(b, &e->task_id);
+    b = ngx_http_adcp_json_lit(b, ",\"task_type\":");
+    b = ngx_http_adcp_json_str(b, &e->f[NGX_HTTP_ADCP_TF_TASK_TYPE]);
+    b = ngx_http_adcp_json_lit(b, ",\"protocol\":");
+    b = ngx_http_adcp_json_str(b, &e->f[NGX_HTTP_ADCP_TF_PROTOCOL]);
+    b = ngx_http_adcp_json_lit(b, ",\"status\":");
+    b = ngx_http_adcp_json_str(b, status);
+    b = ngx_http_adcp_json_lit(b, ",\"timestamp\":");
+    b = ngx_http_adcp_json_str(b, &e->now);
+
+    if (tok->len) {
+        b = ngx_http_adcp_json_lit(b, ",\"token\":");
+        b = ngx_http_adcp_json_str(b, tok);
+    }
+
+    if (e->value.len && e->value.data[0] == '{') {
+        if (e->status == NGX_HTTP_ADCP_TS_FAILED) {
+            b = ngx_http_adcp_json_lit(b, ",\"result\":{\"errors\":[");
+            b = ngx_cpymem(b, e->value.data, e->value.len);
+            b = ngx_http_adcp_json_lit(b, "]}");
+
+        } else {
+            b = ngx_http_adcp_json_lit(b, ",\"result\":");
+            b = ngx_cpymem(b, e->value.data, e->value.len);
+        }
+    }
+
+    *b++ = '}';
+    blen = b - body;
+
+    p = ngx_sprintf(e->out->last, "POST %V HTTP/1.0" CRLF "Host: %V" CRLF
+                    "Content-Type: application/json" CRLF
+                    "Content-Length: %uz" CRLF "Connection: close" CRLF
+                    "Idempotency-Key: %V" CRLF,
+                    &u.path, &u.host, blen, &idem);
+
+    if (auth->len) {
+        p = ngx_sprintf(p, "Authorization: Bearer %V" CRLF, auth);
+    }
+
+    p = ngx_http_adcp_json_lit(p, CRLF);
+
+    if ((size_t) (e->out->end - p) < blen) {
+        e->hooked(e, NGX_ERROR);
+        return;
+    }
+
+    p = ngx_cpymem(p, body, blen);
+    ngx_pfree(e->pool, body);
+
+    e->out->last = p;
+
+    ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                  "adcp: task \"%V\": webhook attempt %ui",
+                  &e->task_id, e->hooks);
+
+    if (u.sockaddr) {
+        if (ngx_http_adcp_exec_http(e, u.sockaddr, u.socklen,
+                                    NGX_HTTP_ADCP_HOOK_TIMEOUT,
+                                    ngx_http_adcp_exec_on_hook)
+            != NGX_OK)
+        {
+            ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        }
+
+        return;
+    }
+
+    /* a host name: nginx's resolver (the http{} level's "resolver") */
+
+    ctx = cs->resolver ? ngx_resolve_start(cs->resolver, NULL) : NULL;
+
+    if (ctx == NULL) {
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        return;
+    }
+
+    if (ctx == NGX_NO_RESOLVER) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\": the webhook host \"%V\" needs "
+                      "a \"resolver\" at the http{} level, not delivered",
+                      &e->task_id, &u.host);
+        e->hooked(e, NGX_DECLINED);
+        return;
+    }
+
+    e->hook_port = u.port;
+
+    ctx->name.data = ngx_pstrdup(e->pool, &u.host);
+    ctx->name.len = u.host.len;
+    ctx->handler = ngx_http_adcp_exec_hook_resolved;
+    ctx->data = e;
+    ctx->timeout = cs->resolver_timeout;
+
+    if (ctx->name.data == NULL) {
+        ngx_resolve_name_done(ctx);
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        return;
+    }
+
+    e->resolving = ctx;
+
+    if (ngx_resolve_name(ctx) != NGX_OK) {
+        /* the context was freed */
+        e->resolving = NULL;
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+    }
+}
+
+
+static void
+ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
+{
+    ngx_http_adcp_exec_t *e = ctx->data;
+
+    socklen_t         len;
+    struct sockaddr  *sa;
+
+    if (ctx->state) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\": the webhook host \"%V\" could "
+                      "not be resolved (%i: %s)", &e->task_id, &ctx->name,
+                      ctx->state, ngx_resolver_strerror(ctx->state));
+
+        ngx_resolve_name_done(ctx);
+        e->resolving = NULL;
+
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        return;
+    }
+
+    len = ctx->addrs[0].socklen;
+    sa = ngx_palloc(e->pool, len);
+
+    if (sa) {
+        ngx_memcpy(sa, ctx->addrs[0].sockaddr, len);
+        ngx_inet_set_port(sa, e->hook_port);
+    }
+
+    ngx_resolve_name_done(ctx);
+    e->resolving = NULL;
+
+    if (sa && !ngx_http_adcp_tasks_url_public(sa)
+        && !e->cs->tmcf->webhook_private)
+    {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\": the webhook host resolves to an "
+                      "address that is not public, not delivered",
+                      &e->task_id);
+        e->hooked(e, NGX_DECLINED);
+        return;
+    }
+
+    if (sa == NULL
+        || ngx_http_adcp_exec_http(e, sa, len, NGX_HTTP_ADCP_HOOK_TIMEOUT,
+                                   ngx_http_adcp_exec_on_hook)
+           != NGX_OK)
+    {
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+    }
+}
+
+
+static void
+ngx_http_adcp_exec_hook_timer(ngx_event_t *ev)
+{
+    ngx_http_adcp_exec_hook_send(ev->data);
+}
+
+
+static void
+ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e, ngx_int_t rc)
+{
+    ngx_str_t  ct, body;
+
+    if (rc == NGX_OK && ngx_http_adcp_exec_parse(e, &ct, &body) == NGX_OK
+        && e->code >= 200 && e->code <= 299)
+    {
+        ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                      "adcp: task \"%V\": webhook delivered (HTTP %i)",
+                      &e->task_id, e->code);
+        e->hooked(e, NGX_OK);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                  "adcp: task \"%V\": webhook attempt %ui failed (HTTP %i)",
+                  &e->task_id, e->hooks, e->code);
+
+    if (e->hooks >= NGX_HTTP_ADCP_HOOK_ATTEMPTS) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: task \"%V\": webhook given up after %ui "
+                      "attempts", &e->task_id, e->hooks);
+        e->hooked(e, NGX_DECLINED);
+        return;
+    }
+
+    e->timer.handler = ngx_http_adcp_exec_hook_timer;
+    ngx_add_timer(&e->timer, (ngx_msec_t) 1000 << (e->hooks - 1));
+}
