@@ -2,7 +2,8 @@
 #
 #   make            build build/ngx_http_adcp_module.so against Debian's
 #                   nginx-dev tree (objects stay under build/)
-#   make check      unit tests + integration tests
+#   make check      dependency rules (t/check/deps.pl), unit tests,
+#                   integration tests
 #   make test       make check, the integration tests under valgrind and
 #                   under ASan + UBSan, and the fuzz smoke runs
 #   make test-asan  the integration tests against an nginx built from
@@ -34,7 +35,7 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
                -I$(NGX)/objs -I$(NGX)/src/core -I$(NGX)/src/event \
                -I$(NGX)/src/event/modules -I$(NGX)/src/os/unix \
                -I$(NGX)/src/http -I$(NGX)/src/http/modules \
-               -I$(NGX)/src/http/v2 -Isrc -It/unit
+               -I$(NGX)/src/http/v2 -Isrc -Isrc/redis -It/unit
 
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 60
@@ -68,7 +69,8 @@ ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer \
                -DNGX_DEBUG_PALLOC=1
 ASAN_LD_OPT := -fsanitize=address,undefined
 
-.PHONY: all check test test-unit test-integration test-valgrind demo \
+.PHONY: all check check-deps test test-unit test-integration test-valgrind \
+        demo \
         demo-stop bench clean fuzz fuzz-smoke test-asan asan FORCE
 
 all: $(MODULE)
@@ -109,7 +111,11 @@ test-unit: $(UNIT_BINS)
 test-integration: $(MODULE)
 	$(PROVE) $(PROVE_OPT) t/
 
-check: test-unit test-integration
+# no cycle between .c files, hiredis only under src/redis/
+check-deps: $(MODULE)
+	perl t/check/deps.pl $(NGX)/objs/addon src ngx_http_adcp_module.c
+
+check: check-deps test-unit test-integration
 
 test-valgrind: $(MODULE) $(UNIT_BINS)
 	$(PROVE) --exec '$(VALGRIND_UNIT)' $(UNIT_BINS)

@@ -30,6 +30,7 @@
 #include "ngx_http_adcp_admin.h"
 #include "ngx_http_adcp_status.h"
 #include "ngx_http_adcp_bus.h"
+#include "ngx_http_adcp_redis.h"
 #include "ngx_http_adcp_json.h"
 #include "ngx_http_adcp_error_page.h"
 #include "ngx_http_adcp_balancer.h"

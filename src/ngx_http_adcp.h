@@ -18,7 +18,7 @@
 #include "ngx_http_adcp_error.h"
 #include "ngx_http_adcp_cache.h"
 #include "ngx_http_adcp_zone.h"
-#include "ngx_http_adcp_redis.h"
+#include "ngx_http_adcp_redis_conf.h"
 
 
 /* $adcp_cache_status */

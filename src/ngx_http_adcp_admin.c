@@ -9,9 +9,10 @@
  *   POST ?recheck=<tenant>      every worker rebuilds it on its next
  *                               request, serving the old one if that fails
  *
- * With adcp_redis, the message then goes to every other host: appended
- * to <channel>:log and published in one MULTI, answered after EXEC (or
- * after adcp_redis_ping without an answer).  The reply's "scope" says
+ * With adcp_redis, the message then goes to every other host
+ * (ngx_http_adcp_bus_publish(): appended to <channel>:log and published
+ * in one MULTI), answered after EXEC (or after adcp_redis_ping without an
+ * answer).  The reply's "scope" says
  * how far it went: "hosts" (Redis took it) or "host" (this one only).
  */
 
@@ -22,35 +23,34 @@
 
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_admin.h"
-
-
-#define NGX_HTTP_ADCP_LOG_MAXLEN  "10000"     /* entries kept, about */
+#include "ngx_http_adcp_bus.h"
 
 
 typedef struct {
     ngx_http_request_t          *request;
-    ngx_http_adcp_redis_call_t  *call;       /* EXEC, until answered */
+    ngx_http_adcp_bus_publish_t *pub;        /* until answered */
     ngx_str_t                    action;
     ngx_str_t                    tenant;
-    ngx_str_t                    message;    /* as published */
+    ngx_str_t                    entry;      /* the log entry, "": none */
+    int64_t                      subscribers;
     unsigned                     redis:1;    /* adcp_redis is set */
 } ngx_http_adcp_admin_ctx_t;
 
 
-static ngx_int_t ngx_http_adcp_admin_publish(ngx_http_request_t *r,
-    ngx_http_adcp_admin_ctx_t *ctx, ngx_uint_t recheck);
-static void ngx_http_adcp_admin_on_exec(redisReply *reply, void *data);
+static void ngx_http_adcp_admin_published(void *data, ngx_str_t *entry,
+    int64_t subscribers);
 static void ngx_http_adcp_admin_cleanup(void *data);
 static ngx_int_t ngx_http_adcp_admin_reply(ngx_http_request_t *r,
-    ngx_http_adcp_admin_ctx_t *ctx, redisReply *reply);
+    ngx_http_adcp_admin_ctx_t *ctx);
 
 
 ngx_int_t
 ngx_http_adcp_admin_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                   rc;
     ngx_str_t                   arg;
+    ngx_int_t                   rc;
     ngx_uint_t                  recheck;
+    ngx_pool_cleanup_t         *cln;
     ngx_http_adcp_admin_ctx_t  *ctx;
     ngx_http_adcp_main_conf_t  *amcf;
 
@@ -111,147 +111,42 @@ ngx_http_adcp_admin_handler(ngx_http_request_t *r)
 
     if (amcf->redis.name.len) {
         ctx->redis = 1;
-        rc = ngx_http_adcp_admin_publish(r, ctx, recheck);
 
-        if (rc == NGX_DONE) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cln->handler = ngx_http_adcp_admin_cleanup;
+        cln->data = ctx;
+
+        ctx->pub = ngx_http_adcp_bus_publish(r->pool, amcf, &arg, recheck,
+                                             ngx_http_adcp_admin_published,
+                                             ctx);
+        if (ctx->pub) {
             r->main->count++;
             return NGX_DONE;
         }
     }
 
-    return ngx_http_adcp_admin_reply(r, ctx, NULL);
+    return ngx_http_adcp_admin_reply(r, ctx);
 }
 
 
-/* MULTI, XADD <log> MAXLEN ~ N * m <message>, PUBLISH, EXEC */
-
-static ngx_int_t
-ngx_http_adcp_admin_publish(ngx_http_request_t *r,
-    ngx_http_adcp_admin_ctx_t *ctx, ngx_uint_t recheck)
-{
-    size_t                      len[8];
-    ngx_str_t                   msg;
-    const char                 *argv[8];
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_adcp_main_conf_t  *amcf;
-    ngx_http_adcp_redis_conf_t *rcf;
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
-    rcf = &amcf->redis;
-
-    msg.len = (recheck ? sizeof("recheck ") - 1 : 0) + ctx->tenant.len;
-    msg.data = ngx_pnalloc(r->pool, msg.len);
-    if (msg.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(ngx_cpymem(msg.data, "recheck ",
-                          recheck ? sizeof("recheck ") - 1 : 0),
-               ctx->tenant.data, ctx->tenant.len);
-
-    ctx->message = msg;
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_adcp_admin_cleanup;
-    cln->data = ctx;
-
-    argv[0] = "MULTI";
-    len[0] = 5;
-
-    if (ngx_http_adcp_redis_command(rcf, NULL, NULL, 1, argv, len) == NULL) {
-        return NGX_ERROR;
-    }
-
-    argv[0] = "XADD";
-    argv[1] = (char *) rcf->log.data;
-    argv[2] = "MAXLEN";
-    argv[3] = "~";
-    argv[4] = NGX_HTTP_ADCP_LOG_MAXLEN;
-    argv[5] = "*";
-    argv[6] = "m";
-    argv[7] = (char *) msg.data;
-
-    len[0] = 4;
-    len[1] = rcf->log.len;
-    len[2] = 6;
-    len[3] = 1;
-    len[4] = sizeof(NGX_HTTP_ADCP_LOG_MAXLEN) - 1;
-    len[5] = 1;
-    len[6] = 1;
-    len[7] = msg.len;
-
-    if (ngx_http_adcp_redis_command(rcf, NULL, NULL, 8, argv, len) == NULL) {
-        goto failed;
-    }
-
-    argv[0] = "PUBLISH";
-    argv[1] = (char *) rcf->channel.data;
-    argv[2] = (char *) msg.data;
-
-    len[0] = 7;
-    len[1] = rcf->channel.len;
-    len[2] = msg.len;
-
-    if (ngx_http_adcp_redis_command(rcf, NULL, NULL, 3, argv, len) == NULL) {
-        goto failed;
-    }
-
-    /* this host's link will hear it back: applied already */
-
-    ngx_http_adcp_zone_echo_add(&amcf->zone, &msg, 2 * rcf->ping);
-
-    argv[0] = "EXEC";
-    len[0] = 4;
-
-    ctx->call = ngx_http_adcp_redis_command(rcf, ngx_http_adcp_admin_on_exec,
-                                            ctx, 1, argv, len);
-
-    if (ctx->call) {
-        return NGX_DONE;
-    }
-
-    (void) ngx_http_adcp_zone_echo_take(&amcf->zone, &msg);
-
-failed:
-
-    /* never leave the connection inside a MULTI */
-
-    ngx_http_adcp_redis_reset();
-
-    return NGX_ERROR;
-}
-
-
-/* EXEC's reply: [<log entry id>, <subscribers>], or NULL: no answer */
+/* EXEC answered (or not): the request ends */
 
 static void
-ngx_http_adcp_admin_on_exec(redisReply *reply, void *data)
+ngx_http_adcp_admin_published(void *data, ngx_str_t *entry,
+    int64_t subscribers)
 {
     ngx_http_adcp_admin_ctx_t *ctx = data;
 
-    ngx_http_request_t  *r;
+    ctx->pub = NULL;
+    ctx->entry = *entry;
+    ctx->subscribers = subscribers;
 
-    ctx->call = NULL;
-    r = ctx->request;
-
-    if (reply && reply->type == REDIS_REPLY_ARRAY) {
-        (void) ngx_atomic_fetch_add(
-                   &ngx_http_adcp_worker->zone->sh->redis_published, 1);
-
-    } else {
-
-        /* not published: an identical message from another host is not
-           this one's echo */
-
-        (void) ngx_http_adcp_zone_echo_take(ngx_http_adcp_worker->zone,
-                                            &ctx->message);
-    }
-
-    ngx_http_finalize_request(r, ngx_http_adcp_admin_reply(r, ctx, reply));
+    ngx_http_finalize_request(ctx->request,
+                              ngx_http_adcp_admin_reply(ctx->request, ctx));
 }
 
 
@@ -260,37 +155,24 @@ ngx_http_adcp_admin_cleanup(void *data)
 {
     ngx_http_adcp_admin_ctx_t *ctx = data;
 
-    if (ctx->call) {
-        ngx_http_adcp_redis_cancel(ctx->call);
-        ctx->call = NULL;
+    if (ctx->pub) {
+        ngx_http_adcp_bus_publish_cancel(ctx->pub);
+        ctx->pub = NULL;
     }
 }
 
 
 static ngx_int_t
 ngx_http_adcp_admin_reply(ngx_http_request_t *r,
-    ngx_http_adcp_admin_ctx_t *ctx, redisReply *reply)
+    ngx_http_adcp_admin_ctx_t *ctx)
 {
     size_t        len;
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_str_t     id;
     ngx_chain_t   out;
-    long long     subscribers;
 
-    ngx_str_null(&id);
-    subscribers = -1;
-
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-        && reply->element[0]->type == REDIS_REPLY_STRING
-        && reply->element[0]->len < NGX_HTTP_ADCP_LOG_ID_LEN
-        && reply->element[1]->type == REDIS_REPLY_INTEGER)
-    {
-        id.data = (u_char *) reply->element[0]->str;
-        id.len = reply->element[0]->len;
-        subscribers = reply->element[1]->integer;
-
-    }
+    id = ctx->entry;
 
     len = sizeof("{\"\":\"\",\"scope\":\"hosts\",\"log_entry\":\"\","
                  "\"subscribers\":,\"redis\":\"unreachable\"}")
@@ -307,7 +189,7 @@ ngx_http_adcp_admin_reply(ngx_http_request_t *r,
     if (id.len) {
         b->last = ngx_sprintf(b->last, ",\"scope\":\"hosts\",\"log_entry\":"
                               "\"%V\",\"subscribers\":%L}", &id,
-                              subscribers);
+                              ctx->subscribers);
 
     } else if (!ctx->redis) {
         b->last = ngx_sprintf(b->last, ",\"scope\":\"host\"}");

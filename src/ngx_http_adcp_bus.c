@@ -12,6 +12,9 @@
  *
  * anything else is logged and ignored.
  *
+ * Admin endpoints publish them (ngx_http_adcp_bus_publish(), the writer
+ * beside ngx_http_adcp_bus_parse(), the reader).
+ *
  * Lossless: publishers also append each message to the capped stream
  * <channel>:log (in the same MULTI).  The zone keeps the id of the last
  * log entry the host applied.  After each (re)subscription the host reads
@@ -36,7 +39,8 @@
 #include "ngx_http_adcp_redis.h"
 
 
-#define NGX_HTTP_ADCP_BUS_PAGE  1000     /* log entries a read */
+#define NGX_HTTP_ADCP_BUS_PAGE    1000     /* log entries a read */
+#define NGX_HTTP_ADCP_LOG_MAXLEN  "10000"  /* entries kept, about */
 
 
 typedef struct {
@@ -48,6 +52,17 @@ typedef struct {
 } ngx_http_adcp_bus_t;
 
 
+/* a message being published (the request pool's) */
+
+struct ngx_http_adcp_bus_publish_s {
+    ngx_http_adcp_main_conf_t    *amcf;
+    ngx_http_adcp_redis_call_t   *call;         /* EXEC, until answered */
+    ngx_str_t                     message;
+    ngx_http_adcp_bus_published_pt  done;
+    void                         *data;
+};
+
+
 static void ngx_http_adcp_bus_message(ngx_str_t *message, void *data);
 static void ngx_http_adcp_bus_apply(ngx_http_adcp_bus_t *bus,
     ngx_str_t *message, ngx_uint_t replayed);
@@ -55,20 +70,23 @@ static void ngx_http_adcp_bus_state(ngx_uint_t state, void *data);
 static void ngx_http_adcp_bus_renew(void *data);
 static void ngx_http_adcp_bus_renewed(void *data);
 static void ngx_http_adcp_bus_sync(ngx_http_adcp_bus_t *bus);
-static void ngx_http_adcp_bus_on_info(redisReply *reply, void *data);
-static void ngx_http_adcp_bus_on_observe(redisReply *reply, void *data);
+static void ngx_http_adcp_bus_on_info(ngx_http_adcp_redis_reply_t *reply,
+    void *data);
+static void ngx_http_adcp_bus_on_observe(ngx_http_adcp_redis_reply_t *reply,
+    void *data);
 static void ngx_http_adcp_bus_read(ngx_http_adcp_bus_t *bus);
-static void ngx_http_adcp_bus_on_range(redisReply *reply, void *data);
+static void ngx_http_adcp_bus_on_range(ngx_http_adcp_redis_reply_t *reply,
+    void *data);
 static void ngx_http_adcp_bus_resync(ngx_http_adcp_bus_t *bus,
-    const char *why, redisReply *last);
+    const char *why, ngx_str_t *last);
 static void ngx_http_adcp_bus_position(ngx_http_adcp_bus_t *bus,
     u_char *id, size_t len);
-static redisReply *ngx_http_adcp_bus_field(redisReply *map, char *name);
 static ngx_int_t ngx_http_adcp_bus_idcmp(u_char *a, size_t alen, u_char *b,
     size_t blen);
-static ngx_http_adcp_redis_call_t *ngx_http_adcp_bus_command(
-    ngx_http_adcp_bus_t *bus, ngx_http_adcp_redis_reply_pt handler,
-    int argc, const char **argv);
+static ngx_http_adcp_redis_call_t *ngx_http_adcp_bus_info(
+    ngx_http_adcp_bus_t *bus, ngx_http_adcp_redis_reply_pt handler);
+static void ngx_http_adcp_bus_on_exec(ngx_http_adcp_redis_reply_t *reply,
+    void *data);
 
 
 static ngx_http_adcp_bus_t  ngx_http_adcp_bus;
@@ -105,6 +123,153 @@ void
 ngx_http_adcp_bus_exit_worker(void)
 {
     ngx_http_adcp_redis_stop();
+}
+
+
+/*
+ * The message for a tenant ("*": all), appended to <channel>:log and
+ * published in one MULTI (XADD <log> MAXLEN ~ N * m <message>, PUBLISH,
+ * EXEC); done() has EXEC's answer: the log entry's id and the number of
+ * subscribers, or an empty id: Redis did not take it.  NULL: not sent.
+ */
+
+ngx_http_adcp_bus_publish_t *
+ngx_http_adcp_bus_publish(ngx_pool_t *pool, ngx_http_adcp_main_conf_t *amcf,
+    ngx_str_t *tenant, ngx_uint_t recheck,
+    ngx_http_adcp_bus_published_pt done, void *data)
+{
+    size_t                        len[8];
+    const char                   *argv[8];
+    ngx_http_adcp_redis_args_t    a;
+    ngx_http_adcp_redis_conf_t   *rcf;
+    ngx_http_adcp_bus_publish_t  *pub;
+
+    rcf = &amcf->redis;
+
+    pub = ngx_pcalloc(pool, sizeof(ngx_http_adcp_bus_publish_t));
+    if (pub == NULL) {
+        return NULL;
+    }
+
+    pub->amcf = amcf;
+    pub->done = done;
+    pub->data = data;
+
+    pub->message.len = (recheck ? sizeof("recheck ") - 1 : 0) + tenant->len;
+    pub->message.data = ngx_pnalloc(pool, pub->message.len);
+    if (pub->message.data == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(ngx_cpymem(pub->message.data, "recheck ",
+                          recheck ? sizeof("recheck ") - 1 : 0),
+               tenant->data, tenant->len);
+
+    ngx_http_adcp_redis_args_local(&a, argv, len);
+    ngx_http_adcp_redis_arg_lit(&a, "MULTI");
+
+    if (ngx_http_adcp_redis_send(rcf, NULL, NULL, NULL, &a) == NULL) {
+        return NULL;
+    }
+
+    ngx_http_adcp_redis_args_local(&a, argv, len);
+    ngx_http_adcp_redis_arg_lit(&a, "XADD");
+    ngx_http_adcp_redis_arg_str(&a, &rcf->log);
+    ngx_http_adcp_redis_arg_lit(&a, "MAXLEN");
+    ngx_http_adcp_redis_arg_lit(&a, "~");
+    ngx_http_adcp_redis_arg_lit(&a, NGX_HTTP_ADCP_LOG_MAXLEN);
+    ngx_http_adcp_redis_arg_lit(&a, "*");
+    ngx_http_adcp_redis_arg_lit(&a, "m");
+    ngx_http_adcp_redis_arg_str(&a, &pub->message);
+
+    if (ngx_http_adcp_redis_send(rcf, NULL, NULL, NULL, &a) == NULL) {
+        goto failed;
+    }
+
+    ngx_http_adcp_redis_args_local(&a, argv, len);
+    ngx_http_adcp_redis_arg_lit(&a, "PUBLISH");
+    ngx_http_adcp_redis_arg_str(&a, &rcf->channel);
+    ngx_http_adcp_redis_arg_str(&a, &pub->message);
+
+    if (ngx_http_adcp_redis_send(rcf, NULL, NULL, NULL, &a) == NULL) {
+        goto failed;
+    }
+
+    /* this host's link will hear it back: applied already */
+
+    ngx_http_adcp_zone_echo_add(&amcf->zone, &pub->message, 2 * rcf->ping);
+
+    ngx_http_adcp_redis_args_local(&a, argv, len);
+    ngx_http_adcp_redis_arg_lit(&a, "EXEC");
+
+    pub->call = ngx_http_adcp_redis_send(rcf, NULL, ngx_http_adcp_bus_on_exec,
+                                         pub, &a);
+
+    if (pub->call) {
+        return pub;
+    }
+
+    (void) ngx_http_adcp_zone_echo_take(&amcf->zone, &pub->message);
+
+failed:
+
+    /* never leave the connection inside a MULTI */
+
+    ngx_http_adcp_redis_reset();
+
+    return NULL;
+}
+
+
+void
+ngx_http_adcp_bus_publish_cancel(ngx_http_adcp_bus_publish_t *pub)
+{
+    if (pub->call) {
+        ngx_http_adcp_redis_cancel(pub->call);
+        pub->call = NULL;
+    }
+}
+
+
+/* EXEC's reply: [<log entry id>, <subscribers>], or NULL: no answer */
+
+static void
+ngx_http_adcp_bus_on_exec(ngx_http_adcp_redis_reply_t *reply, void *data)
+{
+    ngx_http_adcp_bus_publish_t *pub = data;
+
+    size_t     n;
+    int64_t    subscribers;
+    ngx_str_t  id;
+
+    pub->call = NULL;
+
+    if (ngx_http_adcp_redis_array(reply, &n) == NGX_OK) {
+        (void) ngx_atomic_fetch_add(&pub->amcf->zone.sh->redis_published, 1);
+
+    } else {
+
+        /* not published: an identical message from another host is not
+           this one's echo */
+
+        (void) ngx_http_adcp_zone_echo_take(&pub->amcf->zone, &pub->message);
+        n = 0;
+    }
+
+    if (n != 2
+        || ngx_http_adcp_redis_string(ngx_http_adcp_redis_element(reply, 0),
+                                      &id)
+           != NGX_OK
+        || id.len >= NGX_HTTP_ADCP_LOG_ID_LEN
+        || ngx_http_adcp_redis_integer(ngx_http_adcp_redis_element(reply, 1),
+                                       &subscribers)
+           != NGX_OK)
+    {
+        ngx_str_null(&id);
+        subscribers = -1;
+    }
+
+    pub->done(pub->data, &id, subscribers);
 }
 
 
@@ -257,7 +422,6 @@ ngx_http_adcp_bus_renewed(void *data)
 {
     ngx_http_adcp_bus_t *bus = data;
 
-    const char             *argv[3] = { "XINFO", "STREAM", NULL };
     ngx_http_adcp_shctx_t  *sh;
 
     if (bus->syncing) {
@@ -287,9 +451,7 @@ ngx_http_adcp_bus_renewed(void *data)
     bus->confirming[0] = '\0';
 
     if (bus->call == NULL) {
-        bus->call = ngx_http_adcp_bus_command(bus,
-                                              ngx_http_adcp_bus_on_observe,
-                                              3, argv);
+        bus->call = ngx_http_adcp_bus_info(bus, ngx_http_adcp_bus_on_observe);
     }
 }
 
@@ -297,10 +459,7 @@ ngx_http_adcp_bus_renewed(void *data)
 static void
 ngx_http_adcp_bus_sync(ngx_http_adcp_bus_t *bus)
 {
-    const char  *argv[3] = { "XINFO", "STREAM", NULL };
-
-    bus->call = ngx_http_adcp_bus_command(bus, ngx_http_adcp_bus_on_info,
-                                          3, argv);
+    bus->call = ngx_http_adcp_bus_info(bus, ngx_http_adcp_bus_on_info);
 }
 
 
@@ -309,15 +468,17 @@ ngx_http_adcp_bus_sync(ngx_http_adcp_bus_t *bus)
  */
 
 static void
-ngx_http_adcp_bus_on_info(redisReply *reply, void *data)
+ngx_http_adcp_bus_on_info(ngx_http_adcp_redis_reply_t *reply, void *data)
 {
     ngx_http_adcp_bus_t *bus = data;
 
-    size_t                  len;
+    size_t                  len, n;
     u_char                 *last;
+    int64_t                 added, length;
+    ngx_str_t               err, gen, first;
     ngx_uint_t              i, built;
-    redisReply             *gen, *first, *added, *length;
     ngx_http_adcp_shctx_t  *sh;
+    ngx_http_adcp_redis_reply_t  *entry;
 
     bus->call = NULL;
     built = 0;
@@ -332,18 +493,19 @@ ngx_http_adcp_bus_on_info(redisReply *reply, void *data)
         return;
     }
 
-    if (reply->type == REDIS_REPLY_ERROR
-        && ngx_strncmp(reply->str, "ERR no such key", 15) != 0)
+    if (ngx_http_adcp_redis_error(reply, &err) == NGX_OK
+        && !(err.len >= 15
+             && ngx_strncmp(err.data, "ERR no such key", 15) == 0))
     {
         /* LOADING, NOPERM, ...: not an answer; the next renewal retries */
 
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "adcp: redis: cannot read \"%V\": %*s",
-                      &bus->amcf->redis.log, (size_t) reply->len, reply->str);
+                      "adcp: redis: cannot read \"%V\": %V",
+                      &bus->amcf->redis.log, &err);
         return;
     }
 
-    if (reply->type == REDIS_REPLY_ERROR) {
+    if (ngx_http_adcp_redis_error(reply, &err) == NGX_OK) {
 
         /* no log: lost, unless there never was one since we last saw */
 
@@ -356,12 +518,10 @@ ngx_http_adcp_bus_on_info(redisReply *reply, void *data)
         return;
     }
 
-    gen = ngx_http_adcp_bus_field(reply, "last-generated-id");
-    first = ngx_http_adcp_bus_field(reply, "first-entry");
-    added = ngx_http_adcp_bus_field(reply, "entries-added");
-    length = ngx_http_adcp_bus_field(reply, "length");
-
-    if (gen == NULL || gen->type != REDIS_REPLY_STRING) {
+    if (ngx_http_adcp_redis_string(
+            ngx_http_adcp_redis_field(reply, "last-generated-id"), &gen)
+        != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "adcp: redis: unexpected XINFO STREAM reply");
         return;
@@ -377,18 +537,16 @@ ngx_http_adcp_bus_on_info(redisReply *reply, void *data)
 
         if (built) {
             ngx_http_adcp_bus_resync(bus, "platforms were built before "
-                                     "the first subscription", gen);
+                                     "the first subscription", &gen);
         }
 
-        ngx_http_adcp_bus_position(bus, (u_char *) gen->str, gen->len);
+        ngx_http_adcp_bus_position(bus, gen.data, gen.len);
         bus->syncing = 0;
         return;
     }
 
-    if (ngx_http_adcp_bus_idcmp((u_char *) gen->str, gen->len, last, len)
-        < 0)
-    {
-        ngx_http_adcp_bus_resync(bus, "the log was made anew", gen);
+    if (ngx_http_adcp_bus_idcmp(gen.data, gen.len, last, len) < 0) {
+        ngx_http_adcp_bus_resync(bus, "the log was made anew", &gen);
         bus->syncing = 0;
         return;
     }
@@ -397,31 +555,36 @@ ngx_http_adcp_bus_on_info(redisReply *reply, void *data)
 
         /* entries were added since the log was seen empty: all there? */
 
-        if (added && length && added->type == REDIS_REPLY_INTEGER
-            && length->type == REDIS_REPLY_INTEGER
-            && added->integer > length->integer)
+        if (ngx_http_adcp_redis_integer(
+                ngx_http_adcp_redis_field(reply, "entries-added"), &added)
+            == NGX_OK
+            && ngx_http_adcp_redis_integer(
+                   ngx_http_adcp_redis_field(reply, "length"), &length)
+               == NGX_OK
+            && added > length)
         {
-            ngx_http_adcp_bus_resync(bus, "entries were trimmed", gen);
+            ngx_http_adcp_bus_resync(bus, "entries were trimmed", &gen);
             bus->syncing = 0;
             return;
         }
 
-    } else if (first && first->type == REDIS_REPLY_ARRAY
-               && first->elements == 2
-               && first->element[0]->type == REDIS_REPLY_STRING
-               && ngx_http_adcp_bus_idcmp((u_char *) first->element[0]->str,
-                                          first->element[0]->len, last, len)
-                  > 0)
-    {
-        ngx_http_adcp_bus_resync(bus, "the last entry applied was trimmed",
-                                 gen);
-        bus->syncing = 0;
-        return;
+    } else {
+        entry = ngx_http_adcp_redis_field(reply, "first-entry");
+
+        if (ngx_http_adcp_redis_array(entry, &n) == NGX_OK && n == 2
+            && ngx_http_adcp_redis_string(
+                   ngx_http_adcp_redis_element(entry, 0), &first)
+               == NGX_OK
+            && ngx_http_adcp_bus_idcmp(first.data, first.len, last, len) > 0)
+        {
+            ngx_http_adcp_bus_resync(bus, "the last entry applied was "
+                                     "trimmed", &gen);
+            bus->syncing = 0;
+            return;
+        }
     }
 
-    if (ngx_http_adcp_bus_idcmp((u_char *) gen->str, gen->len, last, len)
-        == 0)
-    {
+    if (ngx_http_adcp_bus_idcmp(gen.data, gen.len, last, len) == 0) {
         bus->syncing = 0;
         return;
     }
@@ -433,25 +596,21 @@ ngx_http_adcp_bus_on_info(redisReply *reply, void *data)
 /* while subscribed: the log's last id, confirmed by the next renewal */
 
 static void
-ngx_http_adcp_bus_on_observe(redisReply *reply, void *data)
+ngx_http_adcp_bus_on_observe(ngx_http_adcp_redis_reply_t *reply, void *data)
 {
     ngx_http_adcp_bus_t *bus = data;
 
-    redisReply  *gen;
+    ngx_str_t  gen;
 
     bus->call = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        return;
-    }
-
-    gen = ngx_http_adcp_bus_field(reply, "last-generated-id");
-
-    if (gen && gen->type == REDIS_REPLY_STRING
-        && gen->len < NGX_HTTP_ADCP_LOG_ID_LEN)
+    if (ngx_http_adcp_redis_string(
+            ngx_http_adcp_redis_field(reply, "last-generated-id"), &gen)
+        == NGX_OK
+        && gen.len < NGX_HTTP_ADCP_LOG_ID_LEN)
     {
-        ngx_memcpy(bus->observed, gen->str, gen->len);
-        bus->observed[gen->len] = '\0';
+        ngx_memcpy(bus->observed, gen.data, gen.len);
+        bus->observed[gen.len] = '\0';
     }
 }
 
@@ -459,75 +618,76 @@ ngx_http_adcp_bus_on_observe(redisReply *reply, void *data)
 static void
 ngx_http_adcp_bus_read(ngx_http_adcp_bus_t *bus)
 {
-    u_char       from[NGX_HTTP_ADCP_LOG_ID_LEN + 1];
-    u_char       count[NGX_INT_T_LEN + 1];
-    const char  *argv[6];
+    u_char                      from[NGX_HTTP_ADCP_LOG_ID_LEN + 1], *p;
+    size_t                      len[6];
+    const char                 *argv[6];
+    ngx_http_adcp_redis_args_t  a;
 
-    ngx_sprintf(from, "(%s%Z", bus->amcf->zone.sh->redis_log_id);
-    ngx_sprintf(count, "%d%Z", NGX_HTTP_ADCP_BUS_PAGE);
+    p = ngx_sprintf(from, "(%s", bus->amcf->zone.sh->redis_log_id);
 
-    argv[0] = "XRANGE";
-    argv[1] = NULL;
-    argv[2] = (char *) from;
-    argv[3] = "+";
-    argv[4] = "COUNT";
-    argv[5] = (char *) count;
+    ngx_http_adcp_redis_args_local(&a, argv, len);
+    ngx_http_adcp_redis_arg_lit(&a, "XRANGE");
+    ngx_http_adcp_redis_arg_str(&a, &bus->amcf->redis.log);
+    ngx_http_adcp_redis_arg(&a, from, p - from);
+    ngx_http_adcp_redis_arg_lit(&a, "+");
+    ngx_http_adcp_redis_arg_lit(&a, "COUNT");
+    ngx_http_adcp_redis_arg_lit(&a, ngx_value(NGX_HTTP_ADCP_BUS_PAGE));
 
-    bus->call = ngx_http_adcp_bus_command(bus, ngx_http_adcp_bus_on_range,
-                                          6, argv);
+    bus->call = ngx_http_adcp_redis_send(&bus->amcf->redis, NULL,
+                                         ngx_http_adcp_bus_on_range, bus, &a);
 }
 
 
 /* a page of log entries: [[id, [field, value, ...]], ...] */
 
 static void
-ngx_http_adcp_bus_on_range(redisReply *reply, void *data)
+ngx_http_adcp_bus_on_range(ngx_http_adcp_redis_reply_t *reply, void *data)
 {
     ngx_http_adcp_bus_t *bus = data;
 
-    size_t       i, k;
-    ngx_str_t    message;
-    redisReply  *entry, *fields;
+    size_t                        i, k, n, m, f;
+    ngx_str_t                     id, name, message;
+    ngx_http_adcp_redis_reply_t  *entry, *fields;
 
     bus->call = NULL;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+    if (ngx_http_adcp_redis_array(reply, &n) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "adcp: redis: cannot read \"%V\", trying again",
                       &bus->amcf->redis.log);
         return;
     }
 
-    for (i = 0; i < reply->elements; i++) {
-        entry = reply->element[i];
+    for (i = 0; i < n; i++) {
+        entry = ngx_http_adcp_redis_element(reply, i);
+        fields = ngx_http_adcp_redis_element(entry, 1);
 
-        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
-            || entry->element[0]->type != REDIS_REPLY_STRING
-            || entry->element[1]->type != REDIS_REPLY_ARRAY)
+        if (ngx_http_adcp_redis_array(entry, &m) != NGX_OK || m != 2
+            || ngx_http_adcp_redis_string(
+                   ngx_http_adcp_redis_element(entry, 0), &id)
+               != NGX_OK
+            || ngx_http_adcp_redis_array(fields, &f) != NGX_OK)
         {
             continue;
         }
 
-        fields = entry->element[1];
-
-        for (k = 0; k + 1 < fields->elements; k += 2) {
-            if (fields->element[k]->type == REDIS_REPLY_STRING
-                && fields->element[k]->len == 1
-                && fields->element[k]->str[0] == 'm'
-                && fields->element[k + 1]->type == REDIS_REPLY_STRING)
+        for (k = 0; k + 1 < f; k += 2) {
+            if (ngx_http_adcp_redis_string(
+                    ngx_http_adcp_redis_element(fields, k), &name)
+                == NGX_OK
+                && name.len == 1 && name.data[0] == 'm'
+                && ngx_http_adcp_redis_string(
+                       ngx_http_adcp_redis_element(fields, k + 1), &message)
+                   == NGX_OK)
             {
-                message.data = (u_char *) fields->element[k + 1]->str;
-                message.len = fields->element[k + 1]->len;
-
                 ngx_http_adcp_bus_apply(bus, &message, 1);
             }
         }
 
-        ngx_http_adcp_bus_position(bus, (u_char *) entry->element[0]->str,
-                                   entry->element[0]->len);
+        ngx_http_adcp_bus_position(bus, id.data, id.len);
     }
 
-    if (reply->elements == NGX_HTTP_ADCP_BUS_PAGE) {
+    if (n == NGX_HTTP_ADCP_BUS_PAGE) {
         ngx_http_adcp_bus_read(bus);
         return;
     }
@@ -540,7 +700,7 @@ ngx_http_adcp_bus_on_range(redisReply *reply, void *data)
 
 static void
 ngx_http_adcp_bus_resync(ngx_http_adcp_bus_t *bus, const char *why,
-    redisReply *last)
+    ngx_str_t *last)
 {
     ngx_http_adcp_zone_t  *zone;
 
@@ -556,7 +716,7 @@ ngx_http_adcp_bus_resync(ngx_http_adcp_bus_t *bus, const char *why,
     ngx_http_adcp_zone_invalidate(zone, NULL, 0);
 
     if (last) {
-        ngx_http_adcp_bus_position(bus, (u_char *) last->str, last->len);
+        ngx_http_adcp_bus_position(bus, last->data, last->len);
     }
 }
 
@@ -578,32 +738,6 @@ ngx_http_adcp_bus_position(ngx_http_adcp_bus_t *bus, u_char *id, size_t len)
     zone->sh->redis_log_id[len] = '\0';
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
-}
-
-
-/* XINFO STREAM's reply is a flat array of names and values */
-
-static redisReply *
-ngx_http_adcp_bus_field(redisReply *map, char *name)
-{
-    size_t  i, len;
-
-    if (map->type != REDIS_REPLY_ARRAY) {
-        return NULL;
-    }
-
-    len = ngx_strlen(name);
-
-    for (i = 0; i + 1 < map->elements; i += 2) {
-        if (map->element[i]->type == REDIS_REPLY_STRING
-            && map->element[i]->len == len
-            && ngx_strncmp(map->element[i]->str, name, len) == 0)
-        {
-            return map->element[i + 1];
-        }
-    }
-
-    return NULL;
 }
 
 
@@ -650,25 +784,20 @@ ngx_http_adcp_bus_idcmp(u_char *a, size_t alen, u_char *b, size_t blen)
 }
 
 
-/* a command on the log: a NULL in argv stands for the log's name */
+/* XINFO STREAM <log> */
 
 static ngx_http_adcp_redis_call_t *
-ngx_http_adcp_bus_command(ngx_http_adcp_bus_t *bus,
-    ngx_http_adcp_redis_reply_pt handler, int argc, const char **argv)
+ngx_http_adcp_bus_info(ngx_http_adcp_bus_t *bus,
+    ngx_http_adcp_redis_reply_pt handler)
 {
-    int     i;
-    size_t  argvlen[8];
+    size_t                      len[3];
+    const char                 *argv[3];
+    ngx_http_adcp_redis_args_t  a;
 
-    for (i = 0; i < argc && i < 8; i++) {
-        if (argv[i] == NULL) {
-            argv[i] = (char *) bus->amcf->redis.log.data;
-            argvlen[i] = bus->amcf->redis.log.len;
+    ngx_http_adcp_redis_args_local(&a, argv, len);
+    ngx_http_adcp_redis_arg_lit(&a, "XINFO");
+    ngx_http_adcp_redis_arg_lit(&a, "STREAM");
+    ngx_http_adcp_redis_arg_str(&a, &bus->amcf->redis.log);
 
-        } else {
-            argvlen[i] = ngx_strlen(argv[i]);
-        }
-    }
-
-    return ngx_http_adcp_redis_command(&bus->amcf->redis, handler, bus,
-                                       i, argv, argvlen);
+    return ngx_http_adcp_redis_send(&bus->amcf->redis, NULL, handler, bus, &a);
 }

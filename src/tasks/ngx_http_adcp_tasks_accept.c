@@ -39,7 +39,8 @@ static void ngx_http_adcp_tasks_on_store(ngx_http_adcp_redis_reply_t *reply,
  * -> {"dup", stored task id, stored hash} or {"new", task id, XLEN}
  */
 
-static char  ngx_http_adcp_tasks_script[] =
+static ngx_http_adcp_redis_script_t  ngx_http_adcp_tasks_script =
+    ngx_http_adcp_redis_script(
     "local ttl = tonumber(ARGV[1])\n"
     "if ARGV[2] ~= '' then\n"
     "  local v = redis.call('GET', KEYS[1])\n"
@@ -53,7 +54,7 @@ static char  ngx_http_adcp_tasks_script[] =
     "  redis.call('SET', KEYS[1], ARGV[4] .. ' ' .. ARGV[3], 'EX', ttl)\n"
     "end\n"
     "redis.call('XADD', KEYS[3], '*', 'task', ARGV[3])\n"
-    "return {'new', ARGV[3], redis.call('XLEN', KEYS[3])}\n";
+    "return {'new', ARGV[3], redis.call('XLEN', KEYS[3])}\n");
 
 
 /*
@@ -408,8 +409,9 @@ ngx_http_adcp_tasks_header_wanted(ngx_array_t *names, ngx_str_t *name)
 static ngx_int_t
 ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
 {
-    u_char                          *p, *key;
-    ngx_str_t                        f[NGX_HTTP_ADCP_TF_N], *tenant;
+    u_char                          *p;
+    ngx_str_t                        f[NGX_HTTP_ADCP_TF_N], *tenant, key;
+    ngx_str_t                        idem[3];
     ngx_uint_t                       i;
     ngx_http_adcp_redis_args_t       a;
     ngx_http_adcp_tasks_loc_conf_t  *tlcf;
@@ -508,34 +510,33 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         }
     }
 
-    key = ngx_pnalloc(r->pool, sizeof("adcp:idem:::") - 1 + tenant->len
-                               + 32 + t->idem.len
-                               + sizeof("adcp:task:") - 1 + t->task_id.len);
-    if (key == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_adcp_redis_args_init(&a, r->pool, 9 + 2 * NGX_HTTP_ADCP_TF_N)
+    if (ngx_http_adcp_redis_args_init(&a, r->pool, 8 + 2 * NGX_HTTP_ADCP_TF_N)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    ngx_http_adcp_redis_arg_lit(&a, "EVAL");
-    ngx_http_adcp_redis_arg(&a, ngx_http_adcp_tasks_script,
-                            sizeof(ngx_http_adcp_tasks_script) - 1);
     ngx_http_adcp_redis_arg_lit(&a, "3");
 
-    p = ngx_sprintf(key, "adcp:idem:%V:%*s:%V", tenant,
-                    f[NGX_HTTP_ADCP_TF_PRINCIPAL].len, t->principal,
-                    &t->idem);
-    ngx_http_adcp_redis_arg(&a, key, p - key);
+    idem[0] = *tenant;
+    idem[1] = f[NGX_HTTP_ADCP_TF_PRINCIPAL];
+    idem[2] = t->idem;
 
-    key = p;
-    p = ngx_sprintf(key, "adcp:task:%V", &t->task_id);
-    ngx_http_adcp_redis_arg(&a, key, p - key);
+    if (ngx_http_adcp_redis_key(r->pool, NGX_HTTP_ADCP_KEY_IDEM, &key, 3,
+                                idem)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
+    ngx_http_adcp_redis_arg_str(&a, &key);
+
+    if (ngx_http_adcp_task_key(r->pool, &t->task_id, &key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_adcp_redis_arg_str(&a, &key);
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
 
     ngx_http_adcp_redis_arg_uint(&a,
                                  (ngx_uint_t) ngx_max(tlcf->ttl / 1000, 1));
@@ -554,7 +555,8 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
                    "adcp tasks: storing \"%V\" of tenant \"%V\"",
                    &t->task_id, tenant);
 
-    return ngx_http_adcp_tasks_wait(r, t, ngx_http_adcp_tasks_on_store, &a);
+    return ngx_http_adcp_tasks_wait(r, t, &ngx_http_adcp_tasks_script,
+                                    ngx_http_adcp_tasks_on_store, &a);
 }
 
 

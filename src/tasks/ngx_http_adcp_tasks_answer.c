@@ -237,17 +237,25 @@ ngx_http_adcp_tasks_error(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
 }
 
 
-/* a command whose reply finalizes the request */
+/* a command (or a script) whose reply finalizes the request */
 
 ngx_int_t
 ngx_http_adcp_tasks_wait(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
+    ngx_http_adcp_redis_script_t *script,
     ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *args)
 {
     ngx_http_adcp_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
-    t->call = ngx_http_adcp_redis_send(&amcf->redis, NULL, handler, t, args);
+    if (script) {
+        t->call = ngx_http_adcp_redis_eval(&amcf->redis, script, handler, t,
+                                           args);
+
+    } else {
+        t->call = ngx_http_adcp_redis_send(&amcf->redis, NULL, handler, t,
+                                           args);
+    }
 
     if (t->call == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -27,7 +27,8 @@ static void ngx_http_adcp_tasks_on_xlen(ngx_http_adcp_redis_reply_t *reply,
  * removed by mistake is made again by its next XREADGROUP).
  */
 
-static char  ngx_http_adcp_tasks_consumers_script[] =
+static ngx_http_adcp_redis_script_t  ngx_http_adcp_tasks_consumers_script =
+    ngx_http_adcp_redis_script(
     "local n = 0\n"
     "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], 'adcp'))"
     " do\n"
@@ -38,7 +39,7 @@ static char  ngx_http_adcp_tasks_consumers_script[] =
     "    n = n + 1\n"
     "  end\n"
     "end\n"
-    "return n\n";
+    "return n\n");
 
 
 /* refresh the entries this worker runs, claim the abandoned ones */
@@ -87,8 +88,8 @@ ngx_http_adcp_tasks_tick(ngx_event_t *ev)
 
     if (n && ngx_http_adcp_redis_args_init(&a, pool, n + 6) == NGX_OK) {
         ngx_http_adcp_redis_arg_lit(&a, "XCLAIM");
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_group);
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
         ngx_http_adcp_redis_arg_str(&a, &cs->consumer);
         ngx_http_adcp_redis_arg_lit(&a, "0");
 
@@ -119,8 +120,8 @@ ngx_http_adcp_tasks_tick(ngx_event_t *ev)
 
     if (ngx_http_adcp_redis_args_init(&a, pool, 8) == NGX_OK) {
         ngx_http_adcp_redis_arg_lit(&a, "XAUTOCLAIM");
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_group);
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
         ngx_http_adcp_redis_arg_str(&a, &cs->consumer);
         ngx_http_adcp_redis_arg_uint(&a, cs->tmcf->claim_after);
         ngx_http_adcp_redis_arg_lit(&a, "0-0");
@@ -136,7 +137,7 @@ ngx_http_adcp_tasks_tick(ngx_event_t *ev)
 
     if (ngx_http_adcp_redis_args_init(&a, pool, 2) == NGX_OK) {
         ngx_http_adcp_redis_arg_lit(&a, "XLEN");
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
 
         (void) ngx_http_adcp_redis_send(&cs->amcf->redis, NULL,
                                         ngx_http_adcp_tasks_on_xlen, cs, &a);
@@ -145,18 +146,16 @@ ngx_http_adcp_tasks_tick(ngx_event_t *ev)
     /* now and then, the consumers of dead workers go */
 
     if (++cs->ticks % 30 == 0
-        && ngx_http_adcp_redis_args_init(&a, pool, 5) == NGX_OK)
+        && ngx_http_adcp_redis_args_init(&a, pool, 3) == NGX_OK)
     {
-        ngx_http_adcp_redis_arg_lit(&a, "EVAL");
-        ngx_http_adcp_redis_arg(&a, ngx_http_adcp_tasks_consumers_script,
-                             sizeof(ngx_http_adcp_tasks_consumers_script) - 1);
         ngx_http_adcp_redis_arg_lit(&a, "1");
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
         ngx_http_adcp_redis_arg_uint(&a,
                                 ngx_max(cs->tmcf->claim_after * 2, 60000));
 
-        (void) ngx_http_adcp_redis_send(&cs->amcf->redis, NULL, NULL, NULL,
-                                        &a);
+        (void) ngx_http_adcp_redis_eval(&cs->amcf->redis,
+                                        &ngx_http_adcp_tasks_consumers_script,
+                                        NULL, NULL, &a);
     }
 
 done:

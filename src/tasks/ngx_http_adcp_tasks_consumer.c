@@ -197,8 +197,8 @@ ngx_http_adcp_tasks_read(ngx_http_adcp_consumer_t *cs)
     if (!cs->group) {
         ngx_http_adcp_redis_arg_lit(&a, "XGROUP");
         ngx_http_adcp_redis_arg_lit(&a, "CREATE");
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_group);
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
         ngx_http_adcp_redis_arg_lit(&a, "0");
         ngx_http_adcp_redis_arg_lit(&a, "MKSTREAM");
 
@@ -210,7 +210,7 @@ ngx_http_adcp_tasks_read(ngx_http_adcp_consumer_t *cs)
 
     ngx_http_adcp_redis_arg_lit(&a, "XREADGROUP");
     ngx_http_adcp_redis_arg_lit(&a, "GROUP");
-    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_group);
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
     ngx_http_adcp_redis_arg_str(&a, &cs->consumer);
     ngx_http_adcp_redis_arg_lit(&a, "COUNT");
     ngx_http_adcp_redis_arg(&a, count,
@@ -222,7 +222,7 @@ ngx_http_adcp_tasks_read(ngx_http_adcp_consumer_t *cs)
                                         (ngx_uint_t) NGX_HTTP_ADCP_EXEC_BLOCK)
                             - block);
     ngx_http_adcp_redis_arg_lit(&a, "STREAMS");
-    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
     ngx_http_adcp_redis_arg_lit(&a, ">");
 
     cs->read = ngx_http_adcp_redis_send(NULL, cs->stream,

@@ -25,6 +25,7 @@
 
 static void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
 static ngx_int_t ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_redis_script_t *script,
     ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a);
 static void ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
     void *data);
@@ -54,7 +55,8 @@ static void ngx_http_adcp_exec_on_ack(ngx_http_adcp_redis_reply_t *reply,
  * "exhausted" (failed now: too many attempts), "gone".
  */
 
-static char  ngx_http_adcp_exec_claim_script[] =
+static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_claim_script =
+    ngx_http_adcp_redis_script(
     "local names = {unpack(ARGV, 4)}\n"
     "local f = redis.call('HMGET', KEYS[1], unpack(names))\n"
     "if not f[1] then return {'gone'} end\n"
@@ -77,7 +79,7 @@ static char  ngx_http_adcp_exec_claim_script[] =
     "redis.call('HSET', KEYS[1], 'status', 'working', 'updated_at',\n"
     "  ARGV[2], 'attempts', n + 1)\n"
     "f[1] = 'working'\n"
-    "return {'run', unpack(f)}\n";
+    "return {'run', unpack(f)}\n");
 
 
 /*
@@ -86,7 +88,8 @@ static char  ngx_http_adcp_exec_claim_script[] =
  * acknowledge.  -> the stream's length
  */
 
-static char  ngx_http_adcp_exec_finish_script[] =
+static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_finish_script =
+    ngx_http_adcp_redis_script(
     "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
     "  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at',\n"
     "    ARGV[2], 'completed_at', ARGV[2], ARGV[3], ARGV[4])\n"
@@ -96,7 +99,7 @@ static char  ngx_http_adcp_exec_finish_script[] =
     "  redis.call('XACK', KEYS[2], 'adcp', ARGV[6])\n"
     "  redis.call('XDEL', KEYS[2], ARGV[6])\n"
     "end\n"
-    "return redis.call('XLEN', KEYS[2])\n";
+    "return redis.call('XLEN', KEYS[2])\n");
 
 
 /*
@@ -105,7 +108,8 @@ static char  ngx_http_adcp_exec_finish_script[] =
  * headers) went when the task ended.
  */
 
-static char  ngx_http_adcp_exec_ack_script[] =
+static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_ack_script =
+    ngx_http_adcp_redis_script(
     "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
     "  if ARGV[2] == '1' then\n"
     "    redis.call('HSET', KEYS[1], 'webhook_sent', '1')\n"
@@ -114,7 +118,7 @@ static char  ngx_http_adcp_exec_ack_script[] =
     "end\n"
     "redis.call('XACK', KEYS[2], 'adcp', ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
-    "return redis.call('XLEN', KEYS[2])\n";
+    "return redis.call('XLEN', KEYS[2])\n");
 
 
 /* an entry [id, ["task", <task id>]]: its execution begins */
@@ -225,16 +229,13 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
     e->now.len = ngx_http_adcp_time_iso8601(e->now.data) - e->now.data;
 
     if (ngx_http_adcp_task_key(pool, &e->task_id, &key) != NGX_OK
-        || ngx_http_adcp_redis_args_init(&a, pool, 7 + NGX_HTTP_ADCP_TF_N)
+        || ngx_http_adcp_redis_args_init(&a, pool, 5 + NGX_HTTP_ADCP_TF_N)
            != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
         return;
     }
 
-    ngx_http_adcp_redis_arg_lit(&a, "EVAL");
-    ngx_http_adcp_redis_arg(&a, ngx_http_adcp_exec_claim_script,
-                            sizeof(ngx_http_adcp_exec_claim_script) - 1);
     ngx_http_adcp_redis_arg_lit(&a, "1");
     ngx_http_adcp_redis_arg_str(&a, &key);
     ngx_http_adcp_redis_arg(&a, attempts, ngx_strlen(attempts));
@@ -247,7 +248,8 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
 
     e->phase = NGX_HTTP_ADCP_PH_CLAIM;
 
-    if (ngx_http_adcp_exec_command(e, ngx_http_adcp_exec_on_claimed, &a)
+    if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_exec_claim_script,
+                                   ngx_http_adcp_exec_on_claimed, &a)
         != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
@@ -319,10 +321,11 @@ ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e)
 
 static ngx_int_t
 ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_redis_script_t *script,
     ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a)
 {
-    e->call = ngx_http_adcp_redis_send(&e->cs->amcf->redis, NULL, handler, e,
-                                       a);
+    e->call = ngx_http_adcp_redis_eval(&e->cs->amcf->redis, script, handler,
+                                       e, a);
 
     if (e->call == NULL) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
@@ -688,18 +691,15 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
     e->now.len = ngx_http_adcp_time_iso8601(e->now.data) - e->now.data;
 
     if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
-        || ngx_http_adcp_redis_args_init(&a, e->pool, 12) != NGX_OK)
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 10) != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
         return;
     }
 
-    ngx_http_adcp_redis_arg_lit(&a, "EVAL");
-    ngx_http_adcp_redis_arg(&a, ngx_http_adcp_exec_finish_script,
-                            sizeof(ngx_http_adcp_exec_finish_script) - 1);
     ngx_http_adcp_redis_arg_lit(&a, "2");
     ngx_http_adcp_redis_arg_str(&a, &key);
-    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
     ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_statuses[e->status]);
     ngx_http_adcp_redis_arg_str(&a, &e->now);
     ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[
@@ -718,7 +718,8 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
 
     e->phase = NGX_HTTP_ADCP_PH_FINISH;
 
-    if (ngx_http_adcp_exec_command(e, ngx_http_adcp_exec_on_finish, &a)
+    if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_exec_finish_script,
+                                   ngx_http_adcp_exec_on_finish, &a)
         != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
@@ -788,18 +789,15 @@ ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t hooked)
     ngx_http_adcp_redis_args_t  a;
 
     if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
-        || ngx_http_adcp_redis_args_init(&a, e->pool, 7) != NGX_OK)
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 5) != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
         return;
     }
 
-    ngx_http_adcp_redis_arg_lit(&a, "EVAL");
-    ngx_http_adcp_redis_arg(&a, ngx_http_adcp_exec_ack_script,
-                            sizeof(ngx_http_adcp_exec_ack_script) - 1);
     ngx_http_adcp_redis_arg_lit(&a, "2");
     ngx_http_adcp_redis_arg_str(&a, &key);
-    ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_tasks_stream);
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
     ngx_http_adcp_redis_arg_str(&a, &e->entry);
 
     if (hooked) {
@@ -811,7 +809,8 @@ ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t hooked)
 
     e->phase = NGX_HTTP_ADCP_PH_ACK;
 
-    if (ngx_http_adcp_exec_command(e, ngx_http_adcp_exec_on_ack, &a)
+    if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_exec_ack_script,
+                                   ngx_http_adcp_exec_on_ack, &a)
         != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);

@@ -127,7 +127,8 @@ ngx_http_adcp_tasks_poll(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp tasks: poll \"%V\"", &t->task_id);
 
-    return ngx_http_adcp_tasks_wait(r, t, ngx_http_adcp_tasks_on_poll, &a);
+    return ngx_http_adcp_tasks_wait(r, t, NULL, ngx_http_adcp_tasks_on_poll,
+                                    &a);
 
 not_found:
 

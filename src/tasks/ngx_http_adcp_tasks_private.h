@@ -284,15 +284,13 @@ extern ngx_module_t     ngx_http_adcp_tasks_module;
 
 extern ngx_str_t        ngx_http_adcp_task_fields[];
 extern ngx_str_t        ngx_http_adcp_task_statuses[];
-extern ngx_str_t        ngx_http_adcp_tasks_stream;
-extern ngx_str_t        ngx_http_adcp_tasks_group;
 
 
 /* the record */
 ngx_int_t ngx_http_adcp_task_field(ngx_str_t *name);
 ngx_http_adcp_task_status_e ngx_http_adcp_task_status(ngx_str_t *name);
-ngx_int_t ngx_http_adcp_task_key(ngx_pool_t *pool, ngx_str_t *id,
-    ngx_str_t *key);
+#define ngx_http_adcp_task_key(pool, id, key)                                 \
+    ngx_http_adcp_redis_key(pool, NGX_HTTP_ADCP_KEY_TASK, key, 1, id)
 char *ngx_http_adcp_task_protocol(ngx_str_t *task);
 ngx_uint_t ngx_http_adcp_task_flag(ngx_str_t *v);
 
@@ -318,8 +316,8 @@ ngx_int_t ngx_http_adcp_tasks_submitted(ngx_http_request_t *r,
 ngx_int_t ngx_http_adcp_tasks_error(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, char *message, char *field);
 ngx_int_t ngx_http_adcp_tasks_wait(ngx_http_request_t *r,
-    ngx_http_adcp_task_t *t, ngx_http_adcp_redis_reply_pt handler,
-    ngx_http_adcp_redis_args_t *args);
+    ngx_http_adcp_task_t *t, ngx_http_adcp_redis_script_t *script,
+    ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *args);
 void ngx_http_adcp_tasks_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
 /* the webhook url policy */

@@ -63,12 +63,6 @@ ngx_str_t  ngx_http_adcp_task_statuses[] = {
 };
 
 
-/* the stream every task's id goes to, and its consumer group */
-
-ngx_str_t  ngx_http_adcp_tasks_stream = ngx_string("adcp:tasks");
-ngx_str_t  ngx_http_adcp_tasks_group = ngx_string("adcp");
-
-
 /* AdCP's protocol of a task type (enums/adcp-protocol.json) */
 
 static ngx_http_adcp_task_protocol_t  ngx_http_adcp_task_protocols[] = {
@@ -127,22 +121,6 @@ ngx_http_adcp_task_status(ngx_str_t *name)
     }
 
     return NGX_HTTP_ADCP_TS_UNKNOWN;
-}
-
-
-/* adcp:task:<id> */
-
-ngx_int_t
-ngx_http_adcp_task_key(ngx_pool_t *pool, ngx_str_t *id, ngx_str_t *key)
-{
-    key->data = ngx_pnalloc(pool, sizeof("adcp:task:") - 1 + id->len);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    key->len = ngx_sprintf(key->data, "adcp:task:%V", id) - key->data;
-
-    return NGX_OK;
 }
 
 

@@ -38,8 +38,15 @@ for my $f (sort @sources) {
 
 # 1. cycles
 
+# objects of the sources there are (not those of files moved or gone)
+
+my %source = map { (my $b = $_) =~ s{.*/}{}; $b => 1 } grep { /\.c$/ } @sources;
+
 my @objs;
-find(sub { push @objs, $File::Find::name if /\.o$/ }, $objdir);
+find(sub {
+    (my $c = $_) =~ s/\.o$/.c/;
+    push @objs, $File::Find::name if /\.o$/ && $source{$c};
+}, $objdir);
 die "no objects under $objdir (build first)\n" unless @objs;
 
 my (%defines, %uses);

@@ -12,6 +12,7 @@
 
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_bus.h"
+#include "ngx_http_adcp_redis.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,9 +50,82 @@ ngx_http_adcp_redis_stop(void)
 
 
 ngx_http_adcp_redis_call_t *
-ngx_http_adcp_redis_command(ngx_http_adcp_redis_conf_t *rcf,
-    ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_http_adcp_redis_send(ngx_http_adcp_redis_conf_t *rcf,
+    ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
+    void *data, ngx_http_adcp_redis_args_t *a)
+{
+    abort();
+}
+
+
+void
+ngx_http_adcp_redis_args_set(ngx_http_adcp_redis_args_t *a,
+    const char **argv, size_t *len, ngx_uint_t max)
+{
+    abort();
+}
+
+
+void
+ngx_http_adcp_redis_arg(ngx_http_adcp_redis_args_t *a, const void *data,
+    size_t len)
+{
+    abort();
+}
+
+
+void
+ngx_http_adcp_redis_reset(void)
+{
+    abort();
+}
+
+
+ngx_int_t
+ngx_http_adcp_redis_string(ngx_http_adcp_redis_reply_t *reply, ngx_str_t *s)
+{
+    abort();
+}
+
+
+ngx_int_t
+ngx_http_adcp_redis_integer(ngx_http_adcp_redis_reply_t *reply, int64_t *n)
+{
+    abort();
+}
+
+
+ngx_int_t
+ngx_http_adcp_redis_error(ngx_http_adcp_redis_reply_t *reply, ngx_str_t *s)
+{
+    abort();
+}
+
+
+ngx_int_t
+ngx_http_adcp_redis_array(ngx_http_adcp_redis_reply_t *reply, size_t *n)
+{
+    abort();
+}
+
+
+ngx_http_adcp_redis_reply_t *
+ngx_http_adcp_redis_element(ngx_http_adcp_redis_reply_t *reply, size_t i)
+{
+    abort();
+}
+
+
+ngx_http_adcp_redis_reply_t *
+ngx_http_adcp_redis_field(ngx_http_adcp_redis_reply_t *map, char *name)
+{
+    abort();
+}
+
+
+void
+ngx_http_adcp_zone_echo_add(ngx_http_adcp_zone_t *zone, ngx_str_t *message,
+    ngx_msec_t ttl)
 {
     abort();
 }

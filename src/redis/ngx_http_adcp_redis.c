@@ -27,61 +27,11 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-
-#include "ngx_http_adcp_redis.h"
+#include "ngx_http_adcp_redis_private.h"
 
 
 #define NGX_HTTP_ADCP_REDIS_BACKOFF_MIN  500
 #define NGX_HTTP_ADCP_REDIS_BACKOFF_MAX  10000
-
-
-/* a hiredis context on nginx's event loop */
-
-typedef struct {
-    redisAsyncContext               *ac;        /* the current one */
-    ngx_http_adcp_redis_conf_t      *conf;
-    ngx_log_t                       *log;
-} ngx_http_adcp_redis_io_t;
-
-
-/* one hiredis context's socket; its own, so that a context being freed
-   never touches the one that replaced it */
-
-typedef struct {
-    ngx_http_adcp_redis_io_t        *io;
-    redisAsyncContext               *ac;
-    ngx_connection_t                *c;
-} ngx_http_adcp_redis_sock_t;
-
-
-typedef struct {
-    ngx_http_adcp_redis_io_t         io;
-    ngx_event_t                      timer;
-    ngx_uint_t                       state;
-    ngx_msec_t                       backoff;
-    ngx_http_adcp_redis_handlers_t   h;
-    unsigned                         probe:1;     /* a renewal unanswered */
-    unsigned                         exiting:1;
-} ngx_http_adcp_redis_link_t;
-
-
-struct ngx_http_adcp_redis_conn_s {
-    ngx_http_adcp_redis_io_t         io;
-    ngx_event_t                      timer;       /* the reply deadline */
-    ngx_msec_t                       deadline;    /* 0: adcp_redis_ping */
-    ngx_uint_t                       pending;
-    unsigned                         exiting:1;
-};
-
-typedef ngx_http_adcp_redis_conn_t  ngx_http_adcp_redis_cmd_t;
-
-
-struct ngx_http_adcp_redis_call_s {
-    ngx_http_adcp_redis_reply_pt     handler;     /* NULL: cancelled */
-    void                            *data;
-};
 
 
 static ngx_int_t ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io,
@@ -764,16 +714,10 @@ ngx_http_adcp_redis_on_subscribe(redisAsyncContext *ac, void *r,
 }
 
 
-/*
- * A command on this worker's command connection, opened on first use.
- * The handler gets the reply, or NULL; a cancelled call is answered to
- * nobody.  NULL: the command could not be queued.
- */
+/* the worker's command connection, set up on first use */
 
-ngx_http_adcp_redis_call_t *
-ngx_http_adcp_redis_command(ngx_http_adcp_redis_conf_t *rcf,
-    ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_http_adcp_redis_conn_t *
+ngx_http_adcp_redis_cmd_conn(ngx_http_adcp_redis_conf_t *rcf)
 {
     ngx_http_adcp_redis_cmd_t  *cmd;
 
@@ -788,8 +732,7 @@ ngx_http_adcp_redis_command(ngx_http_adcp_redis_conf_t *rcf,
         ngx_http_adcp_redis_cmd_init(cmd, rcf, 0, 0);
     }
 
-    return ngx_http_adcp_redis_conn_command(cmd, handler, data, argc, argv,
-                                            argvlen);
+    return cmd;
 }
 
 
@@ -837,15 +780,15 @@ ngx_http_adcp_redis_conn_destroy(ngx_http_adcp_redis_conn_t *conn)
 }
 
 
-ngx_http_adcp_redis_call_t *
-ngx_http_adcp_redis_conn_command(ngx_http_adcp_redis_conn_t *cmd,
-    ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen)
-{
-    ngx_http_adcp_redis_call_t  *call;
+/* call sent on cmd (opened first if need be), its reply due in time */
 
+ngx_int_t
+ngx_http_adcp_redis_conn_send(ngx_http_adcp_redis_conn_t *cmd,
+    ngx_http_adcp_redis_call_t *call, int argc, const char **argv,
+    const size_t *argvlen)
+{
     if (cmd->exiting) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     if (cmd->io.ac == NULL) {
@@ -856,24 +799,15 @@ ngx_http_adcp_redis_conn_command(ngx_http_adcp_redis_conn_t *cmd,
                                      ngx_http_adcp_redis_cmd_on_disconnect)
             != NGX_OK)
         {
-            return NULL;
+            return NGX_ERROR;
         }
     }
-
-    call = ngx_alloc(sizeof(ngx_http_adcp_redis_call_t), cmd->io.log);
-    if (call == NULL) {
-        return NULL;
-    }
-
-    call->handler = handler;
-    call->data = data;
 
     if (redisAsyncCommandArgv(cmd->io.ac, ngx_http_adcp_redis_cmd_on_reply,
                               call, argc, argv, argvlen)
         != REDIS_OK)
     {
-        ngx_free(call);
-        return NULL;
+        return NGX_ERROR;
     }
 
     cmd->pending++;
@@ -882,7 +816,7 @@ ngx_http_adcp_redis_conn_command(ngx_http_adcp_redis_conn_t *cmd,
         ngx_add_timer(&cmd->timer, cmd->deadline);
     }
 
-    return call;
+    return NGX_OK;
 }
 
 
@@ -986,174 +920,15 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
     }
 
     if (call->handler) {
+
+        /* a script Redis did not know, sent again: the same call waits */
+
+        if (r && call->retry && call->retry(call, r) == NGX_OK) {
+            return;
+        }
+
         call->handler(r, call->data);
     }
 
     ngx_free(call);
-}
-
-
-/* a command's arguments: see ngx_http_adcp_redis_args_t */
-
-ngx_int_t
-ngx_http_adcp_redis_args_init(ngx_http_adcp_redis_args_t *a,
-    ngx_pool_t *pool, ngx_uint_t max)
-{
-    a->argv = ngx_palloc(pool, max * sizeof(char *));
-    a->len = ngx_palloc(pool, max * sizeof(size_t));
-    a->n = 0;
-    a->max = max;
-    a->pool = pool;
-    a->overflow = 0;
-
-    if (a->argv == NULL || a->len == NULL) {
-        a->overflow = 1;
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/* on the caller's arrays (a command built on the stack): no numbers */
-
-void
-ngx_http_adcp_redis_args_set(ngx_http_adcp_redis_args_t *a,
-    const char **argv, size_t *len, ngx_uint_t max)
-{
-    a->argv = argv;
-    a->len = len;
-    a->n = 0;
-    a->max = max;
-    a->pool = NULL;
-    a->overflow = 0;
-}
-
-
-void
-ngx_http_adcp_redis_arg(ngx_http_adcp_redis_args_t *a, const void *data,
-    size_t len)
-{
-    if (a->n == a->max) {
-        a->overflow = 1;
-        return;
-    }
-
-    a->argv[a->n] = (const char *) (data ? data : "");
-    a->len[a->n++] = len;
-}
-
-
-void
-ngx_http_adcp_redis_arg_uint(ngx_http_adcp_redis_args_t *a, ngx_uint_t n)
-{
-    u_char  *p, *last;
-
-    if (a->pool == NULL) {
-        a->overflow = 1;
-        return;
-    }
-
-    p = ngx_pnalloc(a->pool, NGX_INT_T_LEN);
-    if (p == NULL) {
-        a->overflow = 1;
-        return;
-    }
-
-    last = ngx_sprintf(p, "%ui", n);
-
-    ngx_http_adcp_redis_arg(a, p, last - p);
-}
-
-
-/* on conn, or (NULL) the worker's command connection */
-
-ngx_http_adcp_redis_call_t *
-ngx_http_adcp_redis_send(ngx_http_adcp_redis_conf_t *rcf,
-    ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
-    void *data, ngx_http_adcp_redis_args_t *a)
-{
-    if (a->overflow || a->n == 0) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                      "adcp: redis: a command of more than %ui arguments",
-                      a->max);
-        return NULL;
-    }
-
-    if (conn) {
-        return ngx_http_adcp_redis_conn_command(conn, handler, data,
-                                                (int) a->n, a->argv, a->len);
-    }
-
-    return ngx_http_adcp_redis_command(rcf, handler, data, (int) a->n,
-                                       a->argv, a->len);
-}
-
-
-/* the reply's readers: NGX_OK and the value, or NGX_DECLINED */
-
-ngx_int_t
-ngx_http_adcp_redis_string(ngx_http_adcp_redis_reply_t *reply, ngx_str_t *s)
-{
-    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
-        return NGX_DECLINED;
-    }
-
-    s->data = (u_char *) reply->str;
-    s->len = reply->len;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_adcp_redis_integer(ngx_http_adcp_redis_reply_t *reply, int64_t *n)
-{
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        return NGX_DECLINED;
-    }
-
-    *n = (int64_t) reply->integer;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_adcp_redis_error(ngx_http_adcp_redis_reply_t *reply, ngx_str_t *s)
-{
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
-        return NGX_DECLINED;
-    }
-
-    s->data = (u_char *) reply->str;
-    s->len = reply->len;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_adcp_redis_array(ngx_http_adcp_redis_reply_t *reply, size_t *n)
-{
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        return NGX_DECLINED;
-    }
-
-    *n = reply->elements;
-
-    return NGX_OK;
-}
-
-
-ngx_http_adcp_redis_reply_t *
-ngx_http_adcp_redis_element(ngx_http_adcp_redis_reply_t *reply, size_t i)
-{
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || i >= reply->elements)
-    {
-        return NULL;
-    }
-
-    return reply->element[i];
 }

@@ -1,0 +1,90 @@
+
+/*
+ * ngx_http_adcp_module: what src/redis/'s files share.  The one place
+ * hiredis is included.
+ */
+
+
+#ifndef _NGX_HTTP_ADCP_REDIS_PRIVATE_H_INCLUDED_
+#define _NGX_HTTP_ADCP_REDIS_PRIVATE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "ngx_http_adcp_redis.h"
+
+
+/* a hiredis context on nginx's event loop */
+
+typedef struct {
+    redisAsyncContext               *ac;        /* the current one */
+    ngx_http_adcp_redis_conf_t      *conf;
+    ngx_log_t                       *log;
+} ngx_http_adcp_redis_io_t;
+
+
+/* one hiredis context's socket; its own, so that a context being freed
+   never touches the one that replaced it */
+
+typedef struct {
+    ngx_http_adcp_redis_io_t        *io;
+    redisAsyncContext               *ac;
+    ngx_connection_t                *c;
+} ngx_http_adcp_redis_sock_t;
+
+
+typedef struct {
+    ngx_http_adcp_redis_io_t         io;
+    ngx_event_t                      timer;
+    ngx_uint_t                       state;
+    ngx_msec_t                       backoff;
+    ngx_http_adcp_redis_handlers_t   h;
+    unsigned                         probe:1;     /* a renewal unanswered */
+    unsigned                         exiting:1;
+} ngx_http_adcp_redis_link_t;
+
+
+struct ngx_http_adcp_redis_conn_s {
+    ngx_http_adcp_redis_io_t         io;
+    ngx_event_t                      timer;       /* the reply deadline */
+    ngx_msec_t                       deadline;    /* 0: adcp_redis_ping */
+    ngx_uint_t                       pending;
+    unsigned                         exiting:1;
+};
+
+typedef ngx_http_adcp_redis_conn_t  ngx_http_adcp_redis_cmd_t;
+
+
+/*
+ * A command sent: malloc()ed, freed once answered.  A script's call
+ * (ngx_http_adcp_redis_eval()) holds a copy of its arguments, so that
+ * retry can send it again as EVAL on the same call.
+ */
+
+struct ngx_http_adcp_redis_call_s {
+    ngx_http_adcp_redis_reply_pt     handler;     /* NULL: cancelled */
+    void                            *data;
+    ngx_int_t                      (*retry)(ngx_http_adcp_redis_call_t *call,
+                                        redisReply *reply);
+                                                  /* NGX_OK: sent again */
+    ngx_http_adcp_redis_conn_t      *conn;
+    ngx_http_adcp_redis_script_t    *script;
+    int                              argc;
+    const char                     **argv;
+    size_t                          *argvlen;
+};
+
+
+ngx_http_adcp_redis_conn_t *ngx_http_adcp_redis_cmd_conn(
+    ngx_http_adcp_redis_conf_t *rcf);
+ngx_int_t ngx_http_adcp_redis_conn_send(ngx_http_adcp_redis_conn_t *conn,
+    ngx_http_adcp_redis_call_t *call, int argc, const char **argv,
+    const size_t *argvlen);
+
+
+#endif /* _NGX_HTTP_ADCP_REDIS_PRIVATE_H_INCLUDED_ */
