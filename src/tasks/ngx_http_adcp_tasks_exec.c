@@ -23,6 +23,8 @@
 #include "ngx_http_adcp_tasks_private.h"
 
 
+static u_char *ngx_http_adcp_exec_log_error(ngx_log_t *log, u_char *buf,
+    size_t len);
 static void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
 static ngx_int_t ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
     ngx_http_adcp_redis_script_t *script,
@@ -186,8 +188,21 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
 
     e->cs = cs;
     e->pool = pool;
-    e->log = ngx_cycle->log;
     e->reclaimed = reclaimed ? 1 : 0;
+
+    /* its messages name the tenant and the task, as nginx's name a client */
+
+    e->log = ngx_palloc(pool, sizeof(ngx_log_t));
+    if (e->log == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    *e->log = *ngx_cycle->log;
+    e->log->handler = ngx_http_adcp_exec_log_error;
+    e->log->data = e;
+    e->log->action = "claiming the task";
+    pool->log = e->log;
 
     e->entry.data = ngx_pstrdup(pool, &id);
     e->task_id.data = ngx_pnalloc(pool, task.len + 1);
@@ -196,6 +211,7 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
     if (e->entry.data == NULL || e->task_id.data == NULL
         || e->now.data == NULL)
     {
+        pool->log = ngx_cycle->log;
         ngx_destroy_pool(pool);
         return;
     }
@@ -220,8 +236,7 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
 
     if (reclaimed) {
         ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
-                      "adcp: task \"%V\" reclaimed (entry %V)",
-                      &e->task_id, &e->entry);
+                      "adcp: reclaimed (entry %V)", &e->entry);
     }
 
     (void) ngx_sprintf(attempts, "%d%Z", NGX_HTTP_ADCP_EXEC_ATTEMPTS);
@@ -254,6 +269,33 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
     {
         ngx_http_adcp_exec_free(e);
     }
+}
+
+
+/* " while <action>, tenant: "...", task: "..."" after each message */
+
+static u_char *
+ngx_http_adcp_exec_log_error(ngx_log_t *log, u_char *buf, size_t len)
+{
+    u_char                *p;
+    ngx_http_adcp_exec_t  *e;
+
+    e = log->data;
+    p = buf;
+
+    if (log->action) {
+        p = ngx_snprintf(p, len, " while %s", log->action);
+        len -= p - buf;
+        buf = p;
+    }
+
+    if (e->f[NGX_HTTP_ADCP_TF_TENANT].len) {
+        p = ngx_snprintf(p, len, ", tenant: \"%V\"",
+                         &e->f[NGX_HTTP_ADCP_TF_TENANT]);
+        len -= p - buf;
+    }
+
+    return ngx_snprintf(p, len, ", task: \"%V\"", &e->task_id);
 }
 
 
@@ -298,6 +340,9 @@ ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e)
         cs->running--;
     }
 
+    /* the log is in the pool: not for the pool's own last words */
+
+    e->pool->log = ngx_cycle->log;
     ngx_destroy_pool(e->pool);
 
     if (!cs->exiting) {
@@ -329,8 +374,7 @@ ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
 
     if (e->call == NULL) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: task \"%V\": Redis is unreachable, left for "
-                      "reclaiming", &e->task_id);
+                      "adcp: Redis is unreachable, left for reclaiming");
         return NGX_ERROR;
     }
 
@@ -360,7 +404,7 @@ ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
         }
 
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: task \"%V\" not claimed: %s%V", &e->task_id,
+                      "adcp: not claimed: %s%V",
                       reply ? "" : "Redis did not answer", &err);
         ngx_http_adcp_exec_free(e);
         return;
@@ -368,8 +412,7 @@ ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
 
     if (tag.len == 4 && ngx_strncmp(tag.data, "gone", 4) == 0) {
         ngx_log_error(NGX_LOG_WARN, e->log, 0,
-                      "adcp: task \"%V\" has no record (expired?), "
-                      "acknowledged", &e->task_id);
+                      "adcp: no record (expired?), acknowledged");
         ngx_http_adcp_exec_ack(e, 0);
         return;
     }
@@ -407,9 +450,7 @@ ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
 
         if (tag.len == 9 && ngx_strncmp(tag.data, "exhausted", 9) == 0) {
             ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                          "adcp: tenant \"%V\": task \"%V\" failed: "
-                          "attempted %d times",
-                          &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id,
+                          "adcp: failed: attempted %d times",
                           NGX_HTTP_ADCP_EXEC_ATTEMPTS);
 
             row = ngx_http_adcp_exec_row();
@@ -463,10 +504,10 @@ ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e)
     struct sockaddr_storage   ss;
 
     ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                  "adcp: tenant \"%V\": running task \"%V\"",
-                  &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id);
+                  "adcp: running");
 
     e->phase = NGX_HTTP_ADCP_PH_RUN;
+    e->log->action = "running the task";
 
     if (ngx_http_adcp_exec_target(e, &ss, &len) != NGX_OK) {
 
@@ -543,8 +584,7 @@ ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
                   - buf;
 
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: tenant \"%V\": task \"%V\": HTTP %i",
-                      &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id, e->code);
+                      "adcp: the adapter answered HTTP %i", e->code);
 
         ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
         return;
@@ -653,8 +693,7 @@ ngx_http_adcp_exec_fail(ngx_http_adcp_exec_t *e, char *code,
     e->value.len = p - e->value.data;
 
     ngx_log_error(NGX_LOG_WARN, e->log, 0,
-                  "adcp: tenant \"%V\": task \"%V\" failed: %s",
-                  &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id, code);
+                  "adcp: failed: %s", code);
 
     e->status = NGX_HTTP_ADCP_TS_FAILED;
 
@@ -717,6 +756,7 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
     }
 
     e->phase = NGX_HTTP_ADCP_PH_FINISH;
+    e->log->action = "storing the task's outcome";
 
     if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_exec_finish_script,
                                    ngx_http_adcp_exec_on_finish, &a)
@@ -743,17 +783,14 @@ ngx_http_adcp_exec_on_finish(ngx_http_adcp_redis_reply_t *reply, void *data)
         }
 
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: tenant \"%V\": task \"%V\": its outcome was "
-                      "not stored (%V), left for reclaiming",
-                      &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id, &err);
+                      "adcp: the outcome was not stored (%V), left for "
+                      "reclaiming", &err);
         ngx_http_adcp_exec_free(e);
         return;
     }
 
     ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                  "adcp: tenant \"%V\": task \"%V\" %V",
-                  &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id,
-                  &ngx_http_adcp_task_statuses[e->status]);
+                  "adcp: %V", &ngx_http_adcp_task_statuses[e->status]);
 
     ngx_http_adcp_exec_queue(e->cs, reply);
 
@@ -808,6 +845,7 @@ ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t hooked)
     }
 
     e->phase = NGX_HTTP_ADCP_PH_ACK;
+    e->log->action = "acknowledging the task";
 
     if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_exec_ack_script,
                                    ngx_http_adcp_exec_on_ack, &a)

@@ -156,8 +156,7 @@ ngx_http_adcp_exec_http_read(ngx_event_t *ev)
 
             if (e->in_size >= NGX_HTTP_ADCP_EXEC_REPLY_MAX) {
                 ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                              "adcp: task \"%V\": the reply is over %uz "
-                              "bytes", &e->task_id,
+                              "adcp: the reply is over %uz bytes",
                               (size_t) NGX_HTTP_ADCP_EXEC_REPLY_MAX);
                 ngx_http_adcp_exec_http_end(e, NGX_DECLINED);
                 return;
@@ -213,8 +212,7 @@ ngx_http_adcp_exec_http_timer(ngx_event_t *ev)
     ngx_http_adcp_exec_t *e = ev->data;
 
     ngx_log_error(NGX_LOG_ERR, e->log, NGX_ETIMEDOUT,
-                  "adcp: task \"%V\": no complete answer in time",
-                  &e->task_id);
+                  "adcp: no complete answer in time");
 
     ngx_http_adcp_exec_http_end(e, NGX_ERROR);
 }

@@ -173,10 +173,8 @@ ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
 
             if (pass == 1) {
                 ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
-                              "adcp: tenant \"%V\": task \"%V\": port %i "
-                              "is TLS or HTTP/2 or gone, sent to %V",
-                              &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id,
-                              port, &ls[i].addr_text);
+                              "adcp: port %i is TLS or HTTP/2 or gone, sent "
+                              "to %V", port, &ls[i].addr_text);
             }
 
             ngx_memcpy(ss, ls[i].sockaddr, ls[i].socklen);
@@ -205,9 +203,8 @@ ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
     }
 
     ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                  "adcp: tenant \"%V\": task \"%V\": no plain HTTP/1 "
-                  "listening socket (port %i is TLS, HTTP/2 or gone)",
-                  &e->f[NGX_HTTP_ADCP_TF_TENANT], &e->task_id, port);
+                  "adcp: no plain HTTP/1 listening socket (port %i is TLS, "
+                  "HTTP/2 or gone)", port);
 
     return NGX_ERROR;
 }

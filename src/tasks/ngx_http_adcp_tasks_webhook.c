@@ -61,6 +61,7 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     op = &e->f[NGX_HTTP_ADCP_TF_OPERATION_ID];
 
     e->phase = NGX_HTTP_ADCP_PH_HOOK;
+    e->log->action = "delivering the webhook";
     e->hooks++;
 
     why = ngx_http_adcp_tasks_url(e->pool, &url,
@@ -73,18 +74,18 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     if (why) {
         if (why[0] == 'p') {
             ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                          "adcp: task \"%V\": the webhook address is not "
-                          "public, not delivered", &e->task_id);
+                          "adcp: the webhook address is not public, not "
+                          "delivered");
 
         } else if (why[0] == 'i') {
             ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                          "adcp: task \"%V\": the webhook url is invalid, "
-                          "not delivered", &e->task_id);
+                          "adcp: the webhook url is invalid, not "
+                          "delivered");
 
         } else {
             ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                          "adcp: task \"%V\": the webhook url is not "
-                          "http://, not delivered", &e->task_id);
+                          "adcp: the webhook url is not http://, not "
+                          "delivered");
         }
 
         e->hooked(e, NGX_DECLINED);
@@ -193,8 +194,7 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     e->out->last = p;
 
     ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                  "adcp: task \"%V\": webhook attempt %ui",
-                  &e->task_id, e->hooks);
+                  "adcp: webhook attempt %ui", e->hooks);
 
     if (u.sockaddr) {
         if (ngx_http_adcp_exec_http(e, u.sockaddr, u.socklen,
@@ -219,9 +219,8 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
 
     if (ctx == NGX_NO_RESOLVER) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: task \"%V\": the webhook host \"%V\" needs "
-                      "a \"resolver\" at the http{} level, not delivered",
-                      &e->task_id, &u.host);
+                      "adcp: the webhook host \"%V\" needs a \"resolver\" "
+                      "at the http{} level, not delivered", &u.host);
         e->hooked(e, NGX_DECLINED);
         return;
     }
@@ -260,8 +259,8 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
 
     if (ctx->state) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: task \"%V\": the webhook host \"%V\" could "
-                      "not be resolved (%i: %s)", &e->task_id, &ctx->name,
+                      "adcp: the webhook host \"%V\" could not be "
+                      "resolved (%i: %s)", &ctx->name,
                       ctx->state, ngx_resolver_strerror(ctx->state));
 
         ngx_resolve_name_done(ctx);
@@ -286,9 +285,8 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
         && !e->cs->tmcf->webhook_private)
     {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: task \"%V\": the webhook host resolves to an "
-                      "address that is not public, not delivered",
-                      &e->task_id);
+                      "adcp: the webhook host resolves to an address that "
+                      "is not public, not delivered");
         e->hooked(e, NGX_DECLINED);
         return;
     }
@@ -319,20 +317,19 @@ ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         && e->code >= 200 && e->code <= 299)
     {
         ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                      "adcp: task \"%V\": webhook delivered (HTTP %i)",
-                      &e->task_id, e->code);
+                      "adcp: webhook delivered (HTTP %i)", e->code);
         e->hooked(e, NGX_OK);
         return;
     }
 
     ngx_log_error(NGX_LOG_WARN, e->log, 0,
-                  "adcp: task \"%V\": webhook attempt %ui failed (HTTP %i)",
-                  &e->task_id, e->hooks, e->code);
+                  "adcp: webhook attempt %ui failed (HTTP %i)",
+                  e->hooks, e->code);
 
     if (e->hooks >= NGX_HTTP_ADCP_HOOK_ATTEMPTS) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: task \"%V\": webhook given up after %ui "
-                      "attempts", &e->task_id, e->hooks);
+                      "adcp: webhook given up after %ui attempts",
+                      e->hooks);
         e->hooked(e, NGX_DECLINED);
         return;
     }
