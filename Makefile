@@ -39,7 +39,7 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
 
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 60
-FUZZ_TARGETS := envelope descriptor tenant_id bus
+FUZZ_TARGETS := envelope descriptor tenant_id bus reply
 FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined \
@@ -49,6 +49,8 @@ FUZZ_LINK_descriptor := src/ngx_http_adcp_descriptor.c \
                         src/ngx_http_adcp_cache.c src/ngx_http_adcp_json.c
 FUZZ_LINK_tenant_id  :=
 FUZZ_LINK_bus        := src/ngx_http_adcp_bus.c
+FUZZ_LINK_reply      := src/tasks/ngx_http_adcp_tasks_reply.c \
+                        src/ngx_http_adcp_json.c $(BUILD)/unit/nginx-src/ngx_string.c
 
 # nginx from Debian's source package (the orig tarball apt-get source
 # fetches, checked against the Sources index by apt), built with clang,
@@ -97,6 +99,17 @@ UNIT_LINK_test_cache     := src/ngx_http_adcp_cache.c
 UNIT_LINK_test_descriptor := src/ngx_http_adcp_descriptor.c \
                              src/ngx_http_adcp_cache.c \
                              src/ngx_http_adcp_json.c
+# the tasks' pure parts, with the nginx core files they call (taken from
+# the source package the ASan build uses: nginx-dev has headers only)
+UNIT_NGX    := $(BUILD)/unit/nginx-src
+UNIT_NGX_CORE := $(UNIT_NGX)/ngx_string.c $(UNIT_NGX)/ngx_inet.c \
+                 $(UNIT_NGX)/ngx_md5.c
+UNIT_LINK_test_tasks_url  := src/tasks/ngx_http_adcp_tasks_url.c \
+                             $(UNIT_NGX_CORE)
+UNIT_LINK_test_tasks_hash := src/tasks/ngx_http_adcp_tasks_hash.c \
+                             $(UNIT_NGX_CORE)
+UNIT_LINK_test_tasks_reply := src/tasks/ngx_http_adcp_tasks_reply.c \
+                              src/ngx_http_adcp_json.c $(UNIT_NGX_CORE)
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \
@@ -152,6 +165,15 @@ $(ASAN_NGINX): $(ASAN_NGX)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(ASAN_NGX) -f objs/Makefile binary
 
 asan: $(ASAN_NGINX)
+
+$(BUILD)/unit/test_tasks_url $(BUILD)/unit/test_tasks_hash \
+$(BUILD)/unit/test_tasks_reply $(BUILD)/fuzz/fuzz_reply: $(UNIT_NGX_CORE)
+
+$(UNIT_NGX_CORE): $(ASAN_TARBALL)
+	mkdir -p $(UNIT_NGX)
+	tar -xzf $(ASAN_TARBALL) -C $(UNIT_NGX) --strip-components=3 \
+	    nginx-1.22.1/src/core/$(notdir $@)
+	touch $@
 
 test-asan: $(ASAN_NGINX)
 	ADCP_TEST_ASAN=1 ADCP_TEST_NGINX=$(CURDIR)/$(ASAN_NGINX) \

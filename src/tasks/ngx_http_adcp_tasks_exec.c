@@ -503,11 +503,10 @@ ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e)
     ngx_str_t                 msg;
     struct sockaddr_storage   ss;
 
-    ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                  "adcp: running");
-
     e->phase = NGX_HTTP_ADCP_PH_RUN;
     e->log->action = "running the task";
+
+    ngx_log_error(NGX_LOG_INFO, e->log, 0, "adcp: started");
 
     if (ngx_http_adcp_exec_target(e, &ss, &len) != NGX_OK) {
 

@@ -1,7 +1,8 @@
 
 /*
  * Just enough of nginx's core for the module's pure logic to run outside
- * nginx: pool allocations are malloc()s remembered per pool and freed by
+ * nginx (weak where nginx's own file, linked by a test, has the real
+ * one): pool allocations are malloc()s remembered per pool and freed by
  * test_pool_destroy(); files are read with pread().  Everything else the
  * module's files reference is left unresolved at link time and must not
  * be called by a unit test.
@@ -207,7 +208,7 @@ ngx_destroy_pool(ngx_pool_t *pool)
 }
 
 
-ngx_uint_t
+ngx_uint_t __attribute__((weak))
 ngx_hash_key(u_char *data, size_t len)
 {
     ngx_uint_t  i, key;
@@ -222,7 +223,7 @@ ngx_hash_key(u_char *data, size_t len)
 }
 
 
-u_char *
+u_char * __attribute__((weak))
 ngx_pstrdup(ngx_pool_t *pool, ngx_str_t *src)
 {
     u_char  *dst;
@@ -276,7 +277,7 @@ ngx_array_push(ngx_array_t *a)
 }
 
 
-ngx_int_t
+ngx_int_t __attribute__((weak))
 ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
 {
     ngx_uint_t  c1, c2;
@@ -303,3 +304,10 @@ ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
 
     return 0;
 }
+
+
+/* what nginx's own files linked by some tests reference (never called) */
+
+volatile ngx_cycle_t  *ngx_cycle __attribute__((weak));
+volatile ngx_time_t   *ngx_cached_time __attribute__((weak));
+ngx_pid_t              ngx_pid __attribute__((weak));

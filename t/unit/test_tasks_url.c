@@ -1,0 +1,174 @@
+
+/*
+ * Unit tests of the webhook URL policy (src/tasks/ngx_http_adcp_tasks_url.c):
+ * which urls a task may name for its webhook, and which addresses a
+ * webhook may go to.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "../../src/tasks/ngx_http_adcp_tasks_private.h"
+#include "ngx_stubs.h"
+#include "tap.h"
+
+
+static int
+public4(const char *ip)
+{
+    struct sockaddr_in  sin;
+
+    ngx_memzero(&sin, sizeof(struct sockaddr_in));
+    sin.sin_family = AF_INET;
+    inet_pton(AF_INET, ip, &sin.sin_addr);
+
+    return ngx_http_adcp_tasks_url_public((struct sockaddr *) &sin);
+}
+
+
+static int
+public6(const char *ip)
+{
+    struct sockaddr_in6  sin6;
+
+    ngx_memzero(&sin6, sizeof(struct sockaddr_in6));
+    sin6.sin6_family = AF_INET6;
+    inet_pton(AF_INET6, ip, &sin6.sin6_addr);
+
+    return ngx_http_adcp_tasks_url_public((struct sockaddr *) &sin6);
+}
+
+
+static ngx_pool_t  *test_pool;
+
+
+/* u points into the pool: kept until the next call */
+
+static char *
+policy(const char *url, ngx_uint_t private, ngx_http_adcp_tasks_url_t *u)
+{
+    char       *why;
+    ngx_str_t   s;
+
+    if (test_pool) {
+        test_pool_destroy(test_pool);
+    }
+
+    test_pool = test_pool_create();
+
+    s.data = (u_char *) url;
+    s.len = strlen(url);
+
+    ngx_memzero(u, sizeof(ngx_http_adcp_tasks_url_t));
+
+    why = ngx_http_adcp_tasks_url(test_pool, &s, private, u);
+
+    return why ? why : "ok";
+}
+
+
+static int
+clean(const char *s)
+{
+    return ngx_http_adcp_tasks_clean((u_char *) s, strlen(s));
+}
+
+
+int
+main(void)
+{
+    char                       long_url[2100];
+    ngx_http_adcp_tasks_url_t  u;
+
+    /* addresses */
+
+    tap_ok(public4("8.8.8.8"), "8.8.8.8 is public");
+    tap_ok(public4("172.32.0.1"), "172.32.0.1 is public (past 172.16/12)");
+    tap_ok(public4("100.128.0.1"), "100.128.0.1 is public (past CGNAT)");
+    tap_ok(public4("223.255.255.255"), "223.255.255.255 is public");
+    tap_ok(!public4("0.0.0.0"), "0.0.0.0 is not");
+    tap_ok(!public4("10.1.2.3"), "10/8 is not");
+    tap_ok(!public4("127.0.0.1"), "loopback is not");
+    tap_ok(!public4("100.64.0.1"), "100.64/10 (CGNAT) is not");
+    tap_ok(!public4("100.127.255.255"), "... to its end");
+    tap_ok(!public4("169.254.169.254"), "link-local (metadata) is not");
+    tap_ok(!public4("172.16.0.1"), "172.16/12 is not");
+    tap_ok(!public4("172.31.255.255"), "... to its end");
+    tap_ok(!public4("192.168.1.1"), "192.168/16 is not");
+    tap_ok(!public4("224.0.0.1"), "multicast is not");
+    tap_ok(!public4("255.255.255.255"), "reserved is not");
+
+    tap_ok(public6("2001:4860:4860::8888"), "a global IPv6 address is");
+    tap_ok(!public6("::1"), "IPv6 loopback is not");
+    tap_ok(!public6("::"), "IPv6 unspecified is not");
+    tap_ok(!public6("fe80::1"), "IPv6 link-local is not");
+    tap_ok(!public6("fd00::1"), "IPv6 unique local is not");
+    tap_ok(!public6("ff02::1"), "IPv6 multicast is not");
+    tap_ok(!public6("::ffff:10.0.0.1"), "an IPv4-mapped private one is not");
+    tap_ok(public6("::ffff:8.8.8.8"), "an IPv4-mapped public one is");
+
+    /* urls */
+
+    tap_ok(strcmp(policy("https://hooks.example/x", 0, &u), "https") == 0,
+           "https: not delivered yet");
+    tap_ok(strcmp(policy("HTTPS://hooks.example/x", 0, &u), "https") == 0,
+           "... in any case");
+    tap_ok(strcmp(policy("ftp://hooks.example/x", 0, &u), "not http") == 0,
+           "ftp: not http");
+    tap_ok(strcmp(policy("http:/x", 0, &u), "not http") == 0,
+           "a short url: not http");
+    tap_ok(strcmp(policy("http://a b/", 0, &u), "invalid") == 0,
+           "a space: invalid");
+    tap_ok(strcmp(policy("http://a/\tb", 0, &u), "invalid") == 0,
+           "a tab: invalid");
+    tap_ok(strcmp(policy("http://a/\x7f", 0, &u), "invalid") == 0,
+           "DEL: invalid");
+    tap_ok(strcmp(policy("http://", 0, &u), "invalid") == 0,
+           "no host: invalid");
+
+    memset(long_url, 'a', sizeof(long_url) - 1);
+    memcpy(long_url, "http://h/", 9);
+    long_url[2049] = '\0';
+    tap_ok(strcmp(policy(long_url, 0, &u), "not http") == 0,
+           "2049 bytes: refused");
+    long_url[2048] = '\0';
+    tap_ok(strcmp(policy(long_url, 0, &u), "ok") == 0, "2048 bytes: fine");
+
+    tap_ok(strcmp(policy("http://10.0.0.5:8080/h", 0, &u), "private") == 0,
+           "a private address: refused");
+    tap_ok(strcmp(policy("http://127.0.0.1/h", 0, &u), "private") == 0,
+           "loopback: refused");
+    tap_ok(strcmp(policy("http://[::1]/h", 0, &u), "private") == 0,
+           "IPv6 loopback: refused");
+    tap_ok(strcmp(policy("http://127.0.0.1:81/h", 1, &u), "ok") == 0
+           && u.sockaddr != NULL && u.port == 81,
+           "... allowed with adcp_task_webhook_private");
+
+    tap_ok(strcmp(policy("http://hooks.example:8080/p?q=1", 0, &u), "ok") == 0
+           && u.host.len == 13
+           && ngx_strncmp(u.host.data, "hooks.example", 13) == 0
+           && u.port == 8080 && u.path.len == 6
+           && ngx_strncmp(u.path.data, "/p?q=1", 6) == 0
+           && u.sockaddr == NULL,
+           "a host name: host, port, path; resolved later");
+
+    tap_ok(strcmp(policy("http://93.184.216.34", 0, &u), "ok") == 0
+           && u.port == 80 && u.path.len == 1 && u.path.data[0] == '/'
+           && u.sockaddr != NULL,
+           "an address: port 80, path \"/\", the address");
+
+    /* values in a request head */
+
+    tap_ok(clean("Bearer abc\tdef"), "a tab may be in a header value");
+    tap_ok(!clean("a\r\nX-Injected: 1"), "CR LF may not");
+    tap_ok(!clean("a\nb"), "LF may not");
+    tap_ok(!clean("a\x7f"), "DEL may not");
+    tap_ok(!ngx_http_adcp_tasks_clean((u_char *) "a\0b", 3),
+           "NUL may not");
+
+    test_pool_destroy(test_pool);
+
+    return tap_done();
+}
