@@ -241,70 +241,117 @@ ngx_http_adcp_exec_http_close(ngx_http_adcp_exec_t *e)
 }
 
 
-/* the status line, Content-Type, and the body of e->in */
+/*
+ * The reply in e->in read as nginx reads an upstream's: the status line
+ * and the headers by ngx_http_parse_status_line() and
+ * ngx_http_parse_header_line() (their state kept in a zeroed request of
+ * the exchange's own), a chunked body decoded in place by
+ * ngx_http_parse_chunked().  e->code, the Content-Type and the body.
+ */
 
 ngx_int_t
 ngx_http_adcp_exec_parse(ngx_http_adcp_exec_t *e, ngx_str_t *ct,
     ngx_str_t *body)
 {
-    u_char  *p, *last, *eol, *colon;
-
-    p = e->in;
-    last = e->in + e->in_len;
+    u_char              *d;
+    size_t               n, len;
+    ngx_int_t            rc;
+    ngx_buf_t            b;
+    ngx_uint_t           chunked;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_http_status_t    status;
+    ngx_http_chunked_t   ctx;
 
     ngx_str_null(ct);
+    e->code = 0;
 
-    if (last - p < 12 || ngx_strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ') {
+    r = ngx_pcalloc(e->pool, sizeof(ngx_http_request_t));
+    c = ngx_pcalloc(e->pool, sizeof(ngx_connection_t));
+    if (r == NULL || c == NULL) {
         return NGX_ERROR;
     }
 
-    e->code = ngx_atoi(p + 9, 3);
+    c->log = e->log;
+    r->connection = c;
 
-    if (e->code == NGX_ERROR) {
+    ngx_memzero(&b, sizeof(ngx_buf_t));
+    b.pos = e->in;
+    b.last = e->in + e->in_len;
+
+    ngx_memzero(&status, sizeof(ngx_http_status_t));
+
+    if (e->in == NULL
+        || ngx_http_parse_status_line(r, &b, &status) != NGX_OK)
+    {
         return NGX_ERROR;
     }
+
+    e->code = status.code;
+    chunked = 0;
 
     for ( ;; ) {
-        eol = ngx_strlchr(p, last, LF);
+        rc = ngx_http_parse_header_line(r, &b, 1);
 
-        if (eol == NULL) {
+        if (rc == NGX_HTTP_PARSE_HEADER_DONE) {
+            break;
+        }
+
+        if (rc != NGX_OK) {
             return NGX_ERROR;
         }
 
-        p = eol + 1;
+        len = r->header_name_end - r->header_name_start;
 
-        if (p < last && *p == CR) {
-            p++;
+        if (len == sizeof("Content-Type") - 1
+            && ngx_strncasecmp(r->header_name_start,
+                               (u_char *) "Content-Type", len) == 0)
+        {
+            ct->data = r->header_start;
+            ct->len = r->header_end - r->header_start;
+            continue;
         }
 
-        if (p < last && *p == LF) {
-            body->data = p + 1;
-            body->len = last - (p + 1);
+        if (len == sizeof("Transfer-Encoding") - 1
+            && ngx_strncasecmp(r->header_name_start,
+                               (u_char *) "Transfer-Encoding", len) == 0
+            && r->header_end - r->header_start == sizeof("chunked") - 1
+            && ngx_strncasecmp(r->header_start, (u_char *) "chunked",
+                               sizeof("chunked") - 1) == 0)
+        {
+            chunked = 1;
+        }
+    }
+
+    body->data = b.pos;
+    body->len = b.last - b.pos;
+
+    if (!chunked) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&ctx, sizeof(ngx_http_chunked_t));
+    d = b.pos;
+
+    for ( ;; ) {
+        rc = ngx_http_parse_chunked(r, &b, &ctx);
+
+        if (rc == NGX_OK) {
+            n = ngx_min((size_t) ctx.size, (size_t) (b.last - b.pos));
+
+            d = ngx_movemem(d, b.pos, n);
+            b.pos += n;
+            ctx.size -= n;
+            continue;
+        }
+
+        if (rc == NGX_DONE) {
+            body->len = d - body->data;
             return NGX_OK;
         }
 
-        if (last - p > (ssize_t) sizeof("Content-Type:") - 1
-            && ngx_strncasecmp(p, (u_char *) "Content-Type:",
-                               sizeof("Content-Type:") - 1) == 0)
-        {
-            colon = p + sizeof("Content-Type:") - 1;
+        /* cut short, or not chunks */
 
-            while (colon < last && *colon == ' ') {
-                colon++;
-            }
-
-            eol = ngx_strlchr(colon, last, LF);
-
-            if (eol == NULL) {
-                return NGX_ERROR;
-            }
-
-            ct->data = colon;
-            ct->len = eol - colon;
-
-            if (ct->len && ct->data[ct->len - 1] == CR) {
-                ct->len--;
-            }
-        }
+        return NGX_ERROR;
     }
 }
