@@ -32,7 +32,6 @@
 #include "ngx_http_adcp_bus.h"
 #include "ngx_http_adcp_redis.h"
 #include "ngx_http_adcp_json.h"
-#include "ngx_http_adcp_error_page.h"
 #include "ngx_http_adcp_balancer.h"
 
 
@@ -112,13 +111,6 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_adcp_loc_conf_t, enable),
-      NULL },
-
-    { ngx_string("adcp_error_pages"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_adcp_loc_conf_t, error_pages),
       NULL },
 
     { ngx_string("adcp_factory"),
@@ -225,13 +217,6 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       0,
       0,
       (void *) ngx_http_adcp_admin_handler },
-
-    { ngx_string("adcp_balancer"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
-      ngx_http_adcp_balancer,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
 
       ngx_null_command
 };
@@ -650,7 +635,6 @@ ngx_http_adcp_create_loc_conf(ngx_conf_t *cf)
      */
 
     alcf->enable = NGX_CONF_UNSET;
-    alcf->error_pages = NGX_CONF_UNSET;
     alcf->tenant_key = NGX_CONF_UNSET_PTR;
 
     return alcf;
@@ -664,7 +648,6 @@ ngx_http_adcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_adcp_loc_conf_t *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
-    ngx_conf_merge_value(conf->error_pages, prev->error_pages, 0);
     ngx_conf_merge_ptr_value(conf->tenant_key, prev->tenant_key, NULL);
     ngx_conf_merge_str_value(conf->factory, prev->factory, "");
     ngx_conf_merge_str_value(conf->validator, prev->validator, "");
@@ -687,10 +670,6 @@ ngx_http_adcp_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_adcp_handler;
-
-    if (ngx_http_adcp_error_page_init_filter(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     return ngx_http_adcp_factory_init_filter(cf);
 }

@@ -55,8 +55,6 @@ typedef struct {
     ngx_msec_t                  stale_if_error;
     size_t                      zone_size;
     ngx_flag_t                  platforms;     /* some adcp_factory is set */
-    ngx_array_t                *balancers;     /* upstream{}s with
-                                                  adcp_balancer, or NULL */
     ngx_http_adcp_zone_t        zone;
     ngx_http_adcp_redis_conf_t  redis;
     ngx_flag_t                  tasks;         /* some adcp_async is set */
@@ -67,7 +65,6 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                  enable;        /* adcp on */
-    ngx_flag_t                  error_pages;   /* adcp_error_pages */
     ngx_http_complex_value_t   *tenant_key;    /* adcp_tenant_key */
     ngx_str_t                   factory;       /* adcp_factory */
     ngx_str_t                   validator;     /* adcp_validator */

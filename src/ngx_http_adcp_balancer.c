@@ -1,6 +1,7 @@
 
 /*
- * ngx_http_adcp_module: adcp_balancer.
+ * ngx_http_adcp_balancer_module: adcp_balancer, an upstream module of its
+ * own in the adcp .so.
  *
  *   upstream adcp_adapters {
  *       adcp_balancer;      # each request's peer is its platform's upstream
@@ -60,6 +61,12 @@ typedef struct {
 } ngx_http_adcp_peers_t;
 
 
+typedef struct {
+    ngx_array_t                   *balancers;  /* upstream{}s with
+                                                  adcp_balancer, or NULL */
+} ngx_http_adcp_balancer_main_conf_t;
+
+
 /* a request waiting for a host name; in the request's pool */
 
 typedef struct {
@@ -72,6 +79,9 @@ typedef struct {
 } ngx_http_adcp_resolve_t;
 
 
+static char *ngx_http_adcp_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void *ngx_http_adcp_balancer_create_main_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_adcp_balancer_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
@@ -96,12 +106,56 @@ static void ngx_http_adcp_balancer_cleanup(void *data);
 static ngx_int_t ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx);
 
 
+static ngx_command_t  ngx_http_adcp_balancer_commands[] = {
+
+    { ngx_string("adcp_balancer"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
+      ngx_http_adcp_balancer,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_adcp_balancer_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_adcp_balancer_create_main_conf, /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_adcp_balancer_module = {
+    NGX_MODULE_V1,
+    &ngx_http_adcp_balancer_module_ctx,    /* module context */
+    ngx_http_adcp_balancer_commands,       /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
 /* adcp_balancer; in an upstream{} block, before keepalive */
 
-char *
+static char *
 ngx_http_adcp_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_adcp_main_conf_t *amcf = conf;
+    ngx_http_adcp_balancer_main_conf_t *bmcf = conf;
 
     ngx_http_upstream_server_t     *us;
     ngx_http_upstream_srv_conf_t   *uscf, **p;
@@ -125,15 +179,15 @@ ngx_http_adcp_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(us, sizeof(ngx_http_upstream_server_t));
 
-    if (amcf->balancers == NULL) {
-        amcf->balancers = ngx_array_create(cf->pool, 2,
+    if (bmcf->balancers == NULL) {
+        bmcf->balancers = ngx_array_create(cf->pool, 2,
                                   sizeof(ngx_http_upstream_srv_conf_t *));
-        if (amcf->balancers == NULL) {
+        if (bmcf->balancers == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
-    p = ngx_array_push(amcf->balancers);
+    p = ngx_array_push(bmcf->balancers);
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -141,6 +195,19 @@ ngx_http_adcp_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *p = uscf;
 
     return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_adcp_balancer_create_main_conf(ngx_conf_t *cf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     bmcf->balancers = NULL;
+     */
+
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_adcp_balancer_main_conf_t));
 }
 
 
@@ -301,16 +368,17 @@ ngx_http_adcp_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
 ngx_int_t
 ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_http_adcp_peer_t       *peer;
-    ngx_http_adcp_resolve_t    *rs;
-    ngx_http_adcp_main_conf_t  *amcf;
+    ngx_http_adcp_peer_t                *peer;
+    ngx_http_adcp_resolve_t             *rs;
+    ngx_http_adcp_balancer_main_conf_t  *bmcf;
 
     peer = ctx->peer;
 
     if (peer == NULL) {
-        amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+        bmcf = ngx_http_get_module_main_conf(r,
+                                             ngx_http_adcp_balancer_module);
 
-        if (amcf->balancers == NULL || ctx->platform == NULL) {
+        if (bmcf->balancers == NULL || ctx->platform == NULL) {
             return NGX_OK;
         }
 
@@ -434,16 +502,16 @@ ngx_http_adcp_balancer_peer_init(ngx_http_adcp_platform_t *pf,
     ngx_uint_t                      i, j;
     ngx_addr_t                     *addr;
     ngx_http_upstream_srv_conf_t  **uscfp, **bp;
-    ngx_http_upstream_main_conf_t  *umcf;
-    ngx_http_adcp_main_conf_t      *amcf;
+    ngx_http_upstream_main_conf_t       *umcf;
+    ngx_http_adcp_balancer_main_conf_t  *bmcf;
 
     peer->name = name;
     peer->type = NGX_HTTP_ADCP_PEER_BAD;
 
     umcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_upstream_module);
-    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_adcp_module);
+    bmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_adcp_balancer_module);
 
     uscfp = umcf->upstreams.elts;
 
@@ -457,9 +525,9 @@ ngx_http_adcp_balancer_peer_init(ngx_http_adcp_platform_t *pf,
             continue;
         }
 
-        bp = amcf->balancers->elts;
+        bp = bmcf->balancers->elts;
 
-        for (j = 0; j < amcf->balancers->nelts; j++) {
+        for (j = 0; j < bmcf->balancers->nelts; j++) {
             if (bp[j] == uscfp[i]) {
                 ngx_log_error(NGX_LOG_ERR, log, 0,
                               "adcp_balancer: tenant \"%V\": the platform "

@@ -1,6 +1,6 @@
 
 /*
- * ngx_http_adcp_module: adcp_balancer, an upstream{} whose peer for each
+ * ngx_http_adcp_balancer_module: adcp_balancer, an upstream{} whose peer for each
  * request is its platform's upstream (SPEC section 2, "Forwarding without
  * a per-request URL parse").
  */
@@ -17,7 +17,8 @@
 #include "ngx_http_adcp.h"
 
 
-char *ngx_http_adcp_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+extern ngx_module_t  ngx_http_adcp_balancer_module;
+
 ngx_int_t ngx_http_adcp_balancer_prepare(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 

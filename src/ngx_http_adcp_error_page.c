@@ -1,6 +1,9 @@
 
 /*
- * ngx_http_adcp_module: adcp_error_pages (SPEC section 3, the last row).
+ * ngx_http_adcp_error_pages_module: adcp_error_pages (SPEC section 3, the
+ * last row), a filter module of its own in the adcp .so, listed before
+ * the main module (config: ngx_module_order) so that its filters run
+ * after the main module's factory capture, as nginx chains filters.
  *
  * In a location with "adcp on" and "adcp_error_pages on", a 5xx response
  * of the main request whose body is not JSON becomes an AdCP
@@ -27,17 +30,100 @@
 #include "ngx_http_adcp_error_page.h"
 
 
+typedef struct {
+    ngx_flag_t                  enable;        /* adcp_error_pages */
+} ngx_http_adcp_error_pages_loc_conf_t;
+
+
+static void *ngx_http_adcp_error_pages_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_adcp_error_pages_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_adcp_error_page_init_filter(ngx_conf_t *cf);
 static ngx_int_t ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_error_page_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_adcp_error_page_clean_header(ngx_http_request_t *r);
 
 
+static ngx_command_t  ngx_http_adcp_error_pages_commands[] = {
+
+    { ngx_string("adcp_error_pages"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_adcp_error_pages_loc_conf_t, enable),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_adcp_error_pages_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_adcp_error_page_init_filter,  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_adcp_error_pages_create_loc_conf, /* create location conf */
+    ngx_http_adcp_error_pages_merge_loc_conf   /* merge location conf */
+};
+
+
+ngx_module_t  ngx_http_adcp_error_pages_module = {
+    NGX_MODULE_V1,
+    &ngx_http_adcp_error_pages_module_ctx, /* module context */
+    ngx_http_adcp_error_pages_commands,    /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
-ngx_int_t
+static void *
+ngx_http_adcp_error_pages_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_adcp_error_pages_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool,
+                       sizeof(ngx_http_adcp_error_pages_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enable = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_adcp_error_pages_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_adcp_error_pages_loc_conf_t *prev = parent;
+    ngx_http_adcp_error_pages_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
 ngx_http_adcp_error_page_init_filter(ngx_conf_t *cf)
 {
     ngx_http_next_header_filter = ngx_http_top_header_filter;
@@ -61,6 +147,8 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     ngx_http_adcp_error_t      err;
     ngx_http_adcp_loc_conf_t  *alcf;
 
+    ngx_http_adcp_error_pages_loc_conf_t  *elcf;
+
     code = r->headers_out.status;
 
     if (r != r->main
@@ -70,8 +158,9 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_error_pages_module);
 
-    if (!alcf->enable || !alcf->error_pages
+    if (!alcf->enable || !elcf->enable
         || ngx_http_adcp_json_type(&r->headers_out.content_type))
     {
         return ngx_http_next_header_filter(r);

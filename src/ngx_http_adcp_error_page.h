@@ -1,6 +1,6 @@
 
 /*
- * ngx_http_adcp_module: adcp_error_pages, nginx's and the adapter's 5xx
+ * ngx_http_adcp_error_pages_module: adcp_error_pages, nginx's and the adapter's 5xx
  * pages as AdCP errors (SPEC section 3).
  */
 
@@ -14,7 +14,7 @@
 #include <ngx_http.h>
 
 
-ngx_int_t ngx_http_adcp_error_page_init_filter(ngx_conf_t *cf);
+extern ngx_module_t  ngx_http_adcp_error_pages_module;
 
 
 #endif /* _NGX_HTTP_ADCP_ERROR_PAGE_H_INCLUDED_ */
