@@ -15,7 +15,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha1_hex);
 use Test::More;
 use Time::HiRes qw(time);
-use AdcpTest qw(http http_get http_post_json json_decode json_encode
+use AdcpTest qw(http http_get http_post_json json_decode json_encode mcp
     get_raw post_raw wait_for);
 use AdcpMockFactory;
 
@@ -112,13 +112,11 @@ sub get {
     return http_get($port, "$tenant.test", '/mcp');
 }
 
-sub mcp {
+sub tool {
     my ($tenant, $task, $id) = @_;
     return http_post_json($port, "$tenant.test", '/mcp',
-        qq({"jsonrpc":"2.0","id":) . ($id // 1)
-        . qq(,"method":"tools/call","params":{"name":"$task","arguments":{}}}));
+        mcp($id // 1, $task, {}));
 }
-
 # --- the factory, once per cold tenant ------------------------------------
 
 my $r = get('alpha');
@@ -165,7 +163,7 @@ $r = get('fail-1');
 is($r->{status}, 503, 'within the failure TTL: 503');
 is(calls('fail-1'), 1, 'within the failure TTL: no factory call');
 
-$r = mcp('fail-1', 'get_products', 9);
+$r = tool('fail-1', 'get_products', 9);
 $j = json_decode($r->{body});
 is($j->{result}{structuredContent}{adcp_error}{code}, 'SERVICE_UNAVAILABLE',
     'MCP form of SERVICE_UNAVAILABLE');
@@ -210,12 +208,12 @@ like($t->read_file('error.log'), qr/tenant "hang-1": the platform build timed ou
 
 # --- capabilities and routes, in every transport --------------------------
 
-$r = mcp('caps-1', 'get_products');
+$r = tool('caps-1', 'get_products');
 is(json_decode($r->{body})->{adapter}, 'A', 'MCP: a listed task, upstream');
-$r = mcp('caps-1', 'create_media_buy');
+$r = tool('caps-1', 'create_media_buy');
 is(json_decode($r->{body})->{adapter}, 'B', 'MCP: routes pick upstream{}');
 
-$r = mcp('caps-1', 'sync_creatives', '"s"');
+$r = tool('caps-1', 'sync_creatives', 's');
 $j = json_decode($r->{body});
 is($r->{headers}{'x-adcp-error'}, 'UNSUPPORTED_FEATURE', 'MCP: unlisted task');
 is($j->{id}, 's', 'MCP: UNSUPPORTED_FEATURE with the id');
@@ -225,7 +223,7 @@ AdcpTest::schema_check($j->{result}{structuredContent}{adcp_error},
     'core/error.json', 'UNSUPPORTED_FEATURE is a valid error');
 
 for my $always ('get_adcp_capabilities', 'get_task_status', 'tasks/get') {
-    $r = mcp('caps-1', $always);
+    $r = tool('caps-1', $always);
     is(json_decode($r->{body})->{adapter}, 'A', "$always is always allowed");
 }
 

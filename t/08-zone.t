@@ -67,8 +67,8 @@ http {
 
         %%FACTORY_LOCATION%%
 
-        location = /adcp/status { adcp_status; }
-        location = /adcp/admin { adcp_admin; }
+        # /adcp/status, /adcp/admin
+        %%ADCP_ENDPOINTS%%
     }
 }
 EOF
@@ -78,13 +78,6 @@ EOF
         adapter => $t->port('adapter')));
 
     return $t->run();
-}
-
-sub status {
-    my ($t, $format) = @_;
-    my $r = http_get($t->port('http'), 'x',
-        '/adcp/status' . ($format ? "?format=$format" : ''));
-    return $format ? $r : json_decode($r->{body});
 }
 
 sub admin {
@@ -102,26 +95,13 @@ sub warm {
     for (1 .. 40) {
         push @all, http_parallel($t->port('http'),
             map { get_raw("$tenant.test", '/mcp') } 1 .. 8);
-        my $s = status($t);
+        my $s = $t->status;
         last if ($s->{tenants}{$tenant}{cached_workers} // 0) >= $workers;
     }
     return @all;
 }
 
 # every worker has served a request for the tenant since; returns answers
-
-sub each_worker {
-    my ($t, $tenant, $workers) = @_;
-    my (%pids, @all);
-    for (1 .. 40) {
-        my @r = http_parallel($t->port('http'),
-            map { get_raw("$tenant.test", '/mcp') } 1 .. 8);
-        $pids{$_->{headers}{'x-pid'} // '?'}++ for @r;
-        push @all, @r;
-        last if keys %pids >= $workers;
-    }
-    return @all;
-}
 
 # a strict reading of the Prometheus text exposition format
 
@@ -197,9 +177,9 @@ sub prometheus_errors {
 for my $workers (2, 4) {
     my $t = gateway($workers);
     my $w = "$workers workers";
-    my $W = scalar @{ status($t)->{cache}{size} };   # 1 under valgrind
+    my $W = scalar @{ $t->status->{cache}{size} };   # 1 under valgrind
 
-    my $s = status($t);
+    my $s = $t->status;
     is($s->{tenants}{declared}{health}, 'pending',
         "$w: a declared tenant starts pending");
     is($s->{cache}{capacity}, 256, "$w: capacity");
@@ -209,14 +189,14 @@ for my $workers (2, 4) {
     warm($t, 'inv-a', $W);
     my $before = $t->count_lines('factory.calls', 'inv-a');
     is($before, $W, "$w: one build per worker ($before)");
-    is(status($t)->{tenants}{'inv-a'}{cached_workers}, $W,
+    is($t->status->{tenants}{'inv-a'}{cached_workers}, $W,
         "$w: status: cached in every worker");
 
     my $r = admin($t, 'invalidate=inv-a');
     is_deeply(json_decode($r->{body}),
         { invalidated => 'inv-a', scope => 'host' }, "$w: admin reply");
 
-    my @after = each_worker($t, 'inv-a', $W);
+    my @after = $t->each_worker('inv-a', $W);
     is($t->count_lines('factory.calls', 'inv-a'), 2 * $W,
         "$w: after the invalidation every worker rebuilt once");
     ok(!grep({ json_decode($_->{body})->{build} <= $before } @after),
@@ -228,8 +208,8 @@ for my $workers (2, 4) {
     my $ca = $t->count_lines('factory.calls', 'inv-a');
     my $cb = $t->count_lines('factory.calls', 'star-b');
     admin($t, 'invalidate=*');
-    each_worker($t, 'inv-a', $W);
-    each_worker($t, 'star-b', $W);
+    $t->each_worker('inv-a', $W);
+    $t->each_worker('star-b', $W);
     is($t->count_lines('factory.calls', 'inv-a'), $ca + $W,
         "$w: \"*\": inv-a rebuilt once per worker");
     is($t->count_lines('factory.calls', 'star-b'), $cb + $W,
@@ -244,7 +224,7 @@ for my $workers (2, 4) {
     admin($t, 'invalidate=slow-c');
     $r = AdcpTest::parse_response(do { local $/; <$sock> });
     is($r->{status}, 200, "$w: its request is served");
-    is(status($t)->{tenants}{'slow-c'}{cached_workers}, 0,
+    is($t->status->{tenants}{'slow-c'}{cached_workers}, 0,
         "$w: but no worker cached it");
 
     # a failing factory: once per failure TTL for the whole host
@@ -301,7 +281,7 @@ for my $workers (2, 4) {
     $r = http_get($port, 'fail-d.test', '/mcp');
     is($r->{status}, 200, "$w: recovered after the TTL");
     is($r->{headers}{'x-health'}, 'healthy', "$w: healthy again");
-    is(status($t)->{tenants}{'fail-d'}{health}, 'healthy',
+    is($t->status->{tenants}{'fail-d'}{health}, 'healthy',
         "$w: status: healthy");
 
     # 404 memory, host-wide
@@ -317,16 +297,16 @@ for my $workers (2, 4) {
     # status: the same whichever worker answers
 
     my @st = map {
-        my $j = status($t);
+        my $j = $t->status;
         delete $_->{age} for values %{$j->{tenants}};
         AdcpTest::json_encode($j);
     } 1 .. 20;
     is(scalar(grep { $_ ne $st[0] } @st), 0,
         "$w: 20 status fetches over fresh connections agree");
 
-    my $hits = status($t)->{cache}{hits};
+    my $hits = $t->status->{cache}{hits};
     http_get($port, 'inv-a.test', '/mcp') for 1 .. 5;
-    $s = status($t);
+    $s = $t->status;
     is($s->{cache}{hits}, $hits + 5, "$w: five more hits, summed over workers");
     ok($s->{cache}{hits} > 0 && $s->{cache}{misses} > 0
         && $s->{cache}{waits} >= 0 && $s->{cache}{negative} > 0,
@@ -343,7 +323,7 @@ for my $workers (2, 4) {
     ok($s->{tenants}{'inv-a'}{builds} >= 3 * $W, "$w: per-tenant builds");
     like($s->{tenants}{'inv-a'}{age}, qr/^\d+$/, "$w: per-tenant age");
 
-    my $p = status($t, 'prometheus');
+    my $p = $t->status('prometheus');
     like($p->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4},
         "$w: Prometheus content type");
     my @err = prometheus_errors($p->{body});

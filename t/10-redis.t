@@ -71,30 +71,17 @@ $t->run();
 
 my $port = $t->port('http');
 
-sub status { json_decode(http_get($port, 'x', '/adcp/status')->{body}) }
-
 sub warm {
     my ($tenant, $w) = @_;
     for (1 .. 40) {
         http_parallel($port, map { get_raw("$tenant.test", '/mcp') } 1 .. 8);
-        last if (status()->{tenants}{$tenant}{cached_workers} // 0) >= $w;
+        last if ($t->status->{tenants}{$tenant}{cached_workers} // 0) >= $w;
     }
 }
 
-sub each_worker {
-    my ($tenant, $w) = @_;
-    my %pids;
-    for (1 .. 40) {
-        my @r = http_parallel($port,
-            map { get_raw("$tenant.test", '/mcp') } 1 .. 8);
-        $pids{$_->{headers}{'x-pid'} // '?'}++ for @r;
-        last if keys %pids >= $w;
-    }
-}
-
-ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }),
+ok(wait_for(sub { ($t->status->{redis}{state} // '') eq 'subscribed' }),
     'the link subscribes');
-my $s = status();
+my $s = $t->status;
 is($s->{redis}{connected}, 1, 'status: connected 1');
 is($s->{redis}{messages}, 0, 'status: no message yet');
 
@@ -105,29 +92,29 @@ is($t->count_lines('factory.calls', 'red-a'), $W, 'one build per worker');
 
 like($t->redis_cmd('PUBLISH', 'test:invalidate', 'red-a'), qr/^:1/,
     'PUBLISH red-a: one subscriber on the host');
-ok(wait_for(sub { (status()->{redis}{messages} // 0) == 1 }),
+ok(wait_for(sub { ($t->status->{redis}{messages} // 0) == 1 }),
     'the message is applied');
-each_worker('red-a', $W);
+$t->each_worker('red-a', $W);
 is($t->count_lines('factory.calls', 'red-a'), 2 * $W,
     'every worker rebuilt red-a once');
 
 warm('red-b', $W);
 $t->redis_cmd('PUBLISH', 'test:invalidate', '*');
-ok(wait_for(sub { (status()->{redis}{messages} // 0) == 2 }), '"*" applied');
-each_worker('red-b', $W);
+ok(wait_for(sub { ($t->status->{redis}{messages} // 0) == 2 }), '"*" applied');
+$t->each_worker('red-b', $W);
 is($t->count_lines('factory.calls', 'red-b'), 2 * $W,
     '"*": every worker rebuilt red-b once');
 
 $t->redis_cmd('PUBLISH', 'test:invalidate', "recheck red-b\n");
-ok(wait_for(sub { (status()->{redis}{messages} // 0) == 3 }),
+ok(wait_for(sub { ($t->status->{redis}{messages} // 0) == 3 }),
     '"recheck red-b" applied');
 
 for my $bad ('no/way', 'recheck *', '', 'x' x 200) {
     $t->redis_cmd('PUBLISH', 'test:invalidate', $bad);
 }
-ok(wait_for(sub { (status()->{redis}{ignored} // 0) == 4 }),
+ok(wait_for(sub { ($t->status->{redis}{ignored} // 0) == 4 }),
     'malformed messages are counted as ignored');
-is(status()->{redis}{messages}, 3, 'and not applied');
+is($t->status->{redis}{messages}, 3, 'and not applied');
 like($t->read_file('error.log'),
     qr/adcp: redis: ignored a malformed message of 200 bytes/,
     'and logged without their content');
@@ -135,7 +122,7 @@ like($t->read_file('error.log'),
 # Redis goes away: requests go on, the link backs off, then comes back
 
 $t->redis_stop();
-ok(wait_for(sub { (status()->{redis}{connected} // 1) == 0 }),
+ok(wait_for(sub { ($t->status->{redis}{connected} // 1) == 0 }),
     'Redis gone: connected 0');
 my $r = http_get($port, 'red-a.test', '/mcp');
 is($r->{status}, 200, 'Redis down never fails a request');
@@ -143,13 +130,13 @@ $r = http_get($port, 'red-c.test', '/mcp');
 is($r->{status}, 200, 'a cold tenant builds with Redis down');
 
 $t->redis_start();
-ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }, 20),
+ok(wait_for(sub { ($t->status->{redis}{state} // '') eq 'subscribed' }, 20),
     'Redis back: subscribed again');
-ok(status()->{redis}{reconnects} >= 1, 'reconnects counted');
+ok($t->status->{redis}{reconnects} >= 1, 'reconnects counted');
 
 warm('red-d', $W);
 $t->redis_cmd('PUBLISH', 'test:invalidate', 'red-d');
-ok(wait_for(sub { (status()->{redis}{messages} // 0) == 4 }),
+ok(wait_for(sub { ($t->status->{redis}{messages} // 0) == 4 }),
     'messages flow after the reconnect');
 
 $t->stop();
@@ -201,11 +188,11 @@ $t->mock($t->port('factory'), AdcpMockFactory::handler(
 $t->run();
 $port = $t->port('http');
 
-ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }),
+ok(wait_for(sub { ($t->status->{redis}{state} // '') eq 'subscribed' }),
     'password and db: subscribed (a host name resolved at start)');
 http_get($port, 'pw-a.test', '/mcp');
 $t->redis_cmd('PUBLISH', 'adcp:invalidate', 'pw-a');
-ok(wait_for(sub { (status()->{redis}{messages} // 0) == 1 }),
+ok(wait_for(sub { ($t->status->{redis}{messages} // 0) == 1 }),
     'the default channel adcp:invalidate');
 is(http_get($port, 'pw-a.test', '/mcp')->{headers}{'x-cache'}, 'MISS',
     'invalidated');
@@ -214,7 +201,7 @@ my $built = time();
 is(http_get($port, 'pw-b.test', '/mcp')->{headers}{'x-cache'}, 'MISS',
     'pw-b built');
 $t->redis_stop();
-ok(wait_for(sub { (status()->{redis}{connected} // 1) == 0 }),
+ok(wait_for(sub { ($t->status->{redis}{connected} // 1) == 0 }),
     'Redis gone');
 is(http_get($port, 'pw-b.test', '/mcp')->{headers}{'x-cache'}, 'HIT',
     'younger than adcp_redis_down_ttl: still a HIT');

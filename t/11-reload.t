@@ -75,8 +75,6 @@ sub rss {
     return $kb // 0;
 }
 
-sub status { json_decode(http_get($port, 'x', '/adcp/status')->{body}) }
-
 sub subscribers {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('redis'),
         Timeout => 5) or return undef;
@@ -88,7 +86,7 @@ sub subscribers {
     return $n;
 }
 
-ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }),
+ok(wait_for(sub { ($t->status->{redis}{state} // '') eq 'subscribed' }),
     'subscribed');
 is(http_get($port, 'r-0.test', '/mcp')->{status}, 200, 'serving');
 
@@ -117,7 +115,7 @@ for my $i (1 .. 50) {
     http_get($port, "r-$i.test", '/mcp');
 }
 
-ok(wait_for(sub { (status()->{redis}{state} // '') eq 'subscribed' }),
+ok(wait_for(sub { ($t->status->{redis}{state} // '') eq 'subscribed' }),
     'after 50 reloads: subscribed');
 is(http_get($port, 'r-last.test', '/mcp')->{status}, 200,
     'after 50 reloads: serving');

@@ -25,6 +25,9 @@ plan skip_all => 'redis-server not installed'
     unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH};
 
 my $W = AdcpTest::valgrind() ? 1 : 2;
+
+# requests until every worker of the host has served the tenant
+my %every = (rounds => 60, served => 1);
 my $reuseport = AdcpTest::valgrind() ? '' : 'reuseport';
 my $script = "$FindBin::Bin/../conf-examples/adcp-invalidate";
 
@@ -38,23 +41,15 @@ sub redis_up {
     $h1->redis_start('--requirepass', 'root-secret');
     $h1->{redis_password} = 'root-secret';
     # the least the module needs, as README gives it
-    $h1->redis_cmd('ACL', 'SETUSER', 'adcp', 'on', '>adcp-secret',
-        'resetchannels', '&hosts:invalidate', '~hosts:invalidate:log',
-        '+subscribe', '+xinfo', '+xrange', '+xadd', '+publish', '+multi',
-        '+exec');
+    $h1->redis_adcp_user('hosts:invalidate');
 }
 
 redis_up();
 
 # redis-cli as the default user; its output, raw
 
-sub rcli {
-    my @a = map { s/'/'\\''/gr } @_;
-    return scalar `redis-cli --no-auth-warning --raw -p $rport -a root-secret @{[ map { "'$_'" } @a ]} 2>&1`;
-}
-
 sub log_tail {
-    my $info = rcli('XINFO', 'STREAM', 'hosts:invalidate:log');
+    my $info = $h1->rcli('XINFO', 'STREAM', 'hosts:invalidate:log');
     return $info =~ /^last-generated-id\n(\S+)/m ? $1 : '';
 }
 
@@ -162,20 +157,6 @@ for ([$h1, $rport], [$h2, $pport]) {
 sub st { json_decode(http_get($_[0]->port('http'), 'x', '/adcp/status')->{body}) // {} }
 sub calls { $_[0]->count_lines('factory.calls', $_[1]) }
 
-# requests until every worker of the host has answered for the tenant
-
-sub each_worker {
-    my ($h, $tenant) = @_;
-    my %pids;
-    for (1 .. 60) {
-        my @r = http_parallel($h->port('http'),
-            map { get_raw("$tenant.test", '/mcp') } 1 .. 8);
-        $pids{$_->{headers}{'x-pid'} // '?'}++ for grep { $_->{status} == 200 } @r;
-        last if keys %pids >= $W;
-    }
-    return scalar keys %pids;
-}
-
 sub subscribed { (st($_[0])->{redis}{state} // '') eq 'subscribed' }
 
 sub caught_up {
@@ -191,28 +172,29 @@ ok(wait_for(sub { subscribed($h1) && subscribed($h2) }, 20),
 # --- a PUBLISH: every worker of both hosts rebuilds once -----------------
 
 for my $h ($h1, $h2) {
-    is(each_worker($h, 'h-a'), $W, 'every worker serves h-a');
+    is(scalar $h->each_worker('h-a', $W, %every), $W,
+        'every worker serves h-a');
     is(calls($h, 'h-a'), $W, 'one build per worker');
 }
 
-like(rcli('PUBLISH', 'hosts:invalidate', 'h-a'), qr/^2$/m,
+like(scalar $h1->rcli('PUBLISH', 'hosts:invalidate', 'h-a'), qr/^2$/m,
     'PUBLISH heard by two hosts');
 ok(wait_for(sub { (st($h1)->{redis}{messages} // 0) == 1
     && (st($h2)->{redis}{messages} // 0) == 1 }), 'both hosts applied it');
 
 for my $h ($h1, $h2) {
-    each_worker($h, 'h-a') for 1 .. 2;
+    $h->each_worker('h-a', $W, %every) for 1 .. 2;
     is(calls($h, 'h-a'), 2 * $W, 'after PUBLISH: one rebuild per worker');
 }
 
 # --- "*" ------------------------------------------------------------------
 
-for my $h ($h1, $h2) { each_worker($h, 'h-b') }
-rcli('PUBLISH', 'hosts:invalidate', '*');
+for my $h ($h1, $h2) { $h->each_worker('h-b', $W, %every) }
+$h1->rcli('PUBLISH', 'hosts:invalidate', '*');
 ok(wait_for(sub { (st($h1)->{redis}{messages} // 0) == 2
     && (st($h2)->{redis}{messages} // 0) == 2 }), '"*" applied by both');
 for my $h ($h1, $h2) {
-    each_worker($h, $_) for qw(h-a h-b h-a h-b);
+    $h->each_worker($_, $W, %every) for qw(h-a h-b h-a h-b);
     is(calls($h, 'h-a'), 3 * $W, '"*": h-a rebuilt once per worker');
     is(calls($h, 'h-b'), 2 * $W, '"*": h-b rebuilt once per worker');
 }
@@ -231,7 +213,7 @@ ok(wait_for(sub { (st($h2)->{redis}{messages} // 0) == 3
 is(st($h1)->{cache}{invalidations} - $inv1, 1,
     'admin: applied once on its own host (its echo from Redis dropped)');
 for my $h ($h1, $h2) {
-    each_worker($h, 'h-a') for 1 .. 2;
+    $h->each_worker('h-a', $W, %every) for 1 .. 2;
     is(calls($h, 'h-a'), 4 * $W, 'admin: h-a rebuilt once per worker');
 }
 
@@ -239,7 +221,7 @@ for my $h ($h1, $h2) {
 
 ok(caught_up($h2), 'host 2 knows the last log entry it applied');
 
-for my $t (qw(h-c h-d h-e)) { each_worker($h2, $t) }
+for my $t (qw(h-c h-d h-e)) { $h2->each_worker($t, $W, %every) }
 
 proxy_stop();
 ok(wait_for(sub { !subscribed($h2) }), 'host 2: link down');
@@ -263,7 +245,7 @@ my %before = map { $_ => calls($h2, $_) } qw(h-c h-d h-e);
 proxy_start();
 ok(wait_for(sub { subscribed($h2) && (st($h2)->{redis}{replayed} // 0) == 2 },
     20), 'host 2 back: the two messages it missed replayed');
-for my $t (qw(h-c h-d h-e)) { each_worker($h2, $t) for 1 .. 2 }
+for my $t (qw(h-c h-d h-e)) { $h2->each_worker($t, $W, %every) for 1 .. 2 }
 is(calls($h2, 'h-c'), $before{'h-c'} + $W, 'replayed: h-c rebuilt per worker');
 is(calls($h2, 'h-d'), $before{'h-d'} + $W, 'replayed: h-d rebuilt per worker');
 is(calls($h2, 'h-e'), $before{'h-e'}, 'replayed: h-e not rebuilt');
@@ -275,24 +257,24 @@ ok(caught_up($h2), 'host 2 caught up');
 proxy_stop();
 ok(wait_for(sub { !subscribed($h2) }), 'host 2: link down again');
 `sh $script -u redis://adcp:adcp-secret\@127.0.0.1:$rport --channel hosts:invalidate h-c` for 1 .. 3;
-rcli('XTRIM', 'hosts:invalidate:log', 'MAXLEN', '1');
+$h1->rcli('XTRIM', 'hosts:invalidate:log', 'MAXLEN', '1');
 %before = map { $_ => calls($h2, $_) } qw(h-c h-e);
 
 proxy_start();
 ok(wait_for(sub { subscribed($h2) && (st($h2)->{redis}{resyncs} // 0) == 1 },
     20), 'host 2 back: its entry was trimmed, one resync');
-for my $t (qw(h-c h-e)) { each_worker($h2, $t) for 1 .. 2 }
+for my $t (qw(h-c h-e)) { $h2->each_worker($t, $W, %every) for 1 .. 2 }
 is(calls($h2, 'h-e'), $before{'h-e'} + $W, 'resync: h-e rebuilt per worker');
 is(calls($h2, 'h-c'), $before{'h-c'} + $W, 'resync: h-c rebuilt once');
 
 # --- Redis restarts with its data: nothing rebuilds ----------------------
 
 ok(caught_up($h1) && caught_up($h2), 'both hosts caught up');
-for my $h ($h1, $h2) { each_worker($h, $_) for qw(h-a h-e) }
+for my $h ($h1, $h2) { $h->each_worker($_, $W, %every) for qw(h-a h-e) }
 my %c = map { my $h = $_; $h => { map { $_ => calls($h, $_) } qw(h-a h-e) } }
     ($h1, $h2);
 
-rcli('SAVE');
+$h1->rcli('SAVE');
 $h1->redis_stop();
 ok(wait_for(sub { !subscribed($h1) && !subscribed($h2) }), 'Redis down');
 redis_up();
@@ -300,7 +282,7 @@ ok(wait_for(sub { subscribed($h1) && subscribed($h2) }, 30),
     'Redis back with its data: both resubscribed');
 ok(caught_up($h1) && caught_up($h2), 'both read the log');
 for my $h ($h1, $h2) {
-    each_worker($h, $_) for qw(h-a h-e h-a h-e);
+    $h->each_worker($_, $W, %every) for qw(h-a h-e h-a h-e);
     is(calls($h, 'h-a'), $c{$h}{'h-a'}, 'graceful restart: h-a not rebuilt');
     is(calls($h, 'h-e'), $c{$h}{'h-e'}, 'graceful restart: h-e not rebuilt');
     is(st($h)->{redis}{resyncs}, $h == $h2 ? 1 : 0, 'graceful restart: no resync');
@@ -316,7 +298,7 @@ ok(wait_for(sub { subscribed($h1) && subscribed($h2)
     && st($h1)->{redis}{resyncs} == 1 && st($h2)->{redis}{resyncs} == 2 }, 30),
     'Redis back without its data: the log is gone, one resync per host');
 for my $h ($h1, $h2) {
-    each_worker($h, $_) for qw(h-a h-a);
+    $h->each_worker($_, $W, %every) for qw(h-a h-a);
     is(calls($h, 'h-a'), $c{$h}{'h-a'} + $W, 'lost log: h-a rebuilt per worker');
 }
 
@@ -354,7 +336,7 @@ is(http_get($h1->port('http'), 'h-a.test', '/mcp')->{status}, 200,
 # --- an error reading the log (here NOPERM) is no lost log ---------------
 
 ok(caught_up($h2), 'host 2 caught up');
-rcli('ACL', 'SETUSER', 'adcp', '-xinfo');
+$h1->rcli('ACL', 'SETUSER', 'adcp', '-xinfo');
 my $rs = st($h2)->{redis}{resyncs};
 proxy_stop();
 ok(wait_for(sub { !subscribed($h2) }), 'host 2: link down');
@@ -364,7 +346,7 @@ ok(wait_for(sub { subscribed($h2)
     && $h2->read_file('error.log') =~ /cannot read "hosts:invalidate:log": NOPERM/ }, 20),
     'XINFO refused: logged');
 is(st($h2)->{redis}{resyncs}, $rs, 'XINFO refused: no resync');
-rcli('ACL', 'SETUSER', 'adcp', '+xinfo');
+$h1->rcli('ACL', 'SETUSER', 'adcp', '+xinfo');
 ok(caught_up($h2), 'XINFO allowed again: the next renewal reads the log');
 is(st($h2)->{redis}{resyncs}, $rs, 'and still no resync');
 

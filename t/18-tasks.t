@@ -21,7 +21,7 @@ use Test::More;
 use Digest::MD5 qw(md5_hex);
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
-use AdcpTest qw(http http_post_json http_get json_decode json_encode
+use AdcpTest qw(http http_post_json http_get json_decode json_encode mcp
     schema_check append_line wait_for);
 use AdcpMockFactory;
 
@@ -180,25 +180,12 @@ $t->run();
 
 my $port = $t->port('http');
 
-sub rcli {
-    my @a = map { "'" . s/'/'\\''/gr . "'" } @_;
-    my @out = `redis-cli --raw -p $rport @a 2>&1`;
-    chomp @out;
-    return @out;
-}
-
 sub hgetall {
-    my %h = rcli('HGETALL', "adcp:task:$_[0]");
+    my %h = $t->rcli('HGETALL', "adcp:task:$_[0]");
     return \%h;
 }
 
 sub adapter_calls { $t->count_lines('adapter.calls', $_[0]) }
-
-sub mcp {
-    my ($id, $tool, $args) = @_;
-    return json_encode({ jsonrpc => '2.0', id => $id, method => 'tools/call',
-        params => { name => $tool, arguments => $args } });
-}
 
 sub post {
     my ($host, $body, %h) = @_;
@@ -209,8 +196,6 @@ sub post {
     $r->{json} = json_decode($r->{body});
     return $r;
 }
-
-sub status { json_decode(http_get($port, 'x', '/adcp/status')->{body}) }
 
 my $auth1 = 'Bearer buyer-one';
 my $auth2 = 'Bearer buyer-two';
@@ -279,13 +264,13 @@ is($hdr{'content-type'}, 'application/json', 'record headers: Content-Type');
 ok(!exists $hdr{'x-other'} && !exists $hdr{host},
     'record headers: nothing else');
 
-my ($ttl) = rcli('TTL', "adcp:task:$task1");
+my ($ttl) = $t->rcli('TTL', "adcp:task:$task1");
 ok($ttl > 7 * 86400 - 60 && $ttl <= 7 * 86400, "record TTL $ttl: 7d");
 my $idem = 'adcp:idem:acme:' . md5_hex($auth1) . ':idem-0001-aaaa-bbbb';
-($ttl) = rcli('TTL', $idem);
+($ttl) = $t->rcli('TTL', $idem);
 ok($ttl > 7 * 86400 - 60 && $ttl <= 7 * 86400, "idempotency key TTL $ttl");
-is((rcli('XLEN', 'adcp:tasks'))[0], 1, 'one stream entry');
-my @x = rcli('XRANGE', 'adcp:tasks', '-', '+');
+is(($t->rcli('XLEN', 'adcp:tasks'))[0], 1, 'one stream entry');
+my @x = $t->rcli('XRANGE', 'adcp:tasks', '-', '+');
 is_deeply([@x[1, 2]], ['task', $task1], 'the entry names the task');
 
 # --- replay, conflict ----------------------------------------------------
@@ -304,7 +289,7 @@ is($sc->{status}, 'submitted', 'replay: submitted');
 is($sc->{replayed}, JSON::PP::true, 'replay: "replayed": true');
 is($r->{json}{id}, 'retry-1', 'replay: its own id echoed');
 schema_check($sc, 'core/protocol-envelope.json', 'replay: valid envelope');
-is((rcli('XLEN', 'adcp:tasks'))[0], 1, 'replay: no second stream entry');
+is(($t->rcli('XLEN', 'adcp:tasks'))[0], 1, 'replay: no second stream entry');
 
 my %other = (%args, buyer_ref => 'campaign-2');
 $r = post('acme.test', mcp(8, 'create_media_buy', \%other),
@@ -451,7 +436,7 @@ for my $tool ('get_task_status', 'tasks/get') {
 
 # a result and an error stored by execution are given back
 
-rcli('HSET', "adcp:task:$task2", 'status', 'completed', 'result',
+$t->rcli('HSET', "adcp:task:$task2", 'status', 'completed', 'result',
     '{"media_buy_id":"mb-1","status":"completed"}', 'completed_at',
     '2026-11-25T12:00:00Z');
 $r = post('acme.test', mcp(21, 'get_task_status', { task_id => $task2 }),
@@ -464,7 +449,7 @@ is($s->{completed_at}, '2026-11-25T12:00:00Z', 'a completed task: '
     . 'completed_at');
 schema_check($s, 'core/tasks-get-response.json', 'completed: valid');
 
-rcli('HSET', "adcp:task:$task2", 'status', 'failed', 'result', 'not json',
+$t->rcli('HSET', "adcp:task:$task2", 'status', 'failed', 'result', 'not json',
     'error', '{"code":"SERVICE_UNAVAILABLE","message":"adapter down"}');
 $r = post('acme.test', mcp(22, 'get_task_status', { task_id => $task2 }),
     Authorization => $auth2);
@@ -535,8 +520,8 @@ is($e->{field}, 'push_notification_config', '... field '
     . 'push_notification_config');
 is($e->{recovery}, 'correctable', '... correctable');
 schema_check($e, 'core/error.json', '... valid core/error.json');
-ok(!rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
-    . ':push-key-00000001') || (rcli('EXISTS', 'adcp:idem:acme:'
+ok(!$t->rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
+    . ':push-key-00000001') || ($t->rcli('EXISTS', 'adcp:idem:acme:'
     . md5_hex($auth1) . ':push-key-00000001'))[0] == 0, '... nothing stored');
 
 # https is not delivered yet: refused, not dropped; nor HMAC signing
@@ -589,7 +574,7 @@ is($rec->{has_webhook}, 1, 'record: has_webhook');
 %hdr = map { lc $_->[0] => $_->[1] } @{json_decode($rec->{headers}) // []};
 is_deeply([sort keys %hdr], ['authorization', 'x-custom'],
     'adcp_task_headers: only the names listed');
-($ttl) = rcli('TTL', "adcp:task:$hooked");
+($ttl) = $t->rcli('TTL', "adcp:task:$hooked");
 ok($ttl > 7100 && $ttl <= 7200, "adcp_task_ttl 2h: TTL $ttl");
 is($rec->{webhook_url}, 'http://192.0.2.1:9/hook', 'record: webhook_url');
 is($rec->{webhook_auth}, 'x' x 32, 'record: the Bearer credentials');
@@ -613,8 +598,8 @@ is(adapter_calls('create_media_buy'), 0, 'the adapter never saw an async '
 
 # --- status --------------------------------------------------------------
 
-my $xlen = (rcli('XLEN', 'adcp:tasks'))[0];
-my $st = status()->{tasks};
+my $xlen = ($t->rcli('XLEN', 'adcp:tasks'))[0];
+my $st = $t->status->{tasks};
 is($st->{accepted}, $xlen, "status: accepted $st->{accepted} = stream "
     . "entries");
 is($st->{replayed}, 3, 'status: replayed 3 (MCP, A2A, the big body)');
@@ -630,9 +615,9 @@ like($prom, qr/^adcp_tasks_queue \d+$/m, 'prometheus: adcp_tasks_queue');
 
 # --- Redis stalled, then down --------------------------------------------
 
-my $before = (rcli('XLEN', 'adcp:tasks'))[0];
+my $before = ($t->rcli('XLEN', 'adcp:tasks'))[0];
 
-rcli('CLIENT', 'PAUSE', '2500', 'ALL');
+$t->rcli('CLIENT', 'PAUSE', '2500', 'ALL');
 
 # a client that goes away while its accept waits on Redis
 
@@ -656,12 +641,22 @@ is($e->{retry_after}, 1, '... retry_after');
 ok($r->{elapsed} < ($VG ? 2.4 : 1.8), sprintf('... after %.2f s (the 1 s '
     . 'adcp_redis_ping)', $r->{elapsed}));
 sleep 2;
-is((rcli('XLEN', 'adcp:tasks'))[0], $before, '... and nothing stored once '
+is(($t->rcli('XLEN', 'adcp:tasks'))[0], $before, '... and nothing stored once '
     . 'Redis resumed');
-is((rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
+is(($t->rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
     . ':stalled-key-000001'))[0], 0, '... not even the key');
-is((rcli('EXISTS', 'adcp:idem:acme::gone-key-00000001'))[0], 0,
+is(($t->rcli('EXISTS', 'adcp:idem:acme::gone-key-00000001'))[0], 0,
     'a client gone meanwhile: nothing stored either');
+
+# the accept script goes by its SHA1: sent whole (EVAL) only when Redis
+# does not know it yet, at most once a worker
+
+my %calls = map { /^cmdstat_(\w+):calls=(\d+)/ ? ($1 => $2) : () }
+    $t->rcli('INFO', 'commandstats');
+ok(($calls{evalsha} // 0) > 10, "tasks stored with EVALSHA ("
+    . ($calls{evalsha} // 0) . ")");
+ok(($calls{eval} // 0) <= $workers, "the script sent whole "
+    . ($calls{eval} // 0) . " times");
 
 $t->redis_stop();
 
@@ -683,7 +678,7 @@ ok(wait_for(sub {
         Authorization => $auth1);
     ($x->{json}{result}{structuredContent}{status} // '') eq 'submitted';
 }), 'Redis back: accepted again');
-is((rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
+is(($t->rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
     . ':down-key-00000001'))[0], 0, 'nothing of the refused task stored');
 
 is(adapter_calls('create_media_buy'), 0, 'the adapter never saw an async '

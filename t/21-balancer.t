@@ -15,7 +15,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use AdcpTest qw(http http_get http_post_json json_decode json_encode
+use AdcpTest qw(http http_get http_post_json json_decode json_encode mcp
     free_port);
 use AdcpDnsMock;
 
@@ -123,13 +123,11 @@ sub get {
     return http_get($port, "$tenant.test", $uri // '/mcp');
 }
 
-sub mcp {
+sub tool {
     my ($tenant, $task) = @_;
-    return http_post_json($port, "$tenant.test", '/mcp', json_encode({
-        jsonrpc => '2.0', id => 1, method => 'tools/call',
-        params => { name => $task, arguments => {} } }));
+    return http_post_json($port, "$tenant.test", '/mcp',
+        mcp(1, $task, {}));
 }
-
 # peers per tenant
 
 my $r = get('ta');
@@ -146,9 +144,9 @@ like($r->{body}, qr/^A /, 'tenant a again: adapter A');
 
 # routes
 
-like(mcp('troute', 'get_products')->{body}, qr/^A /,
+like(tool('troute', 'get_products')->{body}, qr/^A /,
     'a task without a route: the upstream');
-like(mcp('troute', 'create_media_buy')->{body}, qr/^B /,
+like(tool('troute', 'create_media_buy')->{body}, qr/^B /,
     'a routed task: its route');
 like(get('troute')->{body}, qr/^A /, 'GET: the upstream');
 

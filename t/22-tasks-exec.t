@@ -23,7 +23,7 @@ use POSIX ();
 use Digest::MD5 qw(md5_hex);
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
-use AdcpTest qw(http_post_json http_get json_decode json_encode
+use AdcpTest qw(http_post_json http_get json_decode json_encode mcp
     schema_check append_line wait_for);
 use AdcpMockFactory;
 
@@ -41,13 +41,9 @@ my $rport = $t->port('redis');
 
 # the least-privilege user README gives (tasks included)
 
-$t->redis_cmd('ACL', 'SETUSER', 'adcp', 'on', '>adcp-secret',
-    'resetchannels', '&test:invalidate', '~test:invalidate:log',
-    '~adcp:task:*', '~adcp:idem:*', '~adcp:tasks', '+subscribe', '+xinfo',
-    '+xrange', '+xadd', '+xlen', '+publish', '+multi', '+exec', '+eval',
-    '+get', '+set', '+hset', '+hgetall', '+expire', '+hmget', '+hdel',
-    '+exists', '+xgroup', '+xreadgroup', '+xack', '+xdel', '+xclaim',
-    '+xautoclaim');
+# (as written before EVALSHA was needed: scripts then go whole, with EVAL)
+
+$t->redis_adcp_user('test:invalidate', tasks => 1, evalsha => 0);
 
 $t->write_file_expand('nginx.conf', <<"EOF");
 %%TEST_GLOBALS%%
@@ -60,8 +56,8 @@ http {
         ~^(?<t>[a-z0-9-]+)\\.test\$   \$t;
     }
 
-    adcp_redis            127.0.0.1:%%PORT_redis%%
-                          user=adcp password=adcp-secret;
+    # adcp_redis as README's user (redis_adcp_user() above)
+    %%REDIS_ADCP_USER%%
     adcp_redis_channel    test:invalidate;
     adcp_redis_ping       2s;
     adcp_task_claim_after 3s;
@@ -252,22 +248,9 @@ my $port = $t->port('http');
 my $auth = 'Bearer buyer-one';
 my $slow = $VG ? 60 : 15;
 
-sub rcli {
-    my @a = map { "'" . s/'/'\\''/gr . "'" } @_;
-    my @out = `redis-cli --raw -p $rport @a 2>&1`;
-    chomp @out;
-    return @out;
-}
-
 sub hgetall {
-    my %h = rcli('HGETALL', "adcp:task:$_[0]");
+    my %h = $t->rcli('HGETALL', "adcp:task:$_[0]");
     return \%h;
-}
-
-sub mcp {
-    my ($id, $tool, $args) = @_;
-    return json_encode({ jsonrpc => '2.0', id => $id, method => 'tools/call',
-        params => { name => $tool, arguments => $args } });
 }
 
 sub post {
@@ -300,8 +283,6 @@ sub wait_status {
         $timeout // $slow);
     return $st;
 }
-
-sub status { json_decode(http_get($port, 'x', '/adcp/status')->{body}) }
 
 sub calls_of { $t->count_lines('adapter.calls', $_[0]) }
 
@@ -351,7 +332,7 @@ my $rec = hgetall($task);
 is($rec->{attempts}, 1, 'record: attempts 1');
 ok(!exists $rec->{headers}, 'record: the buyer\'s headers (credentials) '
     . 'deleted once the task ended');
-ok(wait_for(sub { (rcli('XLEN', 'adcp:tasks'))[0] == 0 }),
+ok(wait_for(sub { ($t->rcli('XLEN', 'adcp:tasks'))[0] == 0 }),
     'the stream entry is acknowledged and deleted');
 
 # --- failures ------------------------------------------------------------
@@ -426,13 +407,13 @@ is($st->{status}, 'completed', '... and executed once accepted');
 ($s) = grep { $_->{key} eq 'k-forged-01' }
     map { json_decode($_) } split /\n/, $t->read_file('adapter.seen');
 ok(!defined $s->{marker}, '... without the header');
-ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
+ok(!grep({ /"adcp-task-exec"/i } $t->rcli('HGET', "adcp:task:$task", 'headers')),
     '... nor is it stored');
 
 # --- the stream and its group gone (Redis lost its data) --------------------
 
 {
-    rcli('DEL', 'adcp:tasks');
+    $t->rcli('DEL', 'adcp:tasks');
     my ($id) = accept_task('acme.test', 'create_media_buy',
         { idempotency_key => 'k-nogroup-1', delay => 0 });
     $st = wait_status('acme.test', $id, 'completed');
@@ -444,15 +425,15 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
 
 {
     my $id = 'adcp_task_' . ('e' x 24);
-    rcli('HSET', "adcp:task:$id", 'tenant', 'acme', 'principal',
+    $t->rcli('HSET', "adcp:task:$id", 'tenant', 'acme', 'principal',
         md5_hex($auth), 'task_type', 'create_media_buy', 'protocol',
         'media-buy', 'transport', 'mcp', 'status', 'working',
         'created_at', '2026-01-01T00:00:00Z', 'updated_at',
         '2026-01-01T00:00:00Z', 'attempts', '3', 'uri', '/mcp', 'host',
         'acme.test', 'port', $port, 'headers', '[]', 'has_webhook', '0',
         'body', mcp(1, 'create_media_buy', { idempotency_key => 'k-3x' }));
-    rcli('EXPIRE', "adcp:task:$id", 3600);
-    rcli('XADD', 'adcp:tasks', '*', 'task', $id);
+    $t->rcli('EXPIRE', "adcp:task:$id", 3600);
+    $t->rcli('XADD', 'adcp:tasks', '*', 'task', $id);
     $st = wait_status('acme.test', $id, 'failed');
     is($st->{status}, 'failed', 'attempted 3 times: failed');
     like($st->{error}{message} // '', qr/attempted 3 times/,
@@ -464,7 +445,7 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
 
 {
     my $id = 'adcp_task_' . ('c' x 24);
-    rcli('HSET', "adcp:task:$id", 'tenant', 'acme', 'principal',
+    $t->rcli('HSET', "adcp:task:$id", 'tenant', 'acme', 'principal',
         md5_hex($auth), 'task_type', 'create_media_buy', 'protocol',
         'media-buy', 'transport', 'mcp', 'status', 'submitted',
         'created_at', '2026-01-01T00:00:00Z', 'updated_at',
@@ -472,8 +453,8 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
         'acme.test', 'port', $t->port('h2'), 'headers', '[]',
         'has_webhook', '0', 'body', mcp(1, 'create_media_buy',
             { idempotency_key => 'k-h2c' }));
-    rcli('EXPIRE', "adcp:task:$id", 3600);
-    rcli('XADD', 'adcp:tasks', '*', 'task', $id);
+    $t->rcli('EXPIRE', "adcp:task:$id", 3600);
+    $t->rcli('XADD', 'adcp:tasks', '*', 'task', $id);
     $st = wait_status('acme.test', $id, 'completed');
     is($st->{status}, 'completed', 'a task accepted on an HTTP/2-only port: '
         . 'completed');
@@ -486,7 +467,7 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
 
 {
     my $id = 'adcp_task_' . ('d' x 24);
-    rcli('HSET', "adcp:task:$id", 'tenant', 'other', 'principal',
+    $t->rcli('HSET', "adcp:task:$id", 'tenant', 'other', 'principal',
         md5_hex($auth), 'task_type', 'create_media_buy', 'protocol',
         'media-buy', 'transport', 'mcp', 'status', 'submitted',
         'created_at', '2026-01-01T00:00:00Z', 'updated_at',
@@ -495,8 +476,8 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
         . $auth . '"]]', 'has_webhook', '0',
         'body', mcp(1, 'create_media_buy', { idempotency_key => 'k-other',
             delay => 0 }));
-    rcli('EXPIRE', "adcp:task:$id", 3600);
-    rcli('XADD', 'adcp:tasks', '*', 'task', $id);
+    $t->rcli('EXPIRE', "adcp:task:$id", 3600);
+    $t->rcli('XADD', 'adcp:tasks', '*', 'task', $id);
     $st = wait_status('other.test', $id, 'failed');
     is($st->{status}, 'failed', 'a task whose request resolves another '
         . 'tenant: failed');
@@ -537,9 +518,9 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
         'webhook: mcp-webhook-payload\'s required fields');
     like($b->{timestamp}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
         'webhook: timestamp ISO 8601');
-    ok(wait_for(sub { (rcli('HGET', "adcp:task:$id", 'webhook_sent'))[0]
+    ok(wait_for(sub { ($t->rcli('HGET', "adcp:task:$id", 'webhook_sent'))[0]
         // '' eq '1' }), 'record: webhook_sent');
-    is((rcli('HEXISTS', "adcp:task:$id", 'webhook_auth'))[0], 0,
+    is(($t->rcli('HEXISTS', "adcp:task:$id", 'webhook_auth'))[0], 0,
         'record: the webhook credentials deleted once delivered');
     sleep 1.5;
     is($t->count_lines('hook.calls'), 2, 'no delivery after the 2xx');
@@ -564,13 +545,13 @@ ok(!grep({ /"adcp-task-exec"/i } rcli('HGET', "adcp:task:$task", 'headers')),
 
 # --- status ----------------------------------------------------------------
 
-ok(wait_for(sub { (status()->{tasks}{running} // 1) == 0 }),
+ok(wait_for(sub { ($t->status->{tasks}{running} // 1) == 0 }),
     'status: running 0 once all ended');
-my $ts = status()->{tasks};
+my $ts = $t->status->{tasks};
 ok($ts->{completed} >= 4, "status: completed $ts->{completed}");
 ok($ts->{failed} >= 4, "status: failed $ts->{failed}");
 ok(defined $ts->{reclaimed}, 'status: reclaimed counter');
-ok(wait_for(sub { (status()->{tasks}{queue} // -1) == 0 }),
+ok(wait_for(sub { ($t->status->{tasks}{queue} // -1) == 0 }),
     'status: queue 0');
 
 # --- 200 tasks over 2 workers -----------------------------------------------
@@ -589,7 +570,7 @@ SKIP: {
     is(scalar @ids, 200, '200 tasks accepted');
 
     ok(wait_for(sub {
-        (rcli('XLEN', 'adcp:tasks'))[0] == 0
+        ($t->rcli('XLEN', 'adcp:tasks'))[0] == 0
     }, 60), 'the queue drained');
     my $all = time() - $t1;
     diag(sprintf('200 tasks: accepted in %.2f s (%.0f/s), all executed in '
@@ -606,7 +587,7 @@ SKIP: {
     is(scalar(grep { $n{$_} == 1 } keys %n), 200,
         'each key reached the adapter exactly once');
 
-    my @consumers = grep { /:\d+$/ } rcli('XINFO', 'CONSUMERS',
+    my @consumers = grep { /:\d+$/ } $t->rcli('XINFO', 'CONSUMERS',
         'adcp:tasks', 'adcp');
     ok(@consumers >= 2, 'both workers consume (' . scalar(@consumers)
         . ' consumers)');
@@ -680,7 +661,7 @@ SKIP: {
     my $n = calls_of('create_media_buy k-kill-0001');
     ok($n >= 1 && $n <= 2, "the adapter saw the key $n times (at most 2)");
     is(hgetall($task)->{attempts}, 2, 'record: attempts 2');
-    ok(status()->{tasks}{reclaimed} >= 1, 'status: reclaimed');
+    ok($t->status->{tasks}{reclaimed} >= 1, 'status: reclaimed');
     is($st->{result}{media_buy_id}, 'mb-k-kill-0001', 'the result');
 }
 

@@ -32,7 +32,7 @@ use Time::HiRes qw(time sleep);
 use Exporter 'import';
 our @EXPORT_OK = qw(http http_get http_post_json json_decode json_encode
     repo_root schema_check free_port http_parallel get_raw post_raw
-    append_line wait_for);
+    append_line wait_for mcp a2a);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
@@ -99,7 +99,10 @@ sub port {
 }
 
 # %%PORT_name%%, %%TESTDIR%%, %%ROOT%%, %%TEST_GLOBALS%%,
-# %%TEST_GLOBALS_HTTP%%, %%FACTORY_LOCATION%% are replaced
+# %%TEST_GLOBALS_HTTP%%, %%FACTORY_LOCATION%%, %%ADCP_ENDPOINTS%% (the
+# status and admin locations), %%REDIS_ADCP_USER%% (adcp_redis on the port
+# named "redis" as README's user "adcp", see redis_adcp_user()) are
+# replaced
 
 sub expand {
     my ($self, $text) = @_;
@@ -130,7 +133,15 @@ sub expand {
         . 'proxy_pass_request_headers off; proxy_pass '
         . 'http://127.0.0.1:%%PORT_factory%%/platforms/$adcp_tenant; }';
 
+    my $endpoints = 'location = /adcp/status { adcp_status; } '
+        . 'location = /adcp/admin { adcp_admin; }';
+
+    my $redis = 'adcp_redis 127.0.0.1:%%PORT_redis%% user=adcp '
+        . 'password=adcp-secret;';
+
     $text =~ s/%%FACTORY_LOCATION%%/$factory/g;
+    $text =~ s/%%ADCP_ENDPOINTS%%/$endpoints/g;
+    $text =~ s/%%REDIS_ADCP_USER%%/$redis/g;
     $text =~ s/%%TEST_GLOBALS%%/$globals/g;
     $text =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
     $text =~ s/%%TESTDIR%%/$dir/g;
@@ -351,6 +362,71 @@ sub redis_cmd {
     my $line = <$s>;
     close $s;
     return $line;
+}
+
+# redis-cli on this test's Redis (with its password): the reply's lines,
+# or in scalar context the whole text
+
+sub rcli {
+    my ($self, @args) = @_;
+    my @a = map { "'" . s/'/'\\''/gr . "'" } @args;
+    my $auth = defined $self->{redis_password}
+        ? "--no-auth-warning -a '$self->{redis_password}' " : '';
+    my $cmd = "redis-cli --raw -p " . $self->port('redis') . " $auth@a 2>&1";
+    return scalar `$cmd` unless wantarray;
+    my @out = `$cmd`;
+    chomp @out;
+    return @out;
+}
+
+# README's least-privilege user "adcp" (password adcp-secret): the
+# channel and its log; with tasks => 1 the tasks' keys and commands too;
+# evalsha => 0 leaves EVALSHA out (an ACL written before it was needed)
+
+sub redis_adcp_user {
+    my ($self, $channel, %o) = @_;
+    my @acl = ('ACL', 'SETUSER', 'adcp', 'on', '>adcp-secret',
+        'resetchannels', "&$channel", "~$channel:log");
+    push @acl, '~adcp:task:*', '~adcp:idem:*', '~adcp:tasks' if $o{tasks};
+    push @acl, '+subscribe', '+xinfo', '+xrange', '+xadd';
+    push @acl, '+xlen' if $o{tasks};
+    push @acl, '+publish', '+multi', '+exec';
+    if ($o{tasks}) {
+        push @acl, '+eval';
+        push @acl, '+evalsha' if $o{evalsha} // 1;
+        push @acl, '+get', '+set', '+hset', '+hgetall', '+expire', '+hmget',
+            '+hdel', '+exists', '+xgroup', '+xreadgroup', '+xack', '+xdel',
+            '+xclaim', '+xautoclaim';
+    }
+    return $self->redis_cmd(@acl);
+}
+
+# the module's /adcp/status on the port named "http": the JSON decoded,
+# or with a format (?format=prometheus) the response
+
+sub status {
+    my ($self, $format) = @_;
+    my $r = http_get($self->port('http'), 'x',
+        '/adcp/status' . ($format ? "?format=$format" : ''));
+    return $format ? $r : json_decode($r->{body});
+}
+
+# GET /mcp of a tenant, 8 requests at a time, until as many workers
+# (X-Pid) answered, or rounds (40) ran out; served => 1 counts only 200s.
+# The responses, or in scalar context how many workers answered
+
+sub each_worker {
+    my ($self, $tenant, $workers, %o) = @_;
+    my (%pids, @all);
+    for (1 .. ($o{rounds} // 40)) {
+        my @r = http_parallel($self->port('http'),
+            map { get_raw("$tenant.test", '/mcp') } 1 .. 8);
+        $pids{$_->{headers}{'x-pid'} // '?'}++
+            for grep { !$o{served} || $_->{status} == 200 } @r;
+        push @all, @r;
+        last if keys %pids >= $workers;
+    }
+    return wantarray ? @all : scalar keys %pids;
 }
 
 sub stop {
@@ -612,6 +688,26 @@ sub http_post_json {
 }
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+
+# a JSON-RPC tools/call (MCP) body
+
+sub mcp {
+    my ($id, $tool, $args) = @_;
+    return json_encode({ jsonrpc => '2.0', id => $id, method => 'tools/call',
+        params => { name => $tool, arguments => $args } });
+}
+
+# an A2A 0.3 message/send body: one data part naming the skill
+
+sub a2a {
+    my ($id, $skill, $params, %o) = @_;
+    return json_encode({ jsonrpc => '2.0', id => $id,
+        method => $o{method} // 'message/send',
+        params => { message => { role => 'user', messageId => "m-$id",
+            parts => [ { kind => 'data',
+                data => { skill => $skill, parameters => $params } } ],
+            ($o{context} ? (contextId => $o{context}) : ()) } } });
+}
 
 sub json_decode { my $v = eval { $JSON->decode($_[0]) }; return $v }
 sub json_encode { $JSON->encode($_[0]) }
