@@ -596,11 +596,8 @@ ngx_http_adcp_tasks_on_store(ngx_http_adcp_redis_reply_t *reply, void *data)
                           &t->task_id);
         }
 
-        rc = ngx_http_adcp_tasks_error(r, t->ctx,
-                                       NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
-                                       "the task could not be accepted, "
-                                       "try again later", NULL);
-        ngx_http_adcp_tasks_finalize(r, rc);
+        ngx_http_adcp_tasks_unavailable(r, t, "the task could not be "
+                                        "accepted, try again later");
         return;
     }
 

@@ -279,6 +279,19 @@ ngx_http_adcp_tasks_wait(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
 }
 
 
+/* Redis failed a request waiting for it: SERVICE_UNAVAILABLE, the end */
+
+void
+ngx_http_adcp_tasks_unavailable(ngx_http_request_t *r,
+    ngx_http_adcp_task_t *t, char *message)
+{
+    ngx_http_adcp_tasks_finalize(r,
+        ngx_http_adcp_tasks_error(r, t->ctx,
+                                  NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+                                  message, NULL));
+}
+
+
 void
 ngx_http_adcp_tasks_finalize(ngx_http_request_t *r, ngx_int_t rc)
 {

@@ -171,9 +171,8 @@ ngx_http_adcp_tasks_on_claim(ngx_http_adcp_redis_reply_t *reply, void *data)
 {
     ngx_http_adcp_consumer_t *cs = data;
 
-    size_t                        i, n;
-    ngx_str_t                     err;
-    ngx_http_adcp_redis_reply_t  *entries;
+    size_t     n;
+    ngx_str_t  err;
 
     cs->claim = NULL;
 
@@ -195,19 +194,9 @@ ngx_http_adcp_tasks_on_claim(ngx_http_adcp_redis_reply_t *reply, void *data)
         return;
     }
 
-    if (ngx_http_adcp_redis_array(reply, &n) != NGX_OK || n < 2) {
-        return;
-    }
-
-    entries = ngx_http_adcp_redis_element(reply, 1);
-
-    if (ngx_http_adcp_redis_array(entries, &n) != NGX_OK) {
-        return;
-    }
-
-    for (i = 0; i < n; i++) {
-        ngx_http_adcp_exec_start(cs, ngx_http_adcp_redis_element(entries, i),
-                                 1);
+    if (ngx_http_adcp_redis_array(reply, &n) == NGX_OK && n >= 2) {
+        ngx_http_adcp_exec_entries(cs, ngx_http_adcp_redis_element(reply, 1),
+                                   1);
     }
 }
 

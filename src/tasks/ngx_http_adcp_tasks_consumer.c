@@ -275,9 +275,9 @@ ngx_http_adcp_tasks_on_read(ngx_http_adcp_redis_reply_t *reply, void *data)
 {
     ngx_http_adcp_consumer_t *cs = data;
 
-    size_t                        i, n;
+    size_t                        n;
     ngx_str_t                     err;
-    ngx_http_adcp_redis_reply_t  *s, *entries;
+    ngx_http_adcp_redis_reply_t  *s;
 
     cs->read = NULL;
 
@@ -312,14 +312,8 @@ ngx_http_adcp_tasks_on_read(ngx_http_adcp_redis_reply_t *reply, void *data)
         s = ngx_http_adcp_redis_element(reply, 0);
 
         if (ngx_http_adcp_redis_array(s, &n) == NGX_OK && n == 2) {
-            entries = ngx_http_adcp_redis_element(s, 1);
-
-            if (ngx_http_adcp_redis_array(entries, &n) == NGX_OK) {
-                for (i = 0; i < n; i++) {
-                    ngx_http_adcp_exec_start(cs,
-                                  ngx_http_adcp_redis_element(entries, i), 0);
-                }
-            }
+            ngx_http_adcp_exec_entries(cs, ngx_http_adcp_redis_element(s, 1),
+                                       0);
         }
     }
 

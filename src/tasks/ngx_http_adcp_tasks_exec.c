@@ -23,6 +23,8 @@
 #include "ngx_http_adcp_tasks_private.h"
 
 
+static void ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
+    ngx_http_adcp_redis_reply_t *entry, ngx_uint_t reclaimed);
 static u_char *ngx_http_adcp_exec_log_error(ngx_log_t *log, u_char *buf,
     size_t len);
 static void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
@@ -123,9 +125,28 @@ static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_ack_script =
     "return redis.call('XLEN', KEYS[2])\n");
 
 
-/* an entry [id, ["task", <task id>]]: its execution begins */
+/* [[id, [field, value]], ...]: each entry's execution begins */
 
 void
+ngx_http_adcp_exec_entries(ngx_http_adcp_consumer_t *cs,
+    ngx_http_adcp_redis_reply_t *entries, ngx_uint_t reclaimed)
+{
+    size_t  i, n;
+
+    if (ngx_http_adcp_redis_array(entries, &n) != NGX_OK) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_http_adcp_exec_start(cs, ngx_http_adcp_redis_element(entries, i),
+                                 reclaimed);
+    }
+}
+
+
+/* an entry [id, ["task", <task id>]]: its execution begins */
+
+static void
 ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
     ngx_http_adcp_redis_reply_t *entry, ngx_uint_t reclaimed)
 {

@@ -28,6 +28,8 @@ typedef struct {
 
 static void ngx_http_adcp_tasks_hash_val(ngx_md5_t *md5, yajl_val v,
     ngx_log_t *log);
+static void ngx_http_adcp_tasks_hash_str(ngx_md5_t *md5, char tag,
+    const char *s);
 static int ngx_libc_cdecl ngx_http_adcp_tasks_kv_cmp(const void *one,
     const void *two);
 
@@ -78,19 +80,13 @@ static void
 ngx_http_adcp_tasks_hash_val(ngx_md5_t *md5, yajl_val v, ngx_log_t *log)
 {
     double                    d;
-    size_t                    i, n, len;
-    u_char                    lenbuf[NGX_SIZE_T_LEN + 2], *p;
-    const char               *s;
+    size_t                    i, n;
     ngx_http_adcp_task_kv_t  *kv;
 
     switch (v->type) {
 
     case yajl_t_string:
-        s = v->u.string;
-        len = ngx_strlen(s);
-        p = ngx_sprintf(lenbuf, "s%uz:", len);
-        ngx_md5_update(md5, lenbuf, p - lenbuf);
-        ngx_md5_update(md5, s, len);
+        ngx_http_adcp_tasks_hash_str(md5, 's', v->u.string);
         return;
 
     case yajl_t_number:
@@ -112,11 +108,7 @@ ngx_http_adcp_tasks_hash_val(ngx_md5_t *md5, yajl_val v, ngx_log_t *log)
             return;
         }
 
-        s = v->u.number.r;
-        len = ngx_strlen(s);
-        p = ngx_sprintf(lenbuf, "n%uz:", len);
-        ngx_md5_update(md5, lenbuf, p - lenbuf);
-        ngx_md5_update(md5, s, len);
+        ngx_http_adcp_tasks_hash_str(md5, 'n', v->u.number.r);
         return;
 
     case yajl_t_true:
@@ -160,11 +152,7 @@ ngx_http_adcp_tasks_hash_val(ngx_md5_t *md5, yajl_val v, ngx_log_t *log)
                       ngx_http_adcp_tasks_kv_cmp);
 
             for (i = 0; i < n; i++) {
-                len = ngx_strlen(kv[i].key);
-                p = ngx_sprintf(lenbuf, "k%uz:", len);
-                ngx_md5_update(md5, lenbuf, p - lenbuf);
-                ngx_md5_update(md5, kv[i].key, len);
-
+                ngx_http_adcp_tasks_hash_str(md5, 'k', kv[i].key);
                 ngx_http_adcp_tasks_hash_val(md5, kv[i].value, log);
             }
 
@@ -178,6 +166,22 @@ ngx_http_adcp_tasks_hash_val(ngx_md5_t *md5, yajl_val v, ngx_log_t *log)
         ngx_md5_update(md5, "z", 1);
         return;
     }
+}
+
+
+/* <tag><length>:<bytes>, so that pieces never run together */
+
+static void
+ngx_http_adcp_tasks_hash_str(ngx_md5_t *md5, char tag, const char *s)
+{
+    u_char  buf[NGX_SIZE_T_LEN + 2], *p;
+    size_t  len;
+
+    len = ngx_strlen(s);
+    p = ngx_sprintf(buf, "%c%uz:", tag, len);
+
+    ngx_md5_update(md5, buf, p - buf);
+    ngx_md5_update(md5, s, len);
 }
 
 

@@ -146,7 +146,6 @@ ngx_http_adcp_tasks_on_poll(ngx_http_adcp_redis_reply_t *reply, void *data)
     ngx_http_adcp_task_t *t = data;
 
     size_t               n;
-    ngx_int_t            rc;
     ngx_http_request_t  *r;
 
     t->call = NULL;
@@ -158,11 +157,8 @@ ngx_http_adcp_tasks_on_poll(ngx_http_adcp_redis_reply_t *reply, void *data)
                       &t->ctx->tenant, &t->task_id,
                       reply ? "an unexpected reply" : "Redis did not answer");
 
-        rc = ngx_http_adcp_tasks_error(r, t->ctx,
-                                       NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
-                                       "the task's status is unavailable, "
-                                       "try again later", NULL);
-        ngx_http_adcp_tasks_finalize(r, rc);
+        ngx_http_adcp_tasks_unavailable(r, t, "the task's status is "
+                                        "unavailable, try again later");
         return;
     }
 

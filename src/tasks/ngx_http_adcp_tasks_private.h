@@ -319,6 +319,8 @@ ngx_int_t ngx_http_adcp_tasks_wait(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t, ngx_http_adcp_redis_script_t *script,
     ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *args);
 void ngx_http_adcp_tasks_finalize(ngx_http_request_t *r, ngx_int_t rc);
+void ngx_http_adcp_tasks_unavailable(ngx_http_request_t *r,
+    ngx_http_adcp_task_t *t, char *message);
 
 /* the webhook url policy */
 char *ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
@@ -331,8 +333,8 @@ ngx_int_t ngx_http_adcp_tasks_consumer_init(ngx_cycle_t *cycle,
     ngx_http_adcp_main_conf_t *amcf, ngx_http_adcp_tasks_main_conf_t *tmcf);
 void ngx_http_adcp_tasks_consumer_exit(void);
 void ngx_http_adcp_tasks_tick(ngx_event_t *ev);
-void ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
-    ngx_http_adcp_redis_reply_t *entry, ngx_uint_t reclaimed);
+void ngx_http_adcp_exec_entries(ngx_http_adcp_consumer_t *cs,
+    ngx_http_adcp_redis_reply_t *entries, ngx_uint_t reclaimed);
 void ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e);
 void ngx_http_adcp_exec_queue(ngx_http_adcp_consumer_t *cs,
     ngx_http_adcp_redis_reply_t *reply);

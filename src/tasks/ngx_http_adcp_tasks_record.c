@@ -18,6 +18,10 @@ typedef struct {
 } ngx_http_adcp_task_protocol_t;
 
 
+static ngx_int_t ngx_http_adcp_task_lookup(ngx_str_t *table, ngx_int_t from,
+    ngx_int_t n, ngx_str_t *name);
+
+
 /* in the order of ngx_http_adcp_task_field_e */
 
 ngx_str_t  ngx_http_adcp_task_fields[] = {
@@ -91,36 +95,41 @@ static ngx_http_adcp_task_protocol_t  ngx_http_adcp_task_protocols[] = {
 ngx_int_t
 ngx_http_adcp_task_field(ngx_str_t *name)
 {
-    ngx_int_t  i;
-
-    for (i = 0; i < NGX_HTTP_ADCP_TF_N; i++) {
-        if (ngx_http_adcp_task_fields[i].len == name->len
-            && ngx_strncmp(ngx_http_adcp_task_fields[i].data, name->data,
-                           name->len) == 0)
-        {
-            return i;
-        }
-    }
-
-    return NGX_ERROR;
+    return ngx_http_adcp_task_lookup(ngx_http_adcp_task_fields, 0,
+                                     NGX_HTTP_ADCP_TF_N, name);
 }
 
 
 ngx_http_adcp_task_status_e
 ngx_http_adcp_task_status(ngx_str_t *name)
 {
-    ngx_uint_t  i;
+    ngx_int_t  i;
 
-    for (i = 1; i < NGX_HTTP_ADCP_TS_N; i++) {
-        if (ngx_http_adcp_task_statuses[i].len == name->len
-            && ngx_strncmp(ngx_http_adcp_task_statuses[i].data, name->data,
-                           name->len) == 0)
+    i = ngx_http_adcp_task_lookup(ngx_http_adcp_task_statuses, 1,
+                                  NGX_HTTP_ADCP_TS_N, name);
+
+    return i == NGX_ERROR ? NGX_HTTP_ADCP_TS_UNKNOWN
+                          : (ngx_http_adcp_task_status_e) i;
+}
+
+
+/* name's index in table[from, n), or NGX_ERROR */
+
+static ngx_int_t
+ngx_http_adcp_task_lookup(ngx_str_t *table, ngx_int_t from, ngx_int_t n,
+    ngx_str_t *name)
+{
+    ngx_int_t  i;
+
+    for (i = from; i < n; i++) {
+        if (table[i].len == name->len
+            && ngx_strncmp(table[i].data, name->data, name->len) == 0)
         {
-            return (ngx_http_adcp_task_status_e) i;
+            return i;
         }
     }
 
-    return NGX_HTTP_ADCP_TS_UNKNOWN;
+    return NGX_ERROR;
 }
 
 
