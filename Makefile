@@ -103,13 +103,15 @@ UNIT_LINK_test_descriptor := src/ngx_http_adcp_descriptor.c \
 # the source package the ASan build uses: nginx-dev has headers only)
 UNIT_NGX    := $(BUILD)/unit/nginx-src
 UNIT_NGX_CORE := $(UNIT_NGX)/ngx_string.c $(UNIT_NGX)/ngx_inet.c \
-                 $(UNIT_NGX)/ngx_md5.c
+                 $(UNIT_NGX)/ngx_md5.c $(UNIT_NGX)/ngx_http_parse.c
 UNIT_LINK_test_tasks_url  := src/tasks/ngx_http_adcp_tasks_url.c \
                              $(UNIT_NGX_CORE)
 UNIT_LINK_test_tasks_hash := src/tasks/ngx_http_adcp_tasks_hash.c \
                              $(UNIT_NGX_CORE)
 UNIT_LINK_test_tasks_reply := src/tasks/ngx_http_adcp_tasks_reply.c \
                               src/ngx_http_adcp_json.c $(UNIT_NGX_CORE)
+UNIT_LINK_test_tasks_response := src/tasks/ngx_http_adcp_tasks_response.c \
+                                 $(UNIT_NGX_CORE)
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \
@@ -167,12 +169,13 @@ $(ASAN_NGINX): $(ASAN_NGX)/objs/Makefile $(SOURCES)
 asan: $(ASAN_NGINX)
 
 $(BUILD)/unit/test_tasks_url $(BUILD)/unit/test_tasks_hash \
-$(BUILD)/unit/test_tasks_reply $(BUILD)/fuzz/fuzz_reply: $(UNIT_NGX_CORE)
+$(BUILD)/unit/test_tasks_reply $(BUILD)/unit/test_tasks_response \
+$(BUILD)/fuzz/fuzz_reply: $(UNIT_NGX_CORE)
 
 $(UNIT_NGX_CORE): $(ASAN_TARBALL)
 	mkdir -p $(UNIT_NGX)
 	tar -xzf $(ASAN_TARBALL) -C $(UNIT_NGX) --strip-components=3 \
-	    nginx-1.22.1/src/core/$(notdir $@)
+	    nginx-1.22.1/src/$(if $(filter ngx_http_%,$(notdir $@)),http,core)/$(notdir $@)
 	touch $@
 
 test-asan: $(ASAN_NGINX)

@@ -592,7 +592,10 @@ ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         return;
     }
 
-    if (ngx_http_adcp_exec_parse(e, &ct, &body) != NGX_OK) {
+    if (ngx_http_adcp_tasks_response(e->pool, e->log, e->in, e->in_len,
+                                     &e->code, &ct, &body)
+        != NGX_OK)
+    {
         ngx_str_set(&msg, "the adapter's answer is not HTTP");
         ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
         return;

@@ -17,6 +17,7 @@
  *   ngx_http_adcp_tasks_exec.c     one execution: claim, run, finish, ack
  *   ngx_http_adcp_tasks_loopback.c the request to this nginx, its marker
  *   ngx_http_adcp_tasks_http.c     the outbound HTTP/1.0 client
+ *   ngx_http_adcp_tasks_response.c its reply read by nginx's parsers
  *   ngx_http_adcp_tasks_reply.c    the adapter's reply interpreted
  *   ngx_http_adcp_tasks_webhook.c  the webhook delivered
  * Shared by both:
@@ -348,8 +349,8 @@ ngx_int_t ngx_http_adcp_exec_http(ngx_http_adcp_exec_t *e,
     struct sockaddr *sa, socklen_t len, ngx_msec_t timeout,
     ngx_http_adcp_exec_done_pt done);
 void ngx_http_adcp_exec_http_close(ngx_http_adcp_exec_t *e);
-ngx_int_t ngx_http_adcp_exec_parse(ngx_http_adcp_exec_t *e, ngx_str_t *ct,
-    ngx_str_t *body);
+ngx_int_t ngx_http_adcp_tasks_response(ngx_pool_t *pool, ngx_log_t *log,
+    u_char *in, size_t len, ngx_int_t *code, ngx_str_t *ct, ngx_str_t *body);
 ngx_int_t ngx_http_adcp_tasks_reply(ngx_pool_t *pool,
     ngx_http_adcp_task_transport_e transport, ngx_str_t *ct,
     ngx_str_t *body, ngx_http_adcp_tasks_outcome_t *out);

@@ -313,7 +313,10 @@ ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e, ngx_int_t rc)
 {
     ngx_str_t  ct, body;
 
-    if (rc == NGX_OK && ngx_http_adcp_exec_parse(e, &ct, &body) == NGX_OK
+    if (rc == NGX_OK
+        && ngx_http_adcp_tasks_response(e->pool, e->log, e->in, e->in_len,
+                                        &e->code, &ct, &body)
+           == NGX_OK
         && e->code >= 200 && e->code <= 299)
     {
         ngx_log_error(NGX_LOG_INFO, e->log, 0,
