@@ -4,6 +4,11 @@
  *
  * This file holds the module definition, its directives, variables and
  * the thin phase handler; each concern lives in src/ngx_http_adcp_*.c.
+ * The same .so holds three more modules: ngx_http_adcp_tasks_module
+ * (src/tasks/: adcp_async and the task directives; called from the
+ * handler through amcf->tasks_early and amcf->tasks_late, which it sets),
+ * ngx_http_adcp_error_pages_module (src/ngx_http_adcp_error_page.c) and
+ * ngx_http_adcp_balancer_module (src/ngx_http_adcp_balancer.c).
  *
  * A request in a location with "adcp on" goes, before the content phase
  * (after the access checks, so that allow/deny and auth_request guard it):
@@ -14,7 +19,8 @@
  *   3. platform: with adcp_factory, the tenant's platform from this worker's
  *      cache, built on a miss by a factory subrequest
  *      (src/ngx_http_adcp_cache.c, src/ngx_http_adcp_factory.c);
- *   4. policy: the platform's capabilities;
+ *   4. policy: the platform's capabilities; a task of the location's
+ *      adcp_async accepted (src/tasks/);
  *   errors in the request's transport form (src/ngx_http_adcp_error.c).
  */
 

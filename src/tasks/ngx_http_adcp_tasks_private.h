@@ -1,7 +1,8 @@
 
 /*
  * ngx_http_adcp_tasks_module: long-running tasks (SPEC section 7), the
- * header its files share.  Nothing outside src/tasks/ includes it.
+ * header its files share.  Nothing outside src/tasks/ includes it (its
+ * unit tests and fuzz target aside).
  *
  * The request side (what a buyer's request meets):
  *   ngx_http_adcp_tasks_module.c   directives, conf, worker init/exit, the
@@ -26,7 +27,7 @@
  *
  * Calls go one way (module -> accept/poll -> body, hash, answer, url;
  * module -> consumer -> claim -> exec -> loopback, http, reply, webhook);
- * what must go back up is a callback (e->done, cs->wake).
+ * what must go back up is a callback (e->done, e->hooked, cs->wake).
  */
 
 
