@@ -1,8 +1,8 @@
 
 /*
- * ngx_http_adcp_balancer_module: adcp_balancer, an upstream{} whose peer for each
- * request is its platform's upstream (SPEC section 2, "Forwarding without
- * a per-request URL parse").
+ * ngx_http_adcp_balancer_module: adcp_balancer, an upstream{} whose peer
+ * for each request is its platform's upstream (SPEC section 2,
+ * "Forwarding without a per-request URL parse").
  */
 
 

@@ -1,7 +1,7 @@
 
 /*
- * ngx_http_adcp_error_pages_module: adcp_error_pages, nginx's and the adapter's 5xx
- * pages as AdCP errors (SPEC section 3).
+ * ngx_http_adcp_error_pages_module: adcp_error_pages, nginx's and the
+ * adapter's 5xx pages as AdCP errors (SPEC section 3).
  */
 
 

@@ -2,8 +2,9 @@
 /*
  * ngx_http_adcp_module: the one small JSON writer used by errors, status
  * and tasks, and the one parse (yajl_tree, depth-checked, the tree freed
- * with a pool) used where JSON is read.  Output is sized first, then filled: every "_len" function
- * has a writer twin that returns the position after what it wrote.
+ * with a pool) used where JSON is read.  Output is sized first, then
+ * filled: every "_len" function has a writer twin that returns the
+ * position after what it wrote.
  */
 
 
