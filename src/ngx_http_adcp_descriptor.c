@@ -60,9 +60,8 @@ ngx_http_adcp_platform_t *
 ngx_http_adcp_descriptor_parse(ngx_str_t *tenant, u_char *data, size_t len,
     ngx_log_t *log, const char **why)
 {
-    char                       err[128];
     yajl_val                   root;
-    ngx_pool_t                *pool;
+    ngx_pool_t                *pool, *tmp;
     ngx_http_adcp_platform_t  *pf;
 
     if (len > NGX_HTTP_ADCP_DESCRIPTOR_MAX) {
@@ -77,17 +76,26 @@ ngx_http_adcp_descriptor_parse(ngx_str_t *tenant, u_char *data, size_t len,
         return NULL;
     }
 
-    err[0] = '\0';
-    root = yajl_tree_parse((const char *) data, err, sizeof(err));
+    /* the tree lives as long as the parse: a pool of its own */
+
+    tmp = ngx_create_pool(1024, log);
+    if (tmp == NULL) {
+        *why = "out of memory";
+        return NULL;
+    }
+
+    root = ngx_http_adcp_json_parse(tmp, data, len,
+                                    NGX_HTTP_ADCP_DESCRIPTOR_DEPTH);
 
     if (root == NULL) {
+        ngx_destroy_pool(tmp);
         *why = "the descriptor is not JSON";
         return NULL;
     }
 
     pool = ngx_create_pool(1024, log);
     if (pool == NULL) {
-        yajl_tree_free(root);
+        ngx_destroy_pool(tmp);
         *why = "out of memory";
         return NULL;
     }
@@ -110,7 +118,7 @@ ngx_http_adcp_descriptor_parse(ngx_str_t *tenant, u_char *data, size_t len,
 
     *why = ngx_http_adcp_descriptor_fill(pf, root);
 
-    yajl_tree_free(root);
+    ngx_destroy_pool(tmp);
 
     if (*why) {
         ngx_destroy_pool(pool);
@@ -121,7 +129,7 @@ ngx_http_adcp_descriptor_parse(ngx_str_t *tenant, u_char *data, size_t len,
 
 nomem:
 
-    yajl_tree_free(root);
+    ngx_destroy_pool(tmp);
     ngx_destroy_pool(pool);
     *why = "out of memory";
 
