@@ -11,6 +11,8 @@
 #   make demo       start the demo gateway (conf-examples/quickstart.conf)
 #   make bench      run bench/ (bench/run.sh: installs what it needs, prints
 #                   a table, writes bench/RESULTS.md; BENCH_QUICK=1 fast)
+#   make deb        the Debian package libnginx-mod-http-adcp (debian/),
+#                   built by dpkg-buildpackage in build/deb, lintian-checked
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -68,7 +70,7 @@ ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer \
 ASAN_LD_OPT := -fsanitize=address,undefined
 
 .PHONY: all check test test-unit test-integration test-valgrind demo \
-        demo-stop bench clean fuzz fuzz-smoke test-asan asan FORCE
+        demo-stop bench clean fuzz fuzz-smoke test-asan asan FORCE deb
 
 all: $(MODULE)
 
@@ -182,6 +184,21 @@ fuzz: $(FUZZ_BINS)
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+# the Debian package: dpkg-buildpackage in a clean copy of the tracked
+# and new files (as in a fresh clone, with uncommitted edits), the .deb, .changes
+# and .buildinfo left in $(DEB); lintian fails it on any error
+DEB         := $(BUILD)/deb
+
+deb:
+	rm -rf $(DEB)/src $(DEB)/*.deb $(DEB)/*.changes $(DEB)/*.buildinfo
+	mkdir -p $(DEB)/src
+	git ls-files -z -c -o --exclude-standard | tar --null -T - --ignore-failed-read -cf - \
+	    | tar -xf - -C $(DEB)/src
+	cd $(DEB)/src && dpkg-buildpackage -us -uc -b > ../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	ls $(DEB)/*.deb
+	lintian --fail-on error $(DEB)/*.changes
 
 clean:
 	rm -rf $(BUILD)
