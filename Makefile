@@ -23,7 +23,7 @@
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
-BUILD       ?= build
+BUILD       := build
 # an nginx tree without Debian's conf_flags (an upstream release) is
 # configured with these: Debian 12's modules and --with-compat, nginx's
 # default paths under the -p prefix, error_log to stderr until nginx.conf's
