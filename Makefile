@@ -91,8 +91,8 @@ all: $(MODULE)
 
 # the nginx tree and its flags, remembered: another one rebuilds
 $(BUILD)/nginx-src: FORCE
-	mkdir -p $(BUILD)
-	echo '$(NGINX_SRC) $(NGINX_CONF_FLAGS)' | cmp -s - $@ \
+	@mkdir -p $(BUILD)
+	@echo '$(NGINX_SRC) $(NGINX_CONF_FLAGS)' | cmp -s - $@ \
 	    || echo '$(NGINX_SRC) $(NGINX_CONF_FLAGS)' > $@
 
 $(NGX)/objs/Makefile: config $(BUILD)/nginx-src
