@@ -6,7 +6,9 @@
 # "apt install ./libnginx-mod-http-adcp_*.deb"; the quickstart's http{}
 # part goes to /etc/nginx/conf.d/; "nginx -t" must pass and the demo's
 # requests answer from Debian's nginx with the packaged module loaded
-# through /etc/nginx/modules-enabled/.  Prints "ok N - ..." lines (TAP).
+# through /etc/nginx/modules-enabled/; "apt-get remove" sets the link
+# aside (nginx -t then refuses the adcp_ directives), installing again
+# puts it back.  Prints "ok N - ..." lines (TAP).
 #
 # Skipped unless ADCP_TEST_DEB=1 (root, network to deb.debian.org).  The
 # debootstrap tree is cached in build/deb/bookworm-base and apt's
@@ -66,7 +68,7 @@ free_port() {
         exit 1;' "$@"
 }
 
-cleanup() {
+stop_nginx() {
     if [ -s "$SCRATCH/run/nginx.pid" ]; then
         kill -QUIT "$(cat "$SCRATCH/run/nginx.pid")" 2>/dev/null || true
         i=0
@@ -75,6 +77,10 @@ cleanup() {
             i=$((i + 1))
         done
     fi
+}
+
+cleanup() {
+    stop_nginx
 
     if [ -s "$SCRATCH/run/adcp-redis.pid" ]; then
         kill "$(cat "$SCRATCH/run/adcp-redis.pid")" 2>/dev/null || true
@@ -265,6 +271,29 @@ if grep -E '\[(crit|alert|emerg)\]' "$SCRATCH/var/log/nginx/error.log"; then
     fail "no [crit], [alert] or [emerg] in error.log"
 fi
 ok "no [crit], [alert] or [emerg] in error.log"
+
+# --- removed, then installed again --------------------------------------
+
+stop_nginx
+[ ! -s "$SCRATCH/run/nginx.pid" ] || fail "nginx stops"
+
+in_root apt-get -q remove -y libnginx-mod-http-adcp >> "$CACHE/apt.log" 2>&1 \
+    || fail "apt-get remove" "$(tail -5 "$CACHE/apt.log")"
+[ ! -e "$SCRATCH$link" ] && [ -L "$SCRATCH$link.removed" ] \
+    || fail "apt-get remove sets the modules-enabled link aside"
+out=$(in_root nginx -t 2>&1) && fail "nginx -t fails without the module" "$out"
+case "$out" in
+    *'unknown directive "adcp_tenants"'*) ;;
+    *) fail "nginx -t fails without the module" "$out" ;;
+esac
+ok "apt-get remove: the link set aside, nginx -t: unknown directive adcp_tenants"
+
+in_root sh -c "cd /tmp && apt install -y ./$(basename "$deb")" \
+    >> "$CACHE/apt.log" 2>&1 \
+    || fail "apt install again" "$(tail -5 "$CACHE/apt.log")"
+out=$(in_root nginx -t 2>&1) && [ -L "$SCRATCH$link" ] \
+    || fail "installed again: the link back, nginx -t passes" "$out"
+ok "installed again: the link back, nginx -t passes"
 
 echo "1..$n"
 
