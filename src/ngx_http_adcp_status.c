@@ -54,6 +54,8 @@ static void ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o,
 static void ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o,
     ngx_http_adcp_sum_t *sum, ngx_http_adcp_zone_t *zone,
     ngx_uint_t workers, ngx_uint_t capacity);
+static void ngx_http_adcp_status_zone(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_shctx_t *sh);
 static void ngx_http_adcp_status_tenant(ngx_http_adcp_out_t *o,
     ngx_http_adcp_slot_t *slot, ngx_uint_t first);
 static void ngx_http_adcp_out(ngx_http_adcp_out_t *o, const char *fmt, ...);
@@ -204,6 +206,7 @@ ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
     }
 
     ngx_http_adcp_status_cache(o, &sum, zone, workers, capacity);
+    ngx_http_adcp_status_zone(o, zone->sh);
 
     if (redis) {
         ngx_http_adcp_status_redis(o, zone->sh);
@@ -337,6 +340,31 @@ ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o, ngx_http_adcp_sum_t *sum,
                       "# HELP adcp_tenant_age_seconds Seconds since the "
                       "tenant's last good build.\n"
                       "# TYPE adcp_tenant_age_seconds gauge\n");
+}
+
+
+/*
+ * New regex tenants that found the zone full: a slot recycled (normal),
+ * or none to recycle (served with a worker's own memory)
+ */
+
+static void
+ngx_http_adcp_status_zone(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
+{
+    if (!o->prom) {
+        ngx_http_adcp_out(o, ",\"zone\":{\"recycled\":%uA,\"full\":%uA}",
+                          sh->recycled, sh->full);
+        return;
+    }
+
+    ngx_http_adcp_out(o, "# HELP adcp_zone_recycled_total Slots of regex "
+                      "tenants recycled for new ones.\n"
+                      "# TYPE adcp_zone_recycled_total counter\n"
+                      "adcp_zone_recycled_total %uA\n"
+                      "# HELP adcp_zone_full_total New regex tenants the "
+                      "full zone had no slot for.\n"
+                      "# TYPE adcp_zone_full_total counter\n"
+                      "adcp_zone_full_total %uA\n", sh->recycled, sh->full);
 }
 
 

@@ -3,7 +3,7 @@ package AdcpTest;
 # A small harness in the manner of nginx-tests: each test writes its
 # nginx.conf from a heredoc, starts nginx with -p in a temporary directory
 # on free ports, talks HTTP over raw sockets, stops nginx and checks that
-# error.log holds no [alert] or [emerg] line.
+# error.log holds no [crit], [alert] or [emerg] line.
 #
 # ADCP_TEST_VALGRIND=1 runs nginx as one process (master_process off) under
 # valgrind memcheck and fails on any invalid access or definite leak.
@@ -398,9 +398,9 @@ sub stop {
 
     my $log = $self->read_file('error.log');
     my $expect = $self->{expect_alert};
-    my @bad = grep { /\[(alert|emerg)\]/ && !($expect && /$expect/) }
+    my @bad = grep { /\[(crit|alert|emerg)\]/ && !($expect && /$expect/) }
         split /\n/, $log;
-    ok(!@bad, 'no alert or emerg in error.log')
+    ok(!@bad, 'no crit, alert or emerg in error.log')
         or diag(join "\n", @bad);
 
     if (valgrind()) {
