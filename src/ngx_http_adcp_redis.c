@@ -410,6 +410,7 @@ ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
     sock->io = io;
     sock->ac = ac;
     sock->c = c;
+    sock->next = 0;
 
     c->data = sock;
     c->read->handler = ngx_http_adcp_redis_read;
