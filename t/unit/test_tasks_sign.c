@@ -1841,10 +1841,71 @@ test_vectors_canon(void)
 }
 
 
-int
-main(void)
+/*
+ * t/25-jwks.t's signer: a webhook signed with a PEM key, as JSON for
+ * t/lib/adcp_verify_webhook.py (which adds the JWKS nginx serves).
+ *   test_tasks_sign --sign <pem> <kid> <url> <content type> <body>
+ */
+
+static int
+sign_cli(char **argv)
 {
+    FILE                      *f;
+    char                      *err;
+    ngx_str_t                  path, kid;
+    ngx_http_adcp_sign_key_t   key;
+    ngx_http_adcp_sign_req_t   req;
+    ngx_http_adcp_sign_out_t   out;
+
+    path = str(argv[2]);
+    kid = str(argv[3]);
+
+    err = ngx_http_adcp_sign_key_load(pool, &path, &kid, &key);
+    if (err) {
+        fprintf(stderr, "%s %s\n", argv[2], err);
+        return 1;
+    }
+
+    memset(&req, 0, sizeof(req));
+    req.method = str("POST");
+    req.url = str(argv[4]);
+    req.content_type = str(argv[5]);
+    req.body = str(argv[6]);
+    req.created = time(NULL);
+
+    if (ngx_http_adcp_sign_webhook(pool, &key, &req, &out) != NGX_OK) {
+        fprintf(stderr, "cannot sign\n");
+        return 1;
+    }
+
+    f = stdout;
+    fputc('{', f);
+    json_str(f, "method", &req.method, 0);
+    json_str(f, "target_uri", &out.uri.target_uri, 0);
+    json_str(f, "authority", &out.uri.authority, 0);
+    json_str(f, "content_type", &req.content_type, 0);
+    json_str(f, "content_digest", &out.content_digest, 0);
+    json_str(f, "signature_input", &out.signature_input, 0);
+    json_str(f, "signature", &out.signature, 0);
+    json_str(f, "body", &req.body, 1);
+    fputc('\n', f);
+
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int  rc;
+
     pool = test_pool_create();
+
+    if (argc == 7 && strcmp(argv[1], "--sign") == 0) {
+        rc = sign_cli(argv);
+        test_pool_destroy(pool);
+        return rc;
+    }
 
     test_uri();
     test_base_fixed();
