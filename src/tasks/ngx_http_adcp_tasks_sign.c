@@ -77,6 +77,8 @@ static ngx_int_t ngx_http_adcp_sign_host(u_char *h, u_char *e,
 static ngx_int_t ngx_http_adcp_sign_chars(u_char *p, u_char *last,
     ngx_uint_t path);
 static ngx_int_t ngx_http_adcp_sign_xdigit(u_char c);
+static u_char *ngx_http_adcp_sign_percent(u_char *o, u_char *p,
+    u_char *last);
 static ngx_int_t ngx_http_adcp_sign_base(ngx_pool_t *pool, ngx_str_t *names,
     ngx_str_t *values, ngx_uint_t n, ngx_str_t *params, ngx_str_t *base);
 static ngx_int_t ngx_http_adcp_sign_raw(EVP_PKEY *pkey, ngx_uint_t alg,
@@ -333,7 +335,7 @@ ngx_http_adcp_sign_uri(ngx_pool_t *pool, ngx_str_t *url,
     ngx_http_adcp_sign_uri_t *u)
 {
     u_char      *p, *last, *s, *a, *e, *h, *port, *path, *pe, *q, *qe;
-    u_char      *buf, *o, c, d;
+    u_char      *buf, *o, c;
     size_t       len;
     ngx_int_t    rc;
     ngx_str_t    host;
@@ -469,48 +471,22 @@ ngx_http_adcp_sign_uri(ngx_pool_t *pool, ngx_str_t *url,
     u->authority.len = o - u->authority.data;
     u->request_target.data = o;
 
-    /* dot segments removed in a scratch copy, then %xx normalized */
+    /*
+     * %xx normalized, then dot segments removed (RFC 3986 6.2.2's order,
+     * and WHATWG URL's, which reads "%2e" as "."), in a scratch copy; the
+     * query normalized the same way, nothing else in it changed
+     */
 
-    if (path == pe) {
+    s = buf + len;
+    e = ngx_http_adcp_sign_percent(s, path, pe);
+    e = ngx_http_adcp_sign_dot_segments(s, e, s);
+
+    if (e == s) {
         *o++ = '/';
-
-    } else {
-        s = buf + len;
-        ngx_memcpy(s, path, pe - path);
-        e = ngx_http_adcp_sign_dot_segments(s, s + (pe - path), s);
-
-        if (e == s) {
-            *o++ = '/';
-        }
-
-        for (p = s; p < e; p++) {
-            if (*p != '%') {
-                *o++ = *p;
-                continue;
-            }
-
-            c = ngx_toupper(p[1]);
-            d = ngx_toupper(p[2]);
-            i = ((c >= 'A' ? c - 'A' + 10 : c - '0') << 4)
-                | (d >= 'A' ? d - 'A' + 10 : d - '0');
-
-            if ((i >= 'A' && i <= 'Z') || (i >= 'a' && i <= 'z')
-                || (i >= '0' && i <= '9')
-                || i == '-' || i == '.' || i == '_' || i == '~')
-            {
-                *o++ = (u_char) i;
-
-            } else {
-                *o++ = '%';
-                *o++ = c;
-                *o++ = d;
-            }
-
-            p += 2;
-        }
     }
 
-    o = ngx_cpymem(o, q, qe - q);
+    o = ngx_cpymem(o, s, e - s);
+    o = ngx_http_adcp_sign_percent(o, q, qe);
 
     u->request_target.len = o - u->request_target.data;
     u->target_uri.data = buf;
@@ -592,7 +568,12 @@ ngx_http_adcp_sign_host(u_char *h, u_char *e, ngx_str_t *host,
 }
 
 
-/* what may be in a path (with valid %xx) or a query: visible ASCII */
+/*
+ * What may be in a path or a query: RFC 3986's characters, %xx valid.
+ * Refused rather than encoded: what WHATWG URL parsers (the buyers'
+ * verifiers) would percent-encode, so that both sides sign the same bytes
+ * ("'" in a query included).
+ */
 
 static ngx_int_t
 ngx_http_adcp_sign_chars(u_char *p, u_char *last, ngx_uint_t path)
@@ -602,11 +583,14 @@ ngx_http_adcp_sign_chars(u_char *p, u_char *last, ngx_uint_t path)
     for ( /* void */ ; p < last; p++) {
         c = *p;
 
-        if (c <= 0x20 || c >= 0x7f) {
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>'
+            || c == '\\' || c == '^' || c == '`' || c == '{' || c == '|'
+            || c == '}' || (c == '\'' && !path))
+        {
             return NGX_DECLINED;
         }
 
-        if (c != '%' || !path) {
+        if (c != '%') {
             continue;
         }
 
@@ -628,6 +612,44 @@ ngx_http_adcp_sign_xdigit(u_char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
            || (c >= 'A' && c <= 'F');
+}
+
+
+/* %xx: hex digits upper-cased, unreserved octets decoded */
+
+static u_char *
+ngx_http_adcp_sign_percent(u_char *o, u_char *p, u_char *last)
+{
+    u_char      c, d;
+    ngx_uint_t  v;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p != '%') {
+            *o++ = *p;
+            continue;
+        }
+
+        c = ngx_toupper(p[1]);
+        d = ngx_toupper(p[2]);
+        v = ((c >= 'A' ? c - 'A' + 10 : c - '0') << 4)
+            | (d >= 'A' ? d - 'A' + 10 : d - '0');
+
+        if ((v >= 'A' && v <= 'Z') || (v >= 'a' && v <= 'z')
+            || (v >= '0' && v <= '9')
+            || v == '-' || v == '.' || v == '_' || v == '~')
+        {
+            *o++ = (u_char) v;
+
+        } else {
+            *o++ = '%';
+            *o++ = c;
+            *o++ = d;
+        }
+
+        p += 2;
+    }
+
+    return o;
 }
 
 

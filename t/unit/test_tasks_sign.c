@@ -461,8 +461,14 @@ test_uri(void)
           "h.example", "/a//b" },
         { "https://h.example/%7e%41%2f%3a", "https://h.example/~A%2F%3A",
           "h.example", "/~A%2F%3A" },
-        { "https://h.example/p?b=2&a=%2f+1", "https://h.example/p?b=2&a=%2f+1",
-          "h.example", "/p?b=2&a=%2f+1" },
+        { "https://h.example/p?b=2&a=%2f+1", "https://h.example/p?b=2&a=%2F+1",
+          "h.example", "/p?b=2&a=%2F+1" },
+        { "https://h.example/p?q=%7e%2D", "https://h.example/p?q=~-",
+          "h.example", "/p?q=~-" },
+        { "https://h.example/a/%2E%2e/b", "https://h.example/b",
+          "h.example", "/b" },
+        { "https://h.example/it's", "https://h.example/it's",
+          "h.example", "/it's" },
         { "https://h.example/p?", "https://h.example/p?", "h.example",
           "/p?" },
         { "https://h.example/p#frag?x", "https://h.example/p", "h.example",
@@ -483,7 +489,11 @@ test_uri(void)
         "https://h.example:65536/p", "https://h.example:12a/p",
         "https://b\xc3\xbc" "cher.example/p", "https://h.example/a b",
         "https://h.example/%zz", "https://h.example/%4", "h.example/p",
-        "https://h.example/p?a b", "https://[::1]x/p", ""
+        "https://h.example/p?a b", "https://[::1]x/p", "",
+        "https://h.example/{x}", "https://h.example/a\"b",
+        "https://h.example/a<b>", "https://h.example/a\\b",
+        "https://h.example/a|b", "https://h.example/p?q='x'",
+        "https://h.example/p?q=%zz", "https://h.example/p?q=`x`"
     };
 
     for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -531,7 +541,7 @@ test_base_fixed(void)
 
     static const char  expected[] =
         "\"@method\": POST\n"
-        "\"@target-uri\": https://buyer.example:8443/hooks/b~?x=1&y=%2f\n"
+        "\"@target-uri\": https://buyer.example:8443/hooks/b~?x=1&y=%2F\n"
         "\"@authority\": buyer.example:8443\n"
         "\"content-type\": application/json\n"
         "\"content-digest\": "
@@ -575,7 +585,7 @@ test_base_fixed(void)
            && memcmp(out.signature.data, "sig1=:", 6) == 0
            && out.signature.data[out.signature.len - 1] == ':',
            "Signature: sig1=:<86 base64url characters>:");
-    tap_ok(eq(&out.uri.request_target, "/hooks/b~?x=1&y=%2f")
+    tap_ok(eq(&out.uri.request_target, "/hooks/b~?x=1&y=%2F")
            && eq(&out.uri.authority, "buyer.example:8443"),
            "the request target and Host to send");
 
