@@ -38,7 +38,7 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
 
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 60
-FUZZ_TARGETS := envelope descriptor tenant_id bus
+FUZZ_TARGETS := envelope descriptor tenant_id bus sign
 FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined \
@@ -48,6 +48,8 @@ FUZZ_LINK_descriptor := src/ngx_http_adcp_descriptor.c \
                         src/ngx_http_adcp_cache.c src/ngx_http_adcp_json.c
 FUZZ_LINK_tenant_id  :=
 FUZZ_LINK_bus        := src/ngx_http_adcp_bus.c
+FUZZ_LINK_sign       := src/tasks/ngx_http_adcp_tasks_sign.c \
+                        src/ngx_http_adcp_json.c -lcrypto
 
 # nginx from Debian's source package (the orig tarball apt-get source
 # fetches, checked against the Sources index by apt), built with clang,
