@@ -126,6 +126,13 @@ static ngx_str_t  ngx_http_adcp_sign_components[] = {
 
 #define NGX_HTTP_ADCP_SIGN_NCOMPONENTS  5
 
+
+/* the signature parameters, every one required */
+
+static char  *ngx_http_adcp_sign_params[] = {
+    "created", "expires", "nonce", "keyid", "alg", "tag", NULL
+};
+
 #define NGX_HTTP_ADCP_SIGN_COMPONENTS                                         \
     "(\"@method\" \"@target-uri\" \"@authority\" \"content-type\" "           \
     "\"content-digest\")"
@@ -1112,9 +1119,6 @@ ngx_http_adcp_sign_verify(ngx_pool_t *pool, ngx_http_adcp_sign_verifier_t *v,
     ngx_http_adcp_sf_param_t   *tag;
     ngx_http_adcp_sf_member_t   in, sg, cd;
 
-    static char  *required[] = { "created", "expires", "nonce", "keyid",
-                                 "alg", "tag" };
-
     /* 1: both headers, well-formed; sig1's signature unpadded base64url */
 
     *code = "webhook_signature_header_malformed";
@@ -1174,8 +1178,8 @@ ngx_http_adcp_sign_verify(ngx_pool_t *pool, ngx_http_adcp_sign_verifier_t *v,
 
     /* 2: every parameter */
 
-    for (i = 0; i < sizeof(required) / sizeof(char *); i++) {
-        if (ngx_http_adcp_sf_param(&in, required[i]) == NULL) {
+    for (i = 0; ngx_http_adcp_sign_params[i]; i++) {
+        if (ngx_http_adcp_sf_param(&in, ngx_http_adcp_sign_params[i]) == NULL) {
             *code = "webhook_signature_params_incomplete";
             return NGX_DECLINED;
         }
