@@ -4,7 +4,8 @@
 # each configured key's public part (the PEM's, byte for byte) as AdCP's
 # request-signing JWK, and a webhook signed by the module's signing code
 # with those keys verifies against it in a second implementation
-# (Python's cryptography); configuration errors say what is wrong.
+# (Python's cryptography); a reload rotates keys; configuration errors say
+# what is wrong.
 
 use strict;
 use warnings;
@@ -14,7 +15,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use MIME::Base64 qw(encode_base64url);
-use AdcpTest qw(http http_get json_decode schema_check);
+use AdcpTest qw(http http_get json_decode schema_check wait_for);
 
 plan(skip_all => 'openssl (the command) is not installed')
     if system('openssl version >/dev/null 2>&1') != 0;
@@ -139,6 +140,36 @@ SKIP: {
         $v = `$python $root/t/lib/adcp_verify_webhook.py $dir/req.json 2>&1`;
         isnt($v, "verified\n", "$k->[2]: a changed body does not verify");
     }
+}
+
+# --- rotation by reload: a new key signs first, the old one still listed
+
+SKIP: {
+skip 'reloads need a master process (not under valgrind)', 2
+    if AdcpTest::valgrind();
+
+my $ed2 = keygen($t, 'ed2.pem', '-algorithm', 'ed25519');
+
+$t->write_file_expand('nginx.conf', $head . <<'EOF' . $tail);
+    adcp_task_webhook_signing_key ed2.pem kid=gw-ed-2027-01;
+    adcp_task_webhook_signing_key ed.pem kid=gw-ed-2026-12;
+EOF
+$t->reload();
+
+my $kids = sub {
+    my $j = json_decode(http_get($port, 'gw.test',
+        '/.well-known/jwks.json')->{body} // '') || {};
+    return join ',', map { $_->{kid} } @{$j->{keys} || []};
+};
+
+ok(wait_for(sub { $kids->() eq 'gw-ed-2027-01,gw-ed-2026-12' }),
+    'after a reload: the new key first, the old one still published')
+    or diag($kids->());
+
+my $new = json_decode(http_get($port, 'gw.test',
+    '/.well-known/jwks.json')->{body});
+is($new->{keys}[0]{x}, encode_base64url(pub_raw($ed2, 32)),
+    'the new key\'s public part');
 }
 
 $t->stop();
