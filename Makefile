@@ -38,7 +38,8 @@ CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
                -Werror=format-security -fPIC -Wdate-time \
                -D_FORTIFY_SOURCE=2 -Werror
 LD_OPT      ?= -Wl,-z,relro -Wl,-z,now -fPIC
-SOURCES     := ngx_http_adcp_module.c $(wildcard src/*.c src/*.h)
+SOURCES     := ngx_http_adcp_module.c $(wildcard src/*.c src/*.h) \
+               $(wildcard src/*/*.c src/*/*.h)
 PROVE       ?= prove
 PROVE_OPT   ?= -j2
 VALGRIND_UNIT := valgrind -q --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite
@@ -49,11 +50,11 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
                -I$(NGX)/objs -I$(NGX)/src/core -I$(NGX)/src/event \
                -I$(NGX)/src/event/modules -I$(NGX)/src/os/unix \
                -I$(NGX)/src/http -I$(NGX)/src/http/modules \
-               -I$(NGX)/src/http/v2 -Isrc -It/unit
+               -I$(NGX)/src/http/v2 -Isrc -Isrc/tasks -It/unit
 
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 60
-FUZZ_TARGETS := envelope descriptor tenant_id bus
+FUZZ_TARGETS := envelope descriptor tenant_id bus sign
 FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined \
@@ -63,6 +64,8 @@ FUZZ_LINK_descriptor := src/ngx_http_adcp_descriptor.c \
                         src/ngx_http_adcp_cache.c src/ngx_http_adcp_json.c
 FUZZ_LINK_tenant_id  :=
 FUZZ_LINK_bus        := src/ngx_http_adcp_bus.c
+FUZZ_LINK_sign       := src/tasks/ngx_http_adcp_tasks_sign.c \
+                        src/ngx_http_adcp_json.c -lcrypto
 
 # nginx from Debian's source package (the orig tarball apt-get source
 # fetches, checked against the Sources index by apt), built with clang,
@@ -125,6 +128,8 @@ UNIT_LINK_test_cache     := src/ngx_http_adcp_cache.c
 UNIT_LINK_test_descriptor := src/ngx_http_adcp_descriptor.c \
                              src/ngx_http_adcp_cache.c \
                              src/ngx_http_adcp_json.c
+UNIT_LINK_test_tasks_sign := src/tasks/ngx_http_adcp_tasks_sign.c \
+                             src/ngx_http_adcp_json.c -lcrypto
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \

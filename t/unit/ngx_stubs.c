@@ -39,7 +39,14 @@ test_pool_create(void)
 void
 test_pool_destroy(ngx_pool_t *pool)
 {
-    test_alloc_t  *a, **pa;
+    test_alloc_t        *a, **pa;
+    ngx_pool_cleanup_t  *c;
+
+    for (c = pool->cleanup; c; c = c->next) {
+        if (c->handler) {
+            c->handler(c->data);
+        }
+    }
 
     for (pa = &test_allocs; *pa; /* void */) {
         a = *pa;
@@ -119,6 +126,25 @@ ngx_pcalloc(ngx_pool_t *pool, size_t size)
     }
 
     return p;
+}
+
+
+ngx_pool_cleanup_t *
+ngx_pool_cleanup_add(ngx_pool_t *p, size_t size)
+{
+    ngx_pool_cleanup_t  *c;
+
+    c = ngx_palloc(p, sizeof(ngx_pool_cleanup_t));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->data = size ? ngx_palloc(p, size) : NULL;
+    c->handler = NULL;
+    c->next = p->cleanup;
+    p->cleanup = c;
+
+    return c;
 }
 
 
