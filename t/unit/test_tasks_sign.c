@@ -1852,7 +1852,7 @@ test_vectors_canon(void)
 
 
 /*
- * t/25-jwks.t's signer: a webhook signed with a PEM key, as JSON for
+ * t/29-jwks.t's signer: a webhook signed with a PEM key, as JSON for
  * t/lib/adcp_verify_webhook.py (which adds the JWKS nginx serves).
  *   test_tasks_sign --sign <pem> <kid> <url> <content type> <body>
  */
