@@ -5,26 +5,42 @@
 #   make check      dependency rules (t/check/deps.pl), unit tests,
 #                   integration tests
 #   make test       make check, the integration tests under valgrind and
-#                   under ASan + UBSan, and the fuzz smoke runs
+#                   under ASan + UBSan, the fuzz smoke runs, the integration
+#                   tests against nginx 1.26, the package (make deb) and,
+#                   with ADCP_TEST_DEB=1, its install test (make test-deb)
 #   make test-asan  the integration tests against an nginx built from
 #                   Debian's source with ASan + UBSan and NGX_DEBUG_PALLOC
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS
 #   make demo       start the demo gateway (conf-examples/quickstart.conf)
 #   make bench      run bench/ (bench/run.sh: installs what it needs, prints
 #                   a table, writes bench/RESULTS.md; BENCH_QUICK=1 fast)
+#   make test-nginx-new  the integration tests against the newer nginx of
+#                   Debian 13 (trixie), built from its source package
+#   make NGINX_SRC=<nginx tree> [nginx]  the module (and nginx) built
+#                   against another nginx source tree, in build/nginx
+#   make deb        the Debian package libnginx-mod-http-adcp (debian/),
+#                   built by dpkg-buildpackage in build/deb, lintian-checked
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
 BUILD       := build
+# an nginx tree without Debian's conf_flags (an upstream release) is
+# configured with these: Debian 12's modules and --with-compat, nginx's
+# default paths under the -p prefix, error_log to stderr until nginx.conf's
+NGINX_CONF_FLAGS ?= --error-log-path=stderr --with-compat --with-debug \
+               --with-pcre-jit --with-threads --with-http_ssl_module \
+               --with-http_stub_status_module --with-http_realip_module \
+               --with-http_auth_request_module --with-http_v2_module \
+               --with-http_dav_module --with-http_slice_module
 NGX         := $(BUILD)/nginx
 MODULE      := $(BUILD)/ngx_http_adcp_module.so
 CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
                -Werror=format-security -fPIC -Wdate-time \
                -D_FORTIFY_SOURCE=2 -Werror
 LD_OPT      ?= -Wl,-z,relro -Wl,-z,now -fPIC
-SOURCES     := ngx_http_adcp_module.c $(wildcard src/*.c src/*.h src/*/*.c \
-               src/*/*.h)
+SOURCES     := ngx_http_adcp_module.c $(wildcard src/*.c src/*.h) \
+               $(wildcard src/*/*.c src/*/*.h)
 PROVE       ?= prove
 PROVE_OPT   ?= -j2
 VALGRIND_UNIT := valgrind -q --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite
@@ -35,11 +51,11 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
                -I$(NGX)/objs -I$(NGX)/src/core -I$(NGX)/src/event \
                -I$(NGX)/src/event/modules -I$(NGX)/src/os/unix \
                -I$(NGX)/src/http -I$(NGX)/src/http/modules \
-               -I$(NGX)/src/http/v2 -Isrc -Isrc/redis -It/unit
+               -I$(NGX)/src/http/v2 -Isrc -Isrc/redis -Isrc/tasks -It/unit
 
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 60
-FUZZ_TARGETS := envelope descriptor tenant_id bus reply
+FUZZ_TARGETS := envelope descriptor tenant_id bus reply sign
 FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined \
@@ -51,6 +67,8 @@ FUZZ_LINK_tenant_id  :=
 FUZZ_LINK_bus        := src/ngx_http_adcp_bus.c
 FUZZ_LINK_reply      := src/tasks/ngx_http_adcp_tasks_reply.c \
                         src/ngx_http_adcp_json.c $(BUILD)/unit/nginx-src/ngx_string.c
+FUZZ_LINK_sign       := src/tasks/ngx_http_adcp_tasks_sign.c \
+                        src/ngx_http_adcp_json.c -lcrypto
 
 # nginx from Debian's source package (the orig tarball apt-get source
 # fetches, checked against the Sources index by apt), built with clang,
@@ -72,16 +90,24 @@ ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer \
 ASAN_LD_OPT := -fsanitize=address,undefined
 
 .PHONY: all check check-deps test test-unit test-integration test-valgrind \
-        demo \
-        demo-stop bench clean fuzz fuzz-smoke test-asan asan FORCE
+        demo demo-stop bench clean fuzz fuzz-smoke test-asan asan FORCE deb \
+        nginx nginx-new test-nginx-new test-deb
 
 all: $(MODULE)
 
-$(NGX)/objs/Makefile: config
+# the nginx tree and its flags, remembered: another one rebuilds
+$(BUILD)/nginx-src: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(NGINX_SRC) $(NGINX_CONF_FLAGS)' | cmp -s - $@ \
+	    || echo '$(NGINX_SRC) $(NGINX_CONF_FLAGS)' > $@
+
+$(NGX)/objs/Makefile: config $(BUILD)/nginx-src
 	rm -rf $(NGX)
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(NGX)
-	cd $(NGX) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	cd $(NGX) && if [ -f conf_flags ]; then . ./conf_flags; \
+	    else NGX_CONF_FLAGS=($(NGINX_CONF_FLAGS)); fi \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
 	    --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
 	    || { cat configure.log; exit 1; }
@@ -90,6 +116,12 @@ $(MODULE): $(NGX)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(NGX) -f objs/Makefile modules
 	cp $(NGX)/objs/ngx_http_adcp_module.so $@.tmp
 	mv $@.tmp $@    # a new inode: a running nginx keeps its copy
+
+# nginx itself from the same tree (for NGINX_BIN with another NGINX_SRC)
+nginx: $(NGX)/objs/nginx
+
+$(NGX)/objs/nginx: $(NGX)/objs/Makefile
+	$(MAKE) -C $(NGX) -f objs/Makefile binary
 
 # each unit test links the module files it tests and t/unit/ngx_stubs.c
 UNIT_LINK_test_envelope  := src/ngx_http_adcp_envelope.c \
@@ -112,6 +144,8 @@ UNIT_LINK_test_tasks_reply := src/tasks/ngx_http_adcp_tasks_reply.c \
                               src/ngx_http_adcp_json.c $(UNIT_NGX_CORE)
 UNIT_LINK_test_tasks_response := src/tasks/ngx_http_adcp_tasks_response.c \
                                  $(UNIT_NGX_CORE)
+UNIT_LINK_test_tasks_sign := src/tasks/ngx_http_adcp_tasks_sign.c \
+                             src/ngx_http_adcp_json.c -lcrypto
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \
@@ -182,7 +216,7 @@ test-asan: $(ASAN_NGINX)
 	ADCP_TEST_ASAN=1 ADCP_TEST_NGINX=$(CURDIR)/$(ASAN_NGINX) \
 	    $(PROVE) $(PROVE_OPT) t/
 
-test: check test-valgrind test-asan fuzz-smoke
+test: check test-valgrind test-asan fuzz-smoke test-nginx-new test-deb
 
 demo: $(MODULE)
 	sh conf-examples/demo.sh start
@@ -214,6 +248,48 @@ fuzz: $(FUZZ_BINS)
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+# the newer nginx: Debian 13 (trixie)'s source package (its orig tarball,
+# fetched by t/nginx-source.sh with an apt state of its own under
+# $(NEW)/apt, so the system's sources stay bookworm's), nginx and this
+# module built from it in $(NEW) with --with-compat, the integration tests
+# run against them
+NEW_SUITE   ?= trixie
+NEW         := $(BUILD)/nginx-$(NEW_SUITE)
+
+$(NEW)/src/configure:
+	sh t/nginx-source.sh $(NEW_SUITE) $(NEW)
+
+nginx-new: $(NEW)/src/configure
+	$(MAKE) BUILD=$(NEW) NGINX_SRC=$(CURDIR)/$(NEW)/src nginx all
+
+test-nginx-new: nginx-new
+	ADCP_TEST_NGINX=$(CURDIR)/$(NEW)/nginx/objs/nginx \
+	ADCP_MODULE=$(CURDIR)/$(NEW)/ngx_http_adcp_module.so \
+	    $(PROVE) $(PROVE_OPT) t/
+
+# the Debian package: dpkg-buildpackage in a clean copy of the tracked
+# and new files (as in a fresh clone, with uncommitted edits), the .deb, .changes
+# and .buildinfo left in $(DEB); lintian fails it on any error
+DEB         := $(BUILD)/deb
+
+deb:
+	rm -rf $(DEB)/src $(DEB)/*.deb $(DEB)/*.changes $(DEB)/*.buildinfo
+	mkdir -p $(DEB)/src
+	{ git ls-files -z -c -o --exclude-standard 2>/dev/null \
+	    || find . -path ./build -prune -o -path ./.git -prune \
+	        -o -type f -print0; } \
+	    | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(DEB)/src
+	cd $(DEB)/src && dpkg-buildpackage -us -uc -b > ../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	ls $(DEB)/*.deb
+	lintian --fail-on error $(DEB)/*.changes
+
+# the package installed by apt next to Debian's nginx on a fresh Debian 12
+# (a debootstrap scratch root, cached in $(DEB)): t/deb/install-test.sh,
+# skipped unless ADCP_TEST_DEB=1 (root and the network; .ci/run sets it)
+test-deb: deb
+	sh t/deb/install-test.sh $(DEB)/libnginx-mod-http-adcp_*.deb
 
 clean:
 	rm -rf $(BUILD)

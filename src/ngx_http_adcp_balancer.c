@@ -22,6 +22,13 @@
  * Per request, init_peer reads the peer the access handler chose (the
  * request's ctx) and points the upstream at it: no allocation for an
  * address, the upstream{} block's own (request pool) peer data otherwise.
+ *
+ * A host name with several addresses is balanced over them as an upstream
+ * with several servers is by nginx's round robin: successive requests
+ * take them in turn, a request whose connect fails goes on to an address
+ * it has not tried (proxy_next_upstream), and an address that failed is
+ * skipped for NGX_HTTP_ADCP_PEER_FAIL_TIMEOUT by this worker (nginx's
+ * max_fails=1 fail_timeout=10s) unless nothing else is left.
  */
 
 
@@ -38,6 +45,9 @@
 #define NGX_HTTP_ADCP_PEER_NAME       2   /* a host name, to resolve */
 #define NGX_HTTP_ADCP_PEER_BAD        3   /* unusable: logged when built */
 
+#define NGX_HTTP_ADCP_PEER_FAIL_TIMEOUT  10    /* s */
+#define NGX_HTTP_ADCP_PEER_MAX_ADDRS     (8 * sizeof(uintptr_t))
+
 
 /* an upstream a platform names; in the platform's pool */
 
@@ -48,6 +58,8 @@ typedef struct {
     ngx_addr_t                    *addrs;   /* PEER_ADDR, PEER_NAME once */
     ngx_uint_t                     naddrs;  /* resolved */
     ngx_uint_t                     next;    /* round robin over addrs */
+    time_t                        *failed;  /* per address, when it last
+                                               failed; several addrs */
     ngx_str_t                      host;    /* PEER_NAME */
     in_port_t                      port;    /* PEER_NAME */
 } ngx_http_adcp_peer_t;
@@ -65,6 +77,16 @@ typedef struct {
     ngx_array_t                   *balancers;  /* upstream{}s with
                                                   adcp_balancer, or NULL */
 } ngx_http_adcp_balancer_main_conf_t;
+
+
+/* a request's tries over a host name's addresses; in its pool */
+
+typedef struct {
+    ngx_http_adcp_peer_t          *peer;
+    ngx_str_t                     *tenant;
+    uintptr_t                      tried;   /* a bit per address */
+    ngx_uint_t                     current;
+} ngx_http_adcp_tries_t;
 
 
 /* a request waiting for a host name; in the request's pool */
@@ -88,6 +110,10 @@ static ngx_int_t ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc,
     void *data);
+static ngx_int_t ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_adcp_balancer_free_next(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
 static ngx_int_t ngx_http_adcp_balancer_get_none(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_adcp_balancer_free_peer(ngx_peer_connection_t *pc,
@@ -251,6 +277,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_t    *u;
     ngx_http_adcp_ctx_t    *ctx;
     ngx_http_adcp_peer_t   *peer;
+    ngx_http_adcp_tries_t  *tries;
 
     u = r->upstream;
 
@@ -303,13 +330,31 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    u->peer.get = ngx_http_adcp_balancer_get_peer;
-    u->peer.data = peer;
+    if (peer->naddrs == 1) {
+        u->peer.get = ngx_http_adcp_balancer_get_peer;
+        u->peer.data = peer;
+
+        return NGX_OK;
+    }
+
+    tries = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_tries_t));
+    if (tries == NULL) {
+        return NGX_ERROR;
+    }
+
+    tries->peer = peer;
+    tries->tenant = &ctx->tenant;
+
+    u->peer.get = ngx_http_adcp_balancer_get_next;
+    u->peer.free = ngx_http_adcp_balancer_free_next;
+    u->peer.data = tries;
     u->peer.tries = peer->naddrs;
 
     return NGX_OK;
 }
 
+
+/* one address */
 
 static ngx_int_t
 ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
@@ -319,10 +364,6 @@ ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_addr_t  *addr;
 
     addr = &peer->addrs[0];
-
-    if (peer->naddrs > 1) {
-        addr = &peer->addrs[peer->next++ % peer->naddrs];
-    }
 
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
@@ -334,6 +375,102 @@ ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
                    "adcp balancer: peer %V", pc->name);
 
     return NGX_OK;
+}
+
+
+/*
+ * Several addresses: the next in turn this request has not tried, one
+ * that has not failed lately first
+ */
+
+static ngx_int_t
+ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_adcp_tries_t *tries = data;
+
+    time_t                 now;
+    uintptr_t              bit;
+    ngx_uint_t             i, k, n, found;
+    ngx_addr_t            *addr;
+    ngx_http_adcp_peer_t  *peer;
+
+    peer = tries->peer;
+    n = peer->naddrs;
+    now = ngx_time();
+    found = n;
+
+    for (k = 0; k < n; k++) {
+        i = (peer->next + k) % n;
+        bit = (uintptr_t) 1 << i;
+
+        if (tries->tried & bit) {
+            continue;
+        }
+
+        if (peer->failed[i] == 0
+            || now - peer->failed[i] >= NGX_HTTP_ADCP_PEER_FAIL_TIMEOUT)
+        {
+            found = i;
+            break;
+        }
+
+        if (found == n) {
+            found = i;      /* failed lately: only if nothing else is left */
+        }
+    }
+
+    if (found == n) {
+        return NGX_BUSY;
+    }
+
+    peer->next = found + 1;
+    tries->tried |= (uintptr_t) 1 << found;
+    tries->current = found;
+
+    addr = &peer->addrs[found];
+
+    pc->sockaddr = addr->sockaddr;
+    pc->socklen = addr->socklen;
+    pc->name = &addr->name;
+    pc->cached = 0;
+    pc->connection = NULL;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "adcp balancer: peer %V", pc->name);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_adcp_balancer_free_next(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_adcp_tries_t *tries = data;
+
+    ngx_http_adcp_peer_t  *peer;
+
+    peer = tries->peer;
+
+    if (state & NGX_PEER_FAILED) {
+
+        if (peer->failed[tries->current] == 0) {
+            ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                          "adcp_balancer: tenant \"%V\": %V of \"%V\" "
+                          "failed, skipped for %ds while others answer",
+                          tries->tenant, &peer->addrs[tries->current].name,
+                          peer->name, NGX_HTTP_ADCP_PEER_FAIL_TIMEOUT);
+        }
+
+        peer->failed[tries->current] = ngx_time();
+
+    } else {
+        peer->failed[tries->current] = 0;
+    }
+
+    if (pc->tries) {
+        pc->tries--;
+    }
 }
 
 
@@ -676,7 +813,7 @@ ngx_http_adcp_balancer_resolved(ngx_resolver_ctx_t *rctx)
 
     size_t                     len;
     u_char                    *p;
-    ngx_uint_t                 i, async;
+    ngx_uint_t                 i, n, async;
     ngx_addr_t                *addrs;
     ngx_pool_t                *pool;
     ngx_http_request_t        *r;
@@ -700,13 +837,23 @@ ngx_http_adcp_balancer_resolved(ngx_resolver_ctx_t *rctx)
         goto done;    /* another request's resolution came first */
     }
 
-    addrs = ngx_pcalloc(pool, sizeof(ngx_addr_t) * rctx->naddrs);
+    n = ngx_min(rctx->naddrs, NGX_HTTP_ADCP_PEER_MAX_ADDRS);
+
+    addrs = ngx_pcalloc(pool, sizeof(ngx_addr_t) * n);
     if (addrs == NULL) {
         rs->failed = 1;
         goto done;
     }
 
-    for (i = 0; i < rctx->naddrs; i++) {
+    if (n > 1) {
+        peer->failed = ngx_pcalloc(pool, sizeof(time_t) * n);
+        if (peer->failed == NULL) {
+            rs->failed = 1;
+            goto done;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
         addrs[i].socklen = rctx->addrs[i].socklen;
         addrs[i].sockaddr = ngx_palloc(pool, rctx->addrs[i].socklen);
         p = ngx_pnalloc(pool, NGX_SOCKADDR_STRLEN);
@@ -727,7 +874,7 @@ ngx_http_adcp_balancer_resolved(ngx_resolver_ctx_t *rctx)
     }
 
     peer->addrs = addrs;
-    peer->naddrs = rctx->naddrs;
+    peer->naddrs = n;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp balancer: \"%V\": %ui addresses",

@@ -5,7 +5,10 @@
  * Everything comes from the shared zone, so every worker answers the same:
  * the counters are the sum of the workers' rows, the tenants are the
  * zone's slots.  One walk writes either format; it runs twice under the
- * zone's lock, first to size the buffer, then to fill it.
+ * zone's lock, first to size the buffer, then to fill it.  In Prometheus
+ * text each family is one group (HELP, TYPE, then all its samples): the
+ * tenants are walked once per per-tenant family.  ?tenants=0 leaves the
+ * tenants out (both formats), for a host with many.
  */
 
 
@@ -25,6 +28,7 @@ typedef struct {
     u_char                     *last;
     size_t                      len;
     ngx_uint_t                  prom;
+    ngx_uint_t                  tenants;
 } ngx_http_adcp_out_t;
 
 
@@ -44,6 +48,15 @@ typedef struct {
 } ngx_http_adcp_counter_t;
 
 
+/* the per-tenant Prometheus families, in the order written */
+
+#define NGX_HTTP_ADCP_T_HEALTH   0
+#define NGX_HTTP_ADCP_T_WORKERS  1
+#define NGX_HTTP_ADCP_T_BUILDS   2
+#define NGX_HTTP_ADCP_T_AGE      3
+#define NGX_HTTP_ADCP_T_FAMILIES 4
+
+
 static void ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o,
     ngx_http_adcp_zone_t *zone, ngx_uint_t workers, ngx_uint_t capacity,
     ngx_uint_t redis, ngx_uint_t tasks);
@@ -54,8 +67,12 @@ static void ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o,
 static void ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o,
     ngx_http_adcp_sum_t *sum, ngx_http_adcp_zone_t *zone,
     ngx_uint_t workers, ngx_uint_t capacity);
+static void ngx_http_adcp_status_zone(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_shctx_t *sh);
+static void ngx_http_adcp_status_tenants(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_zone_t *zone);
 static void ngx_http_adcp_status_tenant(ngx_http_adcp_out_t *o,
-    ngx_http_adcp_slot_t *slot, ngx_uint_t first);
+    ngx_http_adcp_slot_t *slot, ngx_uint_t family, ngx_uint_t first);
 static void ngx_http_adcp_out(ngx_http_adcp_out_t *o, const char *fmt, ...);
 static ngx_uint_t ngx_http_adcp_popcount(ngx_atomic_uint_t v);
 
@@ -86,11 +103,22 @@ static char  *ngx_http_adcp_health_names[] = {
 };
 
 
+static char  *ngx_http_adcp_tenant_families[][3] = {
+    { "adcp_tenant_health", "gauge", "Tenant health: 1 for its state." },
+    { "adcp_tenant_cached_workers", "gauge",
+      "Workers caching the tenant's platform." },
+    { "adcp_tenant_builds_total", "counter",
+      "Good builds of the tenant's platform." },
+    { "adcp_tenant_age_seconds", "gauge",
+      "Seconds since the tenant's last good build." }
+};
+
+
 ngx_int_t
 ngx_http_adcp_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
-    ngx_str_t                   format;
+    ngx_str_t                   format, tenants;
     ngx_buf_t                  *b;
     ngx_uint_t                  workers;
     ngx_chain_t                 out;
@@ -126,6 +154,10 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
     o.prom = (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
               && format.len == 10
               && ngx_strncmp(format.data, "prometheus", 10) == 0);
+
+    o.tenants = !(ngx_http_arg(r, (u_char *) "tenants", 7, &tenants)
+                  == NGX_OK
+                  && tenants.len == 1 && tenants.data[0] == '0');
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -181,8 +213,7 @@ ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
     ngx_uint_t workers, ngx_uint_t capacity, ngx_uint_t redis,
     ngx_uint_t tasks)
 {
-    ngx_uint_t             i, k, first;
-    ngx_rbtree_node_t     *node, *root, *sentinel;
+    ngx_uint_t             i, k;
     ngx_http_adcp_row_t   *row;
     ngx_http_adcp_sum_t    sum;
 
@@ -204,6 +235,7 @@ ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
     }
 
     ngx_http_adcp_status_cache(o, &sum, zone, workers, capacity);
+    ngx_http_adcp_status_zone(o, zone->sh);
 
     if (redis) {
         ngx_http_adcp_status_redis(o, zone->sh);
@@ -213,27 +245,61 @@ ngx_http_adcp_status_walk(ngx_http_adcp_out_t *o, ngx_http_adcp_zone_t *zone,
         ngx_http_adcp_status_tasks(o, &sum, zone->sh);
     }
 
+    if (o->tenants) {
+        ngx_http_adcp_status_tenants(o, zone);
+    }
+
+    if (!o->prom) {
+        ngx_http_adcp_out(o, "}\n");
+    }
+}
+
+
+/* JSON: one walk; Prometheus: a walk per family, each family one group */
+
+static void
+ngx_http_adcp_status_tenants(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_zone_t *zone)
+{
+    char               **f;
+    ngx_uint_t           i, n, first;
+    ngx_rbtree_node_t   *node, *root, *sentinel;
+
+    root = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+
     if (!o->prom) {
         ngx_http_adcp_out(o, ",\"tenants\":{");
     }
 
-    root = zone->sh->rbtree.root;
-    sentinel = zone->sh->rbtree.sentinel;
-    first = 1;
+    n = o->prom ? NGX_HTTP_ADCP_T_FAMILIES : 1;
 
-    if (root != sentinel) {
+    for (i = 0; i < n; i++) {
+
+        if (o->prom) {
+            f = ngx_http_adcp_tenant_families[i];
+            ngx_http_adcp_out(o, "# HELP %s %s\n# TYPE %s %s\n",
+                              f[0], f[2], f[0], f[1]);
+        }
+
+        if (root == sentinel) {
+            continue;
+        }
+
+        first = 1;
+
         for (node = ngx_rbtree_min(root, sentinel);
              node;
              node = ngx_rbtree_next(&zone->sh->rbtree, node))
         {
-            ngx_http_adcp_status_tenant(o, (ngx_http_adcp_slot_t *) node,
+            ngx_http_adcp_status_tenant(o, (ngx_http_adcp_slot_t *) node, i,
                                         first);
             first = 0;
         }
     }
 
     if (!o->prom) {
-        ngx_http_adcp_out(o, "}}\n");
+        ngx_http_adcp_out(o, "}");
     }
 }
 
@@ -325,24 +391,37 @@ ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o, ngx_http_adcp_sum_t *sum,
     ngx_http_adcp_out(o, "# HELP adcp_cache_capacity Platforms a worker "
                       "caches at most.\n# TYPE adcp_cache_capacity gauge\n"
                       "adcp_cache_capacity %ui\n", capacity);
+}
 
-    ngx_http_adcp_out(o, "# HELP adcp_tenant_health Tenant health: 1 for "
-                      "its state.\n# TYPE adcp_tenant_health gauge\n"
-                      "# HELP adcp_tenant_cached_workers Workers caching "
-                      "the tenant's platform.\n"
-                      "# TYPE adcp_tenant_cached_workers gauge\n"
-                      "# HELP adcp_tenant_builds_total Good builds of the "
-                      "tenant's platform.\n"
-                      "# TYPE adcp_tenant_builds_total counter\n"
-                      "# HELP adcp_tenant_age_seconds Seconds since the "
-                      "tenant's last good build.\n"
-                      "# TYPE adcp_tenant_age_seconds gauge\n");
+
+/*
+ * New regex tenants that found the zone full: a slot recycled (normal),
+ * or none to recycle (served with a worker's own memory)
+ */
+
+static void
+ngx_http_adcp_status_zone(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
+{
+    if (!o->prom) {
+        ngx_http_adcp_out(o, ",\"zone\":{\"recycled\":%uA,\"full\":%uA}",
+                          sh->recycled, sh->full);
+        return;
+    }
+
+    ngx_http_adcp_out(o, "# HELP adcp_zone_recycled_total Slots of regex "
+                      "tenants recycled for new ones.\n"
+                      "# TYPE adcp_zone_recycled_total counter\n"
+                      "adcp_zone_recycled_total %uA\n"
+                      "# HELP adcp_zone_full_total New regex tenants the "
+                      "full zone had no slot for.\n"
+                      "# TYPE adcp_zone_full_total counter\n"
+                      "adcp_zone_full_total %uA\n", sh->recycled, sh->full);
 }
 
 
 static void
 ngx_http_adcp_status_tenant(ngx_http_adcp_out_t *o,
-    ngx_http_adcp_slot_t *slot, ngx_uint_t first)
+    ngx_http_adcp_slot_t *slot, ngx_uint_t family, ngx_uint_t first)
 {
     char        *health;
     ngx_str_t    id;
@@ -373,14 +452,29 @@ ngx_http_adcp_status_tenant(ngx_http_adcp_out_t *o,
 
     /* ids are [A-Za-z0-9._-]: nothing to escape in a label value */
 
-    ngx_http_adcp_out(o, "adcp_tenant_health{tenant=\"%V\",state=\"%s\"} 1\n"
-                      "adcp_tenant_cached_workers{tenant=\"%V\"} %ui\n"
-                      "adcp_tenant_builds_total{tenant=\"%V\"} %ui\n",
-                      &id, health, &id, workers, &id, slot->builds);
+    switch (family) {
 
-    if (slot->built) {
-        ngx_http_adcp_out(o, "adcp_tenant_age_seconds{tenant=\"%V\"} %T\n",
-                          &id, ngx_time() - slot->built);
+    case NGX_HTTP_ADCP_T_HEALTH:
+        ngx_http_adcp_out(o, "adcp_tenant_health{tenant=\"%V\","
+                          "state=\"%s\"} 1\n", &id, health);
+        break;
+
+    case NGX_HTTP_ADCP_T_WORKERS:
+        ngx_http_adcp_out(o, "adcp_tenant_cached_workers{tenant=\"%V\"} "
+                          "%ui\n", &id, workers);
+        break;
+
+    case NGX_HTTP_ADCP_T_BUILDS:
+        ngx_http_adcp_out(o, "adcp_tenant_builds_total{tenant=\"%V\"} "
+                          "%ui\n", &id, slot->builds);
+        break;
+
+    default: /* NGX_HTTP_ADCP_T_AGE */
+
+        if (slot->built) {
+            ngx_http_adcp_out(o, "adcp_tenant_age_seconds{tenant=\"%V\"} "
+                              "%T\n", &id, ngx_time() - slot->built);
+        }
     }
 }
 

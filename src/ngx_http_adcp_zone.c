@@ -30,6 +30,10 @@ static ngx_http_adcp_slot_t *ngx_http_adcp_zone_lookup(
 static ngx_http_adcp_slot_t *ngx_http_adcp_zone_create(
     ngx_http_adcp_zone_t *zone, ngx_str_t *tenant, uint32_t hash,
     ngx_uint_t dynamic);
+static ngx_http_adcp_slot_t *ngx_http_adcp_zone_recycle(
+    ngx_http_adcp_shctx_t *sh);
+static ngx_atomic_uint_t ngx_http_adcp_zone_log_due(ngx_atomic_t *count,
+    ngx_atomic_t *logged_count, time_t *logged);
 static void ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_adcp_zone_secret(u_char *secret, ngx_log_t *log);
@@ -98,6 +102,8 @@ ngx_http_adcp_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     zone = shm_zone->data;
     zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
+    zone->shpool->log_nomem = 0;
+
     if (ozone) {
         zone->sh = ozone->sh;
 
@@ -108,6 +114,10 @@ ngx_http_adcp_zone_init(ngx_shm_zone_t *shm_zone, void *data)
         zone->sh = ngx_slab_calloc(zone->shpool,
                                    sizeof(ngx_http_adcp_shctx_t));
         if (zone->sh == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "adcp zone of %uz bytes cannot hold its %uz "
+                          "bytes of counters", shm_zone->shm.size,
+                          sizeof(ngx_http_adcp_shctx_t));
             return NGX_ERROR;
         }
 
@@ -150,23 +160,45 @@ ngx_http_adcp_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* the tenant's slot; NULL when the zone has no room for it */
+/*
+ * The tenant's slot; NULL when the zone has no room for it: the request
+ * goes on with this worker's memory only (its health, failure memory and
+ * invalidations are not shared with the other workers)
+ */
 
 ngx_http_adcp_slot_t *
 ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     ngx_log_t *log)
 {
-    uint32_t               hash;
-    ngx_http_adcp_slot_t  *slot;
+    uint32_t                hash;
+    ngx_atomic_uint_t       n, recycled, full;
+    ngx_http_adcp_slot_t   *slot;
+    ngx_http_adcp_shctx_t  *sh;
 
+    sh = zone->sh;
     hash = ngx_crc32_short(tenant->data, tenant->len);
+    recycled = 0;
+    full = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    slot = ngx_http_adcp_zone_lookup(zone->sh, tenant, hash);
+    slot = ngx_http_adcp_zone_lookup(sh, tenant, hash);
 
     if (slot == NULL) {
+        n = sh->recycled;
         slot = ngx_http_adcp_zone_create(zone, tenant, hash, 1);
+
+        if (sh->recycled != n) {
+            recycled = ngx_http_adcp_zone_log_due(&sh->recycled,
+                                                  &sh->recycled_logged_n,
+                                                  &sh->recycled_logged);
+        }
+
+        if (slot == NULL) {
+            sh->full++;
+            full = ngx_http_adcp_zone_log_due(&sh->full, &sh->full_logged_n,
+                                              &sh->full_logged);
+        }
     }
 
     if (slot) {
@@ -174,22 +206,55 @@ ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
 
         if (slot->dynamic) {
             ngx_queue_remove(&slot->queue);
-            ngx_queue_insert_head(&zone->sh->dynamic, &slot->queue);
+            ngx_queue_insert_head(&sh->dynamic, &slot->queue);
         }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    if (slot == NULL
-        && ngx_current_msec - zone->full_logged > 60000)
-    {
-        zone->full_logged = ngx_current_msec;
+    if (recycled) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "adcp zone is full: %uA slots of regex tenants no "
+                      "worker caches were recycled for new ones since the "
+                      "last message (zone.recycled %uA)", recycled,
+                      sh->recycled);
+    }
+
+    if (full) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "adcp zone is full: tenant \"%V\" is tracked by this "
-                      "worker only; increase adcp_zone_size", tenant);
+                      "adcp zone is full and every regex tenant's slot is "
+                      "cached or in use: tenant \"%V\" is served with this "
+                      "worker's own health and failure memory only "
+                      "(%uA such requests since the last message, "
+                      "zone.full %uA); increase adcp_zone_size",
+                      tenant, full, sh->full);
     }
 
     return slot;
+}
+
+
+/*
+ * With the mutex held: what a counter moved since the last message, when
+ * a message is due (at most one a minute for the host), 0 otherwise
+ */
+
+static ngx_atomic_uint_t
+ngx_http_adcp_zone_log_due(ngx_atomic_t *count, ngx_atomic_t *logged_count,
+    time_t *logged)
+{
+    ngx_atomic_uint_t  n;
+
+    if (*logged && ngx_time() - *logged < 60) {
+        return 0;
+    }
+
+    n = *count - *logged_count;
+
+    *logged = ngx_time();
+    *logged_count = *count;
+
+    return n;
 }
 
 
@@ -269,34 +334,12 @@ static ngx_http_adcp_slot_t *
 ngx_http_adcp_zone_create(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     uint32_t hash, ngx_uint_t dynamic)
 {
-    ngx_queue_t           *q;
     ngx_http_adcp_slot_t  *slot;
 
     slot = ngx_slab_calloc_locked(zone->shpool, sizeof(ngx_http_adcp_slot_t));
 
     if (slot == NULL && dynamic) {
-
-        /*
-         * recycle the least recently used dynamic slot that no worker
-         * caches or points to from its cache
-         */
-
-        for (q = ngx_queue_last(&zone->sh->dynamic);
-             q != ngx_queue_sentinel(&zone->sh->dynamic);
-             q = ngx_queue_prev(q))
-        {
-            slot = ngx_queue_data(q, ngx_http_adcp_slot_t, queue);
-
-            if (slot->cached == 0 && slot->users == 0) {
-                ngx_queue_remove(&slot->queue);
-                ngx_rbtree_delete(&zone->sh->rbtree, &slot->node);
-                zone->sh->ndynamic--;
-                ngx_memzero(slot, sizeof(ngx_http_adcp_slot_t));
-                break;
-            }
-
-            slot = NULL;
-        }
+        slot = ngx_http_adcp_zone_recycle(zone->sh);
     }
 
     if (slot == NULL) {
@@ -316,6 +359,40 @@ ngx_http_adcp_zone_create(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     }
 
     return slot;
+}
+
+
+/*
+ * With the mutex held: the least recently used dynamic slot that no
+ * worker caches or points to from its cache, emptied; NULL when every
+ * one is in use
+ */
+
+static ngx_http_adcp_slot_t *
+ngx_http_adcp_zone_recycle(ngx_http_adcp_shctx_t *sh)
+{
+    ngx_queue_t           *q;
+    ngx_http_adcp_slot_t  *slot;
+
+    for (q = ngx_queue_last(&sh->dynamic);
+         q != ngx_queue_sentinel(&sh->dynamic);
+         q = ngx_queue_prev(q))
+    {
+        slot = ngx_queue_data(q, ngx_http_adcp_slot_t, queue);
+
+        if (slot->cached == 0 && slot->users == 0) {
+            ngx_queue_remove(&slot->queue);
+            ngx_rbtree_delete(&sh->rbtree, &slot->node);
+            sh->ndynamic--;
+            sh->recycled++;
+
+            ngx_memzero(slot, sizeof(ngx_http_adcp_slot_t));
+
+            return slot;
+        }
+    }
+
+    return NULL;
 }
 
 

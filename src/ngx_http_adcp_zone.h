@@ -110,6 +110,17 @@ typedef struct {
     ngx_queue_t                dynamic;
     ngx_uint_t                 ndynamic;
     ngx_atomic_t               generation;
+
+    /* new regex tenants that found the zone full: a slot recycled, or
+       none (served with a worker's own memory); the last message's time
+       and count */
+    ngx_atomic_t               recycled;
+    ngx_atomic_t               full;
+    ngx_atomic_t               recycled_logged_n;
+    ngx_atomic_t               full_logged_n;
+    time_t                     recycled_logged;
+    time_t                     full_logged;
+
     ngx_http_adcp_row_t        rows[NGX_HTTP_ADCP_MAX_WORKERS];
 
     /* the Redis link, written by the worker that holds it */
@@ -139,7 +150,6 @@ typedef struct {
     ngx_slab_pool_t           *shpool;
     ngx_array_t               *ids;         /* declared tenants */
     ngx_shm_zone_t            *shm_zone;
-    ngx_msec_t                 full_logged;
 } ngx_http_adcp_zone_t;
 
 

@@ -17,6 +17,7 @@ use Test::More;
 use Time::HiRes qw(time);
 use AdcpTest qw(http http_get http_parallel get_raw json_decode wait_for);
 use AdcpMockFactory;
+use AdcpProm;
 
 sub gateway {
     my ($workers, $extra) = @_;
@@ -99,79 +100,6 @@ sub warm {
         last if ($s->{tenants}{$tenant}{cached_workers} // 0) >= $workers;
     }
     return @all;
-}
-
-# every worker has served a request for the tenant since; returns answers
-
-# a strict reading of the Prometheus text exposition format
-
-sub prometheus_errors {
-    my ($text) = @_;
-    my (@err, %type, %seen, %series, %hist);
-
-    my $name_re = qr/[a-zA-Z_:][a-zA-Z0-9_:]*/;
-    my $label_re = qr/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"/;
-
-    push @err, 'does not end with a newline' unless $text =~ /\n\z/;
-
-    for my $line (split /\n/, $text) {
-        if ($line =~ /^# HELP ($name_re) .+$/) {
-            next;
-        }
-        if ($line =~ /^# TYPE ($name_re) (counter|gauge|histogram|summary|untyped)$/) {
-            push @err, "second TYPE for $1" if $type{$1};
-            push @err, "TYPE for $1 after its samples" if $seen{$1};
-            $type{$1} = $2;
-            next;
-        }
-        if ($line =~ /^#/) {
-            push @err, "bad comment: $line";
-            next;
-        }
-        unless ($line =~ /^($name_re)(\{(?:$label_re(?:,$label_re)*)?\})? (-?[0-9.]+(?:e[+-]?\d+)?|[+-]Inf|NaN)$/) {
-            push @err, "bad sample: $line";
-            next;
-        }
-        my ($name, $labels, $value) = ($1, $2 // '', $3);
-        my $family = $name;
-        $family =~ s/_(bucket|sum|count)$// if !$type{$name};
-        push @err, "sample before TYPE: $name" unless $type{$family};
-        $seen{$family} = 1;
-        push @err, "duplicate series: $name$labels"
-            if $series{"$name$labels"}++;
-        if (($type{$family} // '') eq 'histogram') {
-            if ($name =~ /_bucket$/) {
-                my ($le) = $labels =~ /le="([^"]+)"/ or push @err, "bucket without le";
-                push @{$hist{$family}{buckets}}, [$le, $value];
-            } elsif ($name =~ /_count$/) {
-                $hist{$family}{count} = $value;
-            } elsif ($name =~ /_sum$/) {
-                $hist{$family}{sum} = $value;
-            }
-        }
-        if (($type{$family} // '') eq 'counter' && $value < 0) {
-            push @err, "negative counter $name";
-        }
-    }
-
-    for my $h (keys %hist) {
-        my @b = @{$hist{$h}{buckets} || []};
-        push @err, "$h: no buckets" unless @b;
-        my ($last_le, $last_v) = (-1, 0);
-        for (@b) {
-            my ($le, $v) = @$_;
-            my $n = $le eq '+Inf' ? 9**9**9 : $le;
-            push @err, "$h: le not increasing at $le" if $n <= $last_le;
-            push @err, "$h: buckets not cumulative at $le" if $v < $last_v;
-            ($last_le, $last_v) = ($n, $v);
-        }
-        push @err, "$h: last bucket is not +Inf" unless @b && $b[-1][0] eq '+Inf';
-        push @err, "$h: +Inf bucket != _count"
-            unless defined $hist{$h}{count} && @b && $b[-1][1] == $hist{$h}{count};
-        push @err, "$h: no _sum" unless defined $hist{$h}{sum};
-    }
-
-    return @err;
 }
 
 for my $workers (2, 4) {
@@ -326,7 +254,7 @@ for my $workers (2, 4) {
     my $p = $t->status('prometheus');
     like($p->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4},
         "$w: Prometheus content type");
-    my @err = prometheus_errors($p->{body});
+    my @err = AdcpProm::errors($p->{body});
     ok(!@err, "$w: a strict parser accepts the Prometheus text")
         or diag(join "\n", @err);
     like($p->{body}, qr/^adcp_cache_hits_total \d+$/m, "$w: hits in Prometheus");

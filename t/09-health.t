@@ -147,14 +147,19 @@ for my $i (1 .. 700) {
 }
 is($ok, 700, '700 regex tenants through a 256k zone: all served');
 like($t->read_file('error.log'),
-    qr/adcp zone is full: tenant "many-\d+" is tracked by this worker only/,
-    'the full zone is logged');
+    qr/\[warn\] .*adcp zone is full and every regex tenant's slot is cached or in use: tenant "many-\d+" is served with this worker's own health and failure memory only/,
+    'a tenant without a slot is logged, at warn, with what it gets');
 my @full = $t->read_file('error.log') =~ /adcp zone is full/g;
 is(scalar @full, 1, 'once a minute, not once a request');
+unlike($t->read_file('error.log'), qr/\[crit\]|ngx_slab_alloc/,
+    'nothing from the slab pool itself');
 my $s = json_decode(http_get($t->port('http'), 'x', '/adcp/status')->{body});
 ok(keys %{$s->{tenants}} > 100 && keys %{$s->{tenants}} < 700,
     'status lists the tenants the zone holds (' . keys(%{$s->{tenants}})
     . ')');
+is($s->{zone}{full}, 700 - keys %{$s->{tenants}},
+    'zone.full counts the tenants without a slot');
+is($s->{zone}{recycled}, 0, 'none recycled: every worker caches them all');
 
 $t->stop();
 

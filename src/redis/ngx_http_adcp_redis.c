@@ -19,6 +19,13 @@
  * unanswered after adcp_redis_ping closes it, and every command waiting
  * on it is told so (a NULL reply).  The next command opens it again.
  *
+ * A host name is resolved once, at start, to every address it has.  A
+ * connection tries them in order from the one that last worked, as
+ * nginx's upstreams do: a failed connect (refused, unreachable, or past
+ * the deadline) moves on to the next address at once, the commands
+ * queued on it with it; only when every address failed does the link
+ * back off and a command get its NULL reply.
+ *
  * Nothing reconnects while the worker exits.
  */
 
@@ -34,12 +41,19 @@
 #define NGX_HTTP_ADCP_REDIS_BACKOFF_MAX  10000
 
 
+static ngx_int_t ngx_http_adcp_redis_addrs(ngx_conf_t *cf,
+    ngx_http_adcp_redis_conf_t *rcf, ngx_url_t *u);
 static ngx_int_t ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io,
     void *owner, redisConnectCallback *on_connect,
     redisDisconnectCallback *on_disconnect);
 static void ngx_http_adcp_redis_close(ngx_http_adcp_redis_io_t *io);
+static ngx_uint_t ngx_http_adcp_redis_next(ngx_http_adcp_redis_io_t *io,
+    const char *err);
 static void ngx_http_adcp_redis_connect(ngx_http_adcp_redis_link_t *link);
 static void ngx_http_adcp_redis_backoff(ngx_http_adcp_redis_link_t *link);
+static void ngx_http_adcp_redis_retry(ngx_http_adcp_redis_link_t *link,
+    const char *err);
+static ngx_str_t *ngx_http_adcp_redis_addr(ngx_http_adcp_redis_io_t *io);
 static void ngx_http_adcp_redis_set_state(ngx_http_adcp_redis_link_t *link,
     ngx_uint_t state);
 static void ngx_http_adcp_redis_timer(ngx_event_t *ev);
@@ -61,6 +75,8 @@ static void ngx_http_adcp_redis_on_subscribe(redisAsyncContext *ac, void *r,
 static void ngx_http_adcp_redis_cmd_init(ngx_http_adcp_redis_cmd_t *cmd,
     ngx_http_adcp_redis_conf_t *rcf, ngx_msec_t deadline,
     ngx_uint_t cancelable);
+static ngx_int_t ngx_http_adcp_redis_cmd_send(ngx_http_adcp_redis_cmd_t *cmd,
+    ngx_http_adcp_redis_call_t *call);
 static void ngx_http_adcp_redis_cmd_timer(ngx_event_t *ev);
 static void ngx_http_adcp_redis_cmd_on_connect(const redisAsyncContext *ac,
     int status);
@@ -118,16 +134,9 @@ ngx_http_adcp_redis_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
             return NGX_CONF_ERROR;
         }
 
-        rcf->host.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-        if (rcf->host.data == NULL) {
+        if (ngx_http_adcp_redis_addrs(cf, rcf, &u) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
-
-        rcf->host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
-                                      u.addrs[0].socklen, rcf->host.data,
-                                      NGX_SOCKADDR_STRLEN, 0);
-        rcf->host.data[rcf->host.len] = '\0';
-        rcf->port = u.port;
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -174,6 +183,49 @@ ngx_http_adcp_redis_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
 }
 
 
+/* every address the name resolved to, in getaddrinfo()'s order */
+
+static ngx_int_t
+ngx_http_adcp_redis_addrs(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf,
+    ngx_url_t *u)
+{
+    ngx_uint_t                   i;
+    ngx_http_adcp_redis_addr_t  *a;
+
+    rcf->addrs = ngx_palloc(cf->pool,
+                            u->naddrs * sizeof(ngx_http_adcp_redis_addr_t));
+    if (rcf->addrs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < u->naddrs; i++) {
+        a = &rcf->addrs[i];
+
+        a->host.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        if (a->host.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        a->host.len = ngx_sock_ntop(u->addrs[i].sockaddr,
+                                    u->addrs[i].socklen, a->host.data,
+                                    NGX_SOCKADDR_STRLEN, 0);
+        a->host.data[a->host.len] = '\0';
+
+        a->text.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN);
+        if (a->text.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        a->text.len = ngx_sock_ntop(u->addrs[i].sockaddr,
+                                    u->addrs[i].socklen, a->text.data,
+                                    NGX_SOCKADDR_STRLEN, 1);
+    }
+
+    rcf->naddrs = u->naddrs;
+    rcf->port = u->port;
+
+    return NGX_OK;
+}
 
 
 ngx_int_t
@@ -249,23 +301,35 @@ ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
 
     rcf = io->conf;
 
-    if (rcf->path.len) {
-        ac = redisAsyncConnectUnix((char *) rcf->path.data);
+    for ( ;; ) {
 
-    } else {
-        ac = redisAsyncConnect((char *) rcf->host.data, (int) rcf->port);
-    }
+        if (rcf->path.len) {
+            ac = redisAsyncConnectUnix((char *) rcf->path.data);
 
-    if (ac == NULL || ac->err) {
-        ngx_log_error(NGX_LOG_ERR, io->log, 0,
-                      "adcp: redis \"%V\": cannot connect: %s", &rcf->name,
-                      ac ? ac->errstr : "out of memory");
-
-        if (ac) {
-            redisAsyncFree(ac);
+        } else {
+            ac = redisAsyncConnect((char *) rcf->addrs[io->addr].host.data,
+                                   (int) rcf->port);
         }
 
-        return NGX_ERROR;
+        if (ac && ac->err == 0) {
+            break;
+        }
+
+        if (ac == NULL) {
+            ngx_log_error(NGX_LOG_ERR, io->log, 0,
+                          "adcp: redis \"%V\": cannot connect: "
+                          "out of memory", &rcf->name);
+            return NGX_ERROR;
+        }
+
+        /* refused at once (no route, no such family): the next address */
+
+        if (!ngx_http_adcp_redis_next(io, ac->errstr)) {
+            redisAsyncFree(ac);
+            return NGX_ERROR;
+        }
+
+        redisAsyncFree(ac);
     }
 
     sock = ngx_alloc(sizeof(ngx_http_adcp_redis_sock_t), io->log);
@@ -284,6 +348,7 @@ ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
     sock->io = io;
     sock->ac = ac;
     sock->c = c;
+    sock->next = 0;
 
     c->data = sock;
     c->read->handler = ngx_http_adcp_redis_read;
@@ -322,6 +387,48 @@ ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A connection to io's address failed (err: why): logged, and on to the
+ * next address (1) unless every one failed in a row (0: the next attempt
+ * starts over from the one tried first)
+ */
+
+static ngx_uint_t
+ngx_http_adcp_redis_next(ngx_http_adcp_redis_io_t *io, const char *err)
+{
+    ngx_str_t                   *addr;
+    ngx_http_adcp_redis_conf_t  *rcf;
+
+    rcf = io->conf;
+
+    if (rcf->naddrs < 2) {
+        ngx_log_error(NGX_LOG_ERR, io->log, 0,
+                      "adcp: redis \"%V\": connect failed: %s",
+                      &rcf->name, err);
+        return 0;
+    }
+
+    addr = &rcf->addrs[io->addr].text;
+    io->addr = (io->addr + 1) % rcf->naddrs;
+
+    if (++io->failed < rcf->naddrs) {
+        ngx_log_error(NGX_LOG_WARN, io->log, 0,
+                      "adcp: redis \"%V\": connect to %V failed: %s, "
+                      "trying %V", &rcf->name, addr, err,
+                      &rcf->addrs[io->addr].text);
+        return 1;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, io->log, 0,
+                  "adcp: redis \"%V\": connect to %V failed: %s "
+                  "(every address failed)", &rcf->name, addr, err);
+
+    io->failed = 0;
+
+    return 0;
 }
 
 
@@ -414,6 +521,7 @@ ngx_http_adcp_redis_timer(ngx_event_t *ev)
 {
     ngx_http_adcp_redis_link_t *link = ev->data;
 
+    ngx_uint_t                   connected;
     ngx_http_adcp_redis_conf_t  *rcf;
 
     rcf = link->io.conf;
@@ -425,10 +533,20 @@ ngx_http_adcp_redis_timer(ngx_event_t *ev)
         return;
 
     case NGX_HTTP_ADCP_REDIS_CONNECTING:
-        ngx_log_error(NGX_LOG_ERR, link->io.log, 0,
-                      "adcp: redis \"%V\": no subscription within %M ms",
-                      &rcf->name, rcf->ping);
-        break;
+
+        /* SUBSCRIBE is safe to send again: the next address at once */
+
+        connected = link->io.ac
+                    && (link->io.ac->c.flags & REDIS_CONNECTED);
+
+        link->closing = 1;
+        ngx_http_adcp_redis_close(&link->io);
+        link->closing = 0;
+
+        ngx_http_adcp_redis_retry(link, connected
+                                        ? "no subscription in time"
+                                        : "connect timed out");
+        return;
 
     case NGX_HTTP_ADCP_REDIS_SUBSCRIBED:
 
@@ -581,22 +699,50 @@ ngx_http_adcp_redis_on_connect(const redisAsyncContext *ac, int status)
     ngx_http_adcp_redis_link_t *link = ac->data;
 
     if (status == REDIS_OK) {
+        link->io.failed = 0;
         ngx_log_error(NGX_LOG_INFO, link->io.log, 0,
-                      "adcp: redis \"%V\": connected", &link->io.conf->name);
+                      "adcp: redis \"%V\": connected to %V",
+                      &link->io.conf->name,
+                      ngx_http_adcp_redis_addr(&link->io));
         return;
     }
 
     /* hiredis frees the context after this */
 
-    ngx_log_error(NGX_LOG_ERR, link->io.log, 0,
-                  "adcp: redis \"%V\": connect failed: %s",
-                  &link->io.conf->name, ac->errstr);
-
     if (link->io.ac == ac) {
         link->io.ac = NULL;
     }
 
+    ngx_http_adcp_redis_retry(link, ac->errstr);
+}
+
+
+/* the link's connect failed: the next address at once, or back off */
+
+static void
+ngx_http_adcp_redis_retry(ngx_http_adcp_redis_link_t *link, const char *err)
+{
+    if (ngx_http_adcp_redis_next(&link->io, err)
+        && !link->exiting && !ngx_exiting && !ngx_terminate && !ngx_quit)
+    {
+        ngx_http_adcp_redis_connect(link);
+        return;
+    }
+
     ngx_http_adcp_redis_backoff(link);
+}
+
+
+/* the address a connection uses, for logs */
+
+static ngx_str_t *
+ngx_http_adcp_redis_addr(ngx_http_adcp_redis_io_t *io)
+{
+    ngx_http_adcp_redis_conf_t  *rcf;
+
+    rcf = io->conf;
+
+    return rcf->naddrs ? &rcf->addrs[io->addr].text : &rcf->path;
 }
 
 
@@ -619,7 +765,7 @@ ngx_http_adcp_redis_on_disconnect(const redisAsyncContext *ac, int status)
         link->io.ac = NULL;
     }
 
-    if (link->state != NGX_HTTP_ADCP_REDIS_BACKOFF) {
+    if (link->state != NGX_HTTP_ADCP_REDIS_BACKOFF && !link->closing) {
         ngx_http_adcp_redis_backoff(link);
     }
 }
@@ -686,8 +832,9 @@ ngx_http_adcp_redis_on_subscribe(redisAsyncContext *ac, void *r,
         }
 
         ngx_log_error(NGX_LOG_NOTICE, link->io.log, 0,
-                      "adcp: redis \"%V\": subscribed to \"%V\"",
-                      &link->io.conf->name, &link->io.conf->channel);
+                      "adcp: redis \"%V\": subscribed to \"%V\" on %V",
+                      &link->io.conf->name, &link->io.conf->channel,
+                      ngx_http_adcp_redis_addr(&link->io));
 
         link->probe = 0;
         link->backoff = NGX_HTTP_ADCP_REDIS_BACKOFF_MIN;
@@ -780,7 +927,11 @@ ngx_http_adcp_redis_conn_destroy(ngx_http_adcp_redis_conn_t *conn)
 }
 
 
-/* call sent on cmd (opened first if need be), its reply due in time */
+/*
+ * call sent on cmd (opened first if need be), formatted once: the same
+ * bytes go to the next address if this one fails to connect; sent again
+ * (a script as EVAL), it is formatted anew
+ */
 
 ngx_int_t
 ngx_http_adcp_redis_conn_send(ngx_http_adcp_redis_conn_t *cmd,
@@ -793,24 +944,58 @@ ngx_http_adcp_redis_conn_send(ngx_http_adcp_redis_conn_t *cmd,
 
     if (cmd->io.ac == NULL) {
         cmd->pending = 0;
-
-        if (ngx_http_adcp_redis_open(&cmd->io, cmd,
-                                     ngx_http_adcp_redis_cmd_on_connect,
-                                     ngx_http_adcp_redis_cmd_on_disconnect)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
     }
 
-    if (redisAsyncCommandArgv(cmd->io.ac, ngx_http_adcp_redis_cmd_on_reply,
-                              call, argc, argv, argvlen)
-        != REDIS_OK)
-    {
+    if (call->cmd) {
+        redisFreeCommand(call->cmd);
+        call->cmd = NULL;
+    }
+
+    call->len = redisFormatCommandArgv(&call->cmd, argc, argv, argvlen);
+
+    if (call->len < 0) {
+        call->cmd = NULL;
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_adcp_redis_cmd_send(cmd, call) != NGX_OK) {
+        redisFreeCommand(call->cmd);
+        call->cmd = NULL;
         return NGX_ERROR;
     }
 
     cmd->pending++;
+
+    return NGX_OK;
+}
+
+
+/* on the connection, opened first when there is none */
+
+static ngx_int_t
+ngx_http_adcp_redis_cmd_send(ngx_http_adcp_redis_cmd_t *cmd,
+    ngx_http_adcp_redis_call_t *call)
+{
+    if (cmd->exiting) {
+        return NGX_ERROR;
+    }
+
+    if (cmd->io.ac == NULL
+        && ngx_http_adcp_redis_open(&cmd->io, cmd,
+                                    ngx_http_adcp_redis_cmd_on_connect,
+                                    ngx_http_adcp_redis_cmd_on_disconnect)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (redisAsyncFormattedCommand(cmd->io.ac,
+                                   ngx_http_adcp_redis_cmd_on_reply, call,
+                                   call->cmd, call->len)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (!cmd->timer.timer_set) {
         ngx_add_timer(&cmd->timer, cmd->deadline);
@@ -856,9 +1041,30 @@ ngx_http_adcp_redis_cmd_timer(ngx_event_t *ev)
 {
     ngx_http_adcp_redis_cmd_t *cmd = ev->data;
 
+    ngx_http_adcp_redis_sock_t  *sock;
+
+    /* not even connected: the commands go on to the next address */
+
+    if (cmd->io.ac && !(cmd->io.ac->c.flags & REDIS_CONNECTED)) {
+        sock = cmd->io.ac->ev.data;
+        sock->next = ngx_http_adcp_redis_next(&cmd->io, "timed out");
+        ngx_http_adcp_redis_close(&cmd->io);
+        return;
+    }
+
     ngx_log_error(NGX_LOG_ERR, cmd->io.log, 0,
-                  "adcp: redis \"%V\": no answer to a command within %M ms",
-                  &cmd->io.conf->name, cmd->deadline);
+                  "adcp: redis \"%V\": no answer to a command within %M ms "
+                  "from %V", &cmd->io.conf->name, cmd->deadline,
+                  ngx_http_adcp_redis_addr(&cmd->io));
+
+    /*
+     * what was sent may have run: answered NULL, never sent again; the
+     * next connection tries the next address
+     */
+
+    if (cmd->io.conf->naddrs > 1) {
+        cmd->io.addr = (cmd->io.addr + 1) % cmd->io.conf->naddrs;
+    }
 
     ngx_http_adcp_redis_close(&cmd->io);
 }
@@ -869,14 +1075,24 @@ ngx_http_adcp_redis_cmd_on_connect(const redisAsyncContext *ac, int status)
 {
     ngx_http_adcp_redis_cmd_t *cmd = ac->data;
 
-    if (status != REDIS_OK) {
-        ngx_log_error(NGX_LOG_ERR, cmd->io.log, 0,
-                      "adcp: redis \"%V\": connect failed: %s",
-                      &cmd->io.conf->name, ac->errstr);
+    ngx_http_adcp_redis_sock_t  *sock;
 
-        if (cmd->io.ac == ac) {
-            cmd->io.ac = NULL;
-        }
+    if (status == REDIS_OK) {
+        cmd->io.failed = 0;
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, cmd->io.log, 0,
+                       "adcp: redis \"%V\": connected to %V",
+                       &cmd->io.conf->name,
+                       ngx_http_adcp_redis_addr(&cmd->io));
+        return;
+    }
+
+    /* hiredis frees the context after this, its commands answered NULL */
+
+    sock = ac->ev.data;
+    sock->next = ngx_http_adcp_redis_next(&cmd->io, ac->errstr);
+
+    if (cmd->io.ac == ac) {
+        cmd->io.ac = NULL;
     }
 }
 
@@ -906,6 +1122,24 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
     ngx_http_adcp_redis_cmd_t   *cmd = ac->data;
     ngx_http_adcp_redis_call_t  *call = privdata;
 
+    ngx_http_adcp_redis_sock_t  *sock;
+
+    sock = ac->ev.data;
+
+    /*
+     * its connection failed to connect: the same command (answered or
+     * not: a MULTI's commands go on together), on the next address
+     */
+
+    if (r == NULL && sock->next) {
+
+        if (ngx_http_adcp_redis_cmd_send(cmd, call) == NGX_OK) {
+            return;
+        }
+
+        sock->next = 0;
+    }
+
     if (cmd->pending) {
         cmd->pending--;
     }
@@ -930,5 +1164,6 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
         call->handler(r, call->data);
     }
 
+    redisFreeCommand(call->cmd);
     ngx_free(call);
 }

@@ -20,8 +20,15 @@
 
 
 typedef struct {
-    ngx_str_t                  name;      /* as configured, for logs */
     ngx_str_t                  host;      /* numeric, NUL-terminated */
+    ngx_str_t                  text;      /* with the port, for logs */
+} ngx_http_adcp_redis_addr_t;
+
+
+typedef struct {
+    ngx_str_t                  name;      /* as configured, for logs */
+    ngx_http_adcp_redis_addr_t *addrs;    /* what the name resolved to */
+    ngx_uint_t                 naddrs;
     ngx_int_t                  port;
     ngx_str_t                  path;      /* unix socket, NUL-terminated */
     ngx_str_t                  user;

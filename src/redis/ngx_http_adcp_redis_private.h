@@ -25,6 +25,9 @@ typedef struct {
     redisAsyncContext               *ac;        /* the current one */
     ngx_http_adcp_redis_conf_t      *conf;
     ngx_log_t                       *log;
+    ngx_uint_t                       addr;      /* the address to use */
+    ngx_uint_t                       failed;    /* addresses failed in a
+                                                   row */
 } ngx_http_adcp_redis_io_t;
 
 
@@ -35,6 +38,10 @@ typedef struct {
     ngx_http_adcp_redis_io_t        *io;
     redisAsyncContext               *ac;
     ngx_connection_t                *c;
+    unsigned                         next:1;    /* its connect failed and
+                                                   another address is
+                                                   tried: its commands go
+                                                   there */
 } ngx_http_adcp_redis_sock_t;
 
 
@@ -45,6 +52,8 @@ typedef struct {
     ngx_msec_t                       backoff;
     ngx_http_adcp_redis_handlers_t   h;
     unsigned                         probe:1;     /* a renewal unanswered */
+    unsigned                         closing:1;   /* by the connect
+                                                     deadline */
     unsigned                         exiting:1;
 } ngx_http_adcp_redis_link_t;
 
@@ -69,6 +78,9 @@ typedef ngx_http_adcp_redis_conn_t  ngx_http_adcp_redis_cmd_t;
 struct ngx_http_adcp_redis_call_s {
     ngx_http_adcp_redis_reply_pt     handler;     /* NULL: cancelled */
     void                            *data;
+    char                            *cmd;         /* formatted, kept for
+                                                     the next address */
+    int                              len;
     ngx_int_t                      (*retry)(ngx_http_adcp_redis_call_t *call,
                                         redisReply *reply);
                                                   /* NGX_OK: sent again */

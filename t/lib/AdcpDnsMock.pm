@@ -1,8 +1,8 @@
 package AdcpDnsMock;
 
 # A minimal DNS server over UDP for nginx's resolver in the tests: A
-# queries for a name in %names get that address (TTL 60), AAAA queries for
-# it an empty answer, anything else NXDOMAIN.  Each query's name and type
+# queries for a name in %names get that address, or each of a list of them
+# (TTL 60), AAAA queries for it an empty answer, anything else NXDOMAIN.  Each query's name and type
 # is appended to a log file, so a test can count lookups.
 #
 #   my $dns = AdcpDnsMock->new($port, "$dir/dns.log",
@@ -76,17 +76,20 @@ sub answer {
     }
 
     my $addr = $names->{$name};
-    my ($rcode, $an) = (0, '');
+    my ($rcode, $an, $n) = (0, '', 0);
 
     if (!defined $addr) {
         $rcode = 3;
 
     } elsif ($type == 1) {
-        $an = pack('n n n N n', 0xc00c, 1, 1, 60, 4)
-            . pack('C4', split /\./, $addr);
+        for (ref $addr ? @$addr : $addr) {
+            $an .= pack('n n n N n', 0xc00c, 1, 1, 60, 4)
+                . pack('C4', split /\./);
+            $n++;
+        }
     }
 
-    return pack('n n n n n n', $id, 0x8180 | $rcode, 1, $an ? 1 : 0, 0, 0)
+    return pack('n n n n n n', $id, 0x8180 | $rcode, 1, $n, 0, 0)
         . $question . $an;
 }
 

@@ -130,6 +130,25 @@ ngx_pcalloc(ngx_pool_t *pool, size_t size)
 }
 
 
+ngx_pool_cleanup_t *
+ngx_pool_cleanup_add(ngx_pool_t *p, size_t size)
+{
+    ngx_pool_cleanup_t  *c;
+
+    c = ngx_palloc(p, sizeof(ngx_pool_cleanup_t));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->data = size ? ngx_palloc(p, size) : NULL;
+    c->handler = NULL;
+    c->next = p->cleanup;
+    p->cleanup = c;
+
+    return c;
+}
+
+
 ngx_int_t
 ngx_pfree(ngx_pool_t *pool, void *p)
 {
@@ -147,25 +166,6 @@ ngx_pfree(ngx_pool_t *pool, void *p)
     }
 
     return NGX_DECLINED;
-}
-
-
-ngx_pool_cleanup_t *
-ngx_pool_cleanup_add(ngx_pool_t *p, size_t size)
-{
-    ngx_pool_cleanup_t  *c;
-
-    c = ngx_palloc(p, sizeof(ngx_pool_cleanup_t));
-    if (c == NULL) {
-        return NULL;
-    }
-
-    c->data = size ? ngx_palloc(p, size) : NULL;
-    c->handler = NULL;
-    c->next = p->cleanup;
-    p->cleanup = c;
-
-    return c;
 }
 
 
