@@ -74,7 +74,9 @@ typedef struct {
 /*
  * per request, in the request pool; subrequests read their main's.  Kept
  * small: on a hit it is most of what the module adds to the request pool
- * (whose 4k blocks a few bytes more would make one more malloc per request)
+ * (whose 4k blocks a few bytes more would make one more malloc per request;
+ * each module of the .so adds a pointer to r->ctx too, so adcp_balancer
+ * and adcp_error_pages keep their state in their own ctx, not here)
  */
 
 struct ngx_http_adcp_ctx_s {
@@ -88,9 +90,6 @@ struct ngx_http_adcp_ctx_s {
     void                       *flight;
     ngx_http_adcp_error_t      *err;           /* when no platform; request
                                                   pool, only then */
-    void                       *peer;          /* adcp_balancer's choice */
-    void                       *resolve;       /* its host name lookup */
-    ngx_buf_t                  *error_page;    /* adcp_error_pages body */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
     unsigned                    cache_status:3;  /* NGX_HTTP_ADCP_CACHE_* */
@@ -98,8 +97,8 @@ struct ngx_http_adcp_ctx_s {
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */
     unsigned                    cleanups:1;
-    unsigned                    error_page_on:1;   /* replacing a 5xx */
-    unsigned                    error_page_sent:1;
+    unsigned                    resolving:1;   /* adcp_balancer's peer by
+                                                  name: in its own ctx */
     unsigned                    exec_checked:1;
     unsigned                    exec:1;        /* a task's execution */
 };

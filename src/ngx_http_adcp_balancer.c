@@ -130,6 +130,8 @@ static void ngx_http_adcp_balancer_resolved(ngx_resolver_ctx_t *rctx);
 static void ngx_http_adcp_balancer_wake(ngx_http_request_t *r);
 static void ngx_http_adcp_balancer_cleanup(void *data);
 static ngx_int_t ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx);
+static ngx_http_adcp_peer_t *ngx_http_adcp_balancer_chosen(
+    ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx);
 
 
 static ngx_command_t  ngx_http_adcp_balancer_commands[] = {
@@ -292,7 +294,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
                       "needed where it is used)", &us->host);
 
     } else {
-        peer = ctx->peer;
+        peer = ngx_http_adcp_balancer_chosen(r->main, ctx);
 
         if (peer == NULL) {
             peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env.task,
@@ -509,7 +511,7 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_http_adcp_resolve_t             *rs;
     ngx_http_adcp_balancer_main_conf_t  *bmcf;
 
-    peer = ctx->peer;
+    peer = ngx_http_adcp_balancer_chosen(r, ctx);
 
     if (peer == NULL) {
         bmcf = ngx_http_get_module_main_conf(r,
@@ -525,14 +527,15 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
             return NGX_ERROR;
         }
 
-        ctx->peer = peer;
+        ngx_http_set_ctx(r, peer, ngx_http_adcp_balancer_module);
     }
 
     if (peer->type != NGX_HTTP_ADCP_PEER_NAME || peer->naddrs) {
         return NGX_OK;
     }
 
-    rs = ctx->resolve;
+    rs = ctx->resolving
+         ? ngx_http_get_module_ctx(r, ngx_http_adcp_balancer_module) : NULL;
 
     if (rs == NULL) {
         return ngx_http_adcp_balancer_resolve(r, ctx, peer);
@@ -547,6 +550,26 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The peer the request's access handler chose, or NULL.  The module's own
+ * request ctx holds it, or, once its host name is being resolved
+ * (ctx->resolving), the resolution, which names it.
+ */
+
+static ngx_http_adcp_peer_t *
+ngx_http_adcp_balancer_chosen(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_http_adcp_resolve_t  *rs;
+
+    if (ctx->resolving) {
+        rs = ngx_http_get_module_ctx(r, ngx_http_adcp_balancer_module);
+        return rs->peer;
+    }
+
+    return ngx_http_get_module_ctx(r, ngx_http_adcp_balancer_module);
 }
 
 
@@ -763,7 +786,8 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
 
         rs->done = 1;
         rs->failed = 1;
-        ctx->resolve = rs;
+        ngx_http_set_ctx(r, rs, ngx_http_adcp_balancer_module);
+        ctx->resolving = 1;
 
         return ngx_http_adcp_balancer_unavailable(ctx);
     }
@@ -783,7 +807,8 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
     rctx->timeout = clcf->resolver_timeout;
 
     rs->rctx = rctx;
-    ctx->resolve = rs;
+    ngx_http_set_ctx(r, rs, ngx_http_adcp_balancer_module);
+    ctx->resolving = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp balancer: tenant \"%V\": resolving \"%V\"",
@@ -900,7 +925,8 @@ ngx_http_adcp_balancer_wake(ngx_http_request_t *r)
     ngx_http_adcp_resolve_t  *rs;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
-    rs = ctx ? ctx->resolve : NULL;
+    rs = (ctx && ctx->resolving)
+         ? ngx_http_get_module_ctx(r, ngx_http_adcp_balancer_module) : NULL;
 
     if (rs == NULL || !rs->done) {
         return;

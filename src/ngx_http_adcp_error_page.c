@@ -35,6 +35,14 @@ typedef struct {
 } ngx_http_adcp_error_pages_loc_conf_t;
 
 
+/* a response being replaced: the error's body (the request's pool) */
+
+typedef struct {
+    ngx_buf_t                  *body;
+    unsigned                    sent:1;
+} ngx_http_adcp_error_pages_ctx_t;
+
+
 static void *ngx_http_adcp_error_pages_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_adcp_error_pages_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -141,6 +149,8 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
 {
     char                      *message;
     ngx_buf_t                 *b;
+
+    ngx_http_adcp_error_pages_ctx_t       *ectx;
     ngx_str_t                  body;
     ngx_uint_t                 status, code;
     ngx_http_adcp_ctx_t       *ctx;
@@ -217,7 +227,9 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     r->allow_ranges = 0;
 
     b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
+    ectx = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_error_pages_ctx_t));
+
+    if (b == NULL || ectx == NULL) {
         return NGX_ERROR;
     }
 
@@ -227,8 +239,8 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     b->last_buf = 1;
     b->last_in_chain = 1;
 
-    ctx->error_page = b;
-    ctx->error_page_on = 1;
+    ectx->body = b;
+    ngx_http_set_ctx(r, ectx, ngx_http_adcp_error_pages_module);
 
     return ngx_http_next_header_filter(r);
 }
@@ -237,17 +249,17 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_adcp_error_page_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_buf_t            *b;
-    ngx_chain_t          *cl, out;
-    ngx_http_adcp_ctx_t  *ctx;
+    ngx_buf_t                        *b;
+    ngx_chain_t                      *cl, out;
+    ngx_http_adcp_error_pages_ctx_t  *ectx;
 
     if (r != r->main) {
         return ngx_http_next_body_filter(r, in);
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
+    ectx = ngx_http_get_module_ctx(r, ngx_http_adcp_error_pages_module);
 
-    if (ctx == NULL || !ctx->error_page_on) {
+    if (ectx == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
 
@@ -258,14 +270,14 @@ ngx_http_adcp_error_page_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         cl->buf->file_pos = cl->buf->file_last;
     }
 
-    if (ctx->error_page_sent) {
+    if (ectx->sent) {
         /* what is still to be written of the error is flushed */
         return ngx_http_next_body_filter(r, NULL);
     }
 
-    ctx->error_page_sent = 1;
+    ectx->sent = 1;
 
-    b = ctx->error_page;
+    b = ectx->body;
 
     if (r->header_only) {
         b->pos = b->last;
