@@ -92,6 +92,14 @@ struct ngx_http_adcp_redis_call_s {
 };
 
 
+ngx_int_t ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io,
+    void *owner, redisConnectCallback *on_connect,
+    redisDisconnectCallback *on_disconnect);
+void ngx_http_adcp_redis_close(ngx_http_adcp_redis_io_t *io);
+ngx_uint_t ngx_http_adcp_redis_next(ngx_http_adcp_redis_io_t *io,
+    const char *err);
+ngx_str_t *ngx_http_adcp_redis_addr(ngx_http_adcp_redis_io_t *io);
+
 ngx_http_adcp_redis_conn_t *ngx_http_adcp_redis_cmd_conn(
     ngx_http_adcp_redis_conf_t *rcf);
 ngx_int_t ngx_http_adcp_redis_conn_send(ngx_http_adcp_redis_conn_t *conn,
