@@ -178,13 +178,14 @@ static char *
 ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     ngx_uint_t *code, char **field)
 {
-    char                             *why;
     size_t                            i;
     yajl_val                          url, tok, op, auth, schemes, cred;
     ngx_str_t                         s;
     ngx_uint_t                        bearer;
     ngx_http_adcp_tasks_url_t         u;
     ngx_http_adcp_tasks_main_conf_t  *tmcf;
+
+    ngx_http_adcp_tasks_url_e         why;
 
     *field = "push_notification_config";
 
@@ -209,23 +210,23 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     why = ngx_http_adcp_tasks_url(t->request->pool, &s,
                                   tmcf->webhook_private, &u);
 
-    if (why) {
-        switch (why[0]) {
+    switch (why) {
 
-        case 'h':
-            *code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
-            return "https webhook urls are not supported by this gateway "
-                   "yet";
+    case NGX_HTTP_ADCP_URL_OK:
+        break;
 
-        case 'n':
-            return "push_notification_config.url is not an http:// url";
+    case NGX_HTTP_ADCP_URL_HTTPS:
+        *code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
+        return "https webhook urls are not supported by this gateway yet";
 
-        case 'p':
-            return "push_notification_config.url is not a public address";
+    case NGX_HTTP_ADCP_URL_NOT_HTTP:
+        return "push_notification_config.url is not an http:// url";
 
-        default:
-            return "push_notification_config.url is not a valid url";
-        }
+    case NGX_HTTP_ADCP_URL_PRIVATE:
+        return "push_notification_config.url is not a public address";
+
+    default:
+        return "push_notification_config.url is not a valid url";
     }
 
     t->hook_url = s;

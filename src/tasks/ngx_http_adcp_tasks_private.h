@@ -194,6 +194,17 @@ typedef struct {
 } ngx_http_adcp_task_t;
 
 
+/* what the webhook URL policy says of a url */
+
+typedef enum {
+    NGX_HTTP_ADCP_URL_OK = 0,
+    NGX_HTTP_ADCP_URL_HTTPS,           /* not delivered yet */
+    NGX_HTTP_ADCP_URL_NOT_HTTP,
+    NGX_HTTP_ADCP_URL_INVALID,
+    NGX_HTTP_ADCP_URL_PRIVATE          /* the gateway's own network */
+} ngx_http_adcp_tasks_url_e;
+
+
 /* a webhook url, as the policy reads it */
 
 typedef struct {
@@ -325,8 +336,8 @@ void ngx_http_adcp_tasks_unavailable(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t, char *message);
 
 /* the webhook url policy */
-char *ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
-    ngx_uint_t private, ngx_http_adcp_tasks_url_t *u);
+ngx_http_adcp_tasks_url_e ngx_http_adcp_tasks_url(ngx_pool_t *pool,
+    ngx_str_t *url, ngx_uint_t private, ngx_http_adcp_tasks_url_t *u);
 ngx_uint_t ngx_http_adcp_tasks_url_public(struct sockaddr *sa);
 ngx_uint_t ngx_http_adcp_tasks_clean(u_char *s, size_t len);
 

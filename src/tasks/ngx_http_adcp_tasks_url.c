@@ -21,12 +21,11 @@
 
 
 /*
- * NULL: u is the url's; else why not: "https" (not delivered yet),
- * "not http", "invalid", or "private" (an address of the gateway's
- * network, unless private is set)
+ * NGX_HTTP_ADCP_URL_OK and u, or why not (an address of the gateway's
+ * network is NGX_HTTP_ADCP_URL_PRIVATE, unless private is set)
  */
 
-char *
+ngx_http_adcp_tasks_url_e
 ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
     ngx_uint_t private, ngx_http_adcp_tasks_url_t *u)
 {
@@ -38,19 +37,19 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
     if (url->len >= 8
         && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0)
     {
-        return "https";
+        return NGX_HTTP_ADCP_URL_HTTPS;
     }
 
     if (url->len < 7
         || ngx_strncasecmp(url->data, (u_char *) "http://", 7) != 0
         || url->len > NGX_HTTP_ADCP_HOOK_URL_MAX)
     {
-        return "not http";
+        return NGX_HTTP_ADCP_URL_NOT_HTTP;
     }
 
     for (p = url->data; p < last; p++) {
         if (*p <= ' ' || *p == 0x7f) {
-            return "invalid";
+            return NGX_HTTP_ADCP_URL_INVALID;
         }
     }
 
@@ -63,13 +62,13 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
     pu.no_resolve = 1;
 
     if (ngx_parse_url(pool, &pu) != NGX_OK || pu.host.len == 0) {
-        return "invalid";
+        return NGX_HTTP_ADCP_URL_INVALID;
     }
 
     if (pu.naddrs && !private
         && !ngx_http_adcp_tasks_url_public(pu.addrs[0].sockaddr))
     {
-        return "private";
+        return NGX_HTTP_ADCP_URL_PRIVATE;
     }
 
     u->host = pu.host;
@@ -83,7 +82,7 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
     u->sockaddr = pu.naddrs ? pu.addrs[0].sockaddr : NULL;
     u->socklen = pu.naddrs ? pu.addrs[0].socklen : 0;
 
-    return NULL;
+    return NGX_HTTP_ADCP_URL_OK;
 }
 
 

@@ -44,13 +44,13 @@ ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e,
 static void
 ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
 {
-    char                       *why;
     u_char                     *p, *body, *b;
     size_t                      len, blen;
     ngx_str_t                   url, *tok, *auth, *op, idem, *status;
     ngx_resolver_ctx_t         *ctx;
     ngx_http_adcp_tasks_url_t   u;
     ngx_http_adcp_consumer_t   *cs;
+    ngx_http_adcp_tasks_url_e   why;
 
     cs = e->cs;
     status = &ngx_http_adcp_task_statuses[e->status];
@@ -67,17 +67,19 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     why = ngx_http_adcp_tasks_url(e->pool, &url,
                                   cs->tmcf->webhook_private, &u);
 
-    if (why == NULL && !ngx_http_adcp_tasks_clean(auth->data, auth->len)) {
-        why = "not http";
+    if (why == NGX_HTTP_ADCP_URL_OK
+        && !ngx_http_adcp_tasks_clean(auth->data, auth->len))
+    {
+        why = NGX_HTTP_ADCP_URL_NOT_HTTP;
     }
 
-    if (why) {
-        if (why[0] == 'p') {
+    if (why != NGX_HTTP_ADCP_URL_OK) {
+        if (why == NGX_HTTP_ADCP_URL_PRIVATE) {
             ngx_log_error(NGX_LOG_ERR, e->log, 0,
                           "adcp: the webhook address is not public, not "
                           "delivered");
 
-        } else if (why[0] == 'i') {
+        } else if (why == NGX_HTTP_ADCP_URL_INVALID) {
             ngx_log_error(NGX_LOG_ERR, e->log, 0,
                           "adcp: the webhook url is invalid, not "
                           "delivered");

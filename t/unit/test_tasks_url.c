@@ -49,8 +49,11 @@ static ngx_pool_t  *test_pool;
 static char *
 policy(const char *url, ngx_uint_t private, ngx_http_adcp_tasks_url_t *u)
 {
-    char       *why;
-    ngx_str_t   s;
+    ngx_str_t                  s;
+    ngx_http_adcp_tasks_url_e  why;
+
+    static char  *names[] = { "ok", "https", "not http", "invalid",
+                              "private" };
 
     if (test_pool) {
         test_pool_destroy(test_pool);
@@ -65,7 +68,7 @@ policy(const char *url, ngx_uint_t private, ngx_http_adcp_tasks_url_t *u)
 
     why = ngx_http_adcp_tasks_url(test_pool, &s, private, u);
 
-    return why ? why : "ok";
+    return names[why];
 }
 
 
