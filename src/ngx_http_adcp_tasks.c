@@ -1191,12 +1191,9 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         ngx_str_set(&transport, "http");
     }
 
-    if (r->headers_in.host) {
-        host = r->headers_in.host->value;
+    /* the host the tenant was found by (request line, then Host) */
 
-    } else {
-        ngx_str_null(&host);
-    }
+    host = r->headers_in.server;
 
     protocol = ngx_http_adcp_tasks_protocol(&t->ctx->env.task);
 
