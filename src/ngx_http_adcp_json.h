@@ -23,6 +23,7 @@ size_t ngx_http_adcp_json_str_len(ngx_str_t *s);
 u_char *ngx_http_adcp_json_str(u_char *p, ngx_str_t *s);
 
 ngx_uint_t ngx_http_adcp_json_type(ngx_str_t *content_type);
+ngx_uint_t ngx_http_adcp_json_type_exact(ngx_str_t *content_type);
 yajl_val ngx_http_adcp_json_parse(u_char *p, size_t len, ngx_uint_t max,
     ngx_log_t *log);
 yajl_val ngx_http_adcp_json_get(yajl_val obj, char *key);
