@@ -353,6 +353,7 @@ static ngx_int_t
 ngx_http_adcp_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
+    ngx_uint_t                  json;
     ngx_http_adcp_ctx_t        *ctx;
     ngx_http_adcp_loc_conf_t   *alcf;
     ngx_http_adcp_main_conf_t  *amcf;
@@ -379,9 +380,10 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
          * never forwarded past the checks
          */
 
-        if (r->method == NGX_HTTP_POST
-            && (r->headers_in.content_length_n > 0 || r->headers_in.chunked)
-            && !ngx_http_adcp_json_request(r))
+        json = ngx_http_adcp_json_request(r);
+
+        if (!json && r->method == NGX_HTTP_POST
+            && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
         {
             ctx->body_done = 1;
 
@@ -390,7 +392,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
                        "the request body is not application/json");
         }
 
-        if (ngx_http_adcp_json_request(r)) {
+        if (json) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "adcp: reading the request body");
 

@@ -259,13 +259,16 @@ ngx_http_adcp_envelope_finish(ngx_http_adcp_envelope_parser_t *p)
     if (env->error == NGX_HTTP_ADCP_ENV_OK && env->dup) {
         env->error = NGX_HTTP_ADCP_ENV_DUPLICATE;
 
-        /* answered with no id, or in the form every JSON-RPC reads */
+        /*
+         * answered in the form every JSON-RPC client reads, with no id
+         * when the id is the member repeated
+         */
 
         if (p->dup_id) {
             ngx_str_set(&env->id, "null");
         }
 
-        if (p->dup_method) {
+        if (p->dup_method || p->dup_id) {
             env->method = NGX_HTTP_ADCP_METHOD_OTHER;
         }
     }
@@ -634,7 +637,7 @@ done:
             id.data = NULL;
         }
 
-        if (dup_method) {
+        if (dup_method || dup_id) {
             env->method = NGX_HTTP_ADCP_METHOD_OTHER;
         }
     }

@@ -125,7 +125,7 @@ static test_case_t  cases[] = {
     { "duplicate id: answered with a null id",
       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
       "{\"name\":\"get_products\"},\"id\":\"two\"}",
-      E_DUP, M_CALL, "null", "" },
+      E_DUP, M_OTHER, "null", "" },
 
     { "duplicate jsonrpc",
       "{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"1.0\",\"id\":1,\"method\":"
