@@ -248,6 +248,34 @@ ngx_http_adcp_json_parse(u_char *p, size_t len, ngx_uint_t max,
 }
 
 
+/*
+ * The first of keys (a NULL-terminated list) that obj holds more than
+ * once, or NULL: a member read by the gateway must have one reading
+ */
+
+char *
+ngx_http_adcp_json_repeated(yajl_val obj, char **keys)
+{
+    size_t  i, n;
+
+    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
+        return NULL;
+    }
+
+    for ( /* void */ ; *keys; keys++) {
+        n = 0;
+
+        for (i = 0; i < obj->u.object.len; i++) {
+            if (ngx_strcmp(obj->u.object.keys[i], *keys) == 0 && n++) {
+                return *keys;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
 /* an object's member; the last one wins, as most JSON parsers do */
 
 yajl_val

@@ -27,6 +27,7 @@ ngx_uint_t ngx_http_adcp_json_type_exact(ngx_str_t *content_type);
 yajl_val ngx_http_adcp_json_parse(u_char *p, size_t len, ngx_uint_t max,
     ngx_log_t *log);
 yajl_val ngx_http_adcp_json_get(yajl_val obj, char *key);
+char *ngx_http_adcp_json_repeated(yajl_val obj, char **keys);
 ngx_uint_t ngx_http_adcp_json_depth_ok(u_char *p, u_char *last,
     ngx_uint_t max);
 
