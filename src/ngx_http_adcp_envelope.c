@@ -20,6 +20,10 @@
 
 #include <yajl/yajl_parse.h>
 
+#if (__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "ngx_http_adcp_envelope.h"
 #include "ngx_http_adcp_json.h"
 
@@ -132,11 +136,14 @@ static void ngx_http_adcp_env_method(ngx_http_adcp_envelope_parser_t *p,
 static ngx_int_t ngx_http_adcp_env_copy(ngx_http_adcp_envelope_parser_t *p,
     ngx_str_t *dst, u_char *s, size_t len, ngx_uint_t string);
 
-static u_char *ngx_http_adcp_env_fast_ws(u_char *p, u_char *last);
-static u_char *ngx_http_adcp_env_fast_string(u_char *p, u_char *last);
+static ngx_inline u_char *ngx_http_adcp_env_fast_ws(u_char *p,
+    u_char *last);
+static ngx_inline u_char *ngx_http_adcp_env_fast_plain(u_char *p,
+    u_char *last);
+static ngx_inline u_char *ngx_http_adcp_env_fast_string(u_char *p,
+    u_char *last);
 static u_char *ngx_http_adcp_env_fast_number(u_char *p, u_char *last);
 static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *last);
-static u_char *ngx_http_adcp_env_fast_text(u_char *p, u_char *last);
 static u_char *ngx_http_adcp_env_fast_scalar(u_char *p, u_char *last);
 static ngx_uint_t ngx_http_adcp_env_method_kind(u_char *s, size_t len);
 
@@ -681,29 +688,42 @@ done:
 static u_char *
 ngx_http_adcp_env_fast_skip(u_char *p, u_char *last)
 {
+    u_char      c, *q;
     uint64_t    arrays;
-    ngx_uint_t  depth;
+    ngx_uint_t  depth, key, i;
+#if (__SSE2__)
+    int         bits;
+    u_char     *end16;
+    __m128i     x, quote, backslash, space;
+
+    quote = _mm_set1_epi8('"');
+    backslash = _mm_set1_epi8('\\');
+    space = _mm_set1_epi8(' ');
+    end16 = (last - p >= 16) ? last - 16 : p - 1;
+#endif
 
     arrays = 0;
     depth = 0;
 
 value:
 
-    p = ngx_http_adcp_env_fast_ws(p, last);
-
     if (p == last) {
         return NULL;
     }
 
-    switch (*p) {
+    c = *p;
 
-    case '{':
-    case '[':
+    if (c == '"') {
+        key = 0;
+        goto string;
+    }
+
+    if (c == '{' || c == '[') {
         if (depth == NGX_HTTP_ADCP_ENV_SKIP_DEPTH) {
             return NULL;
         }
 
-        arrays = (arrays << 1) | (*p == '[');
+        arrays = (arrays << 1) | (c == '[');
         depth++;
 
         p = ngx_http_adcp_env_fast_ws(p + 1, last);
@@ -712,115 +732,149 @@ value:
             return NULL;
         }
 
-        if (*p == (u_char) ((arrays & 1) ? ']' : '}')) {
+        if (*p == (u_char) (c + 2)) {           /* "{}" or "[]" */
             p++;
             arrays >>= 1;
             depth--;
-            goto close;
+            goto after;
         }
 
+        if (c == '[') {
+            goto value;
+        }
+
+        goto member;
+    }
+
+    if (c <= ' ') {
+        q = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (q == p) {
+            return NULL;
+        }
+
+        p = q;
+        goto value;
+    }
+
+    p = ngx_http_adcp_env_fast_scalar(p, last);
+
+    if (p == NULL) {
+        return NULL;
+    }
+
+after:
+
+    /* after a value: its container goes on or ends */
+
+    if (depth == 0) {
+        return p;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    c = *p++;
+
+    if (c == ',') {
         if (arrays & 1) {
             goto value;
         }
 
-        goto key;
-
-    case '"':
-        p = ngx_http_adcp_env_fast_text(p + 1, last);
-        break;
-
-    default:
-        p = ngx_http_adcp_env_fast_scalar(p, last);
+        goto member;
     }
 
-    if (p == NULL) {
-        return NULL;
-    }
-
-close:
-
-    /* after a value: its container goes on or ends */
-
-    while (depth) {
-        p = ngx_http_adcp_env_fast_ws(p, last);
-
-        if (p == last) {
-            return NULL;
-        }
-
-        if (*p == ',') {
-            p++;
-
-            if (arrays & 1) {
-                goto value;
-            }
-
-            goto key;
-        }
-
-        if (*p != (u_char) ((arrays & 1) ? ']' : '}')) {
-            return NULL;
-        }
-
-        p++;
+    if (c == (u_char) ((arrays & 1) ? ']' : '}')) {
         arrays >>= 1;
         depth--;
+        goto after;
     }
 
-    return p;
+    if (c <= ' ') {
+        q = ngx_http_adcp_env_fast_ws(p - 1, last);
 
-key:
+        if (q == p - 1) {
+            return NULL;
+        }
 
-    p = ngx_http_adcp_env_fast_ws(p, last);
+        p = q;
+        goto after;
+    }
 
-    if (p == last || *p != '"') {
+    return NULL;
+
+member:
+
+    if (p == last) {
         return NULL;
     }
 
-    p = ngx_http_adcp_env_fast_text(p + 1, last);
+    if (*p != '"') {
+        q = ngx_http_adcp_env_fast_ws(p, last);
 
-    if (p == NULL) {
-        return NULL;
+        if (q == p || q == last || *q != '"') {
+            return NULL;
+        }
+
+        p = q;
     }
 
-    p = ngx_http_adcp_env_fast_ws(p, last);
+    key = 1;
 
-    if (p == last || *p != ':') {
-        return NULL;
-    }
+string:
+
+    /*
+     * p at the opening quote: past the closing one, through printable
+     * ASCII and escapes (yajl's checks: no control character, a known
+     * escape, no \u0000); bytes past ASCII: the yajl parse decides
+     */
 
     p++;
 
-    goto value;
-}
-
-
-/* past the closing quote of a string of printable ASCII, escapes allowed */
-
-static u_char *
-ngx_http_adcp_env_fast_text(u_char *p, u_char *last)
-{
-    ngx_uint_t  i;
-
     for ( ;; ) {
 
-        while (p < last && *p >= 0x20 && *p <= 0x7e && *p != '"'
+#if (__SSE2__)
+        while (p <= end16) {
+            x = _mm_loadu_si128((__m128i *) p);
+
+            /* signed compare: below 0x20, or 0x80 and above */
+
+            bits = _mm_movemask_epi8(
+                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                 _mm_cmpeq_epi8(x, backslash)),
+                                    _mm_cmpgt_epi8(space, x)));
+
+            if (bits) {
+                p += __builtin_ctz(bits);
+                goto special;
+            }
+
+            p += 16;
+        }
+#endif
+
+        while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"'
                && *p != '\\')
         {
             p++;
         }
 
-        if (p == last || *p < 0x20 || *p > 0x7e) {
+#if (__SSE2__)
+    special:
+#endif
+
+        if (p == last) {
             return NULL;
         }
 
-        if (*p++ == '"') {
-            return p;
+        c = *p++;
+
+        if (c == '"') {
+            break;
         }
 
-        /* an escape */
-
-        if (p == last) {
+        if (c != '\\' || p == last) {
             return NULL;
         }
 
@@ -835,28 +889,47 @@ ngx_http_adcp_env_fast_text(u_char *p, u_char *last)
                 return NULL;
             }
 
-            for (i = 0; i < 4; i++, p++) {
-                if (!((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a'
-                                                   && (*p | 0x20) <= 'f')))
-                {
+            for (i = 0; i < 4; i++) {
+                c = p[i] | 0x20;
+
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
                     return NULL;
                 }
             }
 
-            /* yajl refuses a \\u0000 in a string: the yajl parse decides */
+            /* yajl refuses a \u0000 in a string: the yajl parse decides */
 
-            if (p[-1] == '0' && p[-2] == '0' && p[-3] == '0'
-                && p[-4] == '0')
-            {
+            if (p[0] == '0' && p[1] == '0' && p[2] == '0' && p[3] == '0') {
                 return NULL;
             }
 
+            p += 4;
             break;
 
         default:
             return NULL;
         }
     }
+
+    if (!key) {
+        goto after;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (*p != ':') {
+        p = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (p == last || *p != ':') {
+            return NULL;
+        }
+    }
+
+    p++;
+
+    goto value;
 }
 
 
@@ -945,9 +1018,15 @@ end:
 }
 
 
-static u_char *
+static ngx_inline u_char *
 ngx_http_adcp_env_fast_ws(u_char *p, u_char *last)
 {
+    /* most bodies have none: one test then */
+
+    if (p == last || *p > ' ') {
+        return p;
+    }
+
     while (p < last
            && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
     {
@@ -958,24 +1037,56 @@ ngx_http_adcp_env_fast_ws(u_char *p, u_char *last)
 }
 
 
-/* the closing quote of a string of printable ASCII without escapes */
+/*
+ * The first byte from p that is a quote, a backslash or not printable
+ * ASCII, or last: 16 bytes a step where SSE2 is (every x86-64), the bulk
+ * of a body being strings
+ */
 
-static u_char *
-ngx_http_adcp_env_fast_string(u_char *p, u_char *last)
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_plain(u_char *p, u_char *last)
 {
-    while (p < last) {
-        if (*p == '"') {
-            return p;
+#if (__SSE2__)
+    int      bits;
+    __m128i  x, m;
+
+    while (last - p >= 16) {
+        x = _mm_loadu_si128((__m128i *) p);
+
+        /* signed: below 0x20 or 0x80 and above */
+
+        m = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+
+        bits = _mm_movemask_epi8(m);
+
+        if (bits) {
+            return p + __builtin_ctz(bits);
         }
 
-        if (*p < 0x20 || *p > 0x7e || *p == '\\') {
-            return NULL;
-        }
+        p += 16;
+    }
+#endif
 
+    while (p < last && *p >= 0x20 && *p <= 0x7e && *p != '"' && *p != '\\') {
         p++;
     }
 
-    return NULL;
+    return p;
+}
+
+
+/* the closing quote of a string of printable ASCII without escapes */
+
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_string(u_char *p, u_char *last)
+{
+    p = ngx_http_adcp_env_fast_plain(p, last);
+
+    return (p < last && *p == '"') ? p : NULL;
 }
 
 
