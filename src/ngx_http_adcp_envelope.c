@@ -671,7 +671,9 @@ done:
             return NGX_ERROR;
         }
 
-        ngx_memcpy(env->task.data, name.data, name.len);
+        if (name.len) {
+            ngx_memcpy(env->task.data, name.data, name.len);
+        }
     }
 
     return NGX_OK;
