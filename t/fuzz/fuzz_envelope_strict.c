@@ -17,6 +17,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_adcp_envelope.h"
@@ -429,6 +430,28 @@ gen_rpc(gen_t *g)
 
 
 /* --- the strict reading ------------------------------------------------ */
+
+
+/*
+ * RFC 8259 JSON: yajl's parser as configured by default (yajl_tree_parse()
+ * allows comments, so its tree is used only for what this accepts)
+ */
+
+static ngx_uint_t
+strict_valid(u_char *p, size_t len)
+{
+    ngx_uint_t   ok;
+    yajl_handle  h;
+
+    h = yajl_alloc(NULL, NULL, NULL);
+
+    ok = yajl_parse(h, p, len) == yajl_status_ok
+         && yajl_complete_parse(h) == yajl_status_ok;
+
+    yajl_free(h);
+
+    return ok;
+}
 
 
 /* how many times obj holds key; the first and the last of them */
@@ -858,8 +881,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body[len] = '\0';
     body_now = body;
     body_len = len;
-    root = memchr(body, '\0', len) ? NULL
-                                   : yajl_tree_parse((char *) body, NULL, 0);
+    root = (memchr(body, '\0', len) || !strict_valid(body, len))
+           ? NULL : yajl_tree_parse((char *) body, NULL, 0);
 
     if (root) {
         strict_read(root, &x);
