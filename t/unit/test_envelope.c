@@ -401,7 +401,8 @@ test_fast_agrees(const char *body, size_t len, ngx_uint_t *answered)
            && (fast.dup == slow.dup
                || (fast.dup && slow.dup && strcmp(fast.dup, slow.dup) == 0))
            && fast.id.len == slow.id.len
-           && memcmp(fast.id.data, slow.id.data, fast.id.len) == 0
+           && (fast.id.len == 0
+               || memcmp(fast.id.data, slow.id.data, fast.id.len) == 0)
            && fast.task.len == slow.task.len
            && (fast.task.len == 0
                || memcmp(fast.task.data, slow.task.data, fast.task.len)
