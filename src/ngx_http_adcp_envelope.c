@@ -692,7 +692,7 @@ ngx_http_adcp_env_fast_skip(u_char *p, u_char *last)
 {
     u_char      c, *q;
     uint64_t    arrays;
-    ngx_uint_t  depth, key, i;
+    ngx_uint_t  depth, key, i, n;
 #if (__SSE2__)
     int         bits;
     u_char     *end16;
@@ -827,9 +827,9 @@ member:
 string:
 
     /*
-     * p at the opening quote: past the closing one, through printable
-     * ASCII and escapes (yajl's checks: no control character, a known
-     * escape, no \u0000); bytes past ASCII: the yajl parse decides
+     * p at the opening quote: past the closing one, through UTF-8 and
+     * escapes as yajl checks them (no control character, a known escape;
+     * a \u0000 is left to the yajl parse)
      */
 
     p++;
@@ -874,6 +874,27 @@ string:
 
         if (c == '"') {
             break;
+        }
+
+        if (c >= 0x80) {
+
+            /* UTF-8 as yajl checks it: a lead byte and its continuations */
+
+            n = (c >> 5) == 0x06 ? 1 : (c >> 4) == 0x0e ? 2
+                : (c >> 3) == 0x1e ? 3 : 0;
+
+            if (n == 0 || (size_t) (last - p) < n) {
+                return NULL;
+            }
+
+            for (i = 0; i < n; i++) {
+                if ((p[i] & 0xc0) != 0x80) {
+                    return NULL;
+                }
+            }
+
+            p += n;
+            continue;
         }
 
         if (c != '\\' || p == last) {

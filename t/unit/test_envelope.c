@@ -97,6 +97,17 @@ static test_case_t  cases[] = {
       "\"s\\\"\\u0041\",{\"b\":{}}],\"c\":[]},\"_meta\":{}},\"z\":-0}",
       E_OK, M_CALL, "1", "x" },
 
+    { "mcp, UTF-8 in the arguments",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"x\",\"arguments\":{\"brief\":\"caf\xc3\xa9 \xe2\x82\xac "
+      "\xf0\x9f\x98\x80\",\"m\xc3\xa4rke\":[\"\xc3\xbc\"]}}}",
+      E_OK, M_CALL, "1", "x" },
+
+    { "mcp, invalid UTF-8 in the arguments",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"x\",\"arguments\":{\"brief\":\"caf\xc3\x28\"}}}",
+      E_SYNTAX, M_CALL, "1", "" },
+
     /* one reading: a member the module reads, twice in its object */
 
     { "duplicate params.name (the smuggled task)",
