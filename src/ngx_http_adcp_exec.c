@@ -1497,7 +1497,7 @@ ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e)
         return NGX_ERROR;
     }
 
-    if (uri->len == 0 || uri->data[0] != '/'
+    if (uri->len == 0 || uri->data[0] != '/' || host->len == 0
         || !ngx_http_adcp_exec_clean((char *) uri->data)
         || !ngx_http_adcp_exec_clean((char *) host->data)
         || ngx_strlchr(uri->data, uri->data + uri->len, ' '))

@@ -93,6 +93,7 @@ static ngx_int_t ngx_http_adcp_tasks_parse(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t);
 static ngx_int_t ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t,
     yajl_val params);
+static char *ngx_http_adcp_tasks_repeated(yajl_val args);
 static char *ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t,
     yajl_val v, ngx_uint_t *code, char **field);
 static void ngx_http_adcp_tasks_principal(ngx_http_request_t *r,
@@ -346,6 +347,13 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         goto refuse;
     }
 
+    field = ngx_http_adcp_tasks_repeated(t->args);
+
+    if (field) {
+        message = "a member the gateway reads appears more than once";
+        goto refuse;
+    }
+
     v = ngx_http_adcp_json_get(t->args, "push_notification_config");
 
     if (v && !YAJL_IS_NULL(v)) {
@@ -396,6 +404,45 @@ refuse:
     ngx_http_finalize_request(r,
         ngx_http_adcp_tasks_error(r, ctx, code, message, field));
     return NGX_DONE;
+}
+
+
+/*
+ * The arguments' members the gateway reads (idempotency_key, the webhook),
+ * each once in its object; the field repeated, or NULL
+ */
+
+static char *
+ngx_http_adcp_tasks_repeated(yajl_val args)
+{
+    char      *field;
+    yajl_val   hook;
+
+    static char  *top[] = { "idempotency_key", "push_notification_config",
+                            NULL };
+    static char  *in_hook[] = { "url", "token", "operation_id",
+                                "authentication", NULL };
+    static char  *in_auth[] = { "schemes", "credentials", NULL };
+
+    field = ngx_http_adcp_json_repeated(args, top);
+    if (field) {
+        return field;
+    }
+
+    hook = ngx_http_adcp_json_get(args, "push_notification_config");
+
+    if (ngx_http_adcp_json_repeated(hook, in_hook)) {
+        return "push_notification_config";
+    }
+
+    if (ngx_http_adcp_json_repeated(ngx_http_adcp_json_get(hook,
+                                                     "authentication"),
+                                    in_auth))
+    {
+        return "push_notification_config.authentication";
+    }
+
+    return NULL;
 }
 
 
@@ -522,6 +569,16 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     {
         return "push_notification_config.authentication.credentials is "
                "missing";
+    }
+
+    /* it goes into the webhook's Authorization header */
+
+    for (p = (u_char *) cred->u.string; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *field = "push_notification_config.authentication.credentials";
+            return "push_notification_config.authentication.credentials "
+                   "holds a control character";
+        }
     }
 
     t->hook_auth.data = (u_char *) cred->u.string;
@@ -1191,12 +1248,9 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         ngx_str_set(&transport, "http");
     }
 
-    if (r->headers_in.host) {
-        host = r->headers_in.host->value;
+    /* the host the tenant was found by (request line, then Host) */
 
-    } else {
-        ngx_str_null(&host);
-    }
+    host = r->headers_in.server;
 
     protocol = ngx_http_adcp_tasks_protocol(&t->ctx->env.task);
 
