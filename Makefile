@@ -55,12 +55,14 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
 
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 60
-FUZZ_TARGETS := envelope descriptor tenant_id bus reply sign
+FUZZ_TARGETS := envelope envelope_strict descriptor tenant_id bus reply sign
 FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined \
                $(filter -I%,$(UNIT_CFLAGS))
 FUZZ_LINK_envelope   := src/ngx_http_adcp_envelope.c src/ngx_http_adcp_json.c
+FUZZ_LINK_envelope_strict := src/ngx_http_adcp_envelope.c \
+                        src/ngx_http_adcp_json.c
 FUZZ_LINK_descriptor := src/ngx_http_adcp_descriptor.c \
                         src/ngx_http_adcp_cache.c src/ngx_http_adcp_json.c
 FUZZ_LINK_tenant_id  :=

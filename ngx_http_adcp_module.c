@@ -45,7 +45,11 @@ static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
 static void ngx_http_adcp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_refuse(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, char *message);
+static ngx_int_t ngx_http_adcp_refuse_body(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
 static ngx_uint_t ngx_http_adcp_json_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_adcp_headers_clean(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_adcp_header_ours(ngx_table_elt_t *h);
 
 static ngx_int_t ngx_http_adcp_init_process(ngx_cycle_t *cycle);
 static void ngx_http_adcp_exit_process(ngx_cycle_t *cycle);
@@ -266,6 +270,7 @@ static ngx_int_t
 ngx_http_adcp_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
+    ngx_uint_t                  json;
     ngx_http_adcp_ctx_t        *ctx;
     ngx_http_adcp_loc_conf_t   *alcf;
     ngx_http_adcp_main_conf_t  *amcf;
@@ -287,7 +292,24 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     if (!ctx->body_done) {
 
-        if (ngx_http_adcp_json_request(r)) {
+        /*
+         * one reading: a POST body the module cannot read as JSON-RPC is
+         * never forwarded past the checks
+         */
+
+        json = ngx_http_adcp_json_request(r);
+
+        if (!json && r->method == NGX_HTTP_POST
+            && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
+        {
+            ctx->body_done = 1;
+
+            return ngx_http_adcp_refuse(r, ctx,
+                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                       "the request body is not application/json");
+        }
+
+        if (json) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "adcp: reading the request body");
 
@@ -311,6 +333,14 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
         case NGX_HTTP_ADCP_ENV_OK:
             break;
+
+        case NGX_HTTP_ADCP_ENV_DUPLICATE:
+            return ngx_http_adcp_refuse_body(r, ctx);
+
+        case NGX_HTTP_ADCP_ENV_BATCH:
+            return ngx_http_adcp_refuse(r, ctx,
+                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                       "JSON-RPC batches are not accepted");
 
         case NGX_HTTP_ADCP_ENV_AMBIGUOUS:
             return ngx_http_adcp_refuse(r, ctx,
@@ -341,6 +371,12 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
     if (ctx->tenant.len == 0) {
         return ngx_http_adcp_refuse(r, ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND,
                                     "no account is served at this address");
+    }
+
+    /* the tenant key is read: the X-AdCP- namespace is the gateway's now */
+
+    if (ngx_http_adcp_headers_clean(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -481,7 +517,44 @@ ngx_http_adcp_refuse(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
 }
 
 
-/* a POST whose Content-Type is application/json or a +json type */
+/* a member the module reads, twice in its object: field names it */
+
+static ngx_int_t
+ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_http_adcp_error_t  err;
+
+    ngx_memzero(&err, sizeof(ngx_http_adcp_error_t));
+
+    err.code = NGX_HTTP_ADCP_ERR_INVALID_REQUEST;
+    err.field.data = (u_char *) ctx->env.dup;
+    err.field.len = ngx_strlen(ctx->env.dup);
+
+    err.message.data = ngx_pnalloc(r->pool,
+                                   sizeof("the member \"\" appears more "
+                                          "than once in its object") - 1
+                                   + err.field.len);
+    if (err.message.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    err.message.len = ngx_sprintf(err.message.data,
+                                  "the member \"%V\" appears more than once "
+                                  "in its object", &err.field)
+                      - err.message.data;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "adcp: a request body repeats \"%V\", refused",
+                  &err.field);
+
+    ngx_http_finalize_request(r, ngx_http_adcp_error_send(r, &ctx->env,
+                                                          &err));
+
+    return NGX_DONE;
+}
+
+
+/* a POST whose Content-Type is application/json, any parameters */
 
 static ngx_uint_t
 ngx_http_adcp_json_request(ngx_http_request_t *r)
@@ -490,7 +563,93 @@ ngx_http_adcp_json_request(ngx_http_request_t *r)
         return 0;
     }
 
-    return ngx_http_adcp_json_type(&r->headers_in.content_type->value);
+    return ngx_http_adcp_json_type_exact(&r->headers_in.content_type->value);
+}
+
+
+/*
+ * The X-AdCP- namespace is the gateway's voice to the adapter: the
+ * buyer's X-AdCP-* headers are taken out of the request (before proxying,
+ * before a task stores its headers), all but X-AdCP-Auth, the buyer's own
+ * credential in AdCP's convention.  The list is built anew only when there
+ * is one: the known headers' pointers (Host, ...) keep their elements.
+ */
+
+static ngx_int_t
+ngx_http_adcp_headers_clean(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, n, found;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    found = 0;
+    n = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            n++;
+
+            if (ngx_http_adcp_header_ours(&h[i])) {
+                found++;
+            }
+        }
+    }
+
+    if (found == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_list_init(&headers, r->pool, n, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (ngx_http_adcp_header_ours(&h[i])) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "adcp: inbound header \"%V\" removed",
+                               &h[i].key);
+                continue;
+            }
+
+            nh = ngx_list_push(&headers);
+            if (nh == NULL) {
+                return NGX_ERROR;
+            }
+
+            *nh = h[i];
+        }
+    }
+
+    r->headers_in.headers = headers;
+
+    return NGX_OK;
+}
+
+
+/* X-AdCP-*, caseless, but X-AdCP-Auth */
+
+static ngx_uint_t
+ngx_http_adcp_header_ours(ngx_table_elt_t *h)
+{
+    if (h->key.len < sizeof("X-AdCP-") - 1
+        || (h->key.data[0] | 0x20) != 'x'
+        || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-",
+                           sizeof("X-AdCP-") - 1) != 0)
+    {
+        return 0;
+    }
+
+    return h->key.len != sizeof("X-AdCP-Auth") - 1
+           || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-Auth",
+                              sizeof("X-AdCP-Auth") - 1) != 0;
 }
 
 

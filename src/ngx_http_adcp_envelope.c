@@ -4,11 +4,14 @@
  * name").
  *
  * yajl calls back for every token; we keep a stack of what each open
- * container means (only the few levels that lead to a task name) and the
- * role of the next value.  Strings we keep (id, task) are copied from
- * yajl's buffers into the pool; the body itself is never copied.  Once the
- * id, the method and the task are all known, the callbacks cancel the
- * parse.  yajl's own memory comes from the same pool.
+ * container means (only the few levels that lead to a task name), the
+ * members of each already seen, and the role of the next value.  Strings
+ * we keep (id, task) are copied from yajl's buffers into the pool; the
+ * body itself is never copied.  The body is read to its end: a member the
+ * module reads that its object repeats is refused (JSON parsers differ on
+ * which of the two wins: the adapter's could run another task than the
+ * one checked here), and so is a JSON-RPC batch.  yajl's own memory comes
+ * from the same pool.
  */
 
 
@@ -16,6 +19,10 @@
 #include <ngx_core.h>
 
 #include <yajl/yajl_parse.h>
+
+#if (__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "ngx_http_adcp_envelope.h"
 #include "ngx_http_adcp_json.h"
@@ -48,6 +55,15 @@
 #define NGX_HTTP_ADCP_K_KIND       9
 #define NGX_HTTP_ADCP_K_DATA       10
 #define NGX_HTTP_ADCP_K_SKILL      11
+#define NGX_HTTP_ADCP_K_JSONRPC    12       /* read for repeats only */
+#define NGX_HTTP_ADCP_K_ARGUMENTS  13
+#define NGX_HTTP_ADCP_K_CONTEXT    14
+#define NGX_HTTP_ADCP_K_PARAMETERS 15
+#define NGX_HTTP_ADCP_K_INPUT      16
+
+
+#define NGX_HTTP_ADCP_ENV_SKIP_DEPTH  64    /* levels the fast path steps
+                                               over; deeper: yajl */
 
 
 #define ngx_http_adcp_env_is(s, l, lit)                                      \
@@ -62,6 +78,8 @@ struct ngx_http_adcp_envelope_parser_s {
     ngx_uint_t                   depth;
     ngx_uint_t                   key;        /* role of the next map value */
     u_char                       frame[NGX_HTTP_ADCP_ENV_FRAMES + 1];
+    uint32_t                     seen[NGX_HTTP_ADCP_ENV_FRAMES + 1];
+                                             /* a bit per K_* member */
 
     /* an id that is an object or an array, re-serialized */
     u_char                      *id_pos;
@@ -78,13 +96,11 @@ struct ngx_http_adcp_envelope_parser_s {
     unsigned                     part_kind:1;
     unsigned                     part_data:1;
     unsigned                     part_skill_seen:1;
-    unsigned                     id_seen:1;
     unsigned                     id_after_key:1;
     unsigned                     id_invalid:1;
-    unsigned                     mcp_name_seen:1;
-    unsigned                     params_done:1;
-    unsigned                     parts_done:1;
-    unsigned                     stopped:1;
+    unsigned                     dup_id:1;
+    unsigned                     dup_method:1;
+    unsigned                     batch:1;
     unsigned                     failed:1;
     unsigned                     nomem:1;
     unsigned                     finished:1;
@@ -113,16 +129,22 @@ static int ngx_http_adcp_env_open(ngx_http_adcp_envelope_parser_t *p,
     ngx_uint_t map);
 static int ngx_http_adcp_env_close(ngx_http_adcp_envelope_parser_t *p,
     ngx_uint_t map);
-static int ngx_http_adcp_env_more(ngx_http_adcp_envelope_parser_t *p);
+static void ngx_http_adcp_env_repeated(ngx_http_adcp_envelope_parser_t *p);
 static ngx_uint_t ngx_http_adcp_env_role(ngx_http_adcp_envelope_parser_t *p);
 static void ngx_http_adcp_env_method(ngx_http_adcp_envelope_parser_t *p,
     u_char *s, size_t len);
 static ngx_int_t ngx_http_adcp_env_copy(ngx_http_adcp_envelope_parser_t *p,
     ngx_str_t *dst, u_char *s, size_t len, ngx_uint_t string);
 
-static u_char *ngx_http_adcp_env_fast_ws(u_char *p, u_char *last);
-static u_char *ngx_http_adcp_env_fast_string(u_char *p, u_char *last);
+static ngx_inline u_char *ngx_http_adcp_env_fast_ws(u_char *p,
+    u_char *last);
+static ngx_inline u_char *ngx_http_adcp_env_fast_plain(u_char *p,
+    u_char *last);
+static ngx_inline u_char *ngx_http_adcp_env_fast_string(u_char *p,
+    u_char *last);
 static u_char *ngx_http_adcp_env_fast_number(u_char *p, u_char *last);
+static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *last);
+static u_char *ngx_http_adcp_env_fast_scalar(u_char *p, u_char *last);
 static ngx_uint_t ngx_http_adcp_env_method_kind(u_char *s, size_t len);
 
 static void ngx_http_adcp_env_id_sep(ngx_http_adcp_envelope_parser_t *p);
@@ -176,7 +198,7 @@ ngx_http_adcp_envelope_create(ngx_pool_t *pool, ngx_http_adcp_envelope_t *env)
 
 
 /*
- * NGX_AGAIN: feed more; NGX_OK: everything needed is known, stop;
+ * NGX_AGAIN: feed more (the whole body is read);
  * NGX_DECLINED: the body is refused (env->error says why);
  * NGX_ERROR: out of memory.
  */
@@ -187,10 +209,6 @@ ngx_http_adcp_envelope_feed(ngx_http_adcp_envelope_parser_t *p, u_char *data,
 {
     yajl_status  st;
 
-    if (p->stopped) {
-        return NGX_OK;
-    }
-
     if (p->failed) {
         return p->nomem ? NGX_ERROR : NGX_DECLINED;
     }
@@ -199,10 +217,6 @@ ngx_http_adcp_envelope_feed(ngx_http_adcp_envelope_parser_t *p, u_char *data,
 
     if (st == yajl_status_ok) {
         return NGX_AGAIN;
-    }
-
-    if (st == yajl_status_client_canceled && p->stopped) {
-        return NGX_OK;
     }
 
     p->failed = 1;
@@ -232,7 +246,7 @@ ngx_http_adcp_envelope_finish(ngx_http_adcp_envelope_parser_t *p)
     p->finished = 1;
     env = p->env;
 
-    if (!p->stopped && !p->failed
+    if (!p->failed
         && yajl_complete_parse(p->yajl) != yajl_status_ok)
     {
         p->failed = 1;
@@ -244,6 +258,27 @@ ngx_http_adcp_envelope_finish(ngx_http_adcp_envelope_parser_t *p)
 
     yajl_free(p->yajl);
     p->yajl = NULL;
+
+    if (env->error == NGX_HTTP_ADCP_ENV_OK && p->batch) {
+        env->error = NGX_HTTP_ADCP_ENV_BATCH;
+    }
+
+    if (env->error == NGX_HTTP_ADCP_ENV_OK && env->dup) {
+        env->error = NGX_HTTP_ADCP_ENV_DUPLICATE;
+
+        /*
+         * answered in the form every JSON-RPC client reads, with no id
+         * when the id is the member repeated
+         */
+
+        if (p->dup_id) {
+            ngx_str_set(&env->id, "null");
+        }
+
+        if (p->dup_method || p->dup_id) {
+            env->method = NGX_HTTP_ADCP_METHOD_OTHER;
+        }
+    }
 
     if (env->error != NGX_HTTP_ADCP_ENV_OK) {
         env->task.len = 0;
@@ -292,7 +327,7 @@ ngx_http_adcp_envelope_parse_chain(ngx_pool_t *pool, ngx_chain_t *in,
     ngx_chain_t                      *cl;
     ngx_http_adcp_envelope_parser_t  *p;
 
-    if (in && ngx_buf_in_memory(in->buf)) {
+    if (in && in->next == NULL && ngx_buf_in_memory(in->buf)) {
         rc = ngx_http_adcp_envelope_fast(pool, in->buf->pos, in->buf->last,
                                          env);
         if (rc != NGX_DECLINED) {
@@ -362,39 +397,58 @@ ngx_http_adcp_envelope_parse_chain(ngx_pool_t *pool, ngx_chain_t *in,
 
 /*
  * The common case without yajl (whose set-up and lexer cost about 3,000
- * instructions per request): a body whose first buffer holds an object
- * where the "id", the "method" and, for tools/call, "params"."name" come
- * before any value that is not plain: strings of printable ASCII without
- * escapes, integers, and "params" itself.  The same state as the yajl
- * parse's, stopping at the same token (the rest is not read by either).
- * Anything else (A2A, an escape, a nested value first, a true/false/null,
- * the buffer's end) is NGX_DECLINED with env untouched: the yajl parse
- * runs from the start.  NGX_OK: env is set; NGX_ERROR: out of memory.
+ * instructions per request): a body held in one buffer, an object whose
+ * "id", "method" and, for tools/call, "params"."name" are plain: strings
+ * of printable ASCII without escapes, integers, and "params" itself.
+ * Every other value is checked as JSON and stepped over (strings of
+ * printable ASCII, escapes allowed).  The same reading as the yajl parse's,
+ * repeated members included, to the end of the body.  Anything else (A2A,
+ * an escape or a byte past ASCII where the module reads or steps, an id
+ * that is not plain, the buffer's end) is NGX_DECLINED with env untouched:
+ * the yajl parse runs from the start.  NGX_OK: env is set; NGX_ERROR: out
+ * of memory.
  */
 
 ngx_int_t
 ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
     ngx_http_adcp_envelope_t *env)
 {
+    char        *dup;
     u_char      *k, *s, *e;
     size_t       klen;
+    uint32_t     seen[3];
     ngx_str_t    id, name;
-    ngx_uint_t   depth, role, method, id_string, id_seen, name_seen;
+    ngx_uint_t   depth, role, method, id_string, dup_id, dup_method;
+
+    static char  *names[] = {
+        NULL, NULL, "id", "method", "params", "params.name",
+        "params.message", NULL, NULL, NULL, NULL, NULL, "jsonrpc",
+        "params.arguments"
+    };
 
     p = ngx_http_adcp_env_fast_ws(p, last);
 
-    if (p == last || *p != '{') {
+    if (p == last || *p++ != '{') {
         return NGX_DECLINED;
     }
 
-    p++;
     depth = 1;
     method = NGX_HTTP_ADCP_METHOD_NONE;
-    id_seen = 0;
     id_string = 0;
-    name_seen = 0;
+    dup = NULL;
+    dup_id = 0;
+    dup_method = 0;
+    seen[1] = 0;
+    seen[2] = 0;
     ngx_str_null(&id);
     ngx_str_null(&name);
+
+    p = ngx_http_adcp_env_fast_ws(p, last);
+
+    if (p < last && *p == '}') {
+        p++;
+        goto done;
+    }
 
     for ( ;; ) {
 
@@ -437,120 +491,565 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
 
             } else if (ngx_http_adcp_env_is(k, klen, "params")) {
                 role = NGX_HTTP_ADCP_K_PARAMS;
+
+            } else if (ngx_http_adcp_env_is(k, klen, "jsonrpc")) {
+                role = NGX_HTTP_ADCP_K_JSONRPC;
             }
 
         } else if (ngx_http_adcp_env_is(k, klen, "name")) {
             role = NGX_HTTP_ADCP_K_NAME;
+
+        } else if (ngx_http_adcp_env_is(k, klen, "arguments")) {
+            role = NGX_HTTP_ADCP_K_ARGUMENTS;
+
+        } else if (ngx_http_adcp_env_is(k, klen, "message")) {
+            return NGX_DECLINED;            /* A2A's levels: yajl */
         }
 
-        if (*p == '{' && role == NGX_HTTP_ADCP_K_PARAMS) {
-            p++;
-            depth = 2;
-            continue;
+        if (role != NGX_HTTP_ADCP_K_NONE) {
+
+            if (seen[depth] & (1 << role)) {
+
+                /* read twice: refused once read; the value is skipped */
+
+                if (dup == NULL) {
+                    dup = names[role];
+                }
+
+                dup_id |= (role == NGX_HTTP_ADCP_K_ID);
+                dup_method |= (role == NGX_HTTP_ADCP_K_METHOD);
+                role = NGX_HTTP_ADCP_K_NONE;
+
+            } else {
+                seen[depth] |= 1 << role;
+            }
         }
 
-        if (*p == '"') {
-            s = p + 1;
-            e = ngx_http_adcp_env_fast_string(s, last);
-            if (e == NULL) {
+        switch (role) {
+
+        case NGX_HTTP_ADCP_K_PARAMS:
+            if (*p != '{') {
                 return NGX_DECLINED;
             }
 
-            p = e + 1;
+            p = ngx_http_adcp_env_fast_ws(p + 1, last);
 
-            switch (role) {
-
-            case NGX_HTTP_ADCP_K_ID:
-                id.data = s;
-                id.len = e - s;
-                id_string = 1;
-                id_seen = 1;
-                break;
-
-            case NGX_HTTP_ADCP_K_METHOD:
-                method = ngx_http_adcp_env_method_kind(s, e - s);
-
-                if (method == NGX_HTTP_ADCP_METHOD_A2A) {
-                    return NGX_DECLINED;
-                }
-
-                break;
-
-            case NGX_HTTP_ADCP_K_NAME:
-                name.data = s;
-                name.len = e - s;
-                name_seen = 1;
+            if (p < last && *p == '}') {
+                p++;
                 break;
             }
 
-        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            depth = 2;
+            continue;
+
+        case NGX_HTTP_ADCP_K_ID:
+        case NGX_HTTP_ADCP_K_METHOD:
+        case NGX_HTTP_ADCP_K_NAME:
+
+            if (*p == '"') {
+                s = p + 1;
+                e = ngx_http_adcp_env_fast_string(s, last);
+                if (e == NULL) {
+                    return NGX_DECLINED;
+                }
+
+                p = e + 1;
+
+                if (role == NGX_HTTP_ADCP_K_ID) {
+                    id.data = s;
+                    id.len = e - s;
+                    id_string = 1;
+
+                } else if (role == NGX_HTTP_ADCP_K_METHOD) {
+                    method = ngx_http_adcp_env_method_kind(s, e - s);
+
+                    if (method == NGX_HTTP_ADCP_METHOD_A2A) {
+                        return NGX_DECLINED;
+                    }
+
+                } else {
+                    name.data = s;
+                    name.len = e - s;
+                }
+
+                break;
+            }
+
+            if (role != NGX_HTTP_ADCP_K_ID
+                || !(*p == '-' || (*p >= '0' && *p <= '9')))
+            {
+                return NGX_DECLINED;
+            }
+
             s = p;
             p = ngx_http_adcp_env_fast_number(p, last);
             if (p == NULL) {
                 return NGX_DECLINED;
             }
 
-            if (role == NGX_HTTP_ADCP_K_ID) {
-                id.data = s;
-                id.len = p - s;
-                id_string = 0;
-                id_seen = 1;
+            id.data = s;
+            id.len = p - s;
+            id_string = 0;
+            break;
+
+        default:
+            p = ngx_http_adcp_env_fast_skip(p, last);
+            if (p == NULL) {
+                return NGX_DECLINED;
+            }
+        }
+
+        /* after a value: the next member, or the end of its object */
+
+        for ( ;; ) {
+            p = ngx_http_adcp_env_fast_ws(p, last);
+
+            if (p == last) {
+                return NGX_DECLINED;
             }
 
-        } else {
-            return NGX_DECLINED;
+            if (*p != '}') {
+                break;
+            }
+
+            p++;
+
+            if (--depth == 0) {
+                goto done;
+            }
         }
 
-        /* what the yajl parse's callbacks ask after each scalar */
-
-        if (id_seen
-            && (method == NGX_HTTP_ADCP_METHOD_OTHER
-                || (method == NGX_HTTP_ADCP_METHOD_MCP_CALL && name_seen)))
-        {
-            break;
-        }
-
-        p = ngx_http_adcp_env_fast_ws(p, last);
-
-        if (p == last || *p++ != ',') {
+        if (*p++ != ',') {
             return NGX_DECLINED;
         }
     }
+
+done:
+
+    if (ngx_http_adcp_env_fast_ws(p, last) != last) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(env, sizeof(ngx_http_adcp_envelope_t));
 
     env->method = method;
-    env->error = NGX_HTTP_ADCP_ENV_OK;
-    ngx_str_null(&env->task);
 
-    env->id.len = id_string ? ngx_http_adcp_json_str_len(&id) : id.len;
-    env->id.data = ngx_pnalloc(pool, env->id.len);
-    if (env->id.data == NULL) {
-        return NGX_ERROR;
+    if (dup) {
+        env->error = NGX_HTTP_ADCP_ENV_DUPLICATE;
+        env->dup = dup;
+
+        if (dup_id) {
+            ngx_str_set(&env->id, "null");
+            id.len = 0;
+            id.data = NULL;
+        }
+
+        if (dup_method || dup_id) {
+            env->method = NGX_HTTP_ADCP_METHOD_OTHER;
+        }
     }
 
-    if (id_string) {
-        (void) ngx_http_adcp_json_str(env->id.data, &id);
+    if (id.data) {
+        env->id.len = id_string ? ngx_http_adcp_json_str_len(&id) : id.len;
+        env->id.data = ngx_pnalloc(pool, env->id.len);
+        if (env->id.data == NULL) {
+            return NGX_ERROR;
+        }
 
-    } else {
-        ngx_memcpy(env->id.data, id.data, id.len);
+        if (id_string) {
+            (void) ngx_http_adcp_json_str(env->id.data, &id);
+
+        } else {
+            ngx_memcpy(env->id.data, id.data, id.len);
+        }
     }
 
-    if (method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+    if (env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL && dup == NULL) {
         env->task.len = name.len;
         env->task.data = ngx_pnalloc(pool, name.len ? name.len : 1);
         if (env->task.data == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memcpy(env->task.data, name.data, name.len);
+        if (name.len) {
+            ngx_memcpy(env->task.data, name.data, name.len);
+        }
     }
 
     return NGX_OK;
 }
 
 
+/*
+ * Past a JSON value the module does not read, checked as yajl checks it
+ * (strings of printable ASCII with escapes, numbers, literals, nesting up
+ * to 64 levels: a bit per level says array or object); NULL: not such a
+ * value in this buffer, the yajl parse decides.
+ */
+
 static u_char *
+ngx_http_adcp_env_fast_skip(u_char *p, u_char *last)
+{
+    u_char      c, *q;
+    uint64_t    arrays;
+    ngx_uint_t  depth, key, i, n;
+#if (__SSE2__)
+    int         bits;
+    u_char     *end16;
+    __m128i     x, quote, backslash, space;
+
+    quote = _mm_set1_epi8('"');
+    backslash = _mm_set1_epi8('\\');
+    space = _mm_set1_epi8(' ');
+    end16 = (last - p >= 16) ? last - 16 : p - 1;
+#endif
+
+    arrays = 0;
+    depth = 0;
+
+value:
+
+    if (p == last) {
+        return NULL;
+    }
+
+    c = *p;
+
+    if (c == '"') {
+        key = 0;
+        goto string;
+    }
+
+    if (c == '{' || c == '[') {
+        if (depth == NGX_HTTP_ADCP_ENV_SKIP_DEPTH) {
+            return NULL;
+        }
+
+        arrays = (arrays << 1) | (c == '[');
+        depth++;
+
+        p = ngx_http_adcp_env_fast_ws(p + 1, last);
+
+        if (p == last) {
+            return NULL;
+        }
+
+        if (*p == (u_char) (c + 2)) {           /* "{}" or "[]" */
+            p++;
+            arrays >>= 1;
+            depth--;
+            goto after;
+        }
+
+        if (c == '[') {
+            goto value;
+        }
+
+        goto member;
+    }
+
+    if (c <= ' ') {
+        q = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (q == p) {
+            return NULL;
+        }
+
+        p = q;
+        goto value;
+    }
+
+    p = ngx_http_adcp_env_fast_scalar(p, last);
+
+    if (p == NULL) {
+        return NULL;
+    }
+
+after:
+
+    /* after a value: its container goes on or ends */
+
+    if (depth == 0) {
+        return p;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    c = *p++;
+
+    if (c == ',') {
+        if (arrays & 1) {
+            goto value;
+        }
+
+        goto member;
+    }
+
+    if (c == (u_char) ((arrays & 1) ? ']' : '}')) {
+        arrays >>= 1;
+        depth--;
+        goto after;
+    }
+
+    if (c <= ' ') {
+        q = ngx_http_adcp_env_fast_ws(p - 1, last);
+
+        if (q == p - 1) {
+            return NULL;
+        }
+
+        p = q;
+        goto after;
+    }
+
+    return NULL;
+
+member:
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (*p != '"') {
+        q = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (q == p || q == last || *q != '"') {
+            return NULL;
+        }
+
+        p = q;
+    }
+
+    key = 1;
+
+string:
+
+    /*
+     * p at the opening quote: past the closing one, through UTF-8 and
+     * escapes as yajl checks them (no control character, a known escape;
+     * a \u0000 is left to the yajl parse)
+     */
+
+    p++;
+
+    for ( ;; ) {
+
+#if (__SSE2__)
+        while (p <= end16) {
+            x = _mm_loadu_si128((__m128i *) p);
+
+            /* signed compare: below 0x20, or 0x80 and above */
+
+            bits = _mm_movemask_epi8(
+                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                 _mm_cmpeq_epi8(x, backslash)),
+                                    _mm_cmpgt_epi8(space, x)));
+
+            if (bits) {
+                p += __builtin_ctz(bits);
+                goto special;
+            }
+
+            p += 16;
+        }
+#endif
+
+        while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"'
+               && *p != '\\')
+        {
+            p++;
+        }
+
+#if (__SSE2__)
+    special:
+#endif
+
+        if (p == last) {
+            return NULL;
+        }
+
+        c = *p++;
+
+        if (c == '"') {
+            break;
+        }
+
+        if (c >= 0x80) {
+
+            /* UTF-8 as yajl checks it: a lead byte and its continuations */
+
+            n = (c >> 5) == 0x06 ? 1 : (c >> 4) == 0x0e ? 2
+                : (c >> 3) == 0x1e ? 3 : 0;
+
+            if (n == 0 || (size_t) (last - p) < n) {
+                return NULL;
+            }
+
+            for (i = 0; i < n; i++) {
+                if ((p[i] & 0xc0) != 0x80) {
+                    return NULL;
+                }
+            }
+
+            p += n;
+            continue;
+        }
+
+        if (c != '\\' || p == last) {
+            return NULL;
+        }
+
+        switch (*p++) {
+
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+        case 'r': case 't':
+            break;
+
+        case 'u':
+            if (last - p < 4) {
+                return NULL;
+            }
+
+            for (i = 0; i < 4; i++) {
+                c = p[i] | 0x20;
+
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                    return NULL;
+                }
+            }
+
+            /* yajl refuses a \u0000 in a string: the yajl parse decides */
+
+            if (p[0] == '0' && p[1] == '0' && p[2] == '0' && p[3] == '0') {
+                return NULL;
+            }
+
+            p += 4;
+            break;
+
+        default:
+            return NULL;
+        }
+    }
+
+    if (!key) {
+        goto after;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (*p != ':') {
+        p = ngx_http_adcp_env_fast_ws(p, last);
+
+        if (p == last || *p != ':') {
+            return NULL;
+        }
+    }
+
+    p++;
+
+    goto value;
+}
+
+
+/* past a number, true, false or null that something else follows */
+
+static u_char *
+ngx_http_adcp_env_fast_scalar(u_char *p, u_char *last)
+{
+    u_char  *d;
+
+    switch (*p) {
+
+    case 't':
+        p = (last - p > 4 && ngx_strncmp(p, "true", 4) == 0) ? p + 4 : last;
+        goto end;
+
+    case 'f':
+        p = (last - p > 5 && ngx_strncmp(p, "false", 5) == 0) ? p + 5 : last;
+        goto end;
+
+    case 'n':
+        p = (last - p > 4 && ngx_strncmp(p, "null", 4) == 0) ? p + 4 : last;
+        goto end;
+    }
+
+    if (*p == '-') {
+        p++;
+    }
+
+    if (p == last || *p < '0' || *p > '9') {
+        return NULL;
+    }
+
+    if (*p++ == '0') {
+        if (p < last && *p >= '0' && *p <= '9') {
+            return NULL;
+        }
+
+    } else {
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p < last && *p == '.') {
+        d = ++p;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == d) {
+            return NULL;
+        }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        d = p;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == d) {
+            return NULL;
+        }
+    }
+
+end:
+
+    /* a letter or a digit after it: not where a value ends */
+
+    if (p == last || (*p >= '0' && *p <= '9')
+        || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
+    {
+        return NULL;
+    }
+
+    return p;
+}
+
+
+static ngx_inline u_char *
 ngx_http_adcp_env_fast_ws(u_char *p, u_char *last)
 {
+    /* most bodies have none: one test then */
+
+    if (p == last || *p > ' ') {
+        return p;
+    }
+
     while (p < last
            && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
     {
@@ -561,24 +1060,56 @@ ngx_http_adcp_env_fast_ws(u_char *p, u_char *last)
 }
 
 
-/* the closing quote of a string of printable ASCII without escapes */
+/*
+ * The first byte from p that is a quote, a backslash or not printable
+ * ASCII, or last: 16 bytes a step where SSE2 is (every x86-64), the bulk
+ * of a body being strings
+ */
 
-static u_char *
-ngx_http_adcp_env_fast_string(u_char *p, u_char *last)
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_plain(u_char *p, u_char *last)
 {
-    while (p < last) {
-        if (*p == '"') {
-            return p;
+#if (__SSE2__)
+    int      bits;
+    __m128i  x, m;
+
+    while (last - p >= 16) {
+        x = _mm_loadu_si128((__m128i *) p);
+
+        /* signed: below 0x20 or 0x80 and above */
+
+        m = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+
+        bits = _mm_movemask_epi8(m);
+
+        if (bits) {
+            return p + __builtin_ctz(bits);
         }
 
-        if (*p < 0x20 || *p > 0x7e || *p == '\\') {
-            return NULL;
-        }
+        p += 16;
+    }
+#endif
 
+    while (p < last && *p >= 0x20 && *p <= 0x7e && *p != '"' && *p != '\\') {
         p++;
     }
 
-    return NULL;
+    return p;
+}
+
+
+/* the closing quote of a string of printable ASCII without escapes */
+
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_string(u_char *p, u_char *last)
+{
+    p = ngx_http_adcp_env_fast_plain(p, last);
+
+    return (p < last && *p == '"') ? p : NULL;
 }
 
 
@@ -761,6 +1292,9 @@ ngx_http_adcp_env_map_key(void *ctx, const unsigned char *s, size_t len)
 
         } else if (ngx_http_adcp_env_is(s, len, "params")) {
             p->key = NGX_HTTP_ADCP_K_PARAMS;
+
+        } else if (ngx_http_adcp_env_is(s, len, "jsonrpc")) {
+            p->key = NGX_HTTP_ADCP_K_JSONRPC;
         }
 
         break;
@@ -771,6 +1305,9 @@ ngx_http_adcp_env_map_key(void *ctx, const unsigned char *s, size_t len)
 
         } else if (ngx_http_adcp_env_is(s, len, "message")) {
             p->key = NGX_HTTP_ADCP_K_MESSAGE;
+
+        } else if (ngx_http_adcp_env_is(s, len, "arguments")) {
+            p->key = NGX_HTTP_ADCP_K_ARGUMENTS;
         }
 
         break;
@@ -778,6 +1315,9 @@ ngx_http_adcp_env_map_key(void *ctx, const unsigned char *s, size_t len)
     case NGX_HTTP_ADCP_FR_MESSAGE:
         if (ngx_http_adcp_env_is(s, len, "parts")) {
             p->key = NGX_HTTP_ADCP_K_PARTS;
+
+        } else if (ngx_http_adcp_env_is(s, len, "contextId")) {
+            p->key = NGX_HTTP_ADCP_K_CONTEXT;
         }
 
         break;
@@ -795,12 +1335,59 @@ ngx_http_adcp_env_map_key(void *ctx, const unsigned char *s, size_t len)
     case NGX_HTTP_ADCP_FR_DATA:
         if (ngx_http_adcp_env_is(s, len, "skill")) {
             p->key = NGX_HTTP_ADCP_K_SKILL;
+
+        } else if (ngx_http_adcp_env_is(s, len, "parameters")) {
+            p->key = NGX_HTTP_ADCP_K_PARAMETERS;
+
+        } else if (ngx_http_adcp_env_is(s, len, "input")) {
+            p->key = NGX_HTTP_ADCP_K_INPUT;
         }
 
         break;
     }
 
+    if (p->key != NGX_HTTP_ADCP_K_NONE) {
+        if (p->seen[p->depth] & (1 << p->key)) {
+            ngx_http_adcp_env_repeated(p);
+
+        } else {
+            p->seen[p->depth] |= 1 << p->key;
+        }
+    }
+
     return 1;
+}
+
+
+/*
+ * A member read twice in its object: the body is refused once read (the
+ * first one's value is what env holds meanwhile, never used)
+ */
+
+static void
+ngx_http_adcp_env_repeated(ngx_http_adcp_envelope_parser_t *p)
+{
+    static char  *names[] = {
+        NULL, NULL, "id", "method", "params", "params.name",
+        "params.message", "params.message.parts", NULL,
+        "params.message.parts[].kind", "params.message.parts[].data",
+        "params.message.parts[].data.skill", "jsonrpc", "params.arguments",
+        "params.message.contextId", "params.message.parts[].data.parameters",
+        "params.message.parts[].data.input"
+    };
+
+    if (p->env->dup == NULL) {
+        p->env->dup = names[p->key];
+    }
+
+    if (p->key == NGX_HTTP_ADCP_K_ID) {
+        p->dup_id = 1;
+
+    } else if (p->key == NGX_HTTP_ADCP_K_METHOD) {
+        p->dup_method = 1;
+    }
+
+    p->key = NGX_HTTP_ADCP_K_NONE;
 }
 
 
@@ -825,7 +1412,6 @@ ngx_http_adcp_env_scalar(ngx_http_adcp_envelope_parser_t *p, u_char *s,
             return 0;
         }
 
-        p->id_seen = 1;
         break;
 
     case NGX_HTTP_ADCP_K_METHOD:
@@ -841,8 +1427,6 @@ ngx_http_adcp_env_scalar(ngx_http_adcp_envelope_parser_t *p, u_char *s,
             {
                 return 0;
             }
-
-            p->mcp_name_seen = 1;
         }
 
         break;
@@ -868,7 +1452,7 @@ ngx_http_adcp_env_scalar(ngx_http_adcp_envelope_parser_t *p, u_char *s,
 
     p->key = NGX_HTTP_ADCP_K_NONE;
 
-    return ngx_http_adcp_env_more(p);
+    return 1;
 }
 
 
@@ -937,6 +1521,7 @@ ngx_http_adcp_env_open(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
 
     case NGX_HTTP_ADCP_K_TOP:
         frame = map ? NGX_HTTP_ADCP_FR_TOP : frame;
+        p->batch = !map;
         break;
 
     case NGX_HTTP_ADCP_K_PARAMS:
@@ -970,6 +1555,7 @@ ngx_http_adcp_env_open(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
 
     if (p->depth <= NGX_HTTP_ADCP_ENV_FRAMES) {
         p->frame[p->depth] = (u_char) frame;
+        p->seen[p->depth] = 0;
     }
 
     return 1;
@@ -1000,9 +1586,7 @@ ngx_http_adcp_env_close(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
             p->env->id.len = p->id_pos - p->id_start;
         }
 
-        p->id_seen = 1;
-
-        return ngx_http_adcp_env_more(p);
+        return 1;
     }
 
     frame = (p->depth <= NGX_HTTP_ADCP_ENV_FRAMES) ? p->frame[p->depth]
@@ -1019,53 +1603,11 @@ ngx_http_adcp_env_close(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
 
         break;
 
-    case NGX_HTTP_ADCP_FR_PARTS:
-        p->parts_done = 1;
-        break;
-
-    case NGX_HTTP_ADCP_FR_PARAMS:
-        p->params_done = 1;
-        break;
     }
 
     p->depth--;
 
-    return ngx_http_adcp_env_more(p);
-}
-
-
-/* 1 while something needed is still unknown; 0 stops the parse */
-
-static int
-ngx_http_adcp_env_more(ngx_http_adcp_envelope_parser_t *p)
-{
-    if (!p->id_seen) {
-        return 1;
-    }
-
-    switch (p->env->method) {
-
-    case NGX_HTTP_ADCP_METHOD_NONE:
-        return 1;
-
-    case NGX_HTTP_ADCP_METHOD_MCP_CALL:
-        if (!p->mcp_name_seen && !p->params_done) {
-            return 1;
-        }
-
-        break;
-
-    case NGX_HTTP_ADCP_METHOD_A2A:
-        if (!p->parts_done && !p->params_done) {
-            return 1;
-        }
-
-        break;
-    }
-
-    p->stopped = 1;
-
-    return 0;
+    return 1;
 }
 
 

@@ -3,8 +3,10 @@
  * ngx_http_adcp_module: the request envelope.
  *
  * A streaming (yajl callback) parse of a JSON-RPC body that takes the
- * request's id, the kind of its method and the AdCP task name, stops as
- * soon as those are known and never copies the body.
+ * request's id, the kind of its method and the AdCP task name, reads the
+ * body to its end (a member the module reads, found twice in its object,
+ * is refused: one reading for the gateway and the adapter) and never
+ * copies the body.
  */
 
 
@@ -30,6 +32,9 @@
 #define NGX_HTTP_ADCP_ENV_TASK         4   /* a control character in the
                                               task name ($adcp_task may go
                                               into a header) */
+#define NGX_HTTP_ADCP_ENV_DUPLICATE    5   /* a member the module reads
+                                              twice in its object */
+#define NGX_HTTP_ADCP_ENV_BATCH        6   /* a JSON-RPC batch (an array) */
 
 #define NGX_HTTP_ADCP_ENV_MAX_DEPTH    512
 #define NGX_HTTP_ADCP_ENV_MAX_ID       4096
@@ -39,6 +44,8 @@ typedef struct {
     ngx_str_t   id;        /* the id as JSON text, "" when absent;
                               request pool */
     ngx_str_t   task;      /* AdCP task name, "" when none; request pool */
+    char       *dup;       /* the member found twice ("params.name"),
+                              static; NULL when none */
     ngx_uint_t  method;    /* NGX_HTTP_ADCP_METHOD_* */
     ngx_uint_t  error;     /* NGX_HTTP_ADCP_ENV_* */
 } ngx_http_adcp_envelope_t;

@@ -7,7 +7,10 @@
  *                                {"adcp_error":...} and structuredContent
  *   other JSON-RPC with an id:   HTTP 200, a JSON-RPC error whose data is
  *                                {"adcp_error":...}
- *   a body that is not JSON:     the JSON-RPC form, -32700, "id":null
+ *   a body that is not JSON or is  HTTP 400, the JSON-RPC form, -32700,
+ *   nested too deeply:           "id":null (as MCP SDK servers answer)
+ *   a JSON-RPC batch:            HTTP 400, the JSON-RPC form, -32600,
+ *                                "id":null
  *   anything else:               the code's HTTP status, {"adcp_error":...}
  *
  * Every form is application/json and carries X-AdCP-Error.
@@ -27,6 +30,7 @@
 #define NGX_HTTP_ADCP_FORM_MCP      2
 
 #define NGX_HTTP_ADCP_JSONRPC_PARSE_ERROR  -32700
+#define NGX_HTTP_ADCP_JSONRPC_INVALID      -32600
 #define NGX_HTTP_ADCP_JSONRPC_SERVER_ERROR -32000
 
 
@@ -39,6 +43,7 @@ typedef struct {
 
 
 static ngx_uint_t ngx_http_adcp_error_form(ngx_http_adcp_envelope_t *env);
+static ngx_uint_t ngx_http_adcp_error_unread(ngx_http_adcp_envelope_t *env);
 static ngx_int_t ngx_http_adcp_error_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 
@@ -243,9 +248,12 @@ ngx_http_adcp_error_body(ngx_pool_t *pool, ngx_http_adcp_envelope_t *env,
 
     *status = NGX_HTTP_OK;
 
-    if (env->error == NGX_HTTP_ADCP_ENV_SYNTAX) {
+    if (ngx_http_adcp_error_unread(env)) {
+        *status = err->status ? err->status : code->status;
         id = &ngx_http_adcp_null_id;
-        jsonrpc = NGX_HTTP_ADCP_JSONRPC_PARSE_ERROR;
+        jsonrpc = (env->error == NGX_HTTP_ADCP_ENV_BATCH)
+                  ? NGX_HTTP_ADCP_JSONRPC_INVALID
+                  : NGX_HTTP_ADCP_JSONRPC_PARSE_ERROR;
 
     } else {
         id = &env->id;
@@ -307,7 +315,7 @@ ngx_http_adcp_error_form(ngx_http_adcp_envelope_t *env)
         return NGX_HTTP_ADCP_FORM_PLAIN;
     }
 
-    if (env->error == NGX_HTTP_ADCP_ENV_SYNTAX) {
+    if (ngx_http_adcp_error_unread(env)) {
         return NGX_HTTP_ADCP_FORM_JSONRPC;
     }
 
@@ -320,6 +328,17 @@ ngx_http_adcp_error_form(ngx_http_adcp_envelope_t *env)
     }
 
     return NGX_HTTP_ADCP_FORM_JSONRPC;
+}
+
+
+/* a body with no request to answer: not JSON, too deep, a batch */
+
+static ngx_uint_t
+ngx_http_adcp_error_unread(ngx_http_adcp_envelope_t *env)
+{
+    return env->error == NGX_HTTP_ADCP_ENV_SYNTAX
+           || env->error == NGX_HTTP_ADCP_ENV_DEPTH
+           || env->error == NGX_HTTP_ADCP_ENV_BATCH;
 }
 
 

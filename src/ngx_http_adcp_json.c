@@ -114,6 +114,31 @@ ngx_http_adcp_json_str(u_char *p, ngx_str_t *s)
 }
 
 
+/* a Content-Type of application/json, any parameters */
+
+ngx_uint_t
+ngx_http_adcp_json_type_exact(ngx_str_t *content_type)
+{
+    u_char  *p, *last, *semi;
+
+    p = content_type->data;
+    last = p + content_type->len;
+
+    semi = ngx_strlchr(p, last, ';');
+    if (semi) {
+        last = semi;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    return last - p == sizeof("application/json") - 1
+           && ngx_strncasecmp(p, (u_char *) "application/json",
+                              sizeof("application/json") - 1) == 0;
+}
+
+
 /* a Content-Type of application/json or a +json type, any parameters */
 
 ngx_uint_t
@@ -245,6 +270,34 @@ static void
 ngx_http_adcp_json_free(void *data)
 {
     yajl_tree_free(data);
+}
+
+
+/*
+ * The first of keys (a NULL-terminated list) that obj holds more than
+ * once, or NULL: a member read by the gateway must have one reading
+ */
+
+char *
+ngx_http_adcp_json_repeated(yajl_val obj, char **keys)
+{
+    size_t  i, n;
+
+    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
+        return NULL;
+    }
+
+    for ( /* void */ ; *keys; keys++) {
+        n = 0;
+
+        for (i = 0; i < obj->u.object.len; i++) {
+            if (ngx_strcmp(obj->u.object.keys[i], *keys) == 0 && n++) {
+                return *keys;
+            }
+        }
+    }
+
+    return NULL;
 }
 
 

@@ -26,9 +26,11 @@ size_t ngx_http_adcp_json_str_len(ngx_str_t *s);
 u_char *ngx_http_adcp_json_str(u_char *p, ngx_str_t *s);
 
 ngx_uint_t ngx_http_adcp_json_type(ngx_str_t *content_type);
+ngx_uint_t ngx_http_adcp_json_type_exact(ngx_str_t *content_type);
 yajl_val ngx_http_adcp_json_parse(ngx_pool_t *pool, u_char *p, size_t len,
     ngx_uint_t max);
 yajl_val ngx_http_adcp_json_get(yajl_val obj, char *key);
+char *ngx_http_adcp_json_repeated(yajl_val obj, char **keys);
 ngx_uint_t ngx_http_adcp_json_depth_ok(u_char *p, u_char *last,
     ngx_uint_t max);
 ngx_int_t ngx_http_adcp_json_gen(yajl_gen g, yajl_val v);

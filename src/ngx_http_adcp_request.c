@@ -113,7 +113,6 @@ ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_str_t                   host, key;
     ngx_http_adcp_loc_conf_t   *alcf;
     ngx_http_adcp_main_conf_t  *amcf;
-    ngx_http_core_srv_conf_t   *cscf;
 
     if (ctx->tenant_done) {
         return NGX_OK;
@@ -138,12 +137,16 @@ ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return NGX_OK;
     }
 
-    if (r->headers_in.server.len) {
-        host = r->headers_in.server;
+    /*
+     * the host nginx chose (request line, then Host), never $host's
+     * fallback to server_name: a request that names no host has no tenant
+     */
 
-    } else {
-        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
-        host = cscf->server_name;
+    host = r->headers_in.server;
+
+    if (host.len == 0) {
+        ctx->tenant_done = 1;
+        return NGX_OK;
     }
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);

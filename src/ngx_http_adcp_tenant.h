@@ -51,14 +51,18 @@ ngx_int_t ngx_http_adcp_tenant_find(ngx_http_request_t *r,
     ngx_http_adcp_tenants_t *tenants, ngx_str_t *host, ngx_str_t *id);
 
 
-/* 1-128 bytes of [A-Za-z0-9._-] */
+/*
+ * 1-128 bytes of [A-Za-z0-9._-], not starting with a dot: never "." or
+ * "..", never a hidden name, never a path (a factory location may put the
+ * id in a URI)
+ */
 
 static ngx_inline ngx_int_t
 ngx_http_adcp_tenant_id_valid(u_char *p, size_t len)
 {
     u_char  c;
 
-    if (len == 0 || len > NGX_HTTP_ADCP_TENANT_ID_MAX) {
+    if (len == 0 || len > NGX_HTTP_ADCP_TENANT_ID_MAX || *p == '.') {
         return 0;
     }
 

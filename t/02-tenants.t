@@ -145,8 +145,10 @@ is(json_decode($r->{body})->{tenant}, 'acme',
     'absolute request URI: its host is $host');
 
 $r = http($port, "GET /mcp HTTP/1.0\r\n\r\n");
-is(json_decode($r->{body} // '')->{tenant}, 'wonderstruck',
-    'HTTP/1.0 without Host: the server_name');
+is($r->{status}, 404, 'HTTP/1.0 without Host: no tenant (never the '
+    . 'server_name)');
+is($r->{headers}{'x-adcp-error'}, 'ACCOUNT_NOT_FOUND',
+    'HTTP/1.0 without Host: ACCOUNT_NOT_FOUND');
 
 # host forms nginx rejects before the module sees them
 

@@ -153,7 +153,7 @@ is(task_of('{"jsonrpc":"2.0","id":0,"method":"tools/list"}'), '',
 is(task_of('{"jsonrpc":"2.0","id":0,"method":"tasks/get",'
     . '"params":{"name":"x"}}'), '', 'JSON-RPC tasks/get: no task');
 is(task_of('[{"jsonrpc":"2.0","id":0,"method":"tools/call",'
-    . '"params":{"name":"x"}}]'), '', 'a batch (array): no task');
+    . '"params":{"name":"x"}}]'), 'HTTP 400', 'a batch (array): refused');
 is(task_of('"just a string"'), '', 'a JSON scalar: no task');
 
 # content types
@@ -165,12 +165,12 @@ is(task_of('{"jsonrpc":"2.0","id":1,"method":"tools/call",'
 is(task_of('{"jsonrpc":"2.0","id":1,"method":"tools/call",'
     . '"params":{"name":"get_products"}}',
     'Content-Type' => 'application/vnd.adcp+json'),
-    'get_products', 'a +json type');
+    'HTTP 400', 'a +json type: refused (one reading: application/json only)');
 is(task_of('{"jsonrpc":"2.0","id":1,"method":"tools/call",'
     . '"params":{"name":"get_products"}}', 'Content-Type' => 'text/plain'),
-    '', 'text/plain is not read');
-is(task_of('not json at all', 'Content-Type' => 'text/plain'), '',
-    'text/plain that is not JSON passes untouched');
+    'HTTP 400', 'text/plain: refused, not passed unread');
+is(task_of('not json at all', 'Content-Type' => 'text/plain'), 'HTTP 400',
+    'text/plain that is not JSON: refused');
 
 $r = http_get($port, 'a.test', '/mcp');
 is(json_decode($r->{body})->{task}, '', 'GET: no task');
@@ -178,7 +178,7 @@ is(json_decode($r->{body})->{task}, '', 'GET: no task');
 # refused bodies
 
 ($r, $j) = refused('{"jsonrpc":"2.0","id":1,', 'truncated JSON');
-is($r->{status}, 200, 'not JSON: HTTP 200');
+is($r->{status}, 400, 'not JSON: HTTP 400');
 is($j->{error}{code}, -32700, 'not JSON: -32700');
 ok(exists $j->{id} && !defined $j->{id}, 'not JSON: "id":null');
 
@@ -190,11 +190,11 @@ refused('[' x 100000, 'deep nesting');
 refused('{"id":' . ('[' x 600) . (']' x 600) . ',"method":"x"}',
     'an id nested too deep');
 
-# the parse stops once everything needed is known
+# the body is read to its end: what follows the task name is checked too
 
 is(task_of('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{'
-    . '"name":"get_products","arguments":{"x":'), 'get_products',
-    'stops at the task name: what follows is the adapter\'s business');
+    . '"name":"get_products","arguments":{"x":'), 'HTTP 400',
+    'read to the end: a body cut after the task name is refused');
 
 # the body reaches the upstream byte for byte
 

@@ -121,6 +121,7 @@ for my $id (@ids) {
 
 # numbers are echoed as written, not reformatted
 
+my $j;
 my $r = http_post_json($port, 'unknown.test', '/mcp',
     '{"jsonrpc":"2.0","id":1.50E+3,"method":"tools/call","params":{}}');
 like($r->{body}, qr/"id":1\.50E\+3,/, 'a number id keeps its spelling');
@@ -158,7 +159,6 @@ for my $case (
     [ 'A2A notification', '{"jsonrpc":"2.0","method":"message/send"}' ],
     [ 'JSON, not JSON-RPC', '{"hello":"world","id":3}' ],
     [ 'method not a string', '{"id":3,"method":7}' ],
-    [ 'a JSON array', '[1,2,3]' ],
 )
 {
     my ($name, $body) = @$case;
@@ -184,15 +184,28 @@ is($r->{body}, '', 'HEAD: no body');
 
 $r = http_post_json($port, 'unknown.test', '/mcp', 'a=b',
     'Content-Type' => 'application/x-www-form-urlencoded');
-is($r->{status}, 404, 'a form POST: plain 404');
-common($r, 'ACCOUNT_NOT_FOUND', 'a form POST');
+is($r->{status}, 400, 'a form POST: plain 400 (not read as JSON-RPC)');
+common($r, 'INVALID_REQUEST', 'a form POST');
+error_object(json_decode($r->{body})->{adcp_error}, 'INVALID_REQUEST',
+    'a form POST');
+
+# a JSON-RPC batch: no request to answer, JSON-RPC -32600, id null
+
+$r = http_post_json($port, 'unknown.test', '/mcp', '[1,2,3]');
+is($r->{status}, 400, 'a JSON array: HTTP 400');
+common($r, 'INVALID_REQUEST', 'a JSON array');
+$j = json_decode($r->{body});
+is($j->{error}{code}, -32600, 'a JSON array: -32600');
+ok(exists $j->{id} && !defined $j->{id}, 'a JSON array: id null');
+error_object($j->{error}{data}{adcp_error}, 'INVALID_REQUEST',
+    'a JSON array');
 
 # INVALID_REQUEST in each form
 
 $r = http_post_json($port, 'known.test', '/mcp', '{"jsonrpc":"2.0",]');
-is($r->{status}, 200, 'not JSON: HTTP 200');
+is($r->{status}, 400, 'not JSON: HTTP 400');
 common($r, 'INVALID_REQUEST', 'not JSON');
-my $j = json_decode($r->{body});
+$j = json_decode($r->{body});
 is($j->{error}{code}, -32700, 'not JSON: -32700');
 ok(exists $j->{id} && !defined $j->{id}, 'not JSON: id null');
 like($j->{error}{message}, qr/^INVALID_REQUEST: /, 'not JSON: message');
@@ -215,10 +228,12 @@ error_object($j->{error}{data}{adcp_error}, 'INVALID_REQUEST',
     'ambiguous skill');
 
 $r = http_post_json($port, 'known.test', '/mcp', '[' x 1000);
-is($r->{status}, 400, 'too deep, not JSON-RPC: plain 400');
+is($r->{status}, 400, 'too deep: HTTP 400, as a parse error');
 common($r, 'INVALID_REQUEST', 'too deep');
-error_object(json_decode($r->{body})->{adcp_error}, 'INVALID_REQUEST',
-    'too deep');
+$j = json_decode($r->{body});
+is($j->{error}{code}, -32700, 'too deep: -32700');
+ok(exists $j->{id} && !defined $j->{id}, 'too deep: id null');
+error_object($j->{error}{data}{adcp_error}, 'INVALID_REQUEST', 'too deep');
 
 # a known tenant passes, and keep-alive survives an error
 
@@ -235,12 +250,13 @@ like($r->{raw}, qr/ACCOUNT_NOT_FOUND.*\{"ok":true\}/s,
 $ka = "POST /mcp HTTP/1.1\r\nHost: known.test\r\n"
     . "Content-Type: application/json\r\nContent-Length: 5\r\n\r\n{nope"
     . "POST /mcp HTTP/1.1\r\nHost: unknown.test\r\n"
-    . "Content-Type: application/json\r\nContent-Length: 47\r\n\r\n"
+    . "Content-Type: application/json\r\nContent-Length: 46\r\n\r\n"
     . '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
     . "GET /mcp HTTP/1.1\r\nHost: known.test\r\nConnection: close\r\n\r\n";
 $r = http($port, $ka);
 like($r->{raw}, qr/INVALID_REQUEST.*"id":2,"error".*ACCOUNT_NOT_FOUND.*\{"ok":true\}/s,
-    'refused POST bodies keep the keep-alive connection in step');
+    'refused POST bodies keep the keep-alive connection in step')
+    or diag($r->{raw});
 
 $t->stop();
 

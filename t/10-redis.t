@@ -109,11 +109,14 @@ $t->redis_cmd('PUBLISH', 'test:invalidate', "recheck red-b\n");
 ok(wait_for(sub { ($t->status->{redis}{messages} // 0) == 3 }),
     '"recheck red-b" applied');
 
-for my $bad ('no/way', 'recheck *', '', 'x' x 200) {
+for my $bad ('no/way', 'recheck *', '', 'x' x 200, '..', '.', '.hidden',
+    'recheck ..')
+{
     $t->redis_cmd('PUBLISH', 'test:invalidate', $bad);
 }
-ok(wait_for(sub { ($t->status->{redis}{ignored} // 0) == 4 }),
-    'malformed messages are counted as ignored');
+ok(wait_for(sub { ($t->status->{redis}{ignored} // 0) == 8 }),
+    'malformed messages (dot tenant ids among them) are counted as '
+    . 'ignored');
 is($t->status->{redis}{messages}, 3, 'and not applied');
 like($t->read_file('error.log'),
     qr/adcp: redis: ignored a malformed message of 200 bytes/,

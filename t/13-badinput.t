@@ -180,7 +180,8 @@ for my $body ('[' x 100000, '{"a":' x 100000, '[' x 100000 . ']' x 100000) {
 $r = http_post_json($port, 'known.test', '/mcp',
     '{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":'
     . '{"name":"get_products","arguments":' . ('[' x 100000) . '}}');
-is($r->{status}, 200, 'deep arguments after the task: not parsed, passes');
+is($r->{status}, 400,
+    'deep arguments after the task: read to the end, refused as too deep');
 
 $r = http_post_json($port, 'known.test', '/mcp', "\x00" x 1000);
 $j = adcp_error($r, 'INVALID_REQUEST', '1000 NUL bytes');
@@ -225,12 +226,17 @@ for my $ct ('text/plain', 'application/x-www-form-urlencoded',
     $r = http_post_json($port, 'unknown.test', '/mcp',
         '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{}}',
         'Content-Type' => $ct);
-    is($r->{status}, 404, "$ct: not read as JSON, the plain form");
-    adcp_error($r, 'ACCOUNT_NOT_FOUND', $ct);
+    is($r->{status}, 400, "$ct: not read as JSON: refused, the plain form");
+    adcp_error($r, 'INVALID_REQUEST', $ct);
 }
 
-for my $ct ('APPLICATION/JSON; charset=utf-8', 'application/vnd.api+json',
-    "application/json \t; x=y")
+$r = http_post_json($port, 'unknown.test', '/mcp',
+    '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{}}',
+    'Content-Type' => 'application/vnd.api+json');
+is($r->{status}, 400, 'a +json type: refused (application/json only)');
+adcp_error($r, 'INVALID_REQUEST', 'a +json type');
+
+for my $ct ('APPLICATION/JSON; charset=utf-8', "application/json \t; x=y")
 {
     $r = http_post_json($port, 'unknown.test', '/mcp',
         '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{}}',

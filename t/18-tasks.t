@@ -213,7 +213,8 @@ my %args = (
 my $body1 = mcp(7, 'create_media_buy', \%args);
 
 my $r = post('acme.test', $body1, Authorization => $auth1,
-    'X-AdCP-Trace' => 'tr-1', 'X-Other' => 'no', Accept =>
+    'X-AdCP-Trace' => 'tr-1', 'X-AdCP-Auth' => 'auth-1', 'X-Other' => 'no',
+    Accept =>
     'application/json, text/event-stream');
 
 is($r->{status}, 200, 'MCP accept: 200');
@@ -257,7 +258,10 @@ is($rec->{host}, 'acme.test', 'record: host');
 is($rec->{idempotency_key}, 'idem-0001-aaaa-bbbb', 'record: the key');
 my %hdr = map { lc $_->[0] => $_->[1] } @{json_decode($rec->{headers}) // []};
 is($hdr{authorization}, $auth1, 'record headers: Authorization');
-is($hdr{'x-adcp-trace'}, 'tr-1', 'record headers: X-AdCP-* by prefix');
+is($hdr{'x-adcp-auth'}, 'auth-1',
+    'record headers: X-AdCP-* by prefix (X-AdCP-Auth, the buyer\'s)');
+ok(!exists $hdr{'x-adcp-trace'}, 'record headers: a buyer\'s other '
+    . 'X-AdCP-* is removed before the task stores its headers');
 is($hdr{accept}, 'application/json, text/event-stream',
     'record headers: Accept');
 is($hdr{'content-type'}, 'application/json', 'record headers: Content-Type');
@@ -542,6 +546,75 @@ $r = post('acme.test', mcp(55, 'create_media_buy', {
 $e = $r->{json}{result}{structuredContent}{adcp_error};
 is($e->{code}, 'UNSUPPORTED_FEATURE', 'HMAC-SHA256 webhook signing: '
     . 'UNSUPPORTED_FEATURE');
+
+# webhook credentials go into a header: no control character
+
+for my $cred ("x\r\nX-Evil: 1", "tab\there", "del\x7f") {
+    $r = post('acme.test', mcp(56, 'create_media_buy', {
+        push_notification_config => { url => 'http://192.0.2.1:9/hook',
+            authentication => { schemes => ['Bearer'],
+                credentials => $cred . ('x' x 32) } } }),
+        Authorization => $auth1, uri => '/hooks');
+    $e = $r->{json}{result}{structuredContent}{adcp_error};
+    (my $n = $cred) =~ s/[^ -~]/?/g;
+    is($e->{code}, 'INVALID_REQUEST', "credentials \"$n\": INVALID_REQUEST");
+    is($e->{field}, 'push_notification_config.authentication.credentials',
+        '... field names them');
+    is($e->{recovery}, 'correctable', '... correctable');
+    schema_check($e, 'core/error.json', '... valid core/error.json');
+}
+
+# the arguments' members the gateway reads: once each (one reading)
+
+my $calls0 = adapter_calls();
+for my $c (
+    [ 'idempotency_key twice', '{"idempotency_key":"k-0001-aaaa","x":1,'
+      . '"idempotency_key":"k-0002-bbbb"}', 'idempotency_key' ],
+    [ 'push_notification_config twice', '{"push_notification_config":'
+      . '{"url":"http://192.0.2.1:9/a"},"push_notification_config":'
+      . '{"url":"http://192.0.2.1:9/b"}}', 'push_notification_config' ],
+    [ 'the webhook url twice', '{"push_notification_config":{"url":'
+      . '"http://192.0.2.1:9/a","url":"http://192.0.2.1:9/b"}}',
+      'push_notification_config' ],
+    [ 'the webhook credentials twice', '{"push_notification_config":{"url":'
+      . '"http://192.0.2.1:9/a","authentication":{"schemes":["Bearer"],'
+      . '"credentials":"' . ('a' x 32) . '","credentials":"' . ('b' x 32)
+      . '"}}}', 'push_notification_config.authentication' ],
+)
+{
+    my ($name, $args, $field) = @$c;
+    $r = post('acme.test', '{"jsonrpc":"2.0","id":57,"method":"tools/call",'
+        . '"params":{"name":"create_media_buy","arguments":' . $args . '}}',
+        Authorization => $auth1, uri => '/hooks');
+    $e = $r->{json}{result}{structuredContent}{adcp_error};
+    is($e->{code}, 'INVALID_REQUEST', "$name: INVALID_REQUEST");
+    is($e->{field}, $field, "$name: field $field");
+    schema_check($e, 'core/error.json', "$name: valid core/error.json");
+}
+
+# the task name twice: refused by the envelope, never accepted nor run
+
+$r = post('acme.test', '{"jsonrpc":"2.0","id":58,"method":"tools/call",'
+    . '"params":{"name":"get_products","name":"create_media_buy",'
+    . '"arguments":{}}}', Authorization => $auth1);
+$e = $r->{json}{result}{structuredContent}{adcp_error};
+is($e->{code}, 'INVALID_REQUEST', 'an async task named twice: '
+    . 'INVALID_REQUEST (neither run at once nor accepted)');
+is($e->{field}, 'params.name', '... field params.name');
+is(adapter_calls(), $calls0, '... the adapter is never contacted');
+
+# a task accepted through an absolute URI: the host nginx chose
+
+$r = http($port, 'POST http://acme.test/mcp HTTP/1.1' . "\r\n"
+    . "Host: other.test\r\nContent-Type: application/json\r\n"
+    . "Authorization: $auth1\r\nConnection: close\r\n"
+    . 'Content-Length: ' . length($body1 =~ s/idem-0001-aaaa-bbbb/idem-abs-0001/r)
+    . "\r\n\r\n" . ($body1 =~ s/idem-0001-aaaa-bbbb/idem-abs-0001/r));
+my $abs = json_decode($r->{body})->{result}{structuredContent}{task_id};
+ok($abs, 'accepted through an absolute URI');
+is(hgetall($abs)->{tenant}, 'acme', '... the tenant of the URI\'s host');
+is(hgetall($abs)->{host}, 'acme.test', '... the host stored is the URI\'s, '
+    . 'not the Host header');
 
 # a webhook to the gateway's own network (its admin endpoint, a metadata
 # service): refused without adcp_task_webhook_private

@@ -161,7 +161,8 @@ $t->mock($t->port('adapter'), sub {
     append_line($seen, json_encode({ key => $key,
         accept => $h->{accept}, session => $h->{'mcp-session-id'},
         marker => $h->{'adcp-task-exec'}, auth => $h->{authorization},
-        trace => $h->{'x-adcp-trace'}, ct => $h->{'content-type'} }));
+        trace => $h->{'x-adcp-trace'}, xauth => $h->{'x-adcp-auth'},
+        ct => $h->{'content-type'} }));
     my $delay = $name eq 'create_media_buy' ? ($a->{delay} // 2) : 0;
     return [500, {}, '{"oops":true}', { delay => $delay }]
         if ($a->{mode} // '') eq 'http500';
@@ -290,7 +291,8 @@ sub calls_of { $t->count_lines('adapter.calls', $_[0]) }
 
 my ($task, $r) = accept_task('acme.test', 'create_media_buy',
     { idempotency_key => 'k-happy-0001', buyer_ref => 'b1' },
-    'X-AdCP-Trace' => 'tr-9', 'Mcp-Session-Id' => 'sess-1',
+    'X-AdCP-Trace' => 'tr-9', 'X-AdCP-Auth' => 'xa-9',
+    'Mcp-Session-Id' => 'sess-1',
     Accept => 'application/json');
 like($task // '', qr/^adcp_task_[0-9a-f]{24}$/, 'accepted: a task id');
 ok($r->{elapsed} < ($VG ? 1.9 : 0.5), 'accept answered in '
@@ -325,7 +327,9 @@ like($s->{accept}, qr{text/event-stream}, 'Accept: text/event-stream');
 ok(!defined $s->{session}, 'no Mcp-Session-Id');
 ok(!defined $s->{marker}, 'the execution marker did not reach the adapter');
 is($s->{auth}, $auth, 'the buyer\'s Authorization replayed');
-is($s->{trace}, 'tr-9', 'X-AdCP-* replayed');
+is($s->{xauth}, 'xa-9', 'X-AdCP-Auth (the buyer\'s credential) replayed');
+ok(!defined $s->{trace}, 'a buyer\'s other X-AdCP-* header: never stored '
+    . 'nor replayed');
 like($s->{ct}, qr{^application/json}, 'Content-Type: application/json');
 
 my $rec = hgetall($task);

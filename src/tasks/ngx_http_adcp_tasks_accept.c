@@ -20,6 +20,7 @@
 #include "ngx_http_adcp_tasks_private.h"
 
 
+static char *ngx_http_adcp_tasks_repeated(yajl_val args);
 static char *ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t,
     yajl_val v, ngx_uint_t *code, char **field);
 static ngx_int_t ngx_http_adcp_tasks_headers(ngx_http_request_t *r,
@@ -113,6 +114,13 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         goto refuse;
     }
 
+    field = ngx_http_adcp_tasks_repeated(t->args);
+
+    if (field) {
+        message = "a member the gateway reads appears more than once";
+        goto refuse;
+    }
+
     v = ngx_http_adcp_json_get(t->args, "push_notification_config");
 
     if (v && !YAJL_IS_NULL(v)) {
@@ -168,6 +176,45 @@ refuse:
 
 
 /*
+ * The arguments' members the gateway reads (idempotency_key, the webhook),
+ * each once in its object; the field repeated, or NULL
+ */
+
+static char *
+ngx_http_adcp_tasks_repeated(yajl_val args)
+{
+    char      *field;
+    yajl_val   hook;
+
+    static char  *top[] = { "idempotency_key", "push_notification_config",
+                            NULL };
+    static char  *in_hook[] = { "url", "token", "operation_id",
+                                "authentication", NULL };
+    static char  *in_auth[] = { "schemes", "credentials", NULL };
+
+    field = ngx_http_adcp_json_repeated(args, top);
+    if (field) {
+        return field;
+    }
+
+    hook = ngx_http_adcp_json_get(args, "push_notification_config");
+
+    if (ngx_http_adcp_json_repeated(hook, in_hook)) {
+        return "push_notification_config";
+    }
+
+    if (ngx_http_adcp_json_repeated(ngx_http_adcp_json_get(hook,
+                                                     "authentication"),
+                                    in_auth))
+    {
+        return "push_notification_config.authentication";
+    }
+
+    return NULL;
+}
+
+
+/*
  * push_notification_config: a url the policy allows (tasks_url.c), an
  * optional token and operation_id, and Bearer credentials if an
  * authentication block is present (HMAC-SHA256 is not supported).
@@ -178,6 +225,7 @@ static char *
 ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     ngx_uint_t *code, char **field)
 {
+    u_char                           *p;
     size_t                            i;
     yajl_val                          url, tok, op, auth, schemes, cred;
     ngx_str_t                         s;
@@ -278,6 +326,16 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     {
         return "push_notification_config.authentication.credentials is "
                "missing";
+    }
+
+    /* it goes into the webhook's Authorization header */
+
+    for (p = (u_char *) cred->u.string; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *field = "push_notification_config.authentication.credentials";
+            return "push_notification_config.authentication.credentials "
+                   "holds a control character";
+        }
     }
 
     t->hook_auth.data = (u_char *) cred->u.string;
@@ -473,10 +531,11 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     ngx_str_set(&f[NGX_HTTP_ADCP_TF_ATTEMPTS], "0");
     f[NGX_HTTP_ADCP_TF_URI] = r->unparsed_uri;
 
-    if (r->headers_in.host) {
-        f[NGX_HTTP_ADCP_TF_HOST] = r->headers_in.host->value;
+    /* the host the tenant was found by (request line, then Host) */
 
-    } else {
+    f[NGX_HTTP_ADCP_TF_HOST] = r->headers_in.server;
+
+    if (f[NGX_HTTP_ADCP_TF_HOST].data == NULL) {
         f[NGX_HTTP_ADCP_TF_HOST].data = (u_char *) "";
     }
 

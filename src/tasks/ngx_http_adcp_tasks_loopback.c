@@ -285,7 +285,7 @@ ngx_http_adcp_exec_request(ngx_http_adcp_exec_t *e)
         return NGX_ERROR;
     }
 
-    if (uri->len == 0 || uri->data[0] != '/'
+    if (uri->len == 0 || uri->data[0] != '/' || host->len == 0
         || !ngx_http_adcp_tasks_clean(uri->data, uri->len)
         || !ngx_http_adcp_tasks_clean(host->data, host->len)
         || ngx_strlchr(uri->data, uri->data + uri->len, ' '))

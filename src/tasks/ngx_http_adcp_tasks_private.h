@@ -211,8 +211,7 @@ typedef struct {
     ngx_str_t                       host;
     ngx_str_t                       path;         /* "/" at least */
     in_port_t                       port;
-    struct sockaddr                *sockaddr;     /* NULL: a host name */
-    socklen_t                       socklen;
+    ngx_addr_t                     *addr;         /* NULL: a host name */
 } ngx_http_adcp_tasks_url_t;
 
 
@@ -287,6 +286,9 @@ struct ngx_http_adcp_exec_s {
     ngx_uint_t                      hooks;        /* webhook attempts */
     ngx_resolver_ctx_t             *resolving;
     in_port_t                       hook_port;
+    ngx_addr_t                     *hook_addrs;   /* allowed, in order */
+    ngx_uint_t                      hook_naddrs;
+    ngx_uint_t                      hook_next;    /* the next one to try */
     ngx_int_t                       code;         /* HTTP status */
     unsigned                        counted:1;    /* in "running" */
     unsigned                        reclaimed:1;

@@ -79,8 +79,7 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
         ngx_str_set(&u->path, "/");
     }
 
-    u->sockaddr = pu.naddrs ? pu.addrs[0].sockaddr : NULL;
-    u->socklen = pu.naddrs ? pu.addrs[0].socklen : 0;
+    u->addr = pu.naddrs ? &pu.addrs[0] : NULL;
 
     return NGX_HTTP_ADCP_URL_OK;
 }

@@ -19,6 +19,9 @@
 
 static void ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e);
 static void ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx);
+static void ngx_http_adcp_exec_hook_connect(ngx_http_adcp_exec_t *e);
+static void ngx_http_adcp_exec_on_hook_addr(ngx_http_adcp_exec_t *e,
+    ngx_int_t rc);
 static void ngx_http_adcp_exec_hook_timer(ngx_event_t *ev);
 static void ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e,
     ngx_int_t rc);
@@ -195,18 +198,12 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
 
     e->out->last = p;
 
-    ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                  "adcp: webhook attempt %ui", e->hooks);
+    if (u.addr) {
+        e->hook_addrs = u.addr;
+        e->hook_naddrs = 1;
+        e->hook_next = 0;
 
-    if (u.sockaddr) {
-        if (ngx_http_adcp_exec_http(e, u.sockaddr, u.socklen,
-                                    NGX_HTTP_ADCP_HOOK_TIMEOUT,
-                                    ngx_http_adcp_exec_on_hook)
-            != NGX_OK)
-        {
-            ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
-        }
-
+        ngx_http_adcp_exec_hook_connect(e);
         return;
     }
 
@@ -256,7 +253,10 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
 {
     ngx_http_adcp_exec_t *e = ctx->data;
 
+    u_char           *p;
     socklen_t         len;
+    ngx_uint_t        i, n;
+    ngx_addr_t       *a;
     struct sockaddr  *sa;
 
     if (ctx->state) {
@@ -272,20 +272,46 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
         return;
     }
 
-    len = ctx->addrs[0].socklen;
-    sa = ngx_palloc(e->pool, len);
+    /* every address the policy allows, in the resolver's order */
 
-    if (sa) {
-        ngx_memcpy(sa, ctx->addrs[0].sockaddr, len);
-        ngx_inet_set_port(sa, e->hook_port);
+    a = ngx_palloc(e->pool, ctx->naddrs * sizeof(ngx_addr_t));
+    n = 0;
+
+    for (i = 0; a && i < ctx->naddrs; i++) {
+        sa = ctx->addrs[i].sockaddr;
+        len = ctx->addrs[i].socklen;
+
+        if (!ngx_http_adcp_tasks_url_public(sa)
+            && !e->cs->tmcf->webhook_private)
+        {
+            continue;
+        }
+
+        p = ngx_palloc(e->pool, len + NGX_SOCKADDR_STRLEN);
+        if (p == NULL) {
+            a = NULL;
+            break;
+        }
+
+        ngx_memcpy(p, sa, len);
+        a[n].sockaddr = (struct sockaddr *) p;
+        a[n].socklen = len;
+        ngx_inet_set_port(a[n].sockaddr, e->hook_port);
+        a[n].name.data = p + len;
+        a[n].name.len = ngx_sock_ntop(a[n].sockaddr, len, p + len,
+                                      NGX_SOCKADDR_STRLEN, 1);
+        n++;
     }
 
     ngx_resolve_name_done(ctx);
     e->resolving = NULL;
 
-    if (sa && !ngx_http_adcp_tasks_url_public(sa)
-        && !e->cs->tmcf->webhook_private)
-    {
+    if (a == NULL) {
+        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+        return;
+    }
+
+    if (n == 0) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
                       "adcp: the webhook host resolves to an address that "
                       "is not public, not delivered");
@@ -293,13 +319,61 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
         return;
     }
 
-    if (sa == NULL
-        || ngx_http_adcp_exec_http(e, sa, len, NGX_HTTP_ADCP_HOOK_TIMEOUT,
-                                   ngx_http_adcp_exec_on_hook)
-           != NGX_OK)
-    {
-        ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+    e->hook_addrs = a;
+    e->hook_naddrs = n;
+    e->hook_next = 0;
+
+    ngx_http_adcp_exec_hook_connect(e);
+}
+
+
+/*
+ * The attempt's next address, as nginx's upstreams go on to the next
+ * server; none left: the attempt failed (retried on the schedule)
+ */
+
+static void
+ngx_http_adcp_exec_hook_connect(ngx_http_adcp_exec_t *e)
+{
+    ngx_addr_t  *a;
+
+    while (e->hook_next < e->hook_naddrs) {
+        a = &e->hook_addrs[e->hook_next++];
+
+        ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                      "adcp: webhook attempt %ui to %V", e->hooks, &a->name);
+
+        if (ngx_http_adcp_exec_http(e, a->sockaddr, a->socklen,
+                                    NGX_HTTP_ADCP_HOOK_TIMEOUT,
+                                    ngx_http_adcp_exec_on_hook_addr)
+            == NGX_OK)
+        {
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                      "adcp: webhook address %V failed", &a->name);
     }
+
+    ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
+}
+
+
+/* no byte of the request sent (refused, no connect in time): the next */
+
+static void
+ngx_http_adcp_exec_on_hook_addr(ngx_http_adcp_exec_t *e, ngx_int_t rc)
+{
+    if (rc == NGX_ERROR && e->out->pos == e->out->start) {
+        ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                      "adcp: webhook address %V failed",
+                      &e->hook_addrs[e->hook_next - 1].name);
+
+        ngx_http_adcp_exec_hook_connect(e);
+        return;
+    }
+
+    ngx_http_adcp_exec_on_hook(e, rc);
 }
 
 
@@ -322,7 +396,8 @@ ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         && e->code >= 200 && e->code <= 299)
     {
         ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                      "adcp: webhook delivered (HTTP %i)", e->code);
+                      "adcp: webhook delivered to %V (HTTP %i)",
+                      &e->hook_addrs[e->hook_next - 1].name, e->code);
         e->hooked(e, NGX_OK);
         return;
     }

@@ -94,7 +94,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == NGX_OK
         && (fast.error != env.error || fast.method != env.method
             || fast.id.len != env.id.len
-            || ngx_memcmp(fast.id.data, env.id.data, env.id.len) != 0
+            || (env.id.len
+                && ngx_memcmp(fast.id.data, env.id.data, env.id.len) != 0)
             || fast.task.len != env.task.len
             || (fast.task.len
                 && ngx_memcmp(fast.task.data, env.task.data, fast.task.len)

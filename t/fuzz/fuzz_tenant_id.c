@@ -20,7 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t      i;
     ngx_uint_t  valid;
 
-    valid = (size >= 1 && size <= NGX_HTTP_ADCP_TENANT_ID_MAX);
+    valid = (size >= 1 && size <= NGX_HTTP_ADCP_TENANT_ID_MAX
+             && data[0] != '.');
 
     for (i = 0; i < size && valid; i++) {
         valid = (data[i] >= 'a' && data[i] <= 'z')

@@ -37,6 +37,8 @@ typedef struct {
 #define E_AMBIG  NGX_HTTP_ADCP_ENV_AMBIGUOUS
 #define E_DEPTH  NGX_HTTP_ADCP_ENV_DEPTH
 #define E_TASK   NGX_HTTP_ADCP_ENV_TASK
+#define E_DUP    NGX_HTTP_ADCP_ENV_DUPLICATE
+#define E_BATCH  NGX_HTTP_ADCP_ENV_BATCH
 
 
 static test_case_t  cases[] = {
@@ -84,10 +86,120 @@ static test_case_t  cases[] = {
       "{\"id\":1,\"method\":\"tools/call\",\"params\":[{\"name\":\"x\"}]}",
       E_OK, M_CALL, "1", "" },
 
-    { "mcp, stops at the name (rest is not JSON)",
+    { "mcp, read to the end (the rest is not JSON)",
       "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"x\","
       "\"arguments\":{\"a\": nope",
+      E_SYNTAX, M_CALL, "1", "" },
+
+    { "mcp, read to the end (a member after the arguments)",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"x\",\"arguments\":{\"a\":[1,2.5e-3,true,false,null,"
+      "\"s\\\"\\u0041\",{\"b\":{}}],\"c\":[]},\"_meta\":{}},\"z\":-0}",
       E_OK, M_CALL, "1", "x" },
+
+    { "mcp, UTF-8 in the arguments",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"x\",\"arguments\":{\"brief\":\"caf\xc3\xa9 \xe2\x82\xac "
+      "\xf0\x9f\x98\x80\",\"m\xc3\xa4rke\":[\"\xc3\xbc\"]}}}",
+      E_OK, M_CALL, "1", "x" },
+
+    { "mcp, invalid UTF-8 in the arguments",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"x\",\"arguments\":{\"brief\":\"caf\xc3\x28\"}}}",
+      E_SYNTAX, M_CALL, "1", "" },
+
+    /* one reading: a member the module reads, twice in its object */
+
+    { "duplicate params.name (the smuggled task)",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"get_products\",\"name\":\"create_media_buy\","
+      "\"arguments\":{}}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "duplicate params.name after the arguments",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"get_products\",\"arguments\":{\"name\":\"n\"},"
+      "\"name\":\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "duplicate method",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":"
+      "{\"name\":\"create_media_buy\"},\"method\":\"tools/call\"}",
+      E_DUP, M_OTHER, "1", "" },
+
+    { "duplicate params",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"get_products\"},\"params\":{\"name\":"
+      "\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "duplicate id: answered with a null id",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"get_products\"},\"id\":\"two\"}",
+      E_DUP, M_OTHER, "null", "" },
+
+    { "duplicate jsonrpc",
+      "{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"1.0\",\"id\":1,\"method\":"
+      "\"tools/call\",\"params\":{\"name\":\"get_products\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "duplicate arguments",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\","
+      "\"arguments\":{\"a\":1},\"arguments\":{\"a\":2}}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "duplicate name, escaped (one key for JSON)",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\","
+      "\"n\\u0061me\":\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "duplicate A2A skill",
+      "{\"id\":2,\"method\":\"message/send\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"data\",\"data\":{\"skill\":\"get_products\","
+      "\"skill\":\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "duplicate A2A parts",
+      "{\"id\":2,\"method\":\"SendMessage\",\"params\":{\"message\":"
+      "{\"parts\":[{\"data\":{\"skill\":\"get_products\"}}],\"parts\":"
+      "[{\"data\":{\"skill\":\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "duplicate A2A message",
+      "{\"id\":2,\"method\":\"SendMessage\",\"params\":{\"message\":"
+      "{\"parts\":[]},\"message\":{\"parts\":[{\"data\":{\"skill\":"
+      "\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "duplicate A2A kind",
+      "{\"id\":2,\"method\":\"message/send\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"text\",\"kind\":\"data\",\"data\":"
+      "{\"skill\":\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "duplicate A2A data",
+      "{\"id\":2,\"method\":\"SendMessage\",\"params\":{\"message\":"
+      "{\"parts\":[{\"data\":{\"skill\":\"get_products\"},\"data\":"
+      "{\"skill\":\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "duplicate A2A parameters",
+      "{\"id\":2,\"method\":\"message/send\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"data\",\"data\":{\"skill\":\"g\","
+      "\"parameters\":{},\"parameters\":{}}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "a member repeated where the module does not read: fine",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\","
+      "\"arguments\":{\"brief\":\"a\",\"brief\":\"b\",\"x\":{\"name\":1,"
+      "\"name\":2}}},\"extra\":1,\"extra\":2}",
+      E_OK, M_CALL, "1", "g" },
+
+    { "two parts, each with its own kind and data: fine",
+      "{\"id\":2,\"method\":\"message/send\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"text\",\"text\":\"t\"},{\"kind\":\"data\","
+      "\"data\":{\"skill\":\"g\"}}]}}}",
+      E_OK, M_A2A, "2", "g" },
 
     { "a2a 0.3 message/send",
       "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"message/send\",\"params\":"
@@ -158,7 +270,9 @@ static test_case_t  cases[] = {
 
     { "a batch",
       "[{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}]",
-      E_OK, M_NONE, "", "" },
+      E_BATCH, M_NONE, "", "" },
+
+    { "an empty batch", " [ ] ", E_BATCH, M_NONE, "", "" },
 
     { "a scalar", "42", E_OK, M_NONE, "", "" },
 
@@ -295,8 +409,11 @@ test_fast_agrees(const char *body, size_t len, ngx_uint_t *answered)
     same = rc == NGX_OK
            && fast.error == slow.error
            && fast.method == slow.method
+           && (fast.dup == slow.dup
+               || (fast.dup && slow.dup && strcmp(fast.dup, slow.dup) == 0))
            && fast.id.len == slow.id.len
-           && memcmp(fast.id.data, slow.id.data, fast.id.len) == 0
+           && (fast.id.len == 0
+               || memcmp(fast.id.data, slow.id.data, fast.id.len) == 0)
            && fast.task.len == slow.task.len
            && (fast.task.len == 0
                || memcmp(fast.task.data, slow.task.data, fast.task.len)
@@ -467,7 +584,7 @@ test_deep(void)
     memset(body + n, ']', n);
     body[2 * n] = '\0';
     test_feed_split(&tc, NULL, 0, &res);
-    tap_ok(res.error == E_OK, "512 levels are followed");
+    tap_ok(res.error == E_BATCH, "512 levels are followed (to a batch)");
 
     memset(body, '[', n + 1);
     memset(body + n + 1, ']', n + 1);
@@ -504,7 +621,7 @@ test_long_id(void)
 
     free(body);
 
-    /* a body repeating "id":[...] reuses one buffer, the last id wins */
+    /* a body repeating "id":[...]: one buffer, refused, answered as null */
 
     body = malloc(20 * 1000 + 64);
     i = sprintf(body, "{\"a\":0");
@@ -518,8 +635,8 @@ test_long_id(void)
     tc.body = body;
     test_pool_bytes = 0;
     test_feed_split(&tc, NULL, 0, &res);
-    tap_ok(res.error == E_OK && strcmp(res.id, "[999]") == 0,
-           "1000 repeated array ids: the last one (%s)", res.id);
+    tap_ok(res.error == E_DUP && strcmp(res.id, "null") == 0,
+           "1000 repeated array ids: refused, null id (%s)", res.id);
     tap_ok(test_pool_bytes < 3 * NGX_HTTP_ADCP_ENV_MAX_ID,
            "1000 repeated array ids cost %zu bytes of pool", test_pool_bytes);
 

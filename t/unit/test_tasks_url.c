@@ -146,7 +146,7 @@ main(void)
     tap_ok(strcmp(policy("http://[::1]/h", 0, &u), "private") == 0,
            "IPv6 loopback: refused");
     tap_ok(strcmp(policy("http://127.0.0.1:81/h", 1, &u), "ok") == 0
-           && u.sockaddr != NULL && u.port == 81,
+           && u.addr != NULL && u.port == 81,
            "... allowed with adcp_task_webhook_private");
 
     tap_ok(strcmp(policy("http://hooks.example:8080/p?q=1", 0, &u), "ok") == 0
@@ -154,12 +154,13 @@ main(void)
            && ngx_strncmp(u.host.data, "hooks.example", 13) == 0
            && u.port == 8080 && u.path.len == 6
            && ngx_strncmp(u.path.data, "/p?q=1", 6) == 0
-           && u.sockaddr == NULL,
+           && u.addr == NULL,
            "a host name: host, port, path; resolved later");
 
     tap_ok(strcmp(policy("http://93.184.216.34", 0, &u), "ok") == 0
            && u.port == 80 && u.path.len == 1 && u.path.data[0] == '/'
-           && u.sockaddr != NULL,
+           && u.addr != NULL && u.addr->name.len == 16
+           && ngx_strncmp(u.addr->name.data, "93.184.216.34:80", 16) == 0,
            "an address: port 80, path \"/\", the address");
 
     /* values in a request head */

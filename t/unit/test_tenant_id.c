@@ -1,6 +1,7 @@
 
 /*
- * Unit tests of tenant id validation: 1-128 bytes of [A-Za-z0-9._-].
+ * Unit tests of tenant id validation: 1-128 bytes of [A-Za-z0-9._-], not
+ * starting with a dot.
  */
 
 
@@ -27,7 +28,13 @@ main(void)
 
     tap_ok(valid("wonderstruck"), "a plain id");
     tap_ok(valid("A-b_c.9"), "every class of allowed character");
-    tap_ok(valid("."), "a lone dot is an id");
+    tap_ok(!valid("."), "a lone dot is not an id");
+    tap_ok(!valid(".."), "two dots are not an id");
+    tap_ok(!valid(".hidden"), "a leading dot is not allowed");
+    tap_ok(!valid("../a"), "a path up is not an id");
+    tap_ok(valid("a.b"), "a dot inside is allowed");
+    tap_ok(valid("a."), "a trailing dot is allowed");
+    tap_ok(valid("a..b"), "two dots inside are allowed");
     tap_ok(!valid(""), "empty is not an id");
     tap_ok(!ngx_http_adcp_tenant_id_valid((u_char *) "", 0),
            "length 0 is not an id");
@@ -49,15 +56,14 @@ main(void)
 
         if (ngx_http_adcp_tenant_id_valid(one, 1)
             != ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                || (c >= '0' && c <= '9') || c == '.' || c == '_'
-                || c == '-'))
+                || (c >= '0' && c <= '9') || c == '_' || c == '-'))
         {
             tap_diag("byte 0x%02x judged wrongly", c);
             bad++;
         }
     }
 
-    tap_ok(bad == 0, "each of the 256 byte values judged as specified");
+    tap_ok(bad == 0, "each of the 256 byte values judged as specified (alone)");
 
     /* a bad byte at either end of a long id */
 
