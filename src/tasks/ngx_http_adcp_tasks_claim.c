@@ -22,20 +22,20 @@ static void ngx_http_adcp_tasks_on_xlen(ngx_http_adcp_redis_reply_t *reply,
 
 
 /*
- * KEYS: the stream.  ARGV: idle ms.  Consumers of dead workers: none
- * pending and idle that long (a live one reads every 2 s, and one
- * removed by mistake is made again by its next XREADGROUP).
+ * KEYS: the stream.  ARGV: idle ms, the consumer group.  Consumers of
+ * dead workers: none pending and idle that long (a live one reads every
+ * 2 s, and one removed by mistake is made again by its next XREADGROUP).
  */
 
 static ngx_http_adcp_redis_script_t  ngx_http_adcp_tasks_consumers_script =
     ngx_http_adcp_redis_script(
     "local n = 0\n"
-    "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], 'adcp'))"
-    " do\n"
+    "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1],\n"
+    "                               ARGV[2])) do\n"
     "  local h = {}\n"
     "  for i = 1, #c, 2 do h[c[i]] = c[i + 1] end\n"
     "  if h['pending'] == 0 and h['idle'] > tonumber(ARGV[1]) then\n"
-    "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], 'adcp', h['name'])\n"
+    "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[2], h['name'])\n"
     "    n = n + 1\n"
     "  end\n"
     "end\n"
@@ -146,12 +146,13 @@ ngx_http_adcp_tasks_tick(ngx_event_t *ev)
     /* now and then, the consumers of dead workers go */
 
     if (++cs->ticks % 30 == 0
-        && ngx_http_adcp_redis_args_init(&a, pool, 3) == NGX_OK)
+        && ngx_http_adcp_redis_args_init(&a, pool, 4) == NGX_OK)
     {
         ngx_http_adcp_redis_arg_lit(&a, "1");
         ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
         ngx_http_adcp_redis_arg_uint(&a,
                                 ngx_max(cs->tmcf->claim_after * 2, 60000));
+        ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
 
         (void) ngx_http_adcp_redis_eval(&cs->amcf->redis,
                                         &ngx_http_adcp_tasks_consumers_script,

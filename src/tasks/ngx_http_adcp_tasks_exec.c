@@ -89,7 +89,7 @@ static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_claim_script =
 /*
  * KEYS: the record, the stream.  ARGV: status, now, the field to set
  * (result|error), its value, the other field, the entry, "1" to
- * acknowledge.  -> the stream's length
+ * acknowledge, the consumer group.  -> the stream's length
  */
 
 static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_finish_script =
@@ -100,14 +100,15 @@ static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_finish_script =
     "  redis.call('HDEL', KEYS[1], ARGV[5], 'headers')\n"
     "end\n"
     "if ARGV[7] == '1' then\n"
-    "  redis.call('XACK', KEYS[2], 'adcp', ARGV[6])\n"
+    "  redis.call('XACK', KEYS[2], ARGV[8], ARGV[6])\n"
     "  redis.call('XDEL', KEYS[2], ARGV[6])\n"
     "end\n"
     "return redis.call('XLEN', KEYS[2])\n");
 
 
 /*
- * KEYS: the record, the stream.  ARGV: the entry, "1": webhook sent.
+ * KEYS: the record, the stream.  ARGV: the entry, "1": webhook sent, the
+ * consumer group.
  * The webhook's credentials go with it; the buyer's (the replayed
  * headers) went when the task ended.
  */
@@ -120,7 +121,7 @@ static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_ack_script =
     "  end\n"
     "  redis.call('HDEL', KEYS[1], 'webhook_auth')\n"
     "end\n"
-    "redis.call('XACK', KEYS[2], 'adcp', ARGV[1])\n"
+    "redis.call('XACK', KEYS[2], ARGV[3], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "return redis.call('XLEN', KEYS[2])\n");
 
@@ -753,7 +754,7 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
     e->now.len = ngx_http_adcp_time_iso8601(e->now.data) - e->now.data;
 
     if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
-        || ngx_http_adcp_redis_args_init(&a, e->pool, 10) != NGX_OK)
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 11) != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
         return;
@@ -777,6 +778,8 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
     } else {
         ngx_http_adcp_redis_arg_lit(&a, "1");
     }
+
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
 
     e->phase = NGX_HTTP_ADCP_PH_FINISH;
     e->log->action = "storing the task's outcome";
@@ -849,7 +852,7 @@ ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t hooked)
     ngx_http_adcp_redis_args_t  a;
 
     if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
-        || ngx_http_adcp_redis_args_init(&a, e->pool, 5) != NGX_OK)
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 6) != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
         return;
@@ -866,6 +869,8 @@ ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t hooked)
     } else {
         ngx_http_adcp_redis_arg_lit(&a, "0");
     }
+
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
 
     e->phase = NGX_HTTP_ADCP_PH_ACK;
     e->log->action = "acknowledging the task";
