@@ -184,7 +184,7 @@ ngx_http_adcp_tasks_on_claim(ngx_http_adcp_redis_reply_t *reply, void *data)
     }
 
     if (ngx_http_adcp_redis_error(reply, &err) == NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+        ngx_log_error(NGX_LOG_ERR, &cs->log, 0,
                       "adcp: tasks: XAUTOCLAIM failed: %V", &err);
 
         if (err.len >= 7 && ngx_strncmp(err.data, "NOGROUP", 7) == 0) {

@@ -31,6 +31,8 @@ static void ngx_http_adcp_tasks_on_read(ngx_http_adcp_redis_reply_t *reply,
     void *data);
 static void ngx_http_adcp_tasks_backoff(ngx_http_adcp_consumer_t *cs);
 static void ngx_http_adcp_tasks_retry(ngx_event_t *ev);
+static u_char *ngx_http_adcp_tasks_log_error(ngx_log_t *log, u_char *buf,
+    size_t len);
 
 
 static ngx_http_adcp_consumer_t  ngx_http_adcp_consumer;
@@ -84,6 +86,12 @@ ngx_http_adcp_tasks_consumer_init(ngx_cycle_t *cycle,
                                    &cycle->hostname, ngx_pid)
                        - cs->consumer.data;
 
+    /* its messages name the consumer, as nginx's name a client */
+
+    cs->log = *cycle->log;
+    cs->log.handler = ngx_http_adcp_tasks_log_error;
+    cs->log.data = cs;
+
     cs->stream = ngx_http_adcp_redis_conn_create(&amcf->redis,
                                      NGX_HTTP_ADCP_EXEC_BLOCK
                                      + amcf->redis.ping, 1, cycle->log);
@@ -95,12 +103,12 @@ ngx_http_adcp_tasks_consumer_init(ngx_cycle_t *cycle,
 
     cs->retry.handler = ngx_http_adcp_tasks_retry;
     cs->retry.data = cs;
-    cs->retry.log = cycle->log;
+    cs->retry.log = &cs->log;
     cs->retry.cancelable = 1;
 
     cs->tick.handler = ngx_http_adcp_tasks_tick;
     cs->tick.data = cs;
-    cs->tick.log = cycle->log;
+    cs->tick.log = &cs->log;
     cs->tick.cancelable = 1;
 
     tick = ngx_max(tmcf->claim_after / 3, 100);
@@ -162,7 +170,7 @@ ngx_http_adcp_tasks_consumer_exit(void)
 
     if (cs->consumer.data) {
         ngx_free(cs->consumer.data);
-        cs->consumer.data = NULL;
+        ngx_str_null(&cs->consumer);
     }
 
     cs->amcf = NULL;
@@ -250,7 +258,7 @@ ngx_http_adcp_tasks_on_group(ngx_http_adcp_redis_reply_t *reply, void *data)
             && !(err.len >= 9 && ngx_strncmp(err.data, "BUSYGROUP", 9) == 0)))
     {
         if (reply) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+            ngx_log_error(NGX_LOG_ERR, &cs->log, 0,
                           "adcp: tasks: XGROUP CREATE failed: %V", &err);
         }
 
@@ -294,7 +302,7 @@ ngx_http_adcp_tasks_on_read(ngx_http_adcp_redis_reply_t *reply, void *data)
     if (reply == NULL || ngx_http_adcp_redis_error(reply, &err) == NGX_OK) {
 
         if (reply) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+            ngx_log_error(NGX_LOG_ERR, &cs->log, 0,
                           "adcp: tasks: XREADGROUP failed: %V", &err);
 
             if (err.len >= 7 && ngx_strncmp(err.data, "NOGROUP", 7) == 0) {
@@ -340,4 +348,17 @@ static void
 ngx_http_adcp_tasks_retry(ngx_event_t *ev)
 {
     ngx_http_adcp_tasks_read(ev->data);
+}
+
+
+/* ", consumer: "<hostname>:<pid>"" after each message */
+
+static u_char *
+ngx_http_adcp_tasks_log_error(ngx_log_t *log, u_char *buf, size_t len)
+{
+    ngx_http_adcp_consumer_t  *cs;
+
+    cs = log->data;
+
+    return ngx_snprintf(buf, len, ", consumer: \"%V\"", &cs->consumer);
 }

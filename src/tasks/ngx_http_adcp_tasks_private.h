@@ -247,6 +247,7 @@ struct ngx_http_adcp_consumer_s {
     ngx_uint_t                      ticks;
     ngx_msec_t                      backoff;      /* 0: reading fine */
     ngx_str_t                       consumer;     /* <hostname>:<pid> */
+    ngx_log_t                       log;          /* names the consumer */
     ngx_resolver_t                 *resolver;     /* webhook host names */
     ngx_msec_t                      resolver_timeout;
     void                          (*wake)(ngx_http_adcp_consumer_t *cs);
