@@ -63,6 +63,10 @@ static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_adcp_cache_shared(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_adcp_cache_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -165,6 +169,20 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_adcp_main_conf_t, cache_ttl),
+      NULL },
+
+    { ngx_string("adcp_cache_shared"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_adcp_cache_shared,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("adcp_cache_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_adcp_cache_refresh,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("adcp_failure_ttl"),
@@ -671,6 +689,8 @@ ngx_http_adcp_create_main_conf(ngx_conf_t *cf)
     amcf->build_timeout = NGX_CONF_UNSET_MSEC;
     amcf->stale_if_error = NGX_CONF_UNSET_MSEC;
     amcf->zone_size = NGX_CONF_UNSET_SIZE;
+    amcf->cache_shared = NGX_CONF_UNSET_SIZE;
+    amcf->cache_refresh = NGX_CONF_UNSET_UINT;
     amcf->redis.ping = NGX_CONF_UNSET_MSEC;
     amcf->redis.down_ttl = NGX_CONF_UNSET_MSEC;
     amcf->task_claim_after = NGX_CONF_UNSET_MSEC;
@@ -695,6 +715,8 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(amcf->build_timeout, 10000);
     ngx_conf_init_msec_value(amcf->stale_if_error, 0);
     ngx_conf_init_size_value(amcf->zone_size, 0);
+    ngx_conf_init_size_value(amcf->cache_shared, 32 * 1024 * 1024);
+    ngx_conf_init_uint_value(amcf->cache_refresh, 90);
     ngx_conf_init_msec_value(amcf->redis.ping, 5000);
     ngx_conf_init_msec_value(amcf->redis.down_ttl, 60000);
     ngx_conf_init_msec_value(amcf->task_claim_after, 60000);
@@ -742,6 +764,14 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (ngx_http_adcp_zone_add(cf, &amcf->zone, &amcf->tenants.ids,
                                amcf->zone_size)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* after the zone: a reused store follows the zone's generations */
+
+    if (ngx_http_adcp_store_add(cf, &amcf->store, amcf->cache_shared)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -913,6 +943,89 @@ ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     amcf->failure_ttl = min;
     amcf->failure_ttl_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+/* adcp_cache_shared <size>|off; */
+
+static char *
+ngx_http_adcp_cache_shared(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (amcf->cache_shared != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        amcf->cache_shared = 0;
+        return NGX_CONF_OK;
+    }
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid adcp_cache_shared \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < 32 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "adcp_cache_shared \"%V\" is too small: at "
+                           "least 32k, or off", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->cache_shared = (size_t) size;
+
+    return NGX_CONF_OK;
+}
+
+
+/* adcp_cache_refresh <percent>|off; */
+
+static char *
+ngx_http_adcp_cache_refresh(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (amcf->cache_refresh != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        amcf->cache_refresh = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = NGX_ERROR;
+
+    if (value[1].len > 1 && value[1].data[value[1].len - 1] == '%') {
+        n = ngx_atoi(value[1].data, value[1].len - 1);
+    }
+
+    if (n < 1 || n > 99) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid adcp_cache_refresh \"%V\": a share of "
+                           "the lifetime from 1%% to 99%%, or off",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->cache_refresh = (ngx_uint_t) n;
 
     return NGX_CONF_OK;
 }

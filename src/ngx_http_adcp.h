@@ -18,6 +18,7 @@
 #include "ngx_http_adcp_error.h"
 #include "ngx_http_adcp_cache.h"
 #include "ngx_http_adcp_zone.h"
+#include "ngx_http_adcp_store.h"
 #include "ngx_http_adcp_redis.h"
 
 
@@ -29,6 +30,8 @@
 #define NGX_HTTP_ADCP_CACHE_EXPIRED  4
 #define NGX_HTTP_ADCP_CACHE_STALE    5
 #define NGX_HTTP_ADCP_CACHE_BYPASS   6
+#define NGX_HTTP_ADCP_CACHE_SHARED   7   /* from the host's store */
+#define NGX_HTTP_ADCP_CACHE_UPDATING 8   /* served while refreshed */
 
 /* where a request is in resolving its platform */
 #define NGX_HTTP_ADCP_ST_NEW         0
@@ -47,10 +50,14 @@ typedef struct {
     ngx_msec_t                  build_timeout;
     ngx_msec_t                  stale_if_error;
     size_t                      zone_size;
+    size_t                      cache_shared;  /* adcp_cache_shared, 0: off */
+    ngx_uint_t                  cache_refresh; /* adcp_cache_refresh, %,
+                                                  0: off */
     ngx_flag_t                  platforms;     /* some adcp_factory is set */
     ngx_array_t                *balancers;     /* upstream{}s with
                                                   adcp_balancer, or NULL */
     ngx_http_adcp_zone_t        zone;
+    ngx_http_adcp_store_t       store;
     ngx_http_adcp_redis_conf_t  redis;
     ngx_msec_t                  task_claim_after;  /* adcp_task_claim_after */
     ngx_msec_t                  task_timeout;      /* adcp_task_timeout */
@@ -98,7 +105,7 @@ typedef struct {
     ngx_buf_t                  *error_page;    /* adcp_error_pages body */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
-    unsigned                    cache_status:3;  /* NGX_HTTP_ADCP_CACHE_* */
+    unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */
@@ -116,6 +123,8 @@ typedef struct {
     ngx_http_adcp_cache_t       cache;
     ngx_http_adcp_zone_t       *zone;
     ngx_http_adcp_row_t        *row;          /* this worker's counters */
+    ngx_http_adcp_store_t      *store;        /* ->sh NULL: none */
+    uint32_t                    epoch;        /* the zone's, for the store */
     ngx_msec_t                  redis_down_ttl;   /* 0: no Redis */
 } ngx_http_adcp_worker_t;
 

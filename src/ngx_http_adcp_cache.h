@@ -35,6 +35,8 @@ typedef struct {
     ngx_msec_t                 ttl;           /* descriptor "ttl", 0: none */
     ngx_msec_t                 built;         /* ngx_current_msec */
     ngx_msec_t                 expires;       /* 0: never */
+    ngx_msec_t                 refresh;       /* rebuilt in the background
+                                                 from then on; 0: never */
 } ngx_http_adcp_platform_t;
 
 

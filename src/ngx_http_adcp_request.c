@@ -82,7 +82,9 @@ static ngx_str_t  ngx_http_adcp_statuses[] = {
     ngx_string("WAIT"),
     ngx_string("EXPIRED"),
     ngx_string("STALE"),
-    ngx_string("BYPASS")
+    ngx_string("BYPASS"),
+    ngx_string("SHARED"),
+    ngx_string("UPDATING")
 };
 
 
