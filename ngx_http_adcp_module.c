@@ -35,9 +35,12 @@
 #include "ngx_http_adcp_balancer.h"
 #include "ngx_http_adcp_tasks.h"
 #include "ngx_http_adcp_exec.h"
+#include "ngx_http_adcp_refresh.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_adcp_refresh_handler(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
 static void ngx_http_adcp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_refuse(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, char *message);
@@ -386,6 +389,18 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* this host's own refresh request (a loopback HTTP/1.0 GET) */
+
+    if (ctx->refresh
+        || (r->http_version == NGX_HTTP_VERSION_10 && !ctx->tenant_done))
+    {
+        rc = ngx_http_adcp_refresh_handler(r, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     if (!ctx->body_done) {
 
         if (ngx_http_adcp_json_request(r)) {
@@ -555,6 +570,56 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A refresh request: answered 204 once the platform's rebuild has ended
+ * (or at once when there is none to make here); never proxied.
+ * NGX_DECLINED: a buyer's request.
+ */
+
+static ngx_int_t
+ngx_http_adcp_refresh_handler(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_int_t                   rc;
+    ngx_msec_t                  after;
+    ngx_http_adcp_loc_conf_t   *alcf;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    if (!ctx->refresh) {
+        amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+        if (!amcf->platforms || amcf->zone.sh == NULL
+            || ngx_http_adcp_refresh_marked(r, amcf->zone.sh->task_secret,
+                                            &ctx->tenant, &after)
+               != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        ctx->refresh = 1;
+        ctx->tenant_done = 1;
+        ctx->body_done = 1;
+
+        alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
+
+        if (alcf->factory.len == 0) {
+            return NGX_HTTP_NO_CONTENT;
+        }
+
+        rc = ngx_http_adcp_factory_refresh(r, ctx, after);
+
+    } else {
+        rc = ngx_http_adcp_factory_resolve(r, ctx);
+    }
+
+    if (rc == NGX_DONE) {
+        return NGX_DONE;
+    }
+
+    return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                             : NGX_HTTP_NO_CONTENT;
+}
+
+
 static void
 ngx_http_adcp_body_handler(ngx_http_request_t *r)
 {
@@ -661,6 +726,7 @@ ngx_http_adcp_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_adcp_exec_exit_worker();
     ngx_http_adcp_bus_exit_worker();
+    ngx_http_adcp_refresh_exit();
 
     if (ngx_http_adcp_worker) {
         ngx_http_adcp_cache_destroy(&ngx_http_adcp_worker->cache);

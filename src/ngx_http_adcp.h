@@ -114,6 +114,8 @@ typedef struct {
     unsigned                    error_page_sent:1;
     unsigned                    exec_checked:1;
     unsigned                    exec:1;        /* a task's execution */
+    unsigned                    refresh:1;     /* this host's refresh
+                                                  request */
 } ngx_http_adcp_ctx_t;
 
 

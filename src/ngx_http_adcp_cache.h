@@ -56,6 +56,7 @@ typedef struct {
     ngx_uint_t                 seen_recheck;
     ngx_http_adcp_platform_t  *stale;     /* served if the rebuild fails */
     ngx_msec_t                 stale_until;
+    ngx_msec_t                 refresh_sent;  /* a refresh asked for */
     unsigned                   slot_tried:1;
     u_char                     id[NGX_HTTP_ADCP_TENANT_ID_MAX];
 } ngx_http_adcp_entry_t;

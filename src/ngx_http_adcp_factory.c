@@ -29,6 +29,7 @@
 #include "ngx_http_adcp_factory.h"
 #include "ngx_http_adcp_descriptor.h"
 #include "ngx_http_adcp_store.h"
+#include "ngx_http_adcp_refresh.h"
 
 
 /* a request waiting on another worker's build looks at its slot this often */
@@ -169,6 +170,87 @@ ngx_http_adcp_factory_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     return ngx_http_adcp_lookup(r, ctx);
+}
+
+
+/*
+ * This host's refresh request (ngx_http_adcp_refresh.c) for a platform
+ * built at "after": one worker of the host rebuilds it, unless another
+ * builds it already or the store holds a later one.  NGX_DONE: parked on
+ * the build; NGX_OK: nothing to do; NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_msec_t after)
+{
+    ngx_uint_t                   claim;
+    ngx_http_adcp_slot_t        *slot;
+    ngx_http_adcp_entry_t       *e;
+    ngx_http_adcp_worker_t      *w;
+    ngx_http_adcp_platform_t    *pf;
+    ngx_http_adcp_main_conf_t   *amcf;
+    ngx_http_adcp_store_meta_t   meta;
+
+    w = ngx_http_adcp_worker;
+
+    if (w == NULL || w->store->sh == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_adcp_cleanups(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->state = NGX_HTTP_ADCP_ST_DONE;
+    ctx->cache_status = NGX_HTTP_ADCP_CACHE_UPDATING;
+
+    e = ngx_http_adcp_cache_get(&w->cache, &ctx->tenant, 1);
+
+    if (e == NULL) {
+        return NGX_OK;
+    }
+
+    if (!e->slot_tried) {
+        e->slot = ngx_http_adcp_zone_slot(w->zone, &ctx->tenant,
+                                          r->connection->log);
+        e->slot_tried = 1;
+    }
+
+    slot = e->slot;
+
+    if (slot == NULL || e->flight
+        || ngx_http_adcp_active(slot->failed_until)
+        || ngx_http_adcp_active(slot->not_found_until))
+    {
+        return NGX_OK;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout, 1);
+
+    if (claim != NGX_HTTP_ADCP_CLAIM_OWN) {
+        return NGX_OK;
+    }
+
+    pf = ngx_http_adcp_shared(e, after, &meta);
+
+    if (pf) {
+        ngx_http_adcp_zone_unclaim(w->zone, slot);
+        ngx_http_adcp_keep(e, pf, meta.generation, meta.global,
+                           meta.recheck);
+        ngx_http_adcp_platform_release(pf);
+        return NGX_OK;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "adcp: tenant \"%V\": refreshing its platform for the "
+                   "host", &ctx->tenant);
+
+    ctx->refresh = 1;
+
+    return ngx_http_adcp_fly(r, ctx, e, claim);
 }
 
 
@@ -531,6 +613,7 @@ static ngx_int_t
 ngx_http_adcp_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ngx_http_adcp_entry_t *e)
 {
+    ngx_int_t                    rc;
     ngx_uint_t                   claim, status;
     ngx_http_adcp_slot_t        *slot;
     ngx_http_adcp_worker_t      *w;
@@ -560,42 +643,73 @@ ngx_http_adcp_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
         goto serve;
     }
 
-    claim = NGX_HTTP_ADCP_CLAIM_FREE;
+    /* refreshed by another worker: its descriptor is in the store */
 
-    for ( ;; ) {
+    if (w->store->sh) {
+        pf = ngx_http_adcp_shared(e, e->platform->built, &meta);
 
-        if (w->store->sh) {
-            pf = ngx_http_adcp_shared(e, e->platform->built, &meta);
+        if (pf) {
+            ngx_http_adcp_keep(e, pf, meta.generation, meta.global,
+                               meta.recheck);
+            ngx_http_adcp_platform_release(pf);
 
-            if (pf) {
-                if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
-                    ngx_http_adcp_zone_unclaim(w->zone, slot);
-                }
+            status = NGX_HTTP_ADCP_CACHE_SHARED;
+            w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
 
-                ngx_http_adcp_keep(e, pf, meta.generation, meta.global,
-                                   meta.recheck);
-                ngx_http_adcp_platform_release(pf);
+            goto serve;
+        }
+    }
 
-                status = NGX_HTTP_ADCP_CACHE_SHARED;
-                w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
-                goto serve;
-            }
+    /* asked for already, and not answered yet */
+
+    if (e->refresh_sent
+        && ngx_current_msec - e->refresh_sent < amcf->build_timeout)
+    {
+        goto serve;
+    }
+
+    e->refresh_sent = ngx_current_msec;
+
+    /*
+     * a request of its own rebuilds it for the host (a loopback request
+     * any worker may answer); where the buyer's connection cannot be
+     * copied, or the host keeps no store, a background subrequest of this
+     * request, claimed here
+     */
+
+    if (w->store->sh) {
+        rc = ngx_http_adcp_refresh_send(r, &e->tenant, e->platform->built,
+                                        w->zone->sh->task_secret,
+                                        amcf->build_timeout + 1000);
+        if (rc == NGX_OK) {
+            goto serve;
         }
 
-        if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
-            break;
+        if (rc == NGX_ERROR) {
+            status = NGX_HTTP_ADCP_CACHE_HIT;
+            goto serve;
         }
+    }
 
-        amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
-        claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout,
-                                         w->store->sh != NULL);
+    claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout,
+                                     w->store->sh != NULL);
 
-        if (claim != NGX_HTTP_ADCP_CLAIM_OWN) {
-            break;
+    if (claim == NGX_HTTP_ADCP_CLAIM_OWN && w->store->sh) {
+        pf = ngx_http_adcp_shared(e, e->platform->built, &meta);
+
+        if (pf) {
+            ngx_http_adcp_zone_unclaim(w->zone, slot);
+            ngx_http_adcp_keep(e, pf, meta.generation, meta.global,
+                               meta.recheck);
+            ngx_http_adcp_platform_release(pf);
+
+            status = NGX_HTTP_ADCP_CACHE_SHARED;
+            w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
+
+            goto serve;
         }
-
-        /* looked at again under the claim */
     }
 
     if (claim != NGX_HTTP_ADCP_CLAIM_BUSY
@@ -906,7 +1020,18 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     flight->started = ngx_current_msec;
     ngx_queue_init(&flight->waiters);
 
-    ngx_http_adcp_worker->row->counters[NGX_HTTP_ADCP_C_MISSES]++;
+    if (ctx->refresh) {
+        flight->refresh = 1;
+        ctx->cache_status = NGX_HTTP_ADCP_CACHE_UPDATING;
+
+    } else {
+
+        /* a miss starts a build; waiting on another worker's is a wait */
+
+        ngx_http_adcp_worker->row->counters[claim == NGX_HTTP_ADCP_CLAIM_BUSY
+                                            ? NGX_HTTP_ADCP_C_WAITS
+                                            : NGX_HTTP_ADCP_C_MISSES]++;
+    }
 
     flight->timer.handler = ngx_http_adcp_build_timeout;
     flight->timer.data = flight;
@@ -1601,7 +1726,7 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
                 ctx->cache_status = status;
                 w->row->counters[NGX_HTTP_ADCP_C_STALE]++;
 
-            } else {
+            } else if (!ctx->refresh) {
                 w->row->counters[flight->remote ? NGX_HTTP_ADCP_C_SHARED
                                                 : NGX_HTTP_ADCP_C_FACTORY]++;
             }
