@@ -17,8 +17,90 @@ use Time::HiRes qw(time sleep);
 use AdcpTest qw(http_get http_parallel get_raw json_decode append_line);
 use AdcpMockFactory;
 
-plan skip_all => 'four workers need a master process (not under valgrind)'
-    if AdcpTest::valgrind();
+# --- one worker (also under valgrind): the loopback refresh request, and
+# the background subrequest without a store ---------------------------------
+
+for my $shared ('32m', 'off') {
+    my $t = AdcpTest->new;
+    my $ttl = 3 * AdcpTest::slow();
+
+    $t->write_file_expand('nginx.conf', <<"EOF");
+%%TEST_GLOBALS%%
+events { worker_connections 64; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    adcp_tenants { ~^(?<t>[a-z0-9-]+)\\.test\$ \$t; }
+    adcp_cache_ttl ${ttl}s;
+    adcp_cache_refresh 50%;
+    adcp_cache_shared $shared;
+    log_format c '\$adcp_tenant \$adcp_cache_status \$status';
+    access_log %%TESTDIR%%/cache.log c;
+
+    server {
+        listen 127.0.0.1:%%PORT_adapter%%;
+        location / { return 200 '{"ok":true}'; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        adcp_factory /_factory;
+
+        location /mcp {
+            adcp on;
+            add_header X-Cache \$adcp_cache_status always;
+            add_header X-Build \$adcp_platform_build always;
+            proxy_pass http://\$adcp_upstream;
+        }
+
+        %%FACTORY_LOCATION%%
+
+        location = /adcp/status { adcp_status; }
+    }
+}
+EOF
+
+    $t->mock($t->port('factory'), AdcpMockFactory::handler(
+        counter => $t->testdir . '/factory.calls',
+        adapter => $t->port('adapter')));
+    $t->run();
+
+    my $port = $t->port('http');
+    my $get = sub { http_get($port, 'one-a.test', '/mcp') };
+
+    my $r = $get->();
+    my $t0 = time();
+    is($r->{headers}{'x-build'}, 1, "$shared: built");
+    sleep 0.01 while time() - $t0 < $ttl * 0.5 + 0.2;
+
+    $r = $get->();
+    is($r->{status}, 200, "$shared: past 50 %: served");
+    is($r->{headers}{'x-cache'}, 'UPDATING', "$shared: UPDATING");
+    is($r->{headers}{'x-build'}, 1, "$shared: by the current platform");
+
+    ok(AdcpTest::wait_for(sub {
+        $t->count_lines('factory.calls', 'one-a') == 2 }),
+        "$shared: rebuilt in the background");
+    ok(AdcpTest::wait_for(sub { ($get->()->{headers}{'x-build'} // 0) == 2 }),
+        "$shared: the new platform serves");
+    ok(time() - $t0 < $ttl, "$shared: before the old one expired");
+    is($get->()->{headers}{'x-cache'}, 'HIT', "$shared: a HIT again");
+    is(json_decode(http_get($port, 'x', '/adcp/status')->{body})
+        ->{cache}{shared}{refreshes}{ok}, 1, "$shared: status: one refresh");
+
+    if ($shared ne 'off') {
+        like($t->read_file('cache.log'), qr/^one-a UPDATING 204$/m,
+            "$shared: by a request of its own, answered 204");
+    }
+
+    $t->stop();
+}
+
+# --- four workers ----------------------------------------------------------
+
+if (AdcpTest::valgrind()) {
+    done_testing();
+    exit;
+}
 
 my $FACTORY = 0.3;        # the factory's latency, s
 my $TTL = 4;
