@@ -101,7 +101,7 @@ static void ngx_http_adcp_store(ngx_http_adcp_flight_t *flight,
 static void ngx_http_adcp_invalidated(ngx_str_t *tenant, void *data);
 static ngx_int_t ngx_http_adcp_refresh(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e);
-static ngx_uint_t ngx_http_adcp_refresh_start(ngx_http_request_t *r,
+static ngx_int_t ngx_http_adcp_refresh_start(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claim);
 static void ngx_http_adcp_refresh_leave(void *data);
 static void ngx_http_adcp_handover(ngx_http_adcp_flight_t *flight);
@@ -537,6 +537,7 @@ ngx_http_adcp_keep(ngx_http_adcp_entry_t *e, ngx_http_adcp_platform_t *pf,
     e->seen_recheck = recheck;
     e->failed_until = 0;
     e->not_found_until = 0;
+    e->refresh_sent = 0;
 }
 
 
@@ -743,7 +744,7 @@ serve:
  * takes the build over.
  */
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_adcp_refresh_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ngx_http_adcp_entry_t *e, ngx_uint_t claim)
 {

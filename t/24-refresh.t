@@ -84,8 +84,18 @@ EOF
         "$shared: the new platform serves");
     ok(time() - $t0 < $ttl, "$shared: before the old one expired");
     is($get->()->{headers}{'x-cache'}, 'HIT', "$shared: a HIT again");
+
+    # and again, well within adcp_build_timeout (10s) of the first
+
+    my $t1 = time();
+    ok(AdcpTest::wait_for(sub { ($get->()->{headers}{'x-build'} // 0) == 3 },
+        $ttl), "$shared: refreshed again a lifetime later")
+        and ok(time() - $t1 < $ttl, "$shared: before it expired");
+    is($t->count_lines('factory.calls', 'one-a'), 3, "$shared: 3 calls");
+    my @missed = $t->read_file('cache.log') =~ /^one-a (?:MISS|EXPIRED|WAIT) /mg;
+    is(scalar @missed, 1, "$shared: one MISS, the first build, then none");
     is(json_decode(http_get($port, 'x', '/adcp/status')->{body})
-        ->{cache}{shared}{refreshes}{ok}, 1, "$shared: status: one refresh");
+        ->{cache}{shared}{refreshes}{ok}, 2, "$shared: status: two refreshes");
 
     if ($shared ne 'off') {
         like($t->read_file('cache.log'), qr/^one-a UPDATING 204$/m,
