@@ -392,7 +392,8 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
     /* this host's own refresh request (a loopback HTTP/1.0 GET) */
 
     if (ctx->refresh
-        || (r->http_version == NGX_HTTP_VERSION_10 && !ctx->tenant_done))
+        || (r->http_version == NGX_HTTP_VERSION_10
+            && r->method == NGX_HTTP_GET && !ctx->tenant_done))
     {
         rc = ngx_http_adcp_refresh_handler(r, ctx);
 

@@ -566,19 +566,18 @@ ngx_http_adcp_env_fast_ws(u_char *p, u_char *last)
 static u_char *
 ngx_http_adcp_env_fast_string(u_char *p, u_char *last)
 {
-    while (p < last) {
-        if (*p == '"') {
-            return p;
-        }
+    /* printable ASCII but '"' and '\\': a bit per byte value */
 
-        if (*p < 0x20 || *p > 0x7e || *p == '\\') {
-            return NULL;
-        }
+    static uint32_t  plain[] = {
+        0x00000000, 0xfffffffb, 0xefffffff, 0x7fffffff,
+        0x00000000, 0x00000000, 0x00000000, 0x00000000
+    };
 
+    while (p < last && (plain[*p >> 5] & (1U << (*p & 0x1f)))) {
         p++;
     }
 
-    return NULL;
+    return (p < last && *p == '"') ? p : NULL;
 }
 
 

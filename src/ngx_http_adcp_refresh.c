@@ -369,6 +369,7 @@ ngx_http_adcp_refresh_marked(ngx_http_request_t *r, u_char *secret,
     h = &h[part->nelts - 1];
 
     if (h->key.len != sizeof(NGX_HTTP_ADCP_REFRESH_HEADER) - 1
+        || (h->key.data[0] | 0x20) != 'a'
         || ngx_strncasecmp(h->key.data,
                            (u_char *) NGX_HTTP_ADCP_REFRESH_HEADER,
                            h->key.len) != 0
