@@ -424,7 +424,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     if (ctx->has_env) {
 
-        switch (ctx->env.error) {
+        switch (ctx->env->error) {
 
         case NGX_HTTP_ADCP_ENV_OK:
             break;
@@ -462,7 +462,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\" task \"%V\"",
-                   &ctx->tenant, &ctx->env.task);
+                   &ctx->tenant, &ctx->env->task);
 
     if (alcf->factory.len == 0) {
         return NGX_DECLINED;
@@ -512,20 +512,20 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
-        if (ctx->err == NULL) {
+        if (ngx_http_adcp_ctx_err(ctx) == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ngx_http_finalize_request(r,
-            ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
-                                     ctx->err));
+            ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
+                                     ctx->aux->err));
         return NGX_DONE;
 
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!ngx_http_adcp_platform_allows(ctx->platform, &ctx->env.task)) {
+    if (!ngx_http_adcp_platform_allows(ctx->platform, &ctx->env->task)) {
         return ngx_http_adcp_refuse(r, ctx,
                                     NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE,
                                     "this account does not support the "
@@ -557,13 +557,13 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
-        if (ctx->err == NULL) {
+        if (ngx_http_adcp_ctx_err(ctx) == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ngx_http_finalize_request(r,
-            ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
-                                     ctx->err));
+            ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
+                                     ctx->aux->err));
         return NGX_DONE;
     }
 
@@ -624,26 +624,32 @@ ngx_http_adcp_refresh_handler(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 static void
 ngx_http_adcp_body_handler(ngx_http_request_t *r)
 {
-    ngx_http_adcp_ctx_t  *ctx;
+    ngx_http_adcp_ctx_t       *ctx;
+    ngx_http_adcp_envelope_t  *env;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
 
     ctx->body_done = 1;
 
-    if (r->request_body == NULL
+    /* the body's envelope: its own allocation (a GET has none) */
+
+    env = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_envelope_t));
+
+    if (env == NULL || r->request_body == NULL
         || ngx_http_adcp_envelope_parse_chain(r->pool, r->request_body->bufs,
-                                              &ctx->env, r->connection->log)
+                                              env, r->connection->log)
            != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
+    ctx->env = env;
     ctx->has_env = 1;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp envelope: id \"%V\" method %ui task \"%V\"",
-                   &ctx->env.id, ctx->env.method, &ctx->env.task);
+                   &ctx->env->id, ctx->env->method, &ctx->env->task);
 
     r->preserve_body = 1;
 
@@ -667,7 +673,7 @@ ngx_http_adcp_refuse(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     err.message.len = ngx_strlen(message);
 
     ngx_http_finalize_request(r,
-        ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL, &err));
+        ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL, &err));
 
     return NGX_DONE;
 }

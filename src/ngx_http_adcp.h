@@ -83,26 +83,42 @@ typedef struct {
 } ngx_http_adcp_loc_conf_t;
 
 
+typedef struct ngx_http_adcp_ctx_s  ngx_http_adcp_ctx_t;
+
+
 /*
- * per request, in the request pool; subrequests read their main's.  Kept
- * small: on a hit it is most of what the module adds to the request pool
- * (whose 4k blocks a few bytes more would make one more malloc per request)
+ * what a request needs only when it waits (on a build, or a host name) or
+ * fails: allocated then, in the request pool, so that a hit's ctx stays
+ * small
  */
 
 typedef struct {
+    ngx_queue_t                 waiter;        /* in flight->waiters */
+    ngx_http_adcp_ctx_t        *ctx;
+    void                       *flight;
+    void                       *resolve;       /* its host name lookup */
+    ngx_buf_t                  *error_page;    /* adcp_error_pages body */
+    ngx_http_adcp_error_t      *err;           /* when no platform */
+} ngx_http_adcp_aux_t;
+
+
+/*
+ * per request, in the request pool; subrequests read their main's.  Kept
+ * small: on a hit it is most of what the module adds to the request pool
+ * (whose 4k blocks a few bytes more would make one more malloc per request:
+ * with the platform's credential sent as a header, 80 bytes more did)
+ */
+
+struct ngx_http_adcp_ctx_s {
     ngx_http_request_t         *request;
     ngx_str_t                   tenant;        /* "" = none */
-    ngx_http_adcp_envelope_t    env;
+    ngx_http_adcp_envelope_t   *env;           /* a body's (request pool),
+                                                  or ngx_http_adcp_no_env */
 
     ngx_http_adcp_platform_t   *platform;      /* a reference held */
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
-    ngx_queue_t                 waiter;        /* in flight->waiters */
-    void                       *flight;
-    ngx_http_adcp_error_t      *err;           /* when no platform; request
-                                                  pool, only then */
+    ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
     void                       *peer;          /* adcp_balancer's choice */
-    void                       *resolve;       /* its host name lookup */
-    ngx_buf_t                  *error_page;    /* adcp_error_pages body */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
     unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */
@@ -116,7 +132,10 @@ typedef struct {
     unsigned                    exec:1;        /* a task's execution */
     unsigned                    refresh:1;     /* this host's refresh
                                                   request */
-} ngx_http_adcp_ctx_t;
+};
+
+
+#define ngx_http_adcp_ctx_err(ctx)  ((ctx)->aux ? (ctx)->aux->err : NULL)
 
 
 /* per worker */
@@ -132,6 +151,7 @@ typedef struct {
 
 
 extern ngx_module_t             ngx_http_adcp_module;
+extern ngx_http_adcp_envelope_t ngx_http_adcp_no_env;   /* never written */
 extern ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 

@@ -26,6 +26,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_adcp.h"
+#include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_factory.h"
 #include "ngx_http_adcp_descriptor.h"
 #include "ngx_http_adcp_store.h"
@@ -151,7 +152,7 @@ static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
 
 /*
  * NGX_OK: ctx->platform is set; NGX_DONE: the request is parked;
- * NGX_DECLINED: no platform, ctx->err says why; NGX_ERROR.
+ * NGX_DECLINED: no platform, ctx->aux->err says why; NGX_ERROR.
  */
 
 ngx_int_t
@@ -763,7 +764,9 @@ ngx_http_adcp_refresh_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     attempt = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_attempt_t));
     flight = ngx_calloc(sizeof(ngx_http_adcp_flight_t), ngx_cycle->log);
 
-    if (cln == NULL || attempt == NULL || flight == NULL) {
+    if (cln == NULL || attempt == NULL || flight == NULL
+        || ngx_http_adcp_aux(r, ctx) == NULL)
+    {
         if (flight) {
             ngx_free(flight);
         }
@@ -799,7 +802,7 @@ ngx_http_adcp_refresh_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     flight->timer.log = ngx_cycle->log;
 
     e->flight = flight;
-    ctx->flight = flight;
+    ctx->aux->flight = flight;
 
     cln->handler = ngx_http_adcp_refresh_leave;
     cln->data = ctx;
@@ -830,7 +833,7 @@ ngx_http_adcp_refresh_leave(void *data)
 
     ngx_http_adcp_flight_t  *flight;
 
-    flight = ctx->flight;
+    flight = ctx->aux ? ctx->aux->flight : NULL;
 
     if (flight == NULL || ctx->state != NGX_HTTP_ADCP_ST_DONE
         || flight->leader != ctx)
@@ -838,7 +841,7 @@ ngx_http_adcp_refresh_leave(void *data)
         return;
     }
 
-    ctx->flight = NULL;
+    ctx->aux->flight = NULL;
     flight->leader = NULL;
 
     ngx_http_adcp_handover(flight);
@@ -985,7 +988,7 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     /* leaving a flight: at once, even while a subrequest holds the pool */
 
     cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
+    if (cln == NULL || ngx_http_adcp_aux(r, ctx) == NULL) {
         return NGX_ERROR;
     }
 
@@ -1073,6 +1076,7 @@ ngx_http_adcp_remote_poll(ngx_event_t *ev)
     ngx_uint_t                   claim;
     ngx_queue_t                 *q;
     ngx_msec_int_t               left;
+    ngx_http_adcp_aux_t         *aux;
     ngx_http_adcp_ctx_t         *next;
     ngx_http_adcp_slot_t        *slot;
     ngx_http_adcp_platform_t    *pf;
@@ -1158,7 +1162,8 @@ ngx_http_adcp_remote_poll(ngx_event_t *ev)
     ngx_add_timer(ev, (ngx_msec_t) left);
 
     q = ngx_queue_head(&flight->waiters);
-    next = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+    aux = ngx_queue_data(q, ngx_http_adcp_aux_t, waiter);
+    next = aux->ctx;
 
     next->state = NGX_HTTP_ADCP_ST_LEAD;
     flight->leader = next;
@@ -1201,7 +1206,7 @@ ngx_http_adcp_build_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_http_adcp_attempt_t      *attempt;
     ngx_http_adcp_loc_conf_t     *alcf;
 
-    flight = ctx->flight;
+    flight = ctx->aux->flight;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -1362,6 +1367,8 @@ ngx_http_adcp_validate_start(ngx_http_request_t *sr,
     if (vctx == NULL || cln == NULL) {
         goto failed;
     }
+
+    vctx->env = &ngx_http_adcp_no_env;
 
     cln->handler = ngx_http_adcp_validate_cleanup;
     cln->data = attempt;
@@ -1603,6 +1610,7 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
     ngx_msec_t                  until;
     ngx_uint_t                  gen, status;
     ngx_queue_t                *q;
+    ngx_http_adcp_aux_t        *aux;
     ngx_http_adcp_ctx_t        *ctx;
     ngx_http_adcp_slot_t       *slot;
     ngx_http_adcp_entry_t      *e;
@@ -1630,7 +1638,7 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
 
         /* the request that ran the refresh was served already */
 
-        flight->leader->flight = NULL;
+        flight->leader->aux->flight = NULL;
         flight->leader = NULL;
     }
 
@@ -1714,9 +1722,10 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
         q = ngx_queue_head(&flight->waiters);
         ngx_queue_remove(q);
 
-        ctx = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+        aux = ngx_queue_data(q, ngx_http_adcp_aux_t, waiter);
+        ctx = aux->ctx;
 
-        ctx->flight = NULL;
+        ctx->aux->flight = NULL;
         ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
         if (serve) {
@@ -1817,9 +1826,9 @@ static void
 ngx_http_adcp_park(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ngx_http_adcp_flight_t *flight)
 {
-    ngx_queue_insert_tail(&flight->waiters, &ctx->waiter);
+    ngx_queue_insert_tail(&flight->waiters, &ctx->aux->waiter);
 
-    ctx->flight = flight;
+    ctx->aux->flight = flight;
     ctx->state = NGX_HTTP_ADCP_ST_WAITING;
 
     r->read_event_handler = ngx_http_test_reading;
@@ -1899,10 +1908,10 @@ ngx_http_adcp_leave(void *data)
         return;
     }
 
-    flight = ctx->flight;
+    flight = ctx->aux->flight;
 
-    ngx_queue_remove(&ctx->waiter);
-    ctx->flight = NULL;
+    ngx_queue_remove(&ctx->aux->waiter);
+    ctx->aux->flight = NULL;
     ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
     if (flight->leader != ctx) {
@@ -1924,6 +1933,7 @@ static void
 ngx_http_adcp_handover(ngx_http_adcp_flight_t *flight)
 {
     ngx_queue_t          *q;
+    ngx_http_adcp_aux_t  *aux;
     ngx_http_adcp_ctx_t  *next;
 
     if (flight->attempt) {
@@ -1939,7 +1949,8 @@ ngx_http_adcp_handover(ngx_http_adcp_flight_t *flight)
     }
 
     q = ngx_queue_head(&flight->waiters);
-    next = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+    aux = ngx_queue_data(q, ngx_http_adcp_aux_t, waiter);
+    next = aux->ctx;
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "adcp: tenant \"%V\": the client that started the build "
@@ -1974,8 +1985,12 @@ ngx_http_adcp_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
 
     /* NULL (out of memory) is answered 500 */
 
+    if (ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
+        return;
+    }
+
     err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
-    ctx->err = err;
+    ctx->aux->err = err;
 
     if (err == NULL) {
         return;
