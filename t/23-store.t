@@ -85,7 +85,8 @@ EOF
 }
 
 # the usual mock, $FACTORY_MS slow; "hold-*" hangs on its first call only;
-# "fat-*" answers a 60 KB descriptor; the calling worker's pid is kept
+# "fat-*" answers a 60 KB descriptor, "mid-*" a 9 KB one; the calling
+# worker's pid is kept
 
 my $counter = $t->testdir . '/factory.calls';
 my $mock = AdcpMockFactory::handler(counter => $counter,
@@ -98,8 +99,9 @@ sub mock { $t->mock($t->port('factory'), sub {
     my $first = !grep { $_ eq ($name // '') }
         split /\n/, AdcpTest::read_file($t, 'factory.calls');
     my $res = $mock->($req);
-    if (($name // '') =~ /^fat/ && $res->[0] == 200) {
-        $res->[2] =~ s/^\{/{"pad":"@{['p' x 60000]}",/;
+    if (($name // '') =~ /^(fat|mid)/ && $res->[0] == 200) {
+        my $pad = 'p' x ($1 eq 'fat' ? 60000 : 9000);
+        $res->[2] =~ s/^\{/{"pad":"$pad",/;
     }
     $res->[3] //= {};
     $res->[3]{delay} //= ($name // '') =~ /^hold/ && $first ? 30
@@ -211,6 +213,21 @@ my @used = @d[0 .. 9];
 ok($all, '"*": every worker served the 10 tenants in use');
 is(total(), 111, '"*": one factory call per tenant in use (10)');
 
+# --- an invalidation during a build: the build never writes the store ---
+
+my $stored = status()->{cache}{shared}{descriptors};
+my $sock = IO::Socket::INET->new("127.0.0.1:$port") or die;
+print $sock get_raw('slow-z.test', '/mcp');
+ok(wait_for(sub { calls('slow-z') == 1 }), 'in flight: a slow build started');
+admin('invalidate=slow-z');
+my $r = AdcpTest::parse_response(do { local $/; <$sock> });
+close $sock;
+is($r->{status}, 200, 'in flight: its request is served');
+is(status()->{cache}{shared}{descriptors}, $stored,
+    'in flight: invalidated, its descriptor was not stored');
+is(http_get($port, 'slow-z.test', '/mcp')->{headers}{'x-build'}, 2,
+    'in flight: the next request builds afresh');
+
 # --- 100 concurrent cold requests over every worker ---------------------
 
 my $t0 = time();
@@ -245,6 +262,19 @@ like($t->read_file('error.log'),
     qr/tenant "fat-a": its \d+-byte descriptor does not fit in the platform store/,
     'and logged');
 is(status()->{cache}{shared}{descriptors}, 0, 'not stored, nor truncated');
+
+# a full store evicts its least recently used descriptors, silently
+
+for my $n (qw(mid-a mid-b mid-c mid-d mid-e)) {
+    is(http_get($port, "$n.test", '/mcp')->{status}, 200, "$n served");
+}
+
+$s = status()->{cache}{shared};
+ok($s->{evictions} >= 1 && $s->{descriptors} < 5 && $s->{descriptors} >= 1,
+    "a full store evicts: $s->{evictions} evicted, $s->{descriptors} kept");
+ok($s->{used} <= $s->{bytes}, 'used within the store');
+unlike($t->read_file('error.log'), qr/\[crit\]|ngx_slab_alloc\(\) failed/,
+    'no allocation failure logged for an eviction');
 
 # --- a reload adding half again as many tenants ------------------------
 
@@ -284,7 +314,7 @@ ok(wait_for(sub { $t->read_file('error.log') =~ /adcp zone size changes/ }),
 
 # --- a worker killed while it holds a tenant's build claim -------------
 
-my $sock = IO::Socket::INET->new("127.0.0.1:$port") or die;
+$sock = IO::Socket::INET->new("127.0.0.1:$port") or die;
 print $sock get_raw('hold-a.test', '/mcp');
 ok(wait_for(sub { calls('hold-a') == 1 }), 'hold: a build started');
 my ($holder) = $t->read_file('factory.calls.pid') =~ /^hold-a (\d+)$/m;
