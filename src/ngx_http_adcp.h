@@ -18,6 +18,7 @@
 #include "ngx_http_adcp_error.h"
 #include "ngx_http_adcp_cache.h"
 #include "ngx_http_adcp_zone.h"
+#include "ngx_http_adcp_store.h"
 #include "ngx_http_adcp_redis.h"
 
 
@@ -29,6 +30,8 @@
 #define NGX_HTTP_ADCP_CACHE_EXPIRED  4
 #define NGX_HTTP_ADCP_CACHE_STALE    5
 #define NGX_HTTP_ADCP_CACHE_BYPASS   6
+#define NGX_HTTP_ADCP_CACHE_SHARED   7   /* from the host's store */
+#define NGX_HTTP_ADCP_CACHE_UPDATING 8   /* served while refreshed */
 
 /* where a request is in resolving its platform */
 #define NGX_HTTP_ADCP_ST_NEW         0
@@ -47,10 +50,14 @@ typedef struct {
     ngx_msec_t                  build_timeout;
     ngx_msec_t                  stale_if_error;
     size_t                      zone_size;
+    size_t                      cache_shared;  /* adcp_cache_shared, 0: off */
+    ngx_uint_t                  cache_refresh; /* adcp_cache_refresh, %,
+                                                  0: off */
     ngx_flag_t                  platforms;     /* some adcp_factory is set */
     ngx_array_t                *balancers;     /* upstream{}s with
                                                   adcp_balancer, or NULL */
     ngx_http_adcp_zone_t        zone;
+    ngx_http_adcp_store_t       store;
     ngx_http_adcp_redis_conf_t  redis;
     ngx_msec_t                  task_claim_after;  /* adcp_task_claim_after */
     ngx_msec_t                  task_timeout;      /* adcp_task_timeout */
@@ -76,29 +83,45 @@ typedef struct {
 } ngx_http_adcp_loc_conf_t;
 
 
+typedef struct ngx_http_adcp_ctx_s  ngx_http_adcp_ctx_t;
+
+
 /*
- * per request, in the request pool; subrequests read their main's.  Kept
- * small: on a hit it is most of what the module adds to the request pool
- * (whose 4k blocks a few bytes more would make one more malloc per request)
+ * what a request needs only when it waits (on a build, or a host name) or
+ * fails: allocated then, in the request pool, so that a hit's ctx stays
+ * small
  */
 
 typedef struct {
+    ngx_queue_t                 waiter;        /* in flight->waiters */
+    ngx_http_adcp_ctx_t        *ctx;
+    void                       *flight;
+    void                       *resolve;       /* its host name lookup */
+    ngx_buf_t                  *error_page;    /* adcp_error_pages body */
+    ngx_http_adcp_error_t      *err;           /* when no platform */
+} ngx_http_adcp_aux_t;
+
+
+/*
+ * per request, in the request pool; subrequests read their main's.  Kept
+ * small: on a hit it is most of what the module adds to the request pool
+ * (whose 4k blocks a few bytes more would make one more malloc per request:
+ * with the platform's credential sent as a header, 80 bytes more did)
+ */
+
+struct ngx_http_adcp_ctx_s {
     ngx_http_request_t         *request;
     ngx_str_t                   tenant;        /* "" = none */
-    ngx_http_adcp_envelope_t    env;
+    ngx_http_adcp_envelope_t   *env;           /* a body's (request pool),
+                                                  or ngx_http_adcp_no_env */
 
     ngx_http_adcp_platform_t   *platform;      /* a reference held */
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
-    ngx_queue_t                 waiter;        /* in flight->waiters */
-    void                       *flight;
-    ngx_http_adcp_error_t      *err;           /* when no platform; request
-                                                  pool, only then */
+    ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
     void                       *peer;          /* adcp_balancer's choice */
-    void                       *resolve;       /* its host name lookup */
-    ngx_buf_t                  *error_page;    /* adcp_error_pages body */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
-    unsigned                    cache_status:3;  /* NGX_HTTP_ADCP_CACHE_* */
+    unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */
@@ -107,7 +130,12 @@ typedef struct {
     unsigned                    error_page_sent:1;
     unsigned                    exec_checked:1;
     unsigned                    exec:1;        /* a task's execution */
-} ngx_http_adcp_ctx_t;
+    unsigned                    refresh:1;     /* this host's refresh
+                                                  request */
+};
+
+
+#define ngx_http_adcp_ctx_err(ctx)  ((ctx)->aux ? (ctx)->aux->err : NULL)
 
 
 /* per worker */
@@ -116,11 +144,14 @@ typedef struct {
     ngx_http_adcp_cache_t       cache;
     ngx_http_adcp_zone_t       *zone;
     ngx_http_adcp_row_t        *row;          /* this worker's counters */
+    ngx_http_adcp_store_t      *store;        /* ->sh NULL: none */
+    uint32_t                    epoch;        /* the zone's, for the store */
     ngx_msec_t                  redis_down_ttl;   /* 0: no Redis */
 } ngx_http_adcp_worker_t;
 
 
 extern ngx_module_t             ngx_http_adcp_module;
+extern ngx_http_adcp_envelope_t ngx_http_adcp_no_env;   /* never written */
 extern ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 

@@ -36,6 +36,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_adcp.h"
+#include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_balancer.h"
 
 
@@ -228,7 +229,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
         peer = ctx->peer;
 
         if (peer == NULL) {
-            peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env.task,
+            peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
                                                r->connection->log);
         }
     }
@@ -432,7 +433,7 @@ ngx_http_adcp_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
  * From the access handler, after the platform is resolved and allowed:
  * chooses the request's peer; a host name not yet resolved is resolved
  * while the request waits.  NGX_OK, NGX_DONE (waiting), NGX_DECLINED
- * (ctx->err says why), NGX_ERROR.
+ * (ctx->aux->err says why), NGX_ERROR.
  */
 
 ngx_int_t
@@ -451,7 +452,7 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
             return NGX_OK;
         }
 
-        peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env.task,
+        peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
                                            r->connection->log);
         if (peer == NULL) {
             return NGX_ERROR;
@@ -464,7 +465,7 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return NGX_OK;
     }
 
-    rs = ctx->resolve;
+    rs = ctx->aux ? ctx->aux->resolve : NULL;
 
     if (rs == NULL) {
         return ngx_http_adcp_balancer_resolve(r, ctx, peer);
@@ -671,7 +672,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     rs = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_resolve_t));
-    if (rs == NULL) {
+    if (rs == NULL || ngx_http_adcp_aux(r, ctx) == NULL) {
         return NGX_ERROR;
     }
 
@@ -695,7 +696,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
 
         rs->done = 1;
         rs->failed = 1;
-        ctx->resolve = rs;
+        ctx->aux->resolve = rs;
 
         return ngx_http_adcp_balancer_unavailable(ctx);
     }
@@ -715,7 +716,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
     rctx->timeout = clcf->resolver_timeout;
 
     rs->rctx = rctx;
-    ctx->resolve = rs;
+    ctx->aux->resolve = rs;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp balancer: tenant \"%V\": resolving \"%V\"",
@@ -832,7 +833,7 @@ ngx_http_adcp_balancer_wake(ngx_http_request_t *r)
     ngx_http_adcp_resolve_t  *rs;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
-    rs = ctx ? ctx->resolve : NULL;
+    rs = (ctx && ctx->aux) ? ctx->aux->resolve : NULL;
 
     if (rs == NULL || !rs->done) {
         return;
@@ -868,7 +869,7 @@ ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx)
     ngx_http_adcp_error_t  *err;
 
     err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
-    if (err == NULL) {
+    if (err == NULL || ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
         return NGX_ERROR;
     }
 
@@ -877,7 +878,7 @@ ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx)
                 "retry later");
     err->retry_after = 1;
 
-    ctx->err = err;
+    ctx->aux->err = err;
 
     return NGX_DECLINED;
 }

@@ -22,6 +22,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_adcp.h"
+#include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_json.h"
 #include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_error_page.h"
@@ -108,7 +109,7 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     err.message.data = (u_char *) message;
     err.message.len = ngx_strlen(message);
 
-    if (ngx_http_adcp_error_body(r->pool, ctx->has_env ? &ctx->env : NULL,
+    if (ngx_http_adcp_error_body(r->pool, ctx->has_env ? ctx->env : NULL,
                                  &err, &body, &status)
         != NGX_OK)
     {
@@ -138,7 +139,11 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     b->last_buf = 1;
     b->last_in_chain = 1;
 
-    ctx->error_page = b;
+    if (ngx_http_adcp_aux(r, ctx) == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->aux->error_page = b;
     ctx->error_page_on = 1;
 
     return ngx_http_next_header_filter(r);
@@ -176,7 +181,7 @@ ngx_http_adcp_error_page_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx->error_page_sent = 1;
 
-    b = ctx->error_page;
+    b = ctx->aux->error_page;
 
     if (r->header_only) {
         b->pos = b->last;

@@ -154,9 +154,13 @@ ngx_http_adcp_json_type(ngx_str_t *content_type)
         last--;
     }
 
+    /* as nearly every client sends it, then in any case */
+
     if (last - p == sizeof("application/json") - 1
-        && ngx_strncasecmp(p, (u_char *) "application/json",
-                           sizeof("application/json") - 1) == 0)
+        && (ngx_memcmp(p, "application/json",
+                       sizeof("application/json") - 1) == 0
+            || ngx_strncasecmp(p, (u_char *) "application/json",
+                               sizeof("application/json") - 1) == 0))
     {
         return 1;
     }

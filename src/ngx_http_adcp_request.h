@@ -16,6 +16,8 @@
 
 
 ngx_http_adcp_ctx_t *ngx_http_adcp_ctx(ngx_http_request_t *r);
+ngx_http_adcp_aux_t *ngx_http_adcp_aux(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
 ngx_int_t ngx_http_adcp_tenant_resolve(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 ngx_int_t ngx_http_adcp_variables_add(ngx_conf_t *cf);

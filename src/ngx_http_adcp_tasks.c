@@ -201,18 +201,18 @@ ngx_http_adcp_tasks_poll(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
     if (!amcf->tasks || !ctx->has_env
-        || ctx->env.method == NGX_HTTP_ADCP_METHOD_OTHER
-        || ctx->env.method == NGX_HTTP_ADCP_METHOD_NONE)
+        || ctx->env->method == NGX_HTTP_ADCP_METHOD_OTHER
+        || ctx->env->method == NGX_HTTP_ADCP_METHOD_NONE)
     {
         return NGX_DECLINED;
     }
 
-    if (!(ctx->env.task.len == sizeof("get_task_status") - 1
-          && ngx_strncmp(ctx->env.task.data, "get_task_status",
-                         ctx->env.task.len) == 0)
-        && !(ctx->env.task.len == sizeof("tasks/get") - 1
-             && ngx_strncmp(ctx->env.task.data, "tasks/get",
-                            ctx->env.task.len) == 0))
+    if (!(ctx->env->task.len == sizeof("get_task_status") - 1
+          && ngx_strncmp(ctx->env->task.data, "get_task_status",
+                         ctx->env->task.len) == 0)
+        && !(ctx->env->task.len == sizeof("tasks/get") - 1
+             && ngx_strncmp(ctx->env->task.data, "tasks/get",
+                            ctx->env->task.len) == 0))
     {
         return NGX_DECLINED;
     }
@@ -309,15 +309,15 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
 
-    if (alcf->async == NULL || !ctx->has_env || ctx->env.task.len == 0) {
+    if (alcf->async == NULL || !ctx->has_env || ctx->env->task.len == 0) {
         return NGX_DECLINED;
     }
 
     name = alcf->async->elts;
 
     for (i = 0; i < alcf->async->nelts; i++) {
-        if (name[i].len == ctx->env.task.len
-            && ngx_strncmp(name[i].data, ctx->env.task.data,
+        if (name[i].len == ctx->env->task.len
+            && ngx_strncmp(name[i].data, ctx->env->task.data,
                            name[i].len) == 0)
         {
             break;
@@ -391,7 +391,7 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     ngx_http_adcp_tasks_principal(r, t);
-    ngx_http_adcp_tasks_hash(t, &ctx->env.task, r->connection->log);
+    ngx_http_adcp_tasks_hash(t, &ctx->env->task, r->connection->log);
 
     if (ngx_http_adcp_tasks_id(r, t) != NGX_OK) {
         return NGX_ERROR;
@@ -752,7 +752,7 @@ ngx_http_adcp_tasks_parse(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         return NGX_DECLINED;
     }
 
-    if (t->ctx->env.method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+    if (t->ctx->env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
         t->args = ngx_http_adcp_json_get(params, "arguments");
 
     } else if (ngx_http_adcp_tasks_a2a(t, params) != NGX_OK) {
@@ -1241,7 +1241,7 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     if (t->a2a) {
         ngx_str_set(&transport, "a2a");
 
-    } else if (t->ctx->env.method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+    } else if (t->ctx->env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
         ngx_str_set(&transport, "mcp");
 
     } else {
@@ -1252,7 +1252,7 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
 
     host = r->headers_in.server;
 
-    protocol = ngx_http_adcp_tasks_protocol(&t->ctx->env.task);
+    protocol = ngx_http_adcp_tasks_protocol(&t->ctx->env->task);
 
     ngx_http_adcp_tasks_lit("tenant");
     ngx_http_adcp_tasks_arg(tenant->data, tenant->len);
@@ -1260,7 +1260,7 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     ngx_http_adcp_tasks_arg(t->principal,
                             r->headers_in.authorization ? 32 : 0);
     ngx_http_adcp_tasks_lit("task_type");
-    ngx_http_adcp_tasks_arg(t->ctx->env.task.data, t->ctx->env.task.len);
+    ngx_http_adcp_tasks_arg(t->ctx->env->task.data, t->ctx->env->task.len);
     ngx_http_adcp_tasks_lit("protocol");
     ngx_http_adcp_tasks_arg(protocol, ngx_strlen(protocol));
     ngx_http_adcp_tasks_lit("transport");
@@ -1602,7 +1602,7 @@ ngx_http_adcp_tasks_status(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
 
     if (fields[1] == NULL || fields[1]->len == 0) {
         p = ngx_sprintf(p, ",\"protocol\":\"%s\"",
-                        ngx_http_adcp_tasks_protocol(&t->ctx->env.task));
+                        ngx_http_adcp_tasks_protocol(&t->ctx->env->task));
     }
 
     p = ngx_sprintf(p, ",\"has_webhook\":%s}",
@@ -1670,7 +1670,7 @@ ngx_http_adcp_tasks_send(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
     ngx_chain_t                out;
     ngx_http_adcp_envelope_t  *env;
 
-    env = &t->ctx->env;
+    env = t->ctx->env;
     id = &env->id;
 
     rc = ngx_http_discard_request_body(r);
@@ -1833,7 +1833,7 @@ ngx_http_adcp_tasks_error(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
         err.retry_after = (time_t) ((amcf->redis.ping + 999) / 1000);
     }
 
-    return ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
+    return ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
                                     &err);
 }
 
