@@ -389,7 +389,8 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
             return ngx_http_adcp_refuse(r, ctx,
                        NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "the request body is not application/json");
+                       "the request body is not application/json "
+                       "in UTF-8");
         }
 
         if (json) {
@@ -662,7 +663,7 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 }
 
 
-/* a POST whose Content-Type is application/json, any parameters */
+/* a POST whose Content-Type is application/json, its charset UTF-8 */
 
 static ngx_uint_t
 ngx_http_adcp_json_request(ngx_http_request_t *r)

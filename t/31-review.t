@@ -1,0 +1,146 @@
+#!/usr/bin/perl
+
+# One reading of every request (issue 22), second review: readings of a
+# request that the merged checks (t/30-smuggling.t) did not yet share with
+# every adapter the README names.  Each section: what a hostile buyer
+# sends, what an adapter of that kind would read, and what the gateway
+# must answer (the adapter never contacted, or the checked request only).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Encode ();
+use Test::More;
+use AdcpTest qw(http http_get http_post_json json_decode json_encode
+    schema_check);
+
+my $t = AdcpTest->new;
+
+$t->write_file_expand('nginx.conf', <<'EOF');
+%%TEST_GLOBALS%%
+events {}
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    adcp_tenants {
+        caps.test                       caps;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        server_name caps.test;
+        underscores_in_headers on;
+
+        adcp_factory /_factory;
+
+        location /mcp {
+            adcp on;
+            proxy_set_header X-AdCP-Tenant $adcp_tenant;
+            proxy_set_header X-AdCP-Task $adcp_task;
+            proxy_set_header X-AdCP-Platform-Authorization $adcp_authorization;
+            proxy_pass http://127.0.0.1:%%PORT_adapter%%;
+        }
+
+        location = /_factory {
+            internal;
+            proxy_pass_request_headers off;
+            proxy_pass http://127.0.0.1:%%PORT_factory%%/platforms/$adcp_tenant;
+        }
+    }
+}
+EOF
+
+my $calls = $t->testdir . '/adapter.calls';
+
+# the factory: every tenant may run get_products only
+
+$t->mock($t->port('factory'), sub {
+    my ($req) = @_;
+    my ($tenant) = $req->{uri} =~ m{^/platforms/(.*)$};
+    return [200, {}, json_encode({
+        upstream      => '127.0.0.1:' . $t->port('adapter'),
+        authorization => "Bearer secret-$tenant",
+        capabilities  => ['get_products'],
+    })];
+});
+
+# the adapter: records and echoes what it received
+
+$t->mock($t->port('adapter'), sub {
+    my ($req) = @_;
+    AdcpTest::append_line($calls, json_encode({
+        headers => $req->{headers}, body => $req->{body} }));
+    return [200, {}, json_encode({ adapter => 1,
+        headers => $req->{headers}, body => $req->{body} })];
+});
+
+$t->run();
+
+my $port = $t->port('http');
+my $MCP = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":';
+
+sub adapter_calls { $t->count_lines('adapter.calls') }
+
+sub adcp_error_ok {
+    my ($e, $code, $name) = @_;
+    is($e->{code}, $code, "$name: $code");
+    schema_check($e, 'core/error.json', "$name: valid core/error.json");
+}
+
+# a raw POST to /mcp with the given header lines
+
+sub post {
+    my ($body, @h) = @_;
+    return http($port, "POST /mcp HTTP/1.1\r\nHost: caps.test\r\n"
+        . join('', map { "$_\r\n" } @h)
+        . 'Content-Length: ' . length($body) . "\r\n"
+        . "Connection: close\r\n\r\n$body");
+}
+
+# --- the charset of the body ---------------------------------------------------
+#
+# RFC 8259: JSON between systems is UTF-8.  The MCP TypeScript SDK's server
+# and Express's express.json() decode the body with the charset parameter
+# the buyer sent (iconv-lite: UTF-7, Shift_JIS, ...); the gateway reads
+# the bytes.  In UTF-7 the bytes "n+AGE-me" are the key "name": the gateway
+# reads get_products and a member it does not read, the adapter two names,
+# the last one create_media_buy.
+
+my $body = $MCP . '{"name":"get_products","n+AGE-me":"create_media_buy",'
+    . '"arguments":{}}}';
+is(json_decode(Encode::encode('UTF-8', Encode::decode('UTF-7', $body)))
+    ->{params}{name}, 'create_media_buy',
+    'charset=utf-7: the body as an adapter honouring the charset reads it');
+
+for my $ct ('application/json; charset=utf-7',
+    'application/json;charset="UTF-7"', 'Application/JSON ; Charset=utf-7',
+    'application/json; charset=shift_jis', 'application/json; charset=utf-16',
+    'application/json; charset=iso-8859-1', 'application/json; charset=',
+    'application/json; charset=utf-8; charset=utf-7')
+{
+    my $before = adapter_calls();
+    my $r = post($body, "Content-Type: $ct");
+    is($r->{status}, 400, "Content-Type $ct: HTTP 400");
+    is($r->{headers}{'x-adcp-error'}, 'INVALID_REQUEST',
+        "Content-Type $ct: INVALID_REQUEST");
+    adcp_error_ok((json_decode($r->{body}) // {})->{adcp_error},
+        'INVALID_REQUEST', "Content-Type $ct");
+    is(adapter_calls(), $before, "Content-Type $ct: the adapter is never "
+        . 'contacted');
+}
+
+for my $ct ('application/json; charset=utf-8',
+    'application/json;charset="UTF-8"', 'application/json; Charset=UTF8',
+    'application/json; foo=bar')
+{
+    my $r = post($MCP . '{"name":"get_products"}}', "Content-Type: $ct");
+    is((json_decode($r->{body}) // {})->{headers}{'x-adcp-task'},
+        'get_products', "Content-Type $ct: read, get_products");
+}
+
+$t->stop();
+
+done_testing();
