@@ -46,6 +46,7 @@ static ngx_int_t ngx_http_adcp_refuse_body(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_adcp_json_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_headers_clean(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_adcp_header_ours(ngx_table_elt_t *h);
+static ngx_uint_t ngx_http_adcp_header_is(u_char *name, char *lit);
 
 static ngx_int_t ngx_http_adcp_init_process(ngx_cycle_t *cycle);
 static void ngx_http_adcp_exit_process(ngx_cycle_t *cycle);
@@ -743,22 +744,50 @@ ngx_http_adcp_headers_clean(ngx_http_request_t *r)
 }
 
 
-/* X-AdCP-*, caseless, but X-AdCP-Auth */
+/*
+ * X-AdCP-*, caseless, '_' as '-' (WSGI and CGI servers read both as '_';
+ * nginx keeps underscores with underscores_in_headers on), but X-AdCP-Auth
+ */
 
 static ngx_uint_t
 ngx_http_adcp_header_ours(ngx_table_elt_t *h)
 {
     if (h->key.len < sizeof("X-AdCP-") - 1
         || (h->key.data[0] | 0x20) != 'x'
-        || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-",
-                           sizeof("X-AdCP-") - 1) != 0)
+        || !ngx_http_adcp_header_is(h->key.data, "X-AdCP-"))
     {
         return 0;
     }
 
     return h->key.len != sizeof("X-AdCP-Auth") - 1
-           || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-Auth",
-                              sizeof("X-AdCP-Auth") - 1) != 0;
+           || !ngx_http_adcp_header_is(h->key.data, "X-AdCP-Auth");
+}
+
+
+/* the name starts with lit, caseless, '_' matching a '-' of lit */
+
+static ngx_uint_t
+ngx_http_adcp_header_is(u_char *name, char *lit)
+{
+    u_char  c;
+
+    for ( /* void */ ; *lit; name++, lit++) {
+        c = *name;
+
+        if (*lit == '-') {
+            if (c != '-' && c != '_') {
+                return 0;
+            }
+
+            continue;
+        }
+
+        if (ngx_tolower(c) != ngx_tolower((u_char) *lit)) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -141,6 +141,34 @@ for my $ct ('application/json; charset=utf-8',
         'get_products', "Content-Type $ct: read, get_products");
 }
 
+# --- inbound X-AdCP-* headers spelled with underscores -------------------------
+#
+# With underscores_in_headers on, nginx keeps "X_AdCP_Platform_Authorization"
+# and proxies it as it is.  An adapter behind WSGI or CGI (Django, Flask,
+# PHP) reads headers as HTTP_X_ADCP_PLATFORM_AUTHORIZATION, '-' and '_'
+# alike: the buyer's value beside the gateway's, and which one wins is the
+# server's choice.  The namespace is the gateway's in every spelling.
+
+my $before = adapter_calls();
+my $r = http_post_json($port, 'caps.test', '/mcp',
+    $MCP . '{"name":"get_products"}}',
+    'X_AdCP_Platform_Authorization' => 'Bearer buyer-chosen',
+    'X-AdCP_Task'                   => 'create_media_buy',
+    'x_adcp-tenant'                 => 'other',
+    'X_ADCP_DEBUG'                  => 'on',
+    'X_AdCP_Auth'                   => 'buyer-credential');
+is(adapter_calls(), $before + 1, 'X_AdCP_*: proxied once');
+my $seen = (json_decode($r->{body}) // {})->{headers} // {};
+my @buyer = grep { /^x[-_]adcp[-_]/i && /_/ && !/^x_adcp_auth$/i }
+    sort keys %$seen;
+is("@buyer", '', 'no X-AdCP- header spelled with underscores reaches the '
+    . 'adapter');
+is($seen->{'x-adcp-platform-authorization'}, 'Bearer secret-caps',
+    'X-AdCP-Platform-Authorization: the gateway\'s');
+is($seen->{'x-adcp-task'}, 'get_products', 'X-AdCP-Task: the checked task');
+is($seen->{'x_adcp_auth'}, 'buyer-credential',
+    'X_AdCP_Auth (the buyer\'s credential, another spelling): kept');
+
 $t->stop();
 
 done_testing();
