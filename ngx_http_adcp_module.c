@@ -642,7 +642,8 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     err.message.data = ngx_pnalloc(r->pool,
                                    sizeof("the member \"\" appears more "
-                                          "than once in its object") - 1
+                                          "than once in its object, or "
+                                          "spelled another way") - 1
                                    + err.field.len);
     if (err.message.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -650,7 +651,8 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     err.message.len = ngx_sprintf(err.message.data,
                                   "the member \"%V\" appears more than once "
-                                  "in its object", &err.field)
+                                  "in its object, or spelled another way",
+                                  &err.field)
                       - err.message.data;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -169,6 +169,47 @@ is($seen->{'x-adcp-task'}, 'get_products', 'X-AdCP-Task: the checked task');
 is($seen->{'x_adcp_auth'}, 'buyer-credential',
     'X_AdCP_Auth (the buyer\'s credential, another spelling): kept');
 
+# --- members in another spelling -----------------------------------------------
+#
+# Go's encoding/json matches a key to a struct field caselessly, with
+# U+017F (long s) as s and U+212A (Kelvin sign) as k, the last one winning:
+# an adapter in Go (mark3labs/mcp-go, the MCP Go SDK before 1.3.1:
+# CVE-2026-27896) reads "Name" as params.name.  The gateway must not judge
+# get_products while such an adapter runs create_media_buy, nor pass a body
+# where it finds no task and the adapter finds one.
+
+for my $case (
+    [ 'params.Name beside params.name', $MCP . '{"name":"get_products",'
+      . '"Name":"create_media_buy","arguments":{}}}', 'params.name' ],
+    [ 'params.NAME alone', $MCP . '{"NAME":"create_media_buy",'
+      . '"arguments":{}}}', 'params.name' ],
+    [ 'params with a long s', '{"jsonrpc":"2.0","id":1,"method":"tools/call",'
+      . '"params":{"name":"get_products"},"param\u017f":{"name":'
+      . '"create_media_buy"}}', 'params' ],
+    [ 'A2A skill with a Kelvin sign', '{"jsonrpc":"2.0","id":1,"method":'
+      . '"SendMessage","params":{"message":{"parts":[{"data":{"skill":'
+      . '"get_products","s\u212aill":"create_media_buy"}}]}}}',
+      'params.message.parts[].data.skill' ],
+)
+{
+    my ($name, $b, $field) = @$case;
+    my $before = adapter_calls();
+    my $r = http_post_json($port, 'caps.test', '/mcp', $b);
+    my $j = json_decode($r->{body}) // {};
+    is($r->{headers}{'x-adcp-error'}, 'INVALID_REQUEST',
+        "$name: INVALID_REQUEST");
+    my $e = $j->{result}{structuredContent}{adcp_error}
+        // $j->{error}{data}{adcp_error};
+    adcp_error_ok($e, 'INVALID_REQUEST', $name);
+    is($e->{field}, $field, "$name: field $field");
+    is(adapter_calls(), $before, "$name: the adapter is never contacted");
+}
+
+my $r2 = http_post_json($port, 'caps.test', '/mcp', $MCP
+    . '{"name":"get_products","arguments":{"Name":"x","names":1}}}');
+is((json_decode($r2->{body}) // {})->{headers}{'x-adcp-task'},
+    'get_products', 'other spellings where the module does not read: read');
+
 $t->stop();
 
 done_testing();

@@ -189,6 +189,70 @@ static test_case_t  cases[] = {
       "\"parameters\":{},\"parameters\":{}}}]}}}",
       E_DUP, M_A2A, "2", "" },
 
+    /*
+     * a member the module reads spelled in another case, or with a letter
+     * Go's encoding/json folds to ASCII (U+017F long s, U+212A Kelvin
+     * sign, U+0130 and U+0131): the same member for a Go adapter, which
+     * matches keys caselessly, last one winning (CVE-2026-27896)
+     */
+
+    { "case variant of params.name beside it",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+      "\"get_products\",\"Name\":\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "case variant of params.name alone",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"NAME\":"
+      "\"create_media_buy\",\"arguments\":{}}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "case variant of arguments",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\","
+      "\"arguments\":{},\"Arguments\":{\"a\":1}}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "case variant of method",
+      "{\"id\":1,\"method\":\"tools/list\",\"METHOD\":\"tools/call\","
+      "\"params\":{\"name\":\"create_media_buy\"}}",
+      E_DUP, M_OTHER, "1", "" },
+
+    { "case variant of params, escaped",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\"},"
+      "\"P\\u0061rams\":{\"name\":\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "params with a long s (UTF-8)",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\"},"
+      "\"param\xc5\xbf\":{\"name\":\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "params with a long s (escaped)",
+      "{\"id\":1,\"method\":\"tools/call\",\"param\\u017f\":{\"name\":"
+      "\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "id with a dotless i",
+      "{\"\xc4\xb1" "d\":2,\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"g\"}}",
+      E_DUP, M_OTHER, "null", "" },
+
+    { "A2A skill with a Kelvin sign",
+      "{\"id\":2,\"method\":\"SendMessage\",\"params\":{\"message\":"
+      "{\"parts\":[{\"data\":{\"skill\":\"get_products\",\"s\\u212aill\":"
+      "\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "A2A Message, case variant",
+      "{\"id\":2,\"method\":\"SendMessage\",\"params\":{\"Message\":"
+      "{\"parts\":[{\"data\":{\"skill\":\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "keys near the members' names: fine",
+      "{\"id\":1,\"ids\":2,\"i\":3,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"g\",\"names\":1,\"nam\":2,\"n\xd0\xb0" "me\":3,"
+      "\"_name\":4,\"argument\":5}}",
+      E_OK, M_CALL, "1", "g" },
+
     { "a member repeated where the module does not read: fine",
       "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\","
       "\"arguments\":{\"brief\":\"a\",\"brief\":\"b\",\"x\":{\"name\":1,"
