@@ -93,8 +93,6 @@ struct ngx_http_adcp_envelope_parser_s {
     ngx_uint_t                   skills;     /* data parts naming a skill */
     ngx_str_t                    part_skill;
 
-    unsigned                     part_kind:1;
-    unsigned                     part_data:1;
     unsigned                     part_skill_seen:1;
     unsigned                     id_after_key:1;
     unsigned                     id_invalid:1;
@@ -1453,11 +1451,6 @@ ngx_http_adcp_env_scalar(ngx_http_adcp_envelope_parser_t *p, u_char *s,
 
         break;
 
-    case NGX_HTTP_ADCP_K_KIND:
-        p->part_kind = 1;
-        p->part_data = (string && ngx_http_adcp_env_is(s, len, "data"));
-        break;
-
     case NGX_HTTP_ADCP_K_SKILL:
         if (string) {
             if (ngx_http_adcp_env_copy(p, &p->part_skill, s, len, 0)
@@ -1561,8 +1554,6 @@ ngx_http_adcp_env_open(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
     case NGX_HTTP_ADCP_K_PART:
         if (map) {
             frame = NGX_HTTP_ADCP_FR_PART;
-            p->part_kind = 0;
-            p->part_data = 0;
             p->part_skill_seen = 0;
         }
 
@@ -1617,7 +1608,13 @@ ngx_http_adcp_env_close(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
     switch (frame) {
 
     case NGX_HTTP_ADCP_FR_PART:
-        if (p->part_skill_seen && (!p->part_kind || p->part_data)) {
+        /*
+         * whatever its "kind": A2A 1.0 has none (an adapter reads the
+         * data of a part that says "text"), and a 0.3 adapter may look at
+         * data alone; a skill named anywhere is a skill checked here
+         */
+
+        if (p->part_skill_seen) {
             if (p->skills++ == 0) {
                 p->skill = p->part_skill;
             }

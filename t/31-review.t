@@ -210,6 +210,28 @@ my $r2 = http_post_json($port, 'caps.test', '/mcp', $MCP
 is((json_decode($r2->{body}) // {})->{headers}{'x-adcp-task'},
     'get_products', 'other spellings where the module does not read: read');
 
+# --- an A2A part whose "kind" is not "data" -------------------------------------
+#
+# A2A 1.0 parts have no "kind": an adapter for SendMessage reads a part's
+# data whatever else the part says, and a 0.3 adapter may look at data
+# alone.  A part saying "text" with a data.skill is a skill to check.
+
+for my $m ('SendMessage', 'message/send') {
+    my $before = adapter_calls();
+    my $r = http_post_json($port, 'caps.test', '/mcp', '{"jsonrpc":"2.0",'
+        . '"id":"k","method":"' . $m . '","params":{"message":{"parts":'
+        . '[{"kind":"text","data":{"skill":"create_media_buy","input":{}}}'
+        . ']}}}');
+    my $j = json_decode($r->{body}) // {};
+    is($r->{headers}{'x-adcp-error'}, 'UNSUPPORTED_FEATURE',
+        "$m, a \"text\" part naming create_media_buy: checked, "
+        . 'UNSUPPORTED_FEATURE');
+    adcp_error_ok($j->{error}{data}{adcp_error}, 'UNSUPPORTED_FEATURE',
+        "$m, a \"text\" part naming create_media_buy");
+    is(adapter_calls(), $before,
+        "$m, a \"text\" part naming create_media_buy: no adapter");
+}
+
 $t->stop();
 
 done_testing();

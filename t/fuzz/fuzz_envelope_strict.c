@@ -587,7 +587,7 @@ static void
 strict_read(yajl_val root, expect_t *x)
 {
     size_t       i;
-    yajl_val     params, name, message, parts, part, kind, data, skill;
+    yajl_val     params, name, message, parts, part, data, skill;
     ngx_uint_t   dup, dup_id, dup_method, skills;
     const char  *first_skill;
 
@@ -633,7 +633,7 @@ strict_read(yajl_val root, expect_t *x)
             continue;
         }
 
-        kind = strict_get(part, "kind", &dup);
+        (void) strict_get(part, "kind", &dup);
         data = strict_get(part, "data", &dup);
 
         if (data == NULL || !YAJL_IS_OBJECT(data)) {
@@ -644,11 +644,7 @@ strict_read(yajl_val root, expect_t *x)
         (void) strict_get(data, "parameters", &dup);
         (void) strict_get(data, "input", &dup);
 
-        if (skill && YAJL_IS_STRING(skill)
-            && (kind == NULL
-                || (YAJL_IS_STRING(kind) && strcmp(kind->u.string, "data")
-                                            == 0)))
-        {
+        if (skill && YAJL_IS_STRING(skill)) {
             if (skills++ == 0) {
                 first_skill = skill->u.string;
             }

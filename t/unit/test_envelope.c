@@ -277,10 +277,24 @@ static test_case_t  cases[] = {
       "[{\"data\":{\"skill\":\"s\"},\"kind\":\"data\"}]}},\"id\":null}",
       E_OK, M_A2A, "null", "s" },
 
-    { "a2a 0.3 text part with data is not a skill",
+    { "a2a 0.3 text part with data: its skill is checked (an adapter may "
+      "read data alone)",
       "{\"id\":1,\"method\":\"message/send\",\"params\":{\"message\":"
       "{\"parts\":[{\"kind\":\"text\",\"data\":{\"skill\":\"no\"}}]}}}",
-      E_OK, M_A2A, "1", "" },
+      E_OK, M_A2A, "1", "no" },
+
+    { "a2a 1.0 SendMessage, a part saying \"text\" with data (1.0 has no "
+      "kind: the adapter reads the data)",
+      "{\"id\":1,\"method\":\"SendMessage\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"text\",\"data\":{\"skill\":"
+      "\"create_media_buy\"}}]}}}",
+      E_OK, M_A2A, "1", "create_media_buy" },
+
+    { "a2a, a text-kind part and a data part, each naming a skill",
+      "{\"id\":1,\"method\":\"message/send\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"text\",\"data\":{\"skill\":\"c\"}},"
+      "{\"kind\":\"data\",\"data\":{\"skill\":\"g\"}}]}}}",
+      E_AMBIG, M_A2A, "1", "" },
 
     { "a2a 1.0 SendMessage",
       "{\"id\":\"x\",\"method\":\"SendMessage\",\"params\":{\"message\":"
