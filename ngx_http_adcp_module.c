@@ -749,6 +749,7 @@ ngx_http_adcp_headers_clean(ngx_http_request_t *r)
 /*
  * X-AdCP-*, caseless, '_' as '-' (WSGI and CGI servers read both as '_';
  * nginx keeps underscores with underscores_in_headers on), but X-AdCP-Auth
+ * spelled so
  */
 
 static ngx_uint_t
@@ -761,8 +762,11 @@ ngx_http_adcp_header_ours(ngx_table_elt_t *h)
         return 0;
     }
 
+    /* the buyer's credential in its own spelling only (tasks store it) */
+
     return h->key.len != sizeof("X-AdCP-Auth") - 1
-           || !ngx_http_adcp_header_is(h->key.data, "X-AdCP-Auth");
+           || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-Auth",
+                              sizeof("X-AdCP-Auth") - 1) != 0;
 }
 
 
