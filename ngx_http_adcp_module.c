@@ -383,15 +383,16 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
         json = ngx_http_adcp_json_request(r);
 
-        if (!json && r->method == NGX_HTTP_POST
+        if (!json
             && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
         {
             ctx->body_done = 1;
 
             return ngx_http_adcp_refuse(r, ctx,
                        NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "the request body is not application/json "
-                       "in UTF-8");
+                       r->method == NGX_HTTP_POST
+                       ? "the request body is not application/json in UTF-8"
+                       : "a request body is read with POST only");
         }
 
         if (json) {

@@ -205,9 +205,9 @@ for my $case (
     is(adapter_calls(), $before, "$name: the adapter is never contacted");
 }
 
-my $r2 = http_post_json($port, 'caps.test', '/mcp', $MCP
+$r = http_post_json($port, 'caps.test', '/mcp', $MCP
     . '{"name":"get_products","arguments":{"Name":"x","names":1}}}');
-is((json_decode($r2->{body}) // {})->{headers}{'x-adcp-task'},
+is((json_decode($r->{body}) // {})->{headers}{'x-adcp-task'},
     'get_products', 'other spellings where the module does not read: read');
 
 # --- an A2A part whose "kind" is not "data" -------------------------------------
@@ -231,6 +231,40 @@ for my $m ('SendMessage', 'message/send') {
     is(adapter_calls(), $before,
         "$m, a \"text\" part naming create_media_buy: no adapter");
 }
+
+# --- a body with another method --------------------------------------------------
+#
+# The module reads a POST's body only; a PUT, PATCH or GET with a body went
+# to the adapter unread, with the tenant's credential.  A JSON-RPC server
+# that does not route by method (or an adapter's framework that takes
+# PATCH like POST) runs what it holds.
+
+my $cmb = $MCP . '{"name":"create_media_buy","arguments":{}}}';
+
+for my $m ('PUT', 'PATCH', 'GET', 'DELETE') {
+    for my $te (0, 1) {
+        my $name = "$m with a JSON body" . ($te ? ', chunked' : '');
+        my $before = adapter_calls();
+        my $r = http($port, "$m /mcp HTTP/1.1\r\nHost: caps.test\r\n"
+            . "Content-Type: application/json\r\n"
+            . ($te ? "Transfer-Encoding: chunked\r\n"
+                : 'Content-Length: ' . length($cmb) . "\r\n")
+            . "Connection: close\r\n\r\n"
+            . ($te ? sprintf("%x\r\n%s\r\n0\r\n\r\n", length $cmb, $cmb)
+                : $cmb));
+        is($r->{status}, 400, "$name: HTTP 400");
+        is($r->{headers}{'x-adcp-error'}, 'INVALID_REQUEST',
+            "$name: INVALID_REQUEST");
+        adcp_error_ok((json_decode($r->{body}) // {})->{adcp_error},
+            'INVALID_REQUEST', $name);
+        is(adapter_calls(), $before, "$name: the adapter is never contacted");
+    }
+}
+
+$r = http($port, "DELETE /mcp HTTP/1.1\r\nHost: caps.test\r\n"
+    . "Content-Length: 0\r\nConnection: close\r\n\r\n");
+is((json_decode($r->{body}) // {})->{adapter}, 1,
+    'DELETE without a body (MCP ends a session so): passes');
 
 $t->stop();
 
