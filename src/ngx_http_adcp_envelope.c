@@ -214,6 +214,17 @@ ngx_http_adcp_envelope_feed(ngx_http_adcp_envelope_parser_t *p, u_char *data,
         return p->nomem ? NGX_ERROR : NGX_DECLINED;
     }
 
+    /*
+     * yajl takes \v and \f for whitespace (and refuses them in strings):
+     * not JSON for RFC 8259 nor for any adapter's parser
+     */
+
+    if (memchr(data, '\v', len) || memchr(data, '\f', len)) {
+        p->failed = 1;
+        p->env->error = NGX_HTTP_ADCP_ENV_SYNTAX;
+        return NGX_DECLINED;
+    }
+
     st = yajl_parse(p->yajl, data, len);
 
     if (st == yajl_status_ok) {

@@ -266,6 +266,25 @@ $r = http($port, "DELETE /mcp HTTP/1.1\r\nHost: caps.test\r\n"
 is((json_decode($r->{body}) // {})->{adapter}, 1,
     'DELETE without a body (MCP ends a session so): passes');
 
+# --- whitespace only yajl takes ---------------------------------------------------
+#
+# yajl's lexer takes \f and \v between tokens; RFC 8259, Python, Node and Go
+# do not.  The gateway would check (and, with adcp_async, accept and store)
+# a task whose body no adapter can read.
+
+for my $c ("\f", "\x0b") {
+    my $name = sprintf 'a body with \\x%02x between members', ord $c;
+    my $before = adapter_calls();
+    my $r = http_post_json($port, 'caps.test', '/mcp', '{"jsonrpc":"2.0",'
+        . '"id":1,' . $c . '"method":"tools/call","params":{"name":'
+        . '"get_products"}}');
+    my $j = json_decode($r->{body}) // {};
+    is($r->{status}, 400, "$name: HTTP 400");
+    is($j->{error}{code}, -32700, "$name: JSON-RPC -32700");
+    adcp_error_ok($j->{error}{data}{adcp_error}, 'INVALID_REQUEST', $name);
+    is(adapter_calls(), $before, "$name: the adapter is never contacted");
+}
+
 $t->stop();
 
 done_testing();

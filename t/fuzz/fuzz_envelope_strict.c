@@ -93,9 +93,9 @@ static void
 gen_ws(gen_t *g)
 {
     static const char  *ws[] = { "", "", "", "", "", " ", "\n", "\t ",
-                                 "\r\n  " };
+                                 "\r\n  ", "\f", "\v" };
 
-    gen_put(g, ws[gen_byte(g) % 9]);
+    gen_put(g, ws[gen_byte(g) % (gen_byte(g) % 64 ? 9 : 11)]);
 }
 
 
@@ -453,7 +453,8 @@ gen_rpc(gen_t *g)
 
 /*
  * RFC 8259 JSON: yajl's parser as configured by default (yajl_tree_parse()
- * allows comments, so its tree is used only for what this accepts)
+ * allows comments, so its tree is used only for what this accepts), but
+ * for its two extra whitespace characters
  */
 
 static ngx_uint_t
@@ -464,7 +465,10 @@ strict_valid(u_char *p, size_t len)
 
     h = yajl_alloc(NULL, NULL, NULL);
 
-    ok = yajl_parse(h, p, len) == yajl_status_ok
+    /* yajl's lexer takes \v and \f for whitespace: RFC 8259 does not */
+
+    ok = memchr(p, '\v', len) == NULL && memchr(p, '\f', len) == NULL
+         && yajl_parse(h, p, len) == yajl_status_ok
          && yajl_complete_parse(h) == yajl_status_ok;
 
     yajl_free(h);

@@ -364,6 +364,17 @@ static test_case_t  cases[] = {
     { "control character in a string", "{\"x\":\"a\tb\"}", E_SYNTAX,
       M_NONE, "", "" },
 
+    /* yajl takes \v and \f for whitespace; RFC 8259 (and every adapter's
+       parser) does not */
+
+    { "form feed between members",
+      "{\"id\":1,\f\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}",
+      E_SYNTAX, M_NONE, "", "" },
+    { "vertical tab before a value",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\v\"x\"}}",
+      E_SYNTAX, M_NONE, "", "" },
+    { "form feed after the body", "{\"a\":1}\f", E_SYNTAX, M_NONE, "", "" },
+
     { NULL, NULL, 0, 0, NULL, NULL }
 };
 
