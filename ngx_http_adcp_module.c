@@ -49,6 +49,7 @@ static ngx_int_t ngx_http_adcp_refuse_body(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_adcp_json_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_headers_clean(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_adcp_header_ours(ngx_table_elt_t *h);
+static ngx_uint_t ngx_http_adcp_header_is(u_char *name, char *lit);
 
 static ngx_int_t ngx_http_adcp_init_process(ngx_cycle_t *cycle);
 static void ngx_http_adcp_exit_process(ngx_cycle_t *cycle);
@@ -416,14 +417,16 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
         json = ngx_http_adcp_json_request(r);
 
-        if (!json && r->method == NGX_HTTP_POST
+        if (!json
             && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
         {
             ctx->body_done = 1;
 
             return ngx_http_adcp_refuse(r, ctx,
                        NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "the request body is not application/json");
+                       r->method == NGX_HTTP_POST
+                       ? "the request body is not application/json in UTF-8"
+                       : "a request body is read with POST only");
         }
 
         if (json) {
@@ -730,7 +733,8 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     err.message.data = ngx_pnalloc(r->pool,
                                    sizeof("the member \"\" appears more "
-                                          "than once in its object") - 1
+                                          "than once in its object, or "
+                                          "spelled another way") - 1
                                    + err.field.len);
     if (err.message.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -738,7 +742,8 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     err.message.len = ngx_sprintf(err.message.data,
                                   "the member \"%V\" appears more than once "
-                                  "in its object", &err.field)
+                                  "in its object, or spelled another way",
+                                  &err.field)
                       - err.message.data;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -752,7 +757,7 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 }
 
 
-/* a POST whose Content-Type is application/json, any parameters */
+/* a POST whose Content-Type is application/json, its charset UTF-8 */
 
 static ngx_uint_t
 ngx_http_adcp_json_request(ngx_http_request_t *r)
@@ -832,22 +837,54 @@ ngx_http_adcp_headers_clean(ngx_http_request_t *r)
 }
 
 
-/* X-AdCP-*, caseless, but X-AdCP-Auth */
+/*
+ * X-AdCP-*, caseless, '_' as '-' (WSGI and CGI servers read both as '_';
+ * nginx keeps underscores with underscores_in_headers on), but X-AdCP-Auth
+ * spelled so
+ */
 
 static ngx_uint_t
 ngx_http_adcp_header_ours(ngx_table_elt_t *h)
 {
     if (h->key.len < sizeof("X-AdCP-") - 1
         || (h->key.data[0] | 0x20) != 'x'
-        || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-",
-                           sizeof("X-AdCP-") - 1) != 0)
+        || !ngx_http_adcp_header_is(h->key.data, "X-AdCP-"))
     {
         return 0;
     }
 
+    /* the buyer's credential in its own spelling only (tasks store it) */
+
     return h->key.len != sizeof("X-AdCP-Auth") - 1
            || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-Auth",
                               sizeof("X-AdCP-Auth") - 1) != 0;
+}
+
+
+/* the name starts with lit, caseless, '_' matching a '-' of lit */
+
+static ngx_uint_t
+ngx_http_adcp_header_is(u_char *name, char *lit)
+{
+    u_char  c;
+
+    for ( /* void */ ; *lit; name++, lit++) {
+        c = *name;
+
+        if (*lit == '-') {
+            if (c != '-' && c != '_') {
+                return 0;
+            }
+
+            continue;
+        }
+
+        if (ngx_tolower(c) != ngx_tolower((u_char) *lit)) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

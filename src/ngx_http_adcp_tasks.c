@@ -773,7 +773,7 @@ static ngx_int_t
 ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
 {
     size_t     i;
-    yajl_val   message, parts, part, kind, data, skill, v;
+    yajl_val   message, parts, part, data, skill, v;
 
     if (ngx_strncmp(t->rpc.data, "message/", 8) == 0) {
         t->a2a = NGX_HTTP_ADCP_A2A_03;
@@ -801,17 +801,10 @@ ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
     for (i = 0; i < parts->u.array.len; i++) {
         part = parts->u.array.values[i];
 
-        kind = ngx_http_adcp_json_get(part, "kind");
         data = ngx_http_adcp_json_get(part, "data");
         skill = ngx_http_adcp_json_get(data, "skill");
 
         if (skill == NULL || !YAJL_IS_STRING(skill)) {
-            continue;
-        }
-
-        if (kind && !(YAJL_IS_STRING(kind)
-                      && ngx_strcmp(kind->u.string, "data") == 0))
-        {
             continue;
         }
 
