@@ -39,9 +39,12 @@
 #include "ngx_http_adcp_redis.h"
 #include "ngx_http_adcp_json.h"
 #include "ngx_http_adcp_balancer.h"
+#include "ngx_http_adcp_refresh.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_adcp_refresh_handler(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
 static void ngx_http_adcp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_refuse(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, char *message);
@@ -50,6 +53,7 @@ static ngx_int_t ngx_http_adcp_refuse_body(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_adcp_json_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_headers_clean(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_adcp_header_ours(ngx_table_elt_t *h);
+static ngx_uint_t ngx_http_adcp_header_is(u_char *name, char *lit);
 
 static ngx_int_t ngx_http_adcp_init_process(ngx_cycle_t *cycle);
 static void ngx_http_adcp_exit_process(ngx_cycle_t *cycle);
@@ -70,6 +74,10 @@ static char *ngx_http_adcp_location_uri(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_adcp_cache_shared(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_adcp_cache_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -149,6 +157,20 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_adcp_main_conf_t, cache_ttl),
+      NULL },
+
+    { ngx_string("adcp_cache_shared"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_adcp_cache_shared,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("adcp_cache_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_adcp_cache_refresh,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("adcp_failure_ttl"),
@@ -290,6 +312,19 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* this host's own refresh request (a loopback HTTP/1.0 GET) */
+
+    if (ctx->refresh
+        || (r->http_version == NGX_HTTP_VERSION_10
+            && r->method == NGX_HTTP_GET && !ctx->tenant_done))
+    {
+        rc = ngx_http_adcp_refresh_handler(r, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     if (!ctx->body_done) {
 
         /*
@@ -299,14 +334,16 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
         json = ngx_http_adcp_json_request(r);
 
-        if (!json && r->method == NGX_HTTP_POST
+        if (!json
             && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
         {
             ctx->body_done = 1;
 
             return ngx_http_adcp_refuse(r, ctx,
                        NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "the request body is not application/json");
+                       r->method == NGX_HTTP_POST
+                       ? "the request body is not application/json in UTF-8"
+                       : "a request body is read with POST only");
         }
 
         if (json) {
@@ -329,7 +366,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     if (ctx->has_env) {
 
-        switch (ctx->env.error) {
+        switch (ctx->env->error) {
 
         case NGX_HTTP_ADCP_ENV_OK:
             break;
@@ -381,7 +418,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\" task \"%V\"",
-                   &ctx->tenant, &ctx->env.task);
+                   &ctx->tenant, &ctx->env->task);
 
     if (alcf->factory.len == 0) {
         return NGX_DECLINED;
@@ -410,20 +447,20 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
-        if (ctx->err == NULL) {
+        if (ngx_http_adcp_ctx_err(ctx) == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ngx_http_finalize_request(r,
-            ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
-                                     ctx->err));
+            ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
+                                     ctx->aux->err));
         return NGX_DONE;
 
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!ngx_http_adcp_platform_allows(ctx->platform, &ctx->env.task)) {
+    if (!ngx_http_adcp_platform_allows(ctx->platform, &ctx->env->task)) {
         return ngx_http_adcp_refuse(r, ctx,
                                     NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE,
                                     "this account does not support the "
@@ -451,13 +488,13 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
-        if (ctx->err == NULL) {
+        if (ngx_http_adcp_ctx_err(ctx) == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ngx_http_finalize_request(r,
-            ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
-                                     ctx->err));
+            ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
+                                     ctx->aux->err));
         return NGX_DONE;
     }
 
@@ -465,29 +502,85 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A refresh request: answered 204 once the platform's rebuild has ended
+ * (or at once when there is none to make here); never proxied.
+ * NGX_DECLINED: a buyer's request.
+ */
+
+static ngx_int_t
+ngx_http_adcp_refresh_handler(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_int_t                   rc;
+    ngx_msec_t                  after;
+    ngx_http_adcp_loc_conf_t   *alcf;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    if (!ctx->refresh) {
+        amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+        if (!amcf->platforms || amcf->zone.sh == NULL
+            || ngx_http_adcp_refresh_marked(r, amcf->zone.sh->task_secret,
+                                            &ctx->tenant, &after)
+               != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        ctx->refresh = 1;
+        ctx->tenant_done = 1;
+        ctx->body_done = 1;
+
+        alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
+
+        if (alcf->factory.len == 0) {
+            return NGX_HTTP_NO_CONTENT;
+        }
+
+        rc = ngx_http_adcp_factory_refresh(r, ctx, after);
+
+    } else {
+        rc = ngx_http_adcp_factory_resolve(r, ctx);
+    }
+
+    if (rc == NGX_DONE) {
+        return NGX_DONE;
+    }
+
+    return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                             : NGX_HTTP_NO_CONTENT;
+}
+
+
 static void
 ngx_http_adcp_body_handler(ngx_http_request_t *r)
 {
-    ngx_http_adcp_ctx_t  *ctx;
+    ngx_http_adcp_ctx_t       *ctx;
+    ngx_http_adcp_envelope_t  *env;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
 
     ctx->body_done = 1;
 
-    if (r->request_body == NULL
+    /* the body's envelope: its own allocation (a GET has none) */
+
+    env = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_envelope_t));
+
+    if (env == NULL || r->request_body == NULL
         || ngx_http_adcp_envelope_parse_chain(r->pool, r->request_body->bufs,
-                                              &ctx->env, r->connection->log)
+                                              env, r->connection->log)
            != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
+    ctx->env = env;
     ctx->has_env = 1;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp envelope: id \"%V\" method %ui task \"%V\"",
-                   &ctx->env.id, ctx->env.method, &ctx->env.task);
+                   &ctx->env->id, ctx->env->method, &ctx->env->task);
 
     r->preserve_body = 1;
 
@@ -511,7 +604,7 @@ ngx_http_adcp_refuse(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     err.message.len = ngx_strlen(message);
 
     ngx_http_finalize_request(r,
-        ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL, &err));
+        ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL, &err));
 
     return NGX_DONE;
 }
@@ -527,12 +620,13 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_memzero(&err, sizeof(ngx_http_adcp_error_t));
 
     err.code = NGX_HTTP_ADCP_ERR_INVALID_REQUEST;
-    err.field.data = (u_char *) ctx->env.dup;
-    err.field.len = ngx_strlen(ctx->env.dup);
+    err.field.data = (u_char *) ctx->env->dup;
+    err.field.len = ngx_strlen(ctx->env->dup);
 
     err.message.data = ngx_pnalloc(r->pool,
                                    sizeof("the member \"\" appears more "
-                                          "than once in its object") - 1
+                                          "than once in its object, or "
+                                          "spelled another way") - 1
                                    + err.field.len);
     if (err.message.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -540,21 +634,22 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     err.message.len = ngx_sprintf(err.message.data,
                                   "the member \"%V\" appears more than once "
-                                  "in its object", &err.field)
+                                  "in its object, or spelled another way",
+                                  &err.field)
                       - err.message.data;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "adcp: a request body repeats \"%V\", refused",
                   &err.field);
 
-    ngx_http_finalize_request(r, ngx_http_adcp_error_send(r, &ctx->env,
+    ngx_http_finalize_request(r, ngx_http_adcp_error_send(r, ctx->env,
                                                           &err));
 
     return NGX_DONE;
 }
 
 
-/* a POST whose Content-Type is application/json, any parameters */
+/* a POST whose Content-Type is application/json, its charset UTF-8 */
 
 static ngx_uint_t
 ngx_http_adcp_json_request(ngx_http_request_t *r)
@@ -634,22 +729,54 @@ ngx_http_adcp_headers_clean(ngx_http_request_t *r)
 }
 
 
-/* X-AdCP-*, caseless, but X-AdCP-Auth */
+/*
+ * X-AdCP-*, caseless, '_' as '-' (WSGI and CGI servers read both as '_';
+ * nginx keeps underscores with underscores_in_headers on), but X-AdCP-Auth
+ * spelled so
+ */
 
 static ngx_uint_t
 ngx_http_adcp_header_ours(ngx_table_elt_t *h)
 {
     if (h->key.len < sizeof("X-AdCP-") - 1
         || (h->key.data[0] | 0x20) != 'x'
-        || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-",
-                           sizeof("X-AdCP-") - 1) != 0)
+        || !ngx_http_adcp_header_is(h->key.data, "X-AdCP-"))
     {
         return 0;
     }
 
+    /* the buyer's credential in its own spelling only (tasks store it) */
+
     return h->key.len != sizeof("X-AdCP-Auth") - 1
            || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-Auth",
                               sizeof("X-AdCP-Auth") - 1) != 0;
+}
+
+
+/* the name starts with lit, caseless, '_' matching a '-' of lit */
+
+static ngx_uint_t
+ngx_http_adcp_header_is(u_char *name, char *lit)
+{
+    u_char  c;
+
+    for ( /* void */ ; *lit; name++, lit++) {
+        c = *name;
+
+        if (*lit == '-') {
+            if (c != '-' && c != '_') {
+                return 0;
+            }
+
+            continue;
+        }
+
+        if (ngx_tolower(c) != ngx_tolower((u_char) *lit)) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -689,6 +816,7 @@ static void
 ngx_http_adcp_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_adcp_bus_exit_worker();
+    ngx_http_adcp_refresh_exit();
 
     if (ngx_http_adcp_worker) {
         ngx_http_adcp_cache_destroy(&ngx_http_adcp_worker->cache);
@@ -717,6 +845,8 @@ ngx_http_adcp_create_main_conf(ngx_conf_t *cf)
     amcf->build_timeout = NGX_CONF_UNSET_MSEC;
     amcf->stale_if_error = NGX_CONF_UNSET_MSEC;
     amcf->zone_size = NGX_CONF_UNSET_SIZE;
+    amcf->cache_shared = NGX_CONF_UNSET_SIZE;
+    amcf->cache_refresh = NGX_CONF_UNSET_UINT;
     amcf->redis.ping = NGX_CONF_UNSET_MSEC;
     amcf->redis.down_ttl = NGX_CONF_UNSET_MSEC;
 
@@ -737,6 +867,8 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(amcf->build_timeout, 10000);
     ngx_conf_init_msec_value(amcf->stale_if_error, 0);
     ngx_conf_init_size_value(amcf->zone_size, 0);
+    ngx_conf_init_size_value(amcf->cache_shared, 32 * 1024 * 1024);
+    ngx_conf_init_uint_value(amcf->cache_refresh, 90);
     ngx_conf_init_msec_value(amcf->redis.ping, 5000);
     ngx_conf_init_msec_value(amcf->redis.down_ttl, 60000);
 
@@ -773,6 +905,14 @@ ngx_http_adcp_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (ngx_http_adcp_zone_add(cf, &amcf->zone, &amcf->tenants.ids,
                                amcf->zone_size)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* after the zone: a reused store follows the zone's generations */
+
+    if (ngx_http_adcp_store_add(cf, &amcf->store, amcf->cache_shared)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -925,6 +1065,89 @@ ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     amcf->failure_ttl = min;
     amcf->failure_ttl_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+/* adcp_cache_shared <size>|off; */
+
+static char *
+ngx_http_adcp_cache_shared(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (amcf->cache_shared != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        amcf->cache_shared = 0;
+        return NGX_CONF_OK;
+    }
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid adcp_cache_shared \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < 32 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "adcp_cache_shared \"%V\" is too small: at "
+                           "least 32k, or off", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->cache_shared = (size_t) size;
+
+    return NGX_CONF_OK;
+}
+
+
+/* adcp_cache_refresh <percent>|off; */
+
+static char *
+ngx_http_adcp_cache_refresh(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (amcf->cache_refresh != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        amcf->cache_refresh = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = NGX_ERROR;
+
+    if (value[1].len > 1 && value[1].data[value[1].len - 1] == '%') {
+        n = ngx_atoi(value[1].data, value[1].len - 1);
+    }
+
+    if (n < 1 || n > 99) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid adcp_cache_refresh \"%V\": a share of "
+                           "the lifetime from 1%% to 99%%, or off",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->cache_refresh = (ngx_uint_t) n;
 
     return NGX_CONF_OK;
 }

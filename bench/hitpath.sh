@@ -9,6 +9,12 @@
 #   adcp-auth  bench/conf/adcp-balancer-auth.conf   the same + the platform's
 #              credential as Authorization (as the Lua peer sends it)
 #   lua        bench/conf/lua-peer.conf       the same gateway in OpenResty Lua
+#   plain-auth bench/conf/plain-auth.conf     plain + a constant Authorization:
+#              the floor of adcp-real
+#   adcp-real  bench/conf/adcp-real.conf      the realistic configuration: the
+#              descriptor names an upstream{} block, the credential sent as
+#              proxy_set_header Authorization $adcp_authorization, through
+#              adcp_balancer (goals: GET <= 1.04x, POST <= 1.08x plain-auth)
 #
 # Two views:
 #   - instructions per request under callgrind: nginx as one process
@@ -34,7 +40,7 @@ MODULE=${ADCP_MODULE:-$ROOT/build/ngx_http_adcp_module.so}
 N=${N:-2000}
 RUNS=${RUNS:-3}
 WRK_SECONDS=${WRK_SECONDS:-3}
-CONFIGS=${CONFIGS:-plain adcp-var adcp-bal adcp-auth lua}
+CONFIGS=${CONFIGS:-plain adcp-var adcp-bal adcp-auth lua plain-auth adcp-real}
 METHODS=${METHODS:-get post}
 WORK=$(mktemp -d /tmp/adcp-hit-XXXXXX)
 chmod 755 "$WORK"
@@ -77,6 +83,8 @@ template() {
     adcp-bal) echo adcp-balancer ;;
     adcp-auth) echo adcp-balancer-auth ;;
     lua)      echo lua-peer ;;
+    plain-auth) echo plain-auth ;;
+    adcp-real) echo adcp-real ;;
     esac
 }
 

@@ -18,6 +18,7 @@
 #include "ngx_http_adcp_error.h"
 #include "ngx_http_adcp_cache.h"
 #include "ngx_http_adcp_zone.h"
+#include "ngx_http_adcp_store.h"
 #include "ngx_http_adcp_redis_conf.h"
 
 
@@ -29,6 +30,8 @@
 #define NGX_HTTP_ADCP_CACHE_EXPIRED  4
 #define NGX_HTTP_ADCP_CACHE_STALE    5
 #define NGX_HTTP_ADCP_CACHE_BYPASS   6
+#define NGX_HTTP_ADCP_CACHE_SHARED   7   /* from the host's store */
+#define NGX_HTTP_ADCP_CACHE_UPDATING 8   /* served while refreshed */
 
 /* where a request is in resolving its platform */
 #define NGX_HTTP_ADCP_ST_NEW         0
@@ -54,8 +57,12 @@ typedef struct {
     ngx_msec_t                  build_timeout;
     ngx_msec_t                  stale_if_error;
     size_t                      zone_size;
+    size_t                      cache_shared;  /* adcp_cache_shared, 0: off */
+    ngx_uint_t                  cache_refresh; /* adcp_cache_refresh, %,
+                                                  0: off */
     ngx_flag_t                  platforms;     /* some adcp_factory is set */
     ngx_http_adcp_zone_t        zone;
+    ngx_http_adcp_store_t       store;
     ngx_http_adcp_redis_conf_t  redis;
     ngx_flag_t                  tasks;         /* some adcp_async is set */
     ngx_http_adcp_step_pt       tasks_early;   /* then src/tasks/ sets */
@@ -71,28 +78,44 @@ typedef struct {
 } ngx_http_adcp_loc_conf_t;
 
 
+typedef struct ngx_http_adcp_ctx_s  ngx_http_adcp_ctx_t;
+
+
+/*
+ * what a request needs only when it waits (on a build) or fails:
+ * allocated then, in the request pool, so that a hit's ctx stays small
+ * (adcp_balancer's peer and its host name lookup, and adcp_error_pages'
+ * body, are in those modules' own request ctx)
+ */
+
+typedef struct {
+    ngx_queue_t                 waiter;        /* in flight->waiters */
+    ngx_http_adcp_ctx_t        *ctx;
+    void                       *flight;
+    ngx_http_adcp_error_t      *err;           /* when no platform */
+} ngx_http_adcp_aux_t;
+
+
 /*
  * per request, in the request pool; subrequests read their main's.  Kept
  * small: on a hit it is most of what the module adds to the request pool
- * (whose 4k blocks a few bytes more would make one more malloc per request;
- * each module of the .so adds a pointer to r->ctx too, so adcp_balancer
- * and adcp_error_pages keep their state in their own ctx, not here)
+ * (whose 4k blocks a few bytes more would make one more malloc per request:
+ * with the platform's credential sent as a header, 80 bytes more did; each
+ * module of the .so adds a pointer to r->ctx too)
  */
 
 struct ngx_http_adcp_ctx_s {
     ngx_http_request_t         *request;
     ngx_str_t                   tenant;        /* "" = none */
-    ngx_http_adcp_envelope_t    env;
+    ngx_http_adcp_envelope_t   *env;           /* a body's (request pool),
+                                                  or ngx_http_adcp_no_env */
 
     ngx_http_adcp_platform_t   *platform;      /* a reference held */
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
-    ngx_queue_t                 waiter;        /* in flight->waiters */
-    void                       *flight;
-    ngx_http_adcp_error_t      *err;           /* when no platform; request
-                                                  pool, only then */
+    ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
-    unsigned                    cache_status:3;  /* NGX_HTTP_ADCP_CACHE_* */
+    unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */
@@ -101,7 +124,32 @@ struct ngx_http_adcp_ctx_s {
                                                   name: in its own ctx */
     unsigned                    exec_checked:1;
     unsigned                    exec:1;        /* a task's execution */
+    unsigned                    refresh:1;     /* this host's refresh
+                                                  request */
 };
+
+
+#define ngx_http_adcp_ctx_err(ctx)  ((ctx)->aux ? (ctx)->aux->err : NULL)
+
+
+/*
+ * the request's state beyond a hit's, made when first needed (here, not
+ * in request.c: factory.c needs it, and request.c needs factory.c)
+ */
+
+static ngx_inline ngx_http_adcp_aux_t *
+ngx_http_adcp_aux(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    if (ctx->aux == NULL) {
+        ctx->aux = ngx_pcalloc(r->main->pool, sizeof(ngx_http_adcp_aux_t));
+
+        if (ctx->aux) {
+            ctx->aux->ctx = ctx;
+        }
+    }
+
+    return ctx->aux;
+}
 
 
 /* per worker */
@@ -110,11 +158,14 @@ typedef struct {
     ngx_http_adcp_cache_t       cache;
     ngx_http_adcp_zone_t       *zone;
     ngx_http_adcp_row_t        *row;          /* this worker's counters */
+    ngx_http_adcp_store_t      *store;        /* ->sh NULL: none */
+    uint32_t                    epoch;        /* the zone's, for the store */
     ngx_msec_t                  redis_down_ttl;   /* 0: no Redis */
 } ngx_http_adcp_worker_t;
 
 
 extern ngx_module_t             ngx_http_adcp_module;
+extern ngx_http_adcp_envelope_t ngx_http_adcp_no_env;   /* never written */
 extern ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 

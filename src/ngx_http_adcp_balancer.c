@@ -37,6 +37,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_adcp.h"
+#include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_balancer.h"
 
 
@@ -297,7 +298,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
         peer = ngx_http_adcp_balancer_chosen(r->main, ctx);
 
         if (peer == NULL) {
-            peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env.task,
+            peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
                                                r->connection->log);
         }
     }
@@ -501,7 +502,7 @@ ngx_http_adcp_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
  * From the access handler, after the platform is resolved and allowed:
  * chooses the request's peer; a host name not yet resolved is resolved
  * while the request waits.  NGX_OK, NGX_DONE (waiting), NGX_DECLINED
- * (ctx->err says why), NGX_ERROR.
+ * (ctx->aux->err says why), NGX_ERROR.
  */
 
 ngx_int_t
@@ -521,7 +522,7 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
             return NGX_OK;
         }
 
-        peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env.task,
+        peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
                                            r->connection->log);
         if (peer == NULL) {
             return NGX_ERROR;
@@ -962,7 +963,7 @@ ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx)
     ngx_http_adcp_error_t  *err;
 
     err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
-    if (err == NULL) {
+    if (err == NULL || ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
         return NGX_ERROR;
     }
 
@@ -971,7 +972,7 @@ ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx)
                 "retry later");
     err->retry_after = 1;
 
-    ctx->err = err;
+    ctx->aux->err = err;
 
     return NGX_DECLINED;
 }

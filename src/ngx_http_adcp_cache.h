@@ -35,6 +35,8 @@ typedef struct {
     ngx_msec_t                 ttl;           /* descriptor "ttl", 0: none */
     ngx_msec_t                 built;         /* ngx_current_msec */
     ngx_msec_t                 expires;       /* 0: never */
+    ngx_msec_t                 refresh;       /* rebuilt in the background
+                                                 from then on; 0: never */
 } ngx_http_adcp_platform_t;
 
 
@@ -54,6 +56,7 @@ typedef struct {
     ngx_uint_t                 seen_recheck;
     ngx_http_adcp_platform_t  *stale;     /* served if the rebuild fails */
     ngx_msec_t                 stale_until;
+    ngx_msec_t                 refresh_sent;  /* a refresh asked for */
     unsigned                   slot_tried:1;
     u_char                     id[NGX_HTTP_ADCP_TENANT_ID_MAX];
 } ngx_http_adcp_entry_t;

@@ -93,8 +93,6 @@ struct ngx_http_adcp_envelope_parser_s {
     ngx_uint_t                   skills;     /* data parts naming a skill */
     ngx_str_t                    part_skill;
 
-    unsigned                     part_kind:1;
-    unsigned                     part_data:1;
     unsigned                     part_skill_seen:1;
     unsigned                     id_after_key:1;
     unsigned                     id_invalid:1;
@@ -146,6 +144,9 @@ static u_char *ngx_http_adcp_env_fast_number(u_char *p, u_char *last);
 static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *last);
 static u_char *ngx_http_adcp_env_fast_scalar(u_char *p, u_char *last);
 static ngx_uint_t ngx_http_adcp_env_method_kind(u_char *s, size_t len);
+static ngx_uint_t ngx_http_adcp_env_fast_variant(u_char *k, size_t len,
+    ngx_uint_t depth);
+static ngx_uint_t ngx_http_adcp_env_fold(u_char *s, size_t len, char *lit);
 
 static void ngx_http_adcp_env_id_sep(ngx_http_adcp_envelope_parser_t *p);
 static void ngx_http_adcp_env_id_write(ngx_http_adcp_envelope_parser_t *p,
@@ -211,6 +212,17 @@ ngx_http_adcp_envelope_feed(ngx_http_adcp_envelope_parser_t *p, u_char *data,
 
     if (p->failed) {
         return p->nomem ? NGX_ERROR : NGX_DECLINED;
+    }
+
+    /*
+     * yajl takes \v and \f for whitespace (and refuses them in strings):
+     * not JSON for RFC 8259 nor for any adapter's parser
+     */
+
+    if (memchr(data, '\v', len) || memchr(data, '\f', len)) {
+        p->failed = 1;
+        p->env->error = NGX_HTTP_ADCP_ENV_SYNTAX;
+        return NGX_DECLINED;
     }
 
     st = yajl_parse(p->yajl, data, len);
@@ -504,6 +516,12 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
 
         } else if (ngx_http_adcp_env_is(k, klen, "message")) {
             return NGX_DECLINED;            /* A2A's levels: yajl */
+        }
+
+        if (role == NGX_HTTP_ADCP_K_NONE
+            && ngx_http_adcp_env_fast_variant(k, klen, depth))
+        {
+            return NGX_DECLINED;            /* another spelling: yajl */
         }
 
         if (role != NGX_HTTP_ADCP_K_NONE) {
@@ -1269,6 +1287,12 @@ ngx_http_adcp_env_map_key(void *ctx, const unsigned char *s, size_t len)
 
     ngx_uint_t  frame;
 
+    static char  *keys[] = {
+        "", "", "id", "method", "params", "name", "message", "parts", "",
+        "kind", "data", "skill", "jsonrpc", "arguments", "contextId",
+        "parameters", "input"
+    };
+
     if (p->id_depth) {
         ngx_http_adcp_env_id_sep(p);
         ngx_http_adcp_env_id_write(p, (u_char *) s, len, 1);
@@ -1284,62 +1308,62 @@ ngx_http_adcp_env_map_key(void *ctx, const unsigned char *s, size_t len)
     switch (frame) {
 
     case NGX_HTTP_ADCP_FR_TOP:
-        if (ngx_http_adcp_env_is(s, len, "id")) {
+        if (ngx_http_adcp_env_fold((u_char *) s, len, "id")) {
             p->key = NGX_HTTP_ADCP_K_ID;
 
-        } else if (ngx_http_adcp_env_is(s, len, "method")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "method")) {
             p->key = NGX_HTTP_ADCP_K_METHOD;
 
-        } else if (ngx_http_adcp_env_is(s, len, "params")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "params")) {
             p->key = NGX_HTTP_ADCP_K_PARAMS;
 
-        } else if (ngx_http_adcp_env_is(s, len, "jsonrpc")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "jsonrpc")) {
             p->key = NGX_HTTP_ADCP_K_JSONRPC;
         }
 
         break;
 
     case NGX_HTTP_ADCP_FR_PARAMS:
-        if (ngx_http_adcp_env_is(s, len, "name")) {
+        if (ngx_http_adcp_env_fold((u_char *) s, len, "name")) {
             p->key = NGX_HTTP_ADCP_K_NAME;
 
-        } else if (ngx_http_adcp_env_is(s, len, "message")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "message")) {
             p->key = NGX_HTTP_ADCP_K_MESSAGE;
 
-        } else if (ngx_http_adcp_env_is(s, len, "arguments")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "arguments")) {
             p->key = NGX_HTTP_ADCP_K_ARGUMENTS;
         }
 
         break;
 
     case NGX_HTTP_ADCP_FR_MESSAGE:
-        if (ngx_http_adcp_env_is(s, len, "parts")) {
+        if (ngx_http_adcp_env_fold((u_char *) s, len, "parts")) {
             p->key = NGX_HTTP_ADCP_K_PARTS;
 
-        } else if (ngx_http_adcp_env_is(s, len, "contextId")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "contextId")) {
             p->key = NGX_HTTP_ADCP_K_CONTEXT;
         }
 
         break;
 
     case NGX_HTTP_ADCP_FR_PART:
-        if (ngx_http_adcp_env_is(s, len, "kind")) {
+        if (ngx_http_adcp_env_fold((u_char *) s, len, "kind")) {
             p->key = NGX_HTTP_ADCP_K_KIND;
 
-        } else if (ngx_http_adcp_env_is(s, len, "data")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "data")) {
             p->key = NGX_HTTP_ADCP_K_DATA;
         }
 
         break;
 
     case NGX_HTTP_ADCP_FR_DATA:
-        if (ngx_http_adcp_env_is(s, len, "skill")) {
+        if (ngx_http_adcp_env_fold((u_char *) s, len, "skill")) {
             p->key = NGX_HTTP_ADCP_K_SKILL;
 
-        } else if (ngx_http_adcp_env_is(s, len, "parameters")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "parameters")) {
             p->key = NGX_HTTP_ADCP_K_PARAMETERS;
 
-        } else if (ngx_http_adcp_env_is(s, len, "input")) {
+        } else if (ngx_http_adcp_env_fold((u_char *) s, len, "input")) {
             p->key = NGX_HTTP_ADCP_K_INPUT;
         }
 
@@ -1347,7 +1371,14 @@ ngx_http_adcp_env_map_key(void *ctx, const unsigned char *s, size_t len)
     }
 
     if (p->key != NGX_HTTP_ADCP_K_NONE) {
-        if (p->seen[p->depth] & (1 << p->key)) {
+        if (len != ngx_strlen(keys[p->key])
+            || ngx_memcmp(s, keys[p->key], len) != 0)
+        {
+            /* another spelling of the member: one more reading of it */
+
+            ngx_http_adcp_env_repeated(p);
+
+        } else if (p->seen[p->depth] & (1 << p->key)) {
             ngx_http_adcp_env_repeated(p);
 
         } else {
@@ -1429,11 +1460,6 @@ ngx_http_adcp_env_scalar(ngx_http_adcp_envelope_parser_t *p, u_char *s,
             }
         }
 
-        break;
-
-    case NGX_HTTP_ADCP_K_KIND:
-        p->part_kind = 1;
-        p->part_data = (string && ngx_http_adcp_env_is(s, len, "data"));
         break;
 
     case NGX_HTTP_ADCP_K_SKILL:
@@ -1539,8 +1565,6 @@ ngx_http_adcp_env_open(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
     case NGX_HTTP_ADCP_K_PART:
         if (map) {
             frame = NGX_HTTP_ADCP_FR_PART;
-            p->part_kind = 0;
-            p->part_data = 0;
             p->part_skill_seen = 0;
         }
 
@@ -1595,7 +1619,13 @@ ngx_http_adcp_env_close(ngx_http_adcp_envelope_parser_t *p, ngx_uint_t map)
     switch (frame) {
 
     case NGX_HTTP_ADCP_FR_PART:
-        if (p->part_skill_seen && (!p->part_kind || p->part_data)) {
+        /*
+         * whatever its "kind": A2A 1.0 has none (an adapter reads the
+         * data of a part that says "text"), and a 0.3 adapter may look at
+         * data alone; a skill named anywhere is a skill checked here
+         */
+
+        if (p->part_skill_seen) {
             if (p->skills++ == 0) {
                 p->skill = p->part_skill;
             }
@@ -1658,6 +1688,88 @@ ngx_http_adcp_env_method_kind(u_char *s, size_t len)
     }
 
     return NGX_HTTP_ADCP_METHOD_OTHER;
+}
+
+
+/*
+ * A key that is, caselessly, a member the fast path reads at this depth
+ * but not spelled as it (keys here are printable ASCII without escapes)
+ */
+
+static ngx_uint_t
+ngx_http_adcp_env_fast_variant(u_char *k, size_t len, ngx_uint_t depth)
+{
+    static char  *members[][4] = {
+        { "id", "method", "params", "jsonrpc" },
+        { "name", "arguments", "message", NULL }
+    };
+
+    ngx_uint_t  i;
+    char       *m;
+
+    for (i = 0; i < 4; i++) {
+        m = members[depth - 1][i];
+
+        if (m && len == ngx_strlen(m)
+            && ngx_strncasecmp(k, (u_char *) m, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The key as Go's encoding/json matches it to a member: caseless, and
+ * U+017F (long s), U+212A (Kelvin sign), U+0130 and U+0131 (I with and
+ * without a dot) as s, k, i and i.  An adapter in Go reads such a key as
+ * the member, the last one winning (CVE-2026-27896 in the MCP Go SDK).
+ */
+
+static ngx_uint_t
+ngx_http_adcp_env_fold(u_char *s, size_t len, char *lit)
+{
+    u_char  *last, c;
+
+    last = s + len;
+
+    for ( /* void */ ; *lit; lit++) {
+        if (s == last) {
+            return 0;
+        }
+
+        c = ngx_tolower((u_char) *lit);
+
+        if (*s < 0x80) {
+            if (ngx_tolower(*s) != c) {
+                return 0;
+            }
+
+            s++;
+            continue;
+        }
+
+        if (last - s >= 2 && c == 's' && s[0] == 0xc5 && s[1] == 0xbf) {
+            s += 2;
+
+        } else if (last - s >= 2 && c == 'i' && s[0] == 0xc4
+                   && (s[1] == 0xb0 || s[1] == 0xb1))
+        {
+            s += 2;
+
+        } else if (last - s >= 3 && c == 'k' && s[0] == 0xe2
+                   && s[1] == 0x84 && s[2] == 0xaa)
+        {
+            s += 3;
+
+        } else {
+            return 0;
+        }
+    }
+
+    return s == last;
 }
 
 

@@ -25,6 +25,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_adcp.h"
+#include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_json.h"
 #include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_error_page.h"
@@ -207,7 +208,7 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     err.message.data = (u_char *) message;
     err.message.len = ngx_strlen(message);
 
-    if (ngx_http_adcp_error_body(r->pool, ctx->has_env ? &ctx->env : NULL,
+    if (ngx_http_adcp_error_body(r->pool, ctx->has_env ? ctx->env : NULL,
                                  &err, &body, &status)
         != NGX_OK)
     {

@@ -26,8 +26,15 @@
 #include <ngx_http.h>
 
 #include "ngx_http_adcp.h"
+#include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_factory.h"
 #include "ngx_http_adcp_descriptor.h"
+#include "ngx_http_adcp_store.h"
+#include "ngx_http_adcp_refresh.h"
+
+
+/* a request waiting on another worker's build looks at its slot this often */
+#define NGX_HTTP_ADCP_POLL        4
 
 
 typedef struct ngx_http_adcp_flight_s  ngx_http_adcp_flight_t;
@@ -61,8 +68,14 @@ struct ngx_http_adcp_flight_s {
     ngx_uint_t                  global;
     ngx_msec_t                  started;
     ngx_msec_t                  deadline;
+    ngx_str_t                   body;      /* the descriptor as the factory
+                                              returned it, in the leader's
+                                              pool, for the store */
     unsigned                    remote:1;  /* another worker builds */
     unsigned                    claimed:1; /* this one builds for all */
+    unsigned                    refresh:1; /* ahead of expiry, in the
+                                              background of a request that
+                                              was served */
 };
 
 
@@ -76,6 +89,23 @@ static ngx_int_t ngx_http_adcp_negative(ngx_http_adcp_ctx_t *ctx,
 static ngx_uint_t ngx_http_adcp_active(ngx_msec_t until);
 static void ngx_http_adcp_cache_event(ngx_http_adcp_entry_t *e,
     ngx_uint_t event);
+static ngx_int_t ngx_http_adcp_from_store(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claimed);
+static ngx_http_adcp_platform_t *ngx_http_adcp_shared(
+    ngx_http_adcp_entry_t *e, ngx_msec_t after,
+    ngx_http_adcp_store_meta_t *meta);
+static void ngx_http_adcp_keep(ngx_http_adcp_entry_t *e,
+    ngx_http_adcp_platform_t *pf, ngx_uint_t gen, ngx_uint_t global,
+    ngx_uint_t recheck);
+static void ngx_http_adcp_store(ngx_http_adcp_flight_t *flight,
+    ngx_http_adcp_platform_t *pf);
+static void ngx_http_adcp_invalidated(ngx_str_t *tenant, void *data);
+static ngx_int_t ngx_http_adcp_refresh(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e);
+static ngx_int_t ngx_http_adcp_refresh_start(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claim);
+static void ngx_http_adcp_refresh_leave(void *data);
+static void ngx_http_adcp_handover(ngx_http_adcp_flight_t *flight);
 static ngx_int_t ngx_http_adcp_fly(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claim);
 static void ngx_http_adcp_remote_poll(ngx_event_t *ev);
@@ -122,7 +152,7 @@ static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
 
 /*
  * NGX_OK: ctx->platform is set; NGX_DONE: the request is parked;
- * NGX_DECLINED: no platform, ctx->err says why; NGX_ERROR.
+ * NGX_DECLINED: no platform, ctx->aux->err says why; NGX_ERROR.
  */
 
 ngx_int_t
@@ -141,6 +171,87 @@ ngx_http_adcp_factory_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     return ngx_http_adcp_lookup(r, ctx);
+}
+
+
+/*
+ * This host's refresh request (ngx_http_adcp_refresh.c) for a platform
+ * built at "after": one worker of the host rebuilds it, unless another
+ * builds it already or the store holds a later one.  NGX_DONE: parked on
+ * the build; NGX_OK: nothing to do; NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_msec_t after)
+{
+    ngx_uint_t                   claim;
+    ngx_http_adcp_slot_t        *slot;
+    ngx_http_adcp_entry_t       *e;
+    ngx_http_adcp_worker_t      *w;
+    ngx_http_adcp_platform_t    *pf;
+    ngx_http_adcp_main_conf_t   *amcf;
+    ngx_http_adcp_store_meta_t   meta;
+
+    w = ngx_http_adcp_worker;
+
+    if (w == NULL || w->store->sh == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_adcp_cleanups(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->state = NGX_HTTP_ADCP_ST_DONE;
+    ctx->cache_status = NGX_HTTP_ADCP_CACHE_UPDATING;
+
+    e = ngx_http_adcp_cache_get(&w->cache, &ctx->tenant, 1);
+
+    if (e == NULL) {
+        return NGX_OK;
+    }
+
+    if (!e->slot_tried) {
+        e->slot = ngx_http_adcp_zone_slot(w->zone, &ctx->tenant,
+                                          r->connection->log);
+        e->slot_tried = 1;
+    }
+
+    slot = e->slot;
+
+    if (slot == NULL || e->flight
+        || ngx_http_adcp_active(slot->failed_until)
+        || ngx_http_adcp_active(slot->not_found_until))
+    {
+        return NGX_OK;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout, 1);
+
+    if (claim != NGX_HTTP_ADCP_CLAIM_OWN) {
+        return NGX_OK;
+    }
+
+    pf = ngx_http_adcp_shared(e, after, &meta);
+
+    if (pf) {
+        ngx_http_adcp_zone_unclaim(w->zone, slot);
+        ngx_http_adcp_keep(e, pf, meta.generation, meta.global,
+                           meta.recheck);
+        ngx_http_adcp_platform_release(pf);
+        return NGX_OK;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "adcp: tenant \"%V\": refreshing its platform for the "
+                   "host", &ctx->tenant);
+
+    ctx->refresh = 1;
+
+    return ngx_http_adcp_fly(r, ctx, e, claim);
 }
 
 
@@ -207,6 +318,13 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
                 || ngx_current_msec - e->platform->built
                    < w->redis_down_ttl))
         {
+            if (e->platform->refresh
+                && (ngx_msec_int_t) (ngx_current_msec - e->platform->refresh)
+                   >= 0)
+            {
+                return ngx_http_adcp_refresh(r, ctx, e);
+            }
+
             ctx->platform = e->platform;
             ctx->platform->refs++;
             ctx->cache_status = NGX_HTTP_ADCP_CACHE_HIT;
@@ -250,11 +368,29 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return ngx_http_adcp_fly(r, ctx, e, NGX_HTTP_ADCP_CLAIM_FREE);
     }
 
+    /* the host's store: a descriptor another worker (or an earlier one) got */
+
+    if (ngx_http_adcp_from_store(r, ctx, e, 0) == NGX_OK) {
+        return NGX_OK;
+    }
+
     claim = NGX_HTTP_ADCP_CLAIM_FREE;
 
     if (slot) {
         amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
-        claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout);
+        claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout,
+                                         w->store->sh != NULL);
+
+        /*
+         * the claim's last holder may have stored its build between the
+         * look above and the claim: looked at again, under the claim
+         */
+
+        if (claim == NGX_HTTP_ADCP_CLAIM_OWN
+            && ngx_http_adcp_from_store(r, ctx, e, 1) == NGX_OK)
+        {
+            return NGX_OK;
+        }
 
         if (claim == NGX_HTTP_ADCP_CLAIM_BUSY && e->stale) {
             return ngx_http_adcp_negative(ctx, e, now + 1000);
@@ -262,6 +398,453 @@ ngx_http_adcp_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     return ngx_http_adcp_fly(r, ctx, e, claim);
+}
+
+
+/*
+ * A fresh descriptor from the host's store, parsed into this worker's
+ * cache and served ($adcp_cache_status SHARED); "claimed": the caller
+ * holds the tenant's build claim, given back when the store has it.
+ */
+
+static ngx_int_t
+ngx_http_adcp_from_store(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_entry_t *e, ngx_uint_t claimed)
+{
+    ngx_http_adcp_worker_t      *w;
+    ngx_http_adcp_platform_t    *pf;
+    ngx_http_adcp_store_meta_t   meta;
+
+    w = ngx_http_adcp_worker;
+
+    if (e->slot == NULL || w->store->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    pf = ngx_http_adcp_shared(e, 0, &meta);
+
+    if (pf == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (claimed) {
+        ngx_http_adcp_zone_unclaim(w->zone, e->slot);
+    }
+
+    ngx_http_adcp_keep(e, pf, meta.generation, meta.global, meta.recheck);
+    ngx_http_adcp_platform_release(pf);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "adcp: tenant \"%V\" from the platform store",
+                   &ctx->tenant);
+
+    ctx->platform = e->platform;
+    ctx->platform->refs++;
+    ctx->cache_status = NGX_HTTP_ADCP_CACHE_SHARED;
+    w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The tenant's descriptor from the store if it was built under the
+ * generations the tenant has now (and, with "after", later than that),
+ * parsed: a platform with one reference, or NULL.
+ */
+
+static ngx_http_adcp_platform_t *
+ngx_http_adcp_shared(ngx_http_adcp_entry_t *e, ngx_msec_t after,
+    ngx_http_adcp_store_meta_t *meta)
+{
+    ngx_str_t                    body;
+    const char                  *why;
+    ngx_http_adcp_slot_t        *slot;
+    ngx_http_adcp_worker_t      *w;
+    ngx_http_adcp_platform_t    *pf;
+    ngx_http_adcp_store_meta_t   want;
+
+    w = ngx_http_adcp_worker;
+    slot = e->slot;
+
+    want.epoch = w->epoch;
+    want.generation = slot->generation;
+    want.global = w->zone->sh->generation;
+    want.recheck = slot->recheck;
+
+    if (ngx_http_adcp_store_get(w->store, &e->tenant, &want, after, &body,
+                                meta, ngx_cycle->log)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    /* Redis down: what is older than adcp_redis_down_ttl is not served */
+
+    if (w->redis_down_ttl
+        && w->zone->sh->redis_state != NGX_HTTP_ADCP_REDIS_SUBSCRIBED
+        && ngx_current_msec - meta->built >= w->redis_down_ttl)
+    {
+        ngx_free(body.data);
+        return NULL;
+    }
+
+    pf = ngx_http_adcp_descriptor_parse(&e->tenant, body.data, body.len,
+                                        ngx_cycle->log, &why);
+    ngx_free(body.data);
+
+    if (pf == NULL) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "adcp: tenant \"%V\": bad descriptor in the platform "
+                      "store: %s", &e->tenant, why);
+        return NULL;
+    }
+
+    pf->built = meta->built;
+
+    return pf;
+}
+
+
+/*
+ * Into this worker's cache, with the generations it was built under and
+ * its refresh point (adcp_cache_refresh of its lifetime)
+ */
+
+static void
+ngx_http_adcp_keep(ngx_http_adcp_entry_t *e, ngx_http_adcp_platform_t *pf,
+    ngx_uint_t gen, ngx_uint_t global, ngx_uint_t recheck)
+{
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_adcp_module);
+
+    ngx_http_adcp_cache_set(&ngx_http_adcp_worker->cache, e, pf,
+                            amcf->cache_ttl);
+    ngx_http_adcp_cache_unstale(e);
+
+    pf->refresh = 0;
+
+    if (pf->expires && amcf->cache_refresh) {
+        pf->refresh = pf->built
+                      + (pf->expires - pf->built) / 100 * amcf->cache_refresh
+                      + (pf->expires - pf->built) % 100 * amcf->cache_refresh
+                        / 100;
+    }
+
+    e->seen = gen;
+    e->seen_global = global;
+    e->seen_recheck = recheck;
+    e->failed_until = 0;
+    e->not_found_until = 0;
+    e->refresh_sent = 0;
+}
+
+
+/*
+ * A build this worker made for the host goes to the store, unless the
+ * tenant was invalidated since it started (the store checks under its
+ * lock); one too big for the store is served all the same.
+ */
+
+static void
+ngx_http_adcp_store(ngx_http_adcp_flight_t *flight,
+    ngx_http_adcp_platform_t *pf)
+{
+    ngx_msec_t                   ttl;
+    ngx_http_adcp_slot_t        *slot;
+    ngx_http_adcp_worker_t      *w;
+    ngx_http_adcp_main_conf_t   *amcf;
+    ngx_http_adcp_store_meta_t   meta;
+
+    w = ngx_http_adcp_worker;
+    slot = flight->entry->slot;
+
+    if (slot == NULL || w->store->sh == NULL || flight->body.len == 0) {
+        return;
+    }
+
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_adcp_module);
+
+    ttl = amcf->cache_ttl;
+
+    if (pf->ttl && (ttl == 0 || pf->ttl < ttl)) {
+        ttl = pf->ttl;
+    }
+
+    meta.epoch = w->epoch;
+    meta.generation = flight->generation;
+    meta.global = flight->global;
+    meta.recheck = flight->recheck;
+    meta.built = pf->built;
+    meta.expires = ttl ? pf->built + ttl : 0;
+
+    if (ngx_http_adcp_store_put(w->store, &flight->entry->tenant,
+                                flight->body.data, flight->body.len, &meta,
+                                &slot->generation, &w->zone->sh->generation,
+                                ngx_cycle->log)
+        == NGX_DECLINED)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "adcp: tenant \"%V\" was invalidated during its "
+                       "build: not stored", &flight->entry->tenant);
+    }
+}
+
+
+/* an invalidation moved the generation: the store's copy goes */
+
+static void
+ngx_http_adcp_invalidated(ngx_str_t *tenant, void *data)
+{
+    ngx_http_adcp_store_t *store = data;
+
+    ngx_http_adcp_store_remove(store, tenant);
+}
+
+
+/*
+ * adcp_cache_refresh: past its refresh point a platform is still served
+ * (UPDATING) while one worker of the host rebuilds it in the background;
+ * a worker whose copy is older than the store's takes the store's.
+ */
+
+static ngx_int_t
+ngx_http_adcp_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_entry_t *e)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   claim, status;
+    ngx_http_adcp_slot_t        *slot;
+    ngx_http_adcp_worker_t      *w;
+    ngx_http_adcp_platform_t    *pf;
+    ngx_http_adcp_main_conf_t   *amcf;
+    ngx_http_adcp_store_meta_t   meta;
+
+    w = ngx_http_adcp_worker;
+    slot = e->slot;
+    status = NGX_HTTP_ADCP_CACHE_UPDATING;
+
+    if (e->flight) {
+        goto serve;
+    }
+
+    if (slot == NULL
+        || ngx_http_adcp_active(slot->failed_until)
+        || ngx_http_adcp_active(slot->not_found_until))
+    {
+        /* a refresh failed: served as it is until it expires */
+
+        status = NGX_HTTP_ADCP_CACHE_HIT;
+        goto serve;
+    }
+
+    if (ngx_http_adcp_active(slot->claim_until)) {
+        goto serve;
+    }
+
+    /* refreshed by another worker: its descriptor is in the store */
+
+    if (w->store->sh) {
+        pf = ngx_http_adcp_shared(e, e->platform->built, &meta);
+
+        if (pf) {
+            ngx_http_adcp_keep(e, pf, meta.generation, meta.global,
+                               meta.recheck);
+            ngx_http_adcp_platform_release(pf);
+
+            status = NGX_HTTP_ADCP_CACHE_SHARED;
+            w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
+
+            goto serve;
+        }
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    /* asked for already, and not answered yet */
+
+    if (e->refresh_sent
+        && ngx_current_msec - e->refresh_sent < amcf->build_timeout)
+    {
+        goto serve;
+    }
+
+    e->refresh_sent = ngx_current_msec;
+
+    /*
+     * a request of its own rebuilds it for the host (a loopback request
+     * any worker may answer); where the buyer's connection cannot be
+     * copied, or the host keeps no store, a background subrequest of this
+     * request, claimed here
+     */
+
+    if (w->store->sh) {
+        rc = ngx_http_adcp_refresh_send(r, &e->tenant, e->platform->built,
+                                        w->zone->sh->task_secret,
+                                        amcf->build_timeout + 1000);
+        if (rc == NGX_OK) {
+            goto serve;
+        }
+
+        if (rc == NGX_ERROR) {
+            status = NGX_HTTP_ADCP_CACHE_HIT;
+            goto serve;
+        }
+    }
+
+    claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout,
+                                     w->store->sh != NULL);
+
+    if (claim == NGX_HTTP_ADCP_CLAIM_OWN && w->store->sh) {
+        pf = ngx_http_adcp_shared(e, e->platform->built, &meta);
+
+        if (pf) {
+            ngx_http_adcp_zone_unclaim(w->zone, slot);
+            ngx_http_adcp_keep(e, pf, meta.generation, meta.global,
+                               meta.recheck);
+            ngx_http_adcp_platform_release(pf);
+
+            status = NGX_HTTP_ADCP_CACHE_SHARED;
+            w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
+
+            goto serve;
+        }
+    }
+
+    if (claim != NGX_HTTP_ADCP_CLAIM_BUSY
+        && ngx_http_adcp_refresh_start(r, ctx, e, claim) != NGX_OK)
+    {
+        status = NGX_HTTP_ADCP_CACHE_HIT;
+    }
+
+serve:
+
+    ctx->platform = e->platform;
+    ctx->platform->refs++;
+    ctx->cache_status = status;
+
+    if (status == NGX_HTTP_ADCP_CACHE_UPDATING) {
+        w->row->counters[NGX_HTTP_ADCP_C_UPDATING]++;
+
+    } else if (status == NGX_HTTP_ADCP_CACHE_HIT) {
+        w->row->counters[NGX_HTTP_ADCP_C_HITS]++;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The refresh: a factory subrequest in the background of this request
+ * (the way mirror runs its own), which is not parked: it goes on with the
+ * current platform.  The flight has no waiters unless requests whose copy
+ * expired meanwhile join it; if this request goes away first, one of them
+ * takes the build over.
+ */
+
+static ngx_int_t
+ngx_http_adcp_refresh_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_entry_t *e, ngx_uint_t claim)
+{
+    ngx_http_cleanup_t         *cln;
+    ngx_http_adcp_slot_t       *slot;
+    ngx_http_adcp_flight_t     *flight;
+    ngx_http_adcp_attempt_t    *attempt;
+    ngx_http_adcp_loc_conf_t   *alcf;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    slot = e->slot;
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
+
+    cln = ngx_http_cleanup_add(r, 0);
+    attempt = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_attempt_t));
+    flight = ngx_calloc(sizeof(ngx_http_adcp_flight_t), ngx_cycle->log);
+
+    if (cln == NULL || attempt == NULL || flight == NULL
+        || ngx_http_adcp_aux(r, ctx) == NULL)
+    {
+        if (flight) {
+            ngx_free(flight);
+        }
+
+        if (cln) {
+            cln->handler = NULL;
+        }
+
+        if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
+            ngx_http_adcp_zone_unclaim(ngx_http_adcp_worker->zone, slot);
+        }
+
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "adcp: tenant \"%V\": refreshing its platform",
+                   &ctx->tenant);
+
+    flight->entry = e;
+    flight->generation = slot->generation;
+    flight->recheck = slot->recheck;
+    flight->global = ngx_http_adcp_worker->zone->sh->generation;
+    flight->started = ngx_current_msec;
+    flight->deadline = ngx_current_msec + amcf->build_timeout;
+    flight->claimed = (claim == NGX_HTTP_ADCP_CLAIM_OWN);
+    flight->refresh = 1;
+    flight->leader = ctx;
+    ngx_queue_init(&flight->waiters);
+
+    flight->timer.handler = ngx_http_adcp_build_timeout;
+    flight->timer.data = flight;
+    flight->timer.log = ngx_cycle->log;
+
+    e->flight = flight;
+    ctx->aux->flight = flight;
+
+    cln->handler = ngx_http_adcp_refresh_leave;
+    cln->data = ctx;
+
+    ngx_add_timer(&flight->timer, amcf->build_timeout);
+
+    if (ngx_http_adcp_subrequest(r, &alcf->factory, ngx_http_adcp_build_done,
+                                 attempt, flight)
+        == NULL)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "adcp: tenant \"%V\": could not start the factory "
+                      "subrequest", &ctx->tenant);
+
+        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the request that runs a refresh goes away before it ends */
+
+static void
+ngx_http_adcp_refresh_leave(void *data)
+{
+    ngx_http_adcp_ctx_t *ctx = data;
+
+    ngx_http_adcp_flight_t  *flight;
+
+    flight = ctx->aux ? ctx->aux->flight : NULL;
+
+    if (flight == NULL || ctx->state != NGX_HTTP_ADCP_ST_DONE
+        || flight->leader != ctx)
+    {
+        return;
+    }
+
+    ctx->aux->flight = NULL;
+    flight->leader = NULL;
+
+    ngx_http_adcp_handover(flight);
 }
 
 
@@ -405,7 +988,7 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     /* leaving a flight: at once, even while a subrequest holds the pool */
 
     cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
+    if (cln == NULL || ngx_http_adcp_aux(r, ctx) == NULL) {
         return NGX_ERROR;
     }
 
@@ -441,7 +1024,18 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     flight->started = ngx_current_msec;
     ngx_queue_init(&flight->waiters);
 
-    ngx_http_adcp_worker->row->counters[NGX_HTTP_ADCP_C_MISSES]++;
+    if (ctx->refresh) {
+        flight->refresh = 1;
+        ctx->cache_status = NGX_HTTP_ADCP_CACHE_UPDATING;
+
+    } else {
+
+        /* a miss starts a build; waiting on another worker's is a wait */
+
+        ngx_http_adcp_worker->row->counters[claim == NGX_HTTP_ADCP_CLAIM_BUSY
+                                            ? NGX_HTTP_ADCP_C_WAITS
+                                            : NGX_HTTP_ADCP_C_MISSES]++;
+    }
 
     flight->timer.handler = ngx_http_adcp_build_timeout;
     flight->timer.data = flight;
@@ -460,9 +1054,10 @@ ngx_http_adcp_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
                        "adcp: tenant \"%V\": another worker builds it",
                        &ctx->tenant);
 
+        ctx->cache_status = NGX_HTTP_ADCP_CACHE_WAIT;
         flight->remote = 1;
         flight->timer.handler = ngx_http_adcp_remote_poll;
-        ngx_add_timer(&flight->timer, 20);
+        ngx_add_timer(&flight->timer, NGX_HTTP_ADCP_POLL);
 
         return NGX_DONE;
     }
@@ -478,61 +1073,97 @@ ngx_http_adcp_remote_poll(ngx_event_t *ev)
 {
     ngx_http_adcp_flight_t *flight = ev->data;
 
-    ngx_queue_t                *q;
-    ngx_msec_int_t              left;
-    ngx_http_adcp_ctx_t        *next;
-    ngx_http_adcp_slot_t       *slot;
-    ngx_http_adcp_main_conf_t  *amcf;
+    ngx_uint_t                   claim;
+    ngx_queue_t                 *q;
+    ngx_msec_int_t               left;
+    ngx_http_adcp_aux_t         *aux;
+    ngx_http_adcp_ctx_t         *next;
+    ngx_http_adcp_slot_t        *slot;
+    ngx_http_adcp_platform_t    *pf;
+    ngx_http_adcp_main_conf_t   *amcf;
+    ngx_http_adcp_store_meta_t   meta;
 
     slot = flight->entry->slot;
     left = (ngx_msec_int_t) (flight->deadline - ngx_current_msec);
 
-    if (slot->claim_until
-        && (ngx_msec_int_t) (slot->claim_until - ngx_current_msec) > 0
-        && left > 0)
-    {
-        ngx_add_timer(ev, 20);
+    if (left > 0 && ngx_http_adcp_zone_claimed(slot)) {
+        ngx_add_timer(ev, NGX_HTTP_ADCP_POLL);
         return;
     }
 
-    if (ngx_http_adcp_active(slot->not_found_until)) {
-        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_NOT_FOUND);
-        return;
+    /* the build ended (or its worker died): its result is in the store */
+
+    claim = NGX_HTTP_ADCP_CLAIM_FREE;
+
+    for ( ;; ) {
+
+        if (ngx_http_adcp_worker->store->sh) {
+            pf = ngx_http_adcp_shared(flight->entry, 0, &meta);
+
+            if (pf) {
+                if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
+                    ngx_http_adcp_zone_unclaim(ngx_http_adcp_worker->zone,
+                                               slot);
+                }
+
+                ngx_http_adcp_flight_end(flight, pf, NGX_HTTP_ADCP_BUILT);
+                ngx_http_adcp_platform_release(pf);
+                return;
+            }
+        }
+
+        if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
+            break;
+        }
+
+        if (ngx_http_adcp_active(slot->not_found_until)) {
+            ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_NOT_FOUND);
+            return;
+        }
+
+        if (ngx_http_adcp_active(slot->failed_until) || left <= 0) {
+            ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
+            return;
+        }
+
+        if (ngx_queue_empty(&flight->waiters)) {
+            ngx_http_adcp_flight_free(flight);
+            return;
+        }
+
+        amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_adcp_module);
+
+        claim = ngx_http_adcp_zone_claim(ngx_http_adcp_worker->zone, slot,
+                                         amcf->build_timeout,
+                                         ngx_http_adcp_worker->store->sh
+                                         != NULL);
+
+        if (claim == NGX_HTTP_ADCP_CLAIM_BUSY) {
+            ngx_add_timer(ev, NGX_HTTP_ADCP_POLL);
+            return;
+        }
+
+        if (claim == NGX_HTTP_ADCP_CLAIM_FREE) {
+            break;
+        }
+
+        /* looked at again under the claim */
     }
 
-    if (ngx_http_adcp_active(slot->failed_until) || left <= 0) {
-        ngx_http_adcp_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
-        return;
-    }
-
-    if (ngx_queue_empty(&flight->waiters)) {
-        ngx_http_adcp_flight_free(flight);
-        return;
-    }
-
-    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_adcp_module);
-
-    switch (ngx_http_adcp_zone_claim(ngx_http_adcp_worker->zone, slot,
-                                     amcf->build_timeout))
-    {
-    case NGX_HTTP_ADCP_CLAIM_BUSY:
-        ngx_add_timer(ev, 20);
-        return;
-
-    case NGX_HTTP_ADCP_CLAIM_OWN:
+    if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
         flight->claimed = 1;
-        break;
     }
 
-    /* the other worker's build went well: this worker builds its own */
+    /* this worker builds (for the host, or its own: no store) */
 
     flight->remote = 0;
     ev->handler = ngx_http_adcp_build_timeout;
     ngx_add_timer(ev, (ngx_msec_t) left);
 
     q = ngx_queue_head(&flight->waiters);
-    next = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+    aux = ngx_queue_data(q, ngx_http_adcp_aux_t, waiter);
+    next = aux->ctx;
 
     next->state = NGX_HTTP_ADCP_ST_LEAD;
     flight->leader = next;
@@ -575,7 +1206,7 @@ ngx_http_adcp_build_start(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_http_adcp_attempt_t      *attempt;
     ngx_http_adcp_loc_conf_t     *alcf;
 
-    flight = ctx->flight;
+    flight = ctx->aux->flight;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -687,6 +1318,9 @@ ngx_http_adcp_build_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         return rc;
     }
 
+    flight->body.data = body;
+    flight->body.len = attempt->len;
+
     if (ngx_http_adcp_validate_start(sr, attempt, flight, pf) == NGX_OK) {
         return rc;
     }
@@ -733,6 +1367,8 @@ ngx_http_adcp_validate_start(ngx_http_request_t *sr,
     if (vctx == NULL || cln == NULL) {
         goto failed;
     }
+
+    vctx->env = &ngx_http_adcp_no_env;
 
     cln->handler = ngx_http_adcp_validate_cleanup;
     cln->data = attempt;
@@ -974,6 +1610,7 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
     ngx_msec_t                  until;
     ngx_uint_t                  gen, status;
     ngx_queue_t                *q;
+    ngx_http_adcp_aux_t        *aux;
     ngx_http_adcp_ctx_t        *ctx;
     ngx_http_adcp_slot_t       *slot;
     ngx_http_adcp_entry_t      *e;
@@ -997,16 +1634,37 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
 
     e->flight = NULL;
 
+    if (flight->refresh && flight->leader) {
+
+        /* the request that ran the refresh was served already */
+
+        flight->leader->aux->flight = NULL;
+        flight->leader = NULL;
+    }
+
     if (!flight->remote) {
+
+        /* stored before the claim goes: the host's waiters look there */
+
+        if (pf) {
+            ngx_http_adcp_store(flight, pf);
+        }
+
         ngx_http_adcp_zone_built(w->zone, slot,
                                  pf ? NGX_HTTP_ADCP_BUILD_OK
                              : (code == NGX_HTTP_ADCP_NOT_FOUND)
                                ? NGX_HTTP_ADCP_BUILD_NOT_FOUND
                                : NGX_HTTP_ADCP_BUILD_FAILED,
-                                 e->stale != NULL, flight->recheck,
-                                 flight->started,
+                                 e->stale != NULL
+                                 || (flight->refresh && e->platform),
+                                 flight->recheck, flight->started,
                                  amcf->failure_ttl, amcf->failure_ttl_max,
                                  amcf->not_found_ttl);
+
+        if (flight->refresh) {
+            w->row->counters[pf ? NGX_HTTP_ADCP_C_REFRESH_OK
+                                : NGX_HTTP_ADCP_C_REFRESH_FAILED]++;
+        }
     }
 
     until = slot ? slot->failed_until : 0;
@@ -1016,13 +1674,7 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
         if (flight->generation == gen
             && flight->global == w->zone->sh->generation)
         {
-            ngx_http_adcp_cache_set(&w->cache, e, pf, amcf->cache_ttl);
-            ngx_http_adcp_cache_unstale(e);
-            e->seen = gen;
-            e->seen_global = flight->global;
-            e->seen_recheck = flight->recheck;
-            e->failed_until = 0;
-            e->not_found_until = 0;
+            ngx_http_adcp_keep(e, pf, gen, flight->global, flight->recheck);
 
         } else {
             ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
@@ -1070,9 +1722,10 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
         q = ngx_queue_head(&flight->waiters);
         ngx_queue_remove(q);
 
-        ctx = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+        aux = ngx_queue_data(q, ngx_http_adcp_aux_t, waiter);
+        ctx = aux->ctx;
 
-        ctx->flight = NULL;
+        ctx->aux->flight = NULL;
         ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
         if (serve) {
@@ -1082,6 +1735,10 @@ ngx_http_adcp_flight_end(ngx_http_adcp_flight_t *flight,
             if (status) {
                 ctx->cache_status = status;
                 w->row->counters[NGX_HTTP_ADCP_C_STALE]++;
+
+            } else if (!ctx->refresh) {
+                w->row->counters[flight->remote ? NGX_HTTP_ADCP_C_SHARED
+                                                : NGX_HTTP_ADCP_C_FACTORY]++;
             }
 
         } else if (code == NGX_HTTP_ADCP_NOT_FOUND) {
@@ -1144,6 +1801,15 @@ ngx_http_adcp_factory_init_worker(ngx_cycle_t *cycle,
 
     w->zone = &amcf->zone;
     w->row = ngx_http_adcp_zone_row(w->zone);
+    w->store = &amcf->store;
+    w->epoch = ngx_crc32_short(w->zone->sh->task_secret,
+                               NGX_HTTP_ADCP_SECRET_LEN);
+
+    if (w->store->sh) {
+        w->zone->invalidated = ngx_http_adcp_invalidated;
+        w->zone->invalidated_data = w->store;
+    }
+
     w->redis_down_ttl = amcf->redis.name.len ? amcf->redis.down_ttl : 0;
     w->row->size = 0;
 
@@ -1160,9 +1826,9 @@ static void
 ngx_http_adcp_park(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ngx_http_adcp_flight_t *flight)
 {
-    ngx_queue_insert_tail(&flight->waiters, &ctx->waiter);
+    ngx_queue_insert_tail(&flight->waiters, &ctx->aux->waiter);
 
-    ctx->flight = flight;
+    ctx->aux->flight = flight;
     ctx->state = NGX_HTTP_ADCP_ST_WAITING;
 
     r->read_event_handler = ngx_http_test_reading;
@@ -1234,8 +1900,6 @@ ngx_http_adcp_leave(void *data)
 {
     ngx_http_adcp_ctx_t *ctx = data;
 
-    ngx_queue_t             *q;
-    ngx_http_adcp_ctx_t     *next;
     ngx_http_adcp_flight_t  *flight;
 
     if (ctx->state != NGX_HTTP_ADCP_ST_WAITING
@@ -1244,24 +1908,40 @@ ngx_http_adcp_leave(void *data)
         return;
     }
 
-    flight = ctx->flight;
+    flight = ctx->aux->flight;
 
-    ngx_queue_remove(&ctx->waiter);
-    ctx->flight = NULL;
+    ngx_queue_remove(&ctx->aux->waiter);
+    ctx->aux->flight = NULL;
     ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
     if (flight->leader != ctx) {
         return;
     }
 
-    /* the leader went away: its subrequest no longer counts */
-
     flight->leader = NULL;
+
+    ngx_http_adcp_handover(flight);
+}
+
+
+/*
+ * The leader went away: its subrequest no longer counts (nor its pool's
+ * copy of the descriptor); the first waiter, if any, starts the build again.
+ */
+
+static void
+ngx_http_adcp_handover(ngx_http_adcp_flight_t *flight)
+{
+    ngx_queue_t          *q;
+    ngx_http_adcp_aux_t  *aux;
+    ngx_http_adcp_ctx_t  *next;
 
     if (flight->attempt) {
         flight->attempt->flight = NULL;
         flight->attempt = NULL;
     }
+
+    ngx_str_null(&flight->body);
 
     if (ngx_queue_empty(&flight->waiters)) {
         ngx_http_adcp_flight_free(flight);
@@ -1269,7 +1949,8 @@ ngx_http_adcp_leave(void *data)
     }
 
     q = ngx_queue_head(&flight->waiters);
-    next = ngx_queue_data(q, ngx_http_adcp_ctx_t, waiter);
+    aux = ngx_queue_data(q, ngx_http_adcp_aux_t, waiter);
+    next = aux->ctx;
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "adcp: tenant \"%V\": the client that started the build "
@@ -1304,8 +1985,12 @@ ngx_http_adcp_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
 
     /* NULL (out of memory) is answered 500 */
 
+    if (ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
+        return;
+    }
+
     err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
-    ctx->err = err;
+    ctx->aux->err = err;
 
     if (err == NULL) {
         return;

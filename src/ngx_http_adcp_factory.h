@@ -19,6 +19,8 @@
 
 ngx_int_t ngx_http_adcp_factory_resolve(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
+ngx_int_t ngx_http_adcp_factory_refresh(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_msec_t after);
 ngx_int_t ngx_http_adcp_factory_init_filter(ngx_conf_t *cf);
 ngx_http_adcp_ctx_t *ngx_http_adcp_factory_validator_ctx(
     ngx_http_request_t *r);

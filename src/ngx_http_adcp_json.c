@@ -114,28 +114,77 @@ ngx_http_adcp_json_str(u_char *p, ngx_str_t *s)
 }
 
 
-/* a Content-Type of application/json, any parameters */
+/*
+ * A Content-Type of application/json whose charset, when a parameter names
+ * one, is UTF-8 (RFC 8259 section 8.1): an adapter may decode the body with
+ * the charset the buyer names (the MCP TypeScript SDK, express.json()),
+ * and in UTF-7 or Shift_JIS the same bytes are another JSON text
+ */
 
 ngx_uint_t
 ngx_http_adcp_json_type_exact(ngx_str_t *content_type)
 {
-    u_char  *p, *last, *semi;
+    u_char  *p, *last, *semi, *end, *v;
 
     p = content_type->data;
     last = p + content_type->len;
 
     semi = ngx_strlchr(p, last, ';');
-    if (semi) {
-        last = semi;
+
+    end = semi ? semi : last;
+
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
     }
 
-    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
-        last--;
+    if (end - p != sizeof("application/json") - 1
+        || ngx_strncasecmp(p, (u_char *) "application/json",
+                           sizeof("application/json") - 1) != 0)
+    {
+        return 0;
     }
 
-    return last - p == sizeof("application/json") - 1
-           && ngx_strncasecmp(p, (u_char *) "application/json",
-                              sizeof("application/json") - 1) == 0;
+    /* each parameter; a charset one (every one, if repeated) UTF-8 */
+
+    for (p = semi; p && p < last; p = semi) {
+        p++;
+        semi = ngx_strlchr(p, last, ';');
+        end = semi ? semi : last;
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+
+        if (end - p < (ssize_t) sizeof("charset=") - 1
+            || ngx_strncasecmp(p, (u_char *) "charset=",
+                               sizeof("charset=") - 1) != 0)
+        {
+            continue;
+        }
+
+        v = p + sizeof("charset=") - 1;
+
+        if (end - v >= 2 && *v == '"' && end[-1] == '"') {
+            v++;
+            end--;
+        }
+
+        if (!((end - v == sizeof("utf-8") - 1
+               && ngx_strncasecmp(v, (u_char *) "utf-8",
+                                  sizeof("utf-8") - 1) == 0)
+              || (end - v == sizeof("utf8") - 1
+                  && ngx_strncasecmp(v, (u_char *) "utf8",
+                                     sizeof("utf8") - 1) == 0)))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -158,9 +207,13 @@ ngx_http_adcp_json_type(ngx_str_t *content_type)
         last--;
     }
 
+    /* as nearly every client sends it, then in any case */
+
     if (last - p == sizeof("application/json") - 1
-        && ngx_strncasecmp(p, (u_char *) "application/json",
-                           sizeof("application/json") - 1) == 0)
+        && (ngx_memcmp(p, "application/json",
+                       sizeof("application/json") - 1) == 0
+            || ngx_strncasecmp(p, (u_char *) "application/json",
+                               sizeof("application/json") - 1) == 0))
     {
         return 1;
     }

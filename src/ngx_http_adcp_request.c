@@ -75,6 +75,11 @@ static ngx_str_t  ngx_http_adcp_healths[] = {
 };
 
 
+/* the envelope of a request without a JSON body: no id, no task */
+
+ngx_http_adcp_envelope_t  ngx_http_adcp_no_env;
+
+
 static ngx_str_t  ngx_http_adcp_statuses[] = {
     ngx_string(""),
     ngx_string("HIT"),
@@ -82,7 +87,9 @@ static ngx_str_t  ngx_http_adcp_statuses[] = {
     ngx_string("WAIT"),
     ngx_string("EXPIRED"),
     ngx_string("STALE"),
-    ngx_string("BYPASS")
+    ngx_string("BYPASS"),
+    ngx_string("SHARED"),
+    ngx_string("UPDATING")
 };
 
 
@@ -98,6 +105,8 @@ ngx_http_adcp_ctx(ngx_http_request_t *r)
         if (ctx == NULL) {
             return NULL;
         }
+
+        ctx->env = &ngx_http_adcp_no_env;
 
         ngx_http_set_ctx(r->main, ctx, ngx_http_adcp_module);
     }
@@ -197,7 +206,7 @@ ngx_http_adcp_task_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ngx_http_adcp_variable_set(v, &ctx->env.task);
+    ngx_http_adcp_variable_set(v, &ctx->env->task);
 
     return NGX_OK;
 }
@@ -218,7 +227,7 @@ ngx_http_adcp_platform_variable(ngx_http_request_t *r,
     }
 
     if (data == NGX_HTTP_ADCP_UPSTREAM) {
-        s = ngx_http_adcp_platform_upstream(ctx->platform, &ctx->env.task);
+        s = ngx_http_adcp_platform_upstream(ctx->platform, &ctx->env->task);
 
     } else {
         s = &ctx->platform->authorization;

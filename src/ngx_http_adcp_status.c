@@ -71,6 +71,8 @@ static void ngx_http_adcp_status_zone(ngx_http_adcp_out_t *o,
     ngx_http_adcp_shctx_t *sh);
 static void ngx_http_adcp_status_tenants(ngx_http_adcp_out_t *o,
     ngx_http_adcp_zone_t *zone);
+static void ngx_http_adcp_status_store(ngx_http_adcp_out_t *o,
+    ngx_http_adcp_sum_t *sum);
 static void ngx_http_adcp_status_tenant(ngx_http_adcp_out_t *o,
     ngx_http_adcp_slot_t *slot, ngx_uint_t family, ngx_uint_t first);
 static void ngx_http_adcp_out(ngx_http_adcp_out_t *o, const char *fmt, ...);
@@ -88,6 +90,8 @@ static ngx_http_adcp_counter_t  ngx_http_adcp_counters[] = {
       "Requests served by an expired platform after a failed rebuild." },
     { NGX_HTTP_ADCP_C_NEGATIVE, "negative", "adcp_cache_negative_total",
       "Requests answered from failure or not-found memory." },
+    { NGX_HTTP_ADCP_C_UPDATING, "updating", "adcp_cache_updating_total",
+      "Requests served by a platform being refreshed." },
     { NGX_HTTP_ADCP_C_EVICTIONS, "evictions", "adcp_cache_evictions_total",
       "Platforms evicted to make room." },
     { NGX_HTTP_ADCP_C_EXPIRATIONS, "expirations",
@@ -342,7 +346,9 @@ ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o, ngx_http_adcp_sum_t *sum,
             ngx_http_adcp_out(o, i ? ",%uA" : "%uA", zone->sh->rows[i].size);
         }
 
-        ngx_http_adcp_out(o, "],\"capacity\":%ui}", capacity);
+        ngx_http_adcp_out(o, "],\"capacity\":%ui", capacity);
+        ngx_http_adcp_status_store(o, sum);
+        ngx_http_adcp_out(o, "}");
 
         return;
     }
@@ -391,6 +397,8 @@ ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o, ngx_http_adcp_sum_t *sum,
     ngx_http_adcp_out(o, "# HELP adcp_cache_capacity Platforms a worker "
                       "caches at most.\n# TYPE adcp_cache_capacity gauge\n"
                       "adcp_cache_capacity %ui\n", capacity);
+
+    ngx_http_adcp_status_store(o, sum);
 }
 
 
@@ -416,6 +424,92 @@ ngx_http_adcp_status_zone(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
                       "full zone had no slot for.\n"
                       "# TYPE adcp_zone_full_total counter\n"
                       "adcp_zone_full_total %uA\n", sh->recycled, sh->full);
+}
+
+
+/*
+ * The host's platform store (its own zone: read without the tenant zone's
+ * lock, word by word), refreshes, and requests served by level: this
+ * worker's cache, the store, a factory build.
+ */
+
+static void
+ngx_http_adcp_status_store(ngx_http_adcp_out_t *o, ngx_http_adcp_sum_t *sum)
+{
+    size_t                      bytes;
+    ngx_atomic_uint_t           used, descriptors, evictions, too_big;
+    ngx_atomic_uint_t           worker, store, factory, ok, failed;
+    ngx_http_adcp_store_sh_t   *sh;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_adcp_module);
+    sh = amcf->store.sh;
+
+    bytes = sh ? amcf->store.shm_zone->shm.size : 0;
+    used = sh ? sh->used : 0;
+    descriptors = sh ? sh->descriptors : 0;
+    evictions = sh ? sh->evictions : 0;
+    too_big = sh ? sh->too_big : 0;
+
+    worker = sum->counters[NGX_HTTP_ADCP_C_HITS]
+             + sum->counters[NGX_HTTP_ADCP_C_UPDATING];
+    store = sum->counters[NGX_HTTP_ADCP_C_SHARED];
+    factory = sum->counters[NGX_HTTP_ADCP_C_FACTORY];
+    ok = sum->counters[NGX_HTTP_ADCP_C_REFRESH_OK];
+    failed = sum->counters[NGX_HTTP_ADCP_C_REFRESH_FAILED];
+
+    if (!o->prom) {
+        ngx_http_adcp_out(o, ",\"shared\":{\"bytes\":%uz,\"used\":%uA,"
+                          "\"descriptors\":%uA,\"hits\":%uA,"
+                          "\"evictions\":%uA,\"too_big\":%uA,"
+                          "\"refreshes\":{\"ok\":%uA,\"failed\":%uA}},"
+                          "\"levels\":{\"worker\":%uA,\"store\":%uA,"
+                          "\"factory\":%uA}",
+                          bytes, used, descriptors, store, evictions,
+                          too_big, ok, failed, worker, store, factory);
+        return;
+    }
+
+    ngx_http_adcp_out(o, "# HELP adcp_cache_shared_bytes Size of the "
+                      "host's platform store.\n"
+                      "# TYPE adcp_cache_shared_bytes gauge\n"
+                      "adcp_cache_shared_bytes %uz\n", bytes);
+
+    ngx_http_adcp_out(o, "# HELP adcp_cache_shared_used_bytes Bytes the "
+                      "stored descriptors take.\n"
+                      "# TYPE adcp_cache_shared_used_bytes gauge\n"
+                      "adcp_cache_shared_used_bytes %uA\n", used);
+
+    ngx_http_adcp_out(o, "# HELP adcp_cache_shared_descriptors Descriptors in "
+                      "the host's platform store.\n"
+                      "# TYPE adcp_cache_shared_descriptors gauge\n"
+                      "adcp_cache_shared_descriptors %uA\n", descriptors);
+
+    ngx_http_adcp_out(o, "# HELP adcp_cache_shared_evictions_total "
+                      "Descriptors evicted from the store to make room.\n"
+                      "# TYPE adcp_cache_shared_evictions_total counter\n"
+                      "adcp_cache_shared_evictions_total %uA\n"
+                      "# HELP adcp_cache_shared_too_big_total Descriptors "
+                      "served but too big to store.\n"
+                      "# TYPE adcp_cache_shared_too_big_total counter\n"
+                      "adcp_cache_shared_too_big_total %uA\n",
+                      evictions, too_big);
+
+    ngx_http_adcp_out(o, "# HELP adcp_cache_refreshes_total Background "
+                      "rebuilds ahead of expiry by result.\n"
+                      "# TYPE adcp_cache_refreshes_total counter\n"
+                      "adcp_cache_refreshes_total{result=\"ok\"} %uA\n"
+                      "adcp_cache_refreshes_total{result=\"failed\"} %uA\n",
+                      ok, failed);
+
+    ngx_http_adcp_out(o, "# HELP adcp_cache_level_hits_total Requests "
+                      "served by a platform from this level.\n"
+                      "# TYPE adcp_cache_level_hits_total counter\n"
+                      "adcp_cache_level_hits_total{level=\"worker\"} %uA\n"
+                      "adcp_cache_level_hits_total{level=\"store\"} %uA\n"
+                      "adcp_cache_level_hits_total{level=\"factory\"} "
+                      "%uA\n", worker, store, factory);
 }
 
 

@@ -505,10 +505,21 @@ ngx_http_adcp_tenant_find(ngx_http_request_t *r,
 
     v = NULL;
 
-    if (host->len) {
+    if (host->len == tenants->last_len && host->len
+        && ngx_memcmp(host->data, tenants->last_host, host->len) == 0)
+    {
+        v = tenants->last;
+
+    } else if (host->len) {
         v = ngx_hash_find_combined(&tenants->map.hash,
                                    ngx_hash_key(host->data, host->len),
                                    host->data, host->len);
+
+        if (v && host->len <= NGX_HTTP_ADCP_LAST_HOST) {
+            tenants->last = v;
+            tenants->last_len = host->len;
+            ngx_memcpy(tenants->last_host, host->data, host->len);
+        }
 
 #if (NGX_PCRE)
         if (v == NULL && tenants->map.nregex) {

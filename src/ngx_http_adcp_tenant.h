@@ -20,6 +20,9 @@
 #define NGX_HTTP_ADCP_TENANT_ID_MAX  128
 
 
+#define NGX_HTTP_ADCP_LAST_HOST  64
+
+
 typedef struct {
     ngx_str_t                      id;       /* "" = no tenant */
     ngx_http_complex_value_t      *cv;       /* a regex's value, captures */
@@ -34,6 +37,14 @@ typedef struct {
     ngx_uint_t                     nids;
     ngx_uint_t                     hash_max_size;
     ngx_uint_t                     hash_bucket_size;
+
+    /*
+     * the last host this worker found in the hash, and its value: a
+     * keep-alive connection names one host request after request
+     */
+    ngx_http_adcp_tenant_value_t  *last;
+    size_t                         last_len;      /* 0: none */
+    u_char                         last_host[NGX_HTTP_ADCP_LAST_HOST];
 
     /* only while the configuration is read; temp_pool owns them */
     ngx_pool_t                    *temp_pool;

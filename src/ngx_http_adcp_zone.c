@@ -23,6 +23,8 @@
 #define NGX_HTTP_ADCP_SLOT_COST  512
 
 
+static size_t ngx_http_adcp_zone_need(ngx_uint_t tenants);
+static size_t ngx_http_adcp_zone_old_size(ngx_conf_t *cf);
 static ngx_int_t ngx_http_adcp_zone_init(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_adcp_slot_t *ngx_http_adcp_zone_lookup(
@@ -52,19 +54,38 @@ static ngx_str_t  ngx_http_adcp_zone_name = ngx_string("adcp");
 
 
 /*
- * Sized from the tenant count unless adcp_zone_size says otherwise,
- * rounded up to a megabyte so that a reload adding a few tenants keeps the
- * same size and nginx reuses the zone.
+ * Sized from the tenant count unless adcp_zone_size says otherwise.  nginx
+ * reuses a zone across a reload only at the same size, so: the running
+ * zone's size while it has room for the tenants declared now, else room
+ * for half again as many (a reload adding up to 50 % keeps it); a size
+ * change, which starts a fresh zone (health, failure memory and
+ * generations start over), is logged.
  */
 
 ngx_int_t
 ngx_http_adcp_zone_add(ngx_conf_t *cf, ngx_http_adcp_zone_t *zone,
     ngx_array_t *ids, size_t size)
 {
+    size_t  old;
+
+    old = ngx_http_adcp_zone_old_size(cf);
+
     if (size == 0) {
-        size = sizeof(ngx_http_adcp_shctx_t) + 8 * ngx_pagesize
-               + (ids->nelts + 1024) * NGX_HTTP_ADCP_SLOT_COST;
-        size = ngx_align(size, 1024 * 1024);
+        size = ngx_http_adcp_zone_need(ids->nelts);
+
+        if (old >= size) {
+            size = old;
+
+        } else {
+            size = ngx_http_adcp_zone_need(ids->nelts + ids->nelts / 2);
+        }
+    }
+
+    if (old && old != size) {
+        ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                      "adcp zone size changes from %uz to %uz for %ui "
+                      "tenants: a fresh zone, health and failure memory "
+                      "start over", old, size, ids->nelts);
     }
 
     if (size < NGX_HTTP_ADCP_ZONE_MIN) {
@@ -86,6 +107,51 @@ ngx_http_adcp_zone_add(ngx_conf_t *cf, ngx_http_adcp_zone_t *zone,
     zone->shm_zone->data = zone;
 
     return NGX_OK;
+}
+
+
+/* a slot per tenant and 1024 more for regex-named ones, in megabytes */
+
+static size_t
+ngx_http_adcp_zone_need(ngx_uint_t tenants)
+{
+    size_t  size;
+
+    size = sizeof(ngx_http_adcp_shctx_t) + 8 * ngx_pagesize
+           + (tenants + 1024) * NGX_HTTP_ADCP_SLOT_COST;
+
+    return ngx_align(size, 1024 * 1024);
+}
+
+
+/* the size of the zone the running configuration has, 0: none */
+
+static size_t
+ngx_http_adcp_zone_old_size(ngx_conf_t *cf)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *oshm;
+
+    part = &cf->cycle->old_cycle->shared_memory.part;
+    oshm = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            oshm = part->elts;
+            i = 0;
+        }
+
+        if (oshm[i].tag == &ngx_http_adcp_zone_name) {
+            return oshm[i].shm.size;
+        }
+    }
 }
 
 
@@ -171,12 +237,14 @@ ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     ngx_log_t *log)
 {
     uint32_t                hash;
+    ngx_uint_t              created;
     ngx_atomic_uint_t       n, recycled, full;
     ngx_http_adcp_slot_t   *slot;
     ngx_http_adcp_shctx_t  *sh;
 
     sh = zone->sh;
     hash = ngx_crc32_short(tenant->data, tenant->len);
+    created = 0;
     recycled = 0;
     full = 0;
 
@@ -198,6 +266,9 @@ ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
             sh->full++;
             full = ngx_http_adcp_zone_log_due(&sh->full, &sh->full_logged_n,
                                               &sh->full_logged);
+
+        } else {
+            created = 1;
         }
     }
 
@@ -211,6 +282,16 @@ ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /*
+     * a new slot starts its generations over: a descriptor the store kept
+     * from the tenant's previous slot (recycled, or invalidated while the
+     * tenant had none) is not this one's
+     */
+
+    if (created && zone->invalidated) {
+        zone->invalidated(tenant, zone->invalidated_data);
+    }
 
     if (recycled) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
@@ -404,19 +485,22 @@ ngx_http_adcp_zone_row(ngx_http_adcp_zone_t *zone)
 
 
 /*
- * Whether this worker may call the factory for a tenant: freely while the
- * tenant is healthy; otherwise (never built on this host, or failing) one
- * worker of the host claims the build and the others wait for its outcome.
+ * Whether this worker may call the factory for a tenant.  With "always"
+ * (the host keeps a platform store) and whenever the tenant is not healthy
+ * (never built on this host, or failing), one worker of the host claims
+ * the build and the others wait for its outcome; without a store, a
+ * healthy tenant is built freely by every worker.  A claim has an age
+ * (adcp_build_timeout): a worker that died holding it holds it no longer.
  * NGX_HTTP_ADCP_CLAIM_BUSY: another worker holds the claim.
  */
 
 ngx_uint_t
 ngx_http_adcp_zone_claim(ngx_http_adcp_zone_t *zone,
-    ngx_http_adcp_slot_t *slot, ngx_msec_t timeout)
+    ngx_http_adcp_slot_t *slot, ngx_msec_t timeout, ngx_uint_t always)
 {
     ngx_uint_t  rc;
 
-    if (slot->health == NGX_HTTP_ADCP_HEALTH_HEALTHY
+    if (!always && slot->health == NGX_HTTP_ADCP_HEALTH_HEALTHY
         && slot->failures == 0 && slot->not_found_until == 0)
     {
         return NGX_HTTP_ADCP_CLAIM_FREE;
@@ -424,10 +508,9 @@ ngx_http_adcp_zone_claim(ngx_http_adcp_zone_t *zone,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    if (slot->claim_until == 0
-        || (ngx_msec_int_t) (ngx_current_msec - slot->claim_until) >= 0)
-    {
+    if (!ngx_http_adcp_zone_claimed(slot)) {
         slot->claim_until = ngx_current_msec + timeout;
+        slot->claim_pid = ngx_pid;
         rc = NGX_HTTP_ADCP_CLAIM_OWN;
 
     } else {
@@ -437,6 +520,35 @@ ngx_http_adcp_zone_claim(ngx_http_adcp_zone_t *zone,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return rc;
+}
+
+
+/*
+ * Whether a worker holds the tenant's build claim: one that has not aged
+ * past adcp_build_timeout, held by a worker that is alive (one killed
+ * holding it is seen at once, not only when the claim ages)
+ */
+
+ngx_uint_t
+ngx_http_adcp_zone_claimed(ngx_http_adcp_slot_t *slot)
+{
+    ngx_pid_t  pid;
+
+    if (slot->claim_until == 0
+        || (ngx_msec_int_t) (ngx_current_msec - slot->claim_until) >= 0)
+    {
+        return 0;
+    }
+
+    pid = slot->claim_pid;
+
+    if (pid > 0 && pid != ngx_pid && kill(pid, 0) == -1
+        && ngx_errno == NGX_ESRCH)
+    {
+        return 0;
+    }
+
+    return 1;
 }
 
 
@@ -685,6 +797,11 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
         }
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        if (zone->invalidated) {
+            zone->invalidated(NULL, zone->invalidated_data);
+        }
+
         return;
     }
 
@@ -712,6 +829,12 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /* after the generation moved: a build in flight can no longer store */
+
+    if (slot && !recheck && zone->invalidated) {
+        zone->invalidated(tenant, zone->invalidated_data);
+    }
 }
 
 

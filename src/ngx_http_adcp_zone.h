@@ -47,10 +47,16 @@
 #define NGX_HTTP_ADCP_C_TASKS_COMPLETED  14
 #define NGX_HTTP_ADCP_C_TASKS_FAILED     15
 #define NGX_HTTP_ADCP_C_TASKS_RECLAIMED  16
-#define NGX_HTTP_ADCP_NCOUNTERS          17
+#define NGX_HTTP_ADCP_C_SHARED           17   /* served from the store */
+#define NGX_HTTP_ADCP_C_FACTORY          18   /* served by a build here */
+#define NGX_HTTP_ADCP_C_UPDATING         19
+#define NGX_HTTP_ADCP_C_REFRESH_OK       20
+#define NGX_HTTP_ADCP_C_REFRESH_FAILED   21
+#define NGX_HTTP_ADCP_NCOUNTERS          22
 
 /* ngx_http_adcp_zone_claim() */
-#define NGX_HTTP_ADCP_CLAIM_FREE         0   /* healthy: every worker builds */
+#define NGX_HTTP_ADCP_CLAIM_FREE         0   /* healthy, no platform store:
+                                                every worker builds */
 #define NGX_HTTP_ADCP_CLAIM_OWN          1   /* this worker builds for all */
 #define NGX_HTTP_ADCP_CLAIM_BUSY         2   /* another worker builds */
 
@@ -74,6 +80,7 @@ typedef struct {
     ngx_msec_t                 failed_until;
     ngx_msec_t                 not_found_until;
     ngx_msec_t                 claim_until; /* a worker retries it */
+    ngx_pid_t                  claim_pid;   /* the worker that holds it */
     ngx_uint_t                 failures;    /* consecutive */
     ngx_uint_t                 recheck_done;   /* the recheck count the
                                                   last build answered */
@@ -145,11 +152,18 @@ typedef struct {
 } ngx_http_adcp_shctx_t;
 
 
+typedef void (*ngx_http_adcp_zone_invalidated_pt)(ngx_str_t *tenant,
+    void *data);
+
 typedef struct {
     ngx_http_adcp_shctx_t     *sh;
     ngx_slab_pool_t           *shpool;
     ngx_array_t               *ids;         /* declared tenants */
     ngx_shm_zone_t            *shm_zone;
+
+    /* told after an invalidation moved a generation (the platform store) */
+    ngx_http_adcp_zone_invalidated_pt  invalidated;
+    void                      *invalidated_data;
 } ngx_http_adcp_zone_t;
 
 
@@ -162,7 +176,8 @@ ngx_http_adcp_slot_t *ngx_http_adcp_zone_slot(ngx_http_adcp_zone_t *zone,
     ngx_str_t *tenant, ngx_log_t *log);
 ngx_http_adcp_row_t *ngx_http_adcp_zone_row(ngx_http_adcp_zone_t *zone);
 ngx_uint_t ngx_http_adcp_zone_claim(ngx_http_adcp_zone_t *zone,
-    ngx_http_adcp_slot_t *slot, ngx_msec_t timeout);
+    ngx_http_adcp_slot_t *slot, ngx_msec_t timeout, ngx_uint_t always);
+ngx_uint_t ngx_http_adcp_zone_claimed(ngx_http_adcp_slot_t *slot);
 void ngx_http_adcp_zone_unclaim(ngx_http_adcp_zone_t *zone,
     ngx_http_adcp_slot_t *slot);
 void ngx_http_adcp_zone_built(ngx_http_adcp_zone_t *zone,

@@ -248,6 +248,39 @@ fails(<<'EOF', qr/adcp_zone_size must be at least 256k in \S+nginx\.conf:\d+/, '
     adcp_factory /_factory;
 EOF
 
+($rc, $out) = conf_t(<<'EOF');
+    adcp_cache_shared    1m;
+    adcp_cache_refresh   75%;
+    adcp_factory         /_factory;
+EOF
+is($rc, 0, 'adcp_cache_shared, adcp_cache_refresh') or diag($out);
+
+($rc, $out) = conf_t(<<'EOF');
+    adcp_cache_shared    off;
+    adcp_cache_refresh   off;
+    adcp_factory         /_factory;
+EOF
+is($rc, 0, 'adcp_cache_shared off, adcp_cache_refresh off') or diag($out);
+
+fails(<<'EOF', qr/adcp_cache_shared "16k" is too small: at least 32k, or off in \S+nginx\.conf:\d+/, 'adcp_cache_shared too small');
+    adcp_cache_shared 16k;
+EOF
+
+fails(<<'EOF', qr/invalid adcp_cache_shared "lots" in \S+nginx\.conf:\d+/, 'adcp_cache_shared not a size');
+    adcp_cache_shared lots;
+EOF
+
+for my $bad ('100%', '0%', '90', 'x%', '%') {
+    fails(<<"EOF", qr/invalid adcp_cache_refresh "\Q$bad\E": a share of the lifetime from 1% to 99%, or off in \S+nginx\.conf:\d+/, "adcp_cache_refresh $bad");
+    adcp_cache_refresh $bad;
+EOF
+}
+
+fails(<<'EOF', qr/"adcp_cache_refresh" directive is duplicate/, 'adcp_cache_refresh twice');
+    adcp_cache_refresh 50%;
+    adcp_cache_refresh 60%;
+EOF
+
 fails(<<'EOF', qr/"adcp_stale_if_error" directive invalid value/, 'adcp_stale_if_error not a time');
     adcp_stale_if_error never;
 EOF

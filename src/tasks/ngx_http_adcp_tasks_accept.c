@@ -76,15 +76,15 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_tasks_module);
 
-    if (tlcf->async == NULL || !ctx->has_env || ctx->env.task.len == 0) {
+    if (tlcf->async == NULL || !ctx->has_env || ctx->env->task.len == 0) {
         return NGX_DECLINED;
     }
 
     name = tlcf->async->elts;
 
     for (i = 0; i < tlcf->async->nelts; i++) {
-        if (name[i].len == ctx->env.task.len
-            && ngx_strncmp(name[i].data, ctx->env.task.data,
+        if (name[i].len == ctx->env->task.len
+            && ngx_strncmp(name[i].data, ctx->env->task.data,
                            name[i].len) == 0)
         {
             break;
@@ -158,7 +158,7 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     ngx_http_adcp_tasks_principal(r, t);
-    ngx_http_adcp_tasks_hash(t->hash, &ctx->env.task, t->args,
+    ngx_http_adcp_tasks_hash(t->hash, &ctx->env->task, t->args,
                              r->connection->log);
 
     if (ngx_http_adcp_tasks_id(r, t) != NGX_OK) {
@@ -491,16 +491,16 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     f[NGX_HTTP_ADCP_TF_TENANT] = *tenant;
     f[NGX_HTTP_ADCP_TF_PRINCIPAL].data = t->principal;
     f[NGX_HTTP_ADCP_TF_PRINCIPAL].len = r->headers_in.authorization ? 32 : 0;
-    f[NGX_HTTP_ADCP_TF_TASK_TYPE] = t->ctx->env.task;
+    f[NGX_HTTP_ADCP_TF_TASK_TYPE] = t->ctx->env->task;
     f[NGX_HTTP_ADCP_TF_PROTOCOL].data =
-                   (u_char *) ngx_http_adcp_task_protocol(&t->ctx->env.task);
+                   (u_char *) ngx_http_adcp_task_protocol(&t->ctx->env->task);
     f[NGX_HTTP_ADCP_TF_PROTOCOL].len =
                    ngx_strlen(f[NGX_HTTP_ADCP_TF_PROTOCOL].data);
 
     if (t->a2a) {
         ngx_str_set(&f[NGX_HTTP_ADCP_TF_TRANSPORT], "a2a");
 
-    } else if (t->ctx->env.method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+    } else if (t->ctx->env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
         ngx_str_set(&f[NGX_HTTP_ADCP_TF_TRANSPORT], "mcp");
 
     } else {

@@ -69,7 +69,7 @@ ngx_http_adcp_tasks_send(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
     ngx_chain_t                out;
     ngx_http_adcp_envelope_t  *env;
 
-    env = &t->ctx->env;
+    env = t->ctx->env;
     id = &env->id;
 
     rc = ngx_http_discard_request_body(r);
@@ -232,7 +232,7 @@ ngx_http_adcp_tasks_error(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
         err.retry_after = (time_t) ((amcf->redis.ping + 999) / 1000);
     }
 
-    return ngx_http_adcp_error_send(r, ctx->has_env ? &ctx->env : NULL,
+    return ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
                                     &err);
 }
 

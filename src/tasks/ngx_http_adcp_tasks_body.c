@@ -102,7 +102,7 @@ ngx_http_adcp_tasks_parse(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         return NGX_DECLINED;
     }
 
-    if (t->ctx->env.method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+    if (t->ctx->env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
         t->args = ngx_http_adcp_json_get(params, "arguments");
 
     } else if (ngx_http_adcp_tasks_a2a(t, params) != NGX_OK) {
@@ -194,13 +194,14 @@ ngx_http_adcp_tasks_read(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
 }
 
 
-/* the data part naming the skill, as the envelope found it */
+/* the part whose data names the skill (whatever its kind), as the
+   envelope found it */
 
 static ngx_int_t
 ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
 {
     size_t     i;
-    yajl_val   message, parts, part, kind, data, skill, v;
+    yajl_val   message, parts, part, data, skill, v;
 
     if (ngx_strncmp(t->rpc.data, "message/", 8) == 0) {
         t->a2a = NGX_HTTP_ADCP_A2A_03;
@@ -228,17 +229,10 @@ ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
     for (i = 0; i < parts->u.array.len; i++) {
         part = parts->u.array.values[i];
 
-        kind = ngx_http_adcp_json_get(part, "kind");
         data = ngx_http_adcp_json_get(part, "data");
         skill = ngx_http_adcp_json_get(data, "skill");
 
         if (skill == NULL || !YAJL_IS_STRING(skill)) {
-            continue;
-        }
-
-        if (kind && !(YAJL_IS_STRING(kind)
-                      && ngx_strcmp(kind->u.string, "data") == 0))
-        {
             continue;
         }
 

@@ -54,18 +54,18 @@ ngx_http_adcp_tasks_poll(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_http_adcp_redis_args_t   a;
 
     if (!ctx->has_env
-        || ctx->env.method == NGX_HTTP_ADCP_METHOD_OTHER
-        || ctx->env.method == NGX_HTTP_ADCP_METHOD_NONE)
+        || ctx->env->method == NGX_HTTP_ADCP_METHOD_OTHER
+        || ctx->env->method == NGX_HTTP_ADCP_METHOD_NONE)
     {
         return NGX_DECLINED;
     }
 
-    if (!(ctx->env.task.len == sizeof("get_task_status") - 1
-          && ngx_strncmp(ctx->env.task.data, "get_task_status",
-                         ctx->env.task.len) == 0)
-        && !(ctx->env.task.len == sizeof("tasks/get") - 1
-             && ngx_strncmp(ctx->env.task.data, "tasks/get",
-                            ctx->env.task.len) == 0))
+    if (!(ctx->env->task.len == sizeof("get_task_status") - 1
+          && ngx_strncmp(ctx->env->task.data, "get_task_status",
+                         ctx->env->task.len) == 0)
+        && !(ctx->env->task.len == sizeof("tasks/get") - 1
+             && ngx_strncmp(ctx->env->task.data, "tasks/get",
+                            ctx->env->task.len) == 0))
     {
         return NGX_DECLINED;
     }
@@ -286,7 +286,7 @@ ngx_http_adcp_tasks_status(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
 
     if (f[NGX_HTTP_ADCP_TF_PROTOCOL].len == 0) {
         p = ngx_sprintf(p, ",\"protocol\":\"%s\"",
-                        ngx_http_adcp_task_protocol(&t->ctx->env.task));
+                        ngx_http_adcp_task_protocol(&t->ctx->env->task));
     }
 
     p = ngx_sprintf(p, ",\"has_webhook\":%s}",

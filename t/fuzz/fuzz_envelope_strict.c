@@ -93,9 +93,9 @@ static void
 gen_ws(gen_t *g)
 {
     static const char  *ws[] = { "", "", "", "", "", " ", "\n", "\t ",
-                                 "\r\n  " };
+                                 "\r\n  ", "\f", "\v" };
 
-    gen_put(g, ws[gen_byte(g) % 9]);
+    gen_put(g, ws[gen_byte(g) % (gen_byte(g) % 64 ? 9 : 11)]);
 }
 
 
@@ -104,12 +104,31 @@ gen_ws(gen_t *g)
 static void
 gen_key(gen_t *g, const char *key)
 {
-    char  buf[64];
+    char        buf[64];
+    const char *c;
 
     gen_ws(g);
 
     if (gen_byte(g) % 8 == 0 && strlen(key) < 40) {
         snprintf(buf, sizeof(buf), "\"\\u%04x%s\"", key[0], key + 1);
+        gen_put(g, buf);
+
+    } else if (gen_byte(g) % 16 == 0 && strlen(key) < 40) {
+
+        /* another spelling Go's encoding/json takes for the member */
+
+        c = strpbrk(key, "ski");
+
+        if (c == NULL || gen_byte(g) % 2) {
+            snprintf(buf, sizeof(buf), "\"%c%s\"", key[0] ^ 0x20, key + 1);
+
+        } else {
+            snprintf(buf, sizeof(buf), "\"%.*s%s%s\"", (int) (c - key), key,
+                     *c == 's' ? "\\u017f" : *c == 'k' ? "\xe2\x84\xaa"
+                                             : "\xc4\xb1",
+                     c + 1);
+        }
+
         gen_put(g, buf);
 
     } else {
@@ -434,7 +453,8 @@ gen_rpc(gen_t *g)
 
 /*
  * RFC 8259 JSON: yajl's parser as configured by default (yajl_tree_parse()
- * allows comments, so its tree is used only for what this accepts)
+ * allows comments, so its tree is used only for what this accepts), but
+ * for its two extra whitespace characters
  */
 
 static ngx_uint_t
@@ -445,7 +465,10 @@ strict_valid(u_char *p, size_t len)
 
     h = yajl_alloc(NULL, NULL, NULL);
 
-    ok = yajl_parse(h, p, len) == yajl_status_ok
+    /* yajl's lexer takes \v and \f for whitespace: RFC 8259 does not */
+
+    ok = memchr(p, '\v', len) == NULL && memchr(p, '\f', len) == NULL
+         && yajl_parse(h, p, len) == yajl_status_ok
          && yajl_complete_parse(h) == yajl_status_ok;
 
     yajl_free(h);
@@ -455,6 +478,9 @@ strict_valid(u_char *p, size_t len)
 
 
 /* how many times obj holds key; the first and the last of them */
+
+static ngx_uint_t strict_go_same(const char *k, const char *key);
+
 
 static ngx_uint_t
 strict_count(yajl_val obj, const char *key, yajl_val *first)
@@ -474,10 +500,49 @@ strict_count(yajl_val obj, const char *key, yajl_val *first)
             if (n++ == 0) {
                 *first = obj->u.object.values[i];
             }
+
+        } else if (strict_go_same(obj->u.object.keys[i], key)) {
+            n += 2;             /* another spelling: Go reads the member */
         }
     }
 
     return n;
+}
+
+
+/*
+ * Go's encoding/json: the key with U+017F, U+212A, U+0130 and U+0131
+ * replaced by s, k, i, i, then caselessly equal to the member
+ */
+
+static ngx_uint_t
+strict_go_same(const char *k, const char *key)
+{
+    char         buf[256], *b;
+    const char  *sp;
+
+    b = buf;
+
+    for (sp = k; *sp && b < buf + sizeof(buf) - 1; ) {
+        if (strncmp(sp, "\xc5\xbf", 2) == 0) {
+            *b++ = 's'; sp += 2;
+
+        } else if (strncmp(sp, "\xe2\x84\xaa", 3) == 0) {
+            *b++ = 'k'; sp += 3;
+
+        } else if (strncmp(sp, "\xc4\xb0", 2) == 0
+                   || strncmp(sp, "\xc4\xb1", 2) == 0)
+        {
+            *b++ = 'i'; sp += 2;
+
+        } else {
+            *b++ = *sp++;
+        }
+    }
+
+    *b = '\0';
+
+    return *sp == '\0' && strcasecmp(buf, key) == 0;
 }
 
 
@@ -526,7 +591,7 @@ static void
 strict_read(yajl_val root, expect_t *x)
 {
     size_t       i;
-    yajl_val     params, name, message, parts, part, kind, data, skill;
+    yajl_val     params, name, message, parts, part, data, skill;
     ngx_uint_t   dup, dup_id, dup_method, skills;
     const char  *first_skill;
 
@@ -572,7 +637,7 @@ strict_read(yajl_val root, expect_t *x)
             continue;
         }
 
-        kind = strict_get(part, "kind", &dup);
+        (void) strict_get(part, "kind", &dup);
         data = strict_get(part, "data", &dup);
 
         if (data == NULL || !YAJL_IS_OBJECT(data)) {
@@ -583,11 +648,7 @@ strict_read(yajl_val root, expect_t *x)
         (void) strict_get(data, "parameters", &dup);
         (void) strict_get(data, "input", &dup);
 
-        if (skill && YAJL_IS_STRING(skill)
-            && (kind == NULL
-                || (YAJL_IS_STRING(kind) && strcmp(kind->u.string, "data")
-                                            == 0)))
-        {
+        if (skill && YAJL_IS_STRING(skill)) {
             if (skills++ == 0) {
                 first_skill = skill->u.string;
             }

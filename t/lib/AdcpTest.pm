@@ -884,6 +884,10 @@ sub new {
         POSIX::_exit(0);
     }
 
+    # the group made here too: a stop() that comes before the child ran
+    # setpgid() still reaches every process of it
+    POSIX::setpgid($pid, $pid);
+
     close $listen;
 
     return bless { pid => $pid, port => $port }, $class;
@@ -976,7 +980,12 @@ sub serve {
 sub stop {
     my ($self) = @_;
     my $pid = delete $self->{pid} or return;
-    kill 'TERM', $pid;
+
+    # the whole group: a TERM that came while the first process was still
+    # forking its accepting kids (before its handler) used to leave them
+    # running, holding prove's output open
+    kill 'KILL', -$pid;
+    kill 'KILL', $pid;
     waitpid($pid, 0);
 }
 

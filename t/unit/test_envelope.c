@@ -189,6 +189,70 @@ static test_case_t  cases[] = {
       "\"parameters\":{},\"parameters\":{}}}]}}}",
       E_DUP, M_A2A, "2", "" },
 
+    /*
+     * a member the module reads spelled in another case, or with a letter
+     * Go's encoding/json folds to ASCII (U+017F long s, U+212A Kelvin
+     * sign, U+0130 and U+0131): the same member for a Go adapter, which
+     * matches keys caselessly, last one winning (CVE-2026-27896)
+     */
+
+    { "case variant of params.name beside it",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+      "\"get_products\",\"Name\":\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "case variant of params.name alone",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"NAME\":"
+      "\"create_media_buy\",\"arguments\":{}}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "case variant of arguments",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\","
+      "\"arguments\":{},\"Arguments\":{\"a\":1}}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "case variant of method",
+      "{\"id\":1,\"method\":\"tools/list\",\"METHOD\":\"tools/call\","
+      "\"params\":{\"name\":\"create_media_buy\"}}",
+      E_DUP, M_OTHER, "1", "" },
+
+    { "case variant of params, escaped",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\"},"
+      "\"P\\u0061rams\":{\"name\":\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "params with a long s (UTF-8)",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\"},"
+      "\"param\xc5\xbf\":{\"name\":\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "params with a long s (escaped)",
+      "{\"id\":1,\"method\":\"tools/call\",\"param\\u017f\":{\"name\":"
+      "\"create_media_buy\"}}",
+      E_DUP, M_CALL, "1", "" },
+
+    { "id with a dotless i",
+      "{\"\xc4\xb1" "d\":2,\"id\":1,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"g\"}}",
+      E_DUP, M_OTHER, "null", "" },
+
+    { "A2A skill with a Kelvin sign",
+      "{\"id\":2,\"method\":\"SendMessage\",\"params\":{\"message\":"
+      "{\"parts\":[{\"data\":{\"skill\":\"get_products\",\"s\\u212aill\":"
+      "\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "A2A Message, case variant",
+      "{\"id\":2,\"method\":\"SendMessage\",\"params\":{\"Message\":"
+      "{\"parts\":[{\"data\":{\"skill\":\"create_media_buy\"}}]}}}",
+      E_DUP, M_A2A, "2", "" },
+
+    { "keys near the members' names: fine",
+      "{\"id\":1,\"ids\":2,\"i\":3,\"method\":\"tools/call\",\"params\":"
+      "{\"name\":\"g\",\"names\":1,\"nam\":2,\"n\xd0\xb0" "me\":3,"
+      "\"_name\":4,\"argument\":5}}",
+      E_OK, M_CALL, "1", "g" },
+
     { "a member repeated where the module does not read: fine",
       "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"g\","
       "\"arguments\":{\"brief\":\"a\",\"brief\":\"b\",\"x\":{\"name\":1,"
@@ -213,10 +277,24 @@ static test_case_t  cases[] = {
       "[{\"data\":{\"skill\":\"s\"},\"kind\":\"data\"}]}},\"id\":null}",
       E_OK, M_A2A, "null", "s" },
 
-    { "a2a 0.3 text part with data is not a skill",
+    { "a2a 0.3 text part with data: its skill is checked (an adapter may "
+      "read data alone)",
       "{\"id\":1,\"method\":\"message/send\",\"params\":{\"message\":"
       "{\"parts\":[{\"kind\":\"text\",\"data\":{\"skill\":\"no\"}}]}}}",
-      E_OK, M_A2A, "1", "" },
+      E_OK, M_A2A, "1", "no" },
+
+    { "a2a 1.0 SendMessage, a part saying \"text\" with data (1.0 has no "
+      "kind: the adapter reads the data)",
+      "{\"id\":1,\"method\":\"SendMessage\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"text\",\"data\":{\"skill\":"
+      "\"create_media_buy\"}}]}}}",
+      E_OK, M_A2A, "1", "create_media_buy" },
+
+    { "a2a, a text-kind part and a data part, each naming a skill",
+      "{\"id\":1,\"method\":\"message/send\",\"params\":{\"message\":"
+      "{\"parts\":[{\"kind\":\"text\",\"data\":{\"skill\":\"c\"}},"
+      "{\"kind\":\"data\",\"data\":{\"skill\":\"g\"}}]}}}",
+      E_AMBIG, M_A2A, "1", "" },
 
     { "a2a 1.0 SendMessage",
       "{\"id\":\"x\",\"method\":\"SendMessage\",\"params\":{\"message\":"
@@ -285,6 +363,17 @@ static test_case_t  cases[] = {
     { "invalid utf-8", "{\"x\":\"\xff\"}", E_SYNTAX, M_NONE, "", "" },
     { "control character in a string", "{\"x\":\"a\tb\"}", E_SYNTAX,
       M_NONE, "", "" },
+
+    /* yajl takes \v and \f for whitespace; RFC 8259 (and every adapter's
+       parser) does not */
+
+    { "form feed between members",
+      "{\"id\":1,\f\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}",
+      E_SYNTAX, M_NONE, "", "" },
+    { "vertical tab before a value",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\v\"x\"}}",
+      E_SYNTAX, M_NONE, "", "" },
+    { "form feed after the body", "{\"a\":1}\f", E_SYNTAX, M_NONE, "", "" },
 
     { NULL, NULL, 0, 0, NULL, NULL }
 };
