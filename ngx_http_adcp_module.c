@@ -37,9 +37,11 @@
 #include "ngx_http_adcp_status.h"
 #include "ngx_http_adcp_bus.h"
 #include "ngx_http_adcp_redis.h"
+#include "ngx_http_adcp_sentinel.h"
 #include "ngx_http_adcp_json.h"
 #include "ngx_http_adcp_balancer.h"
 #include "ngx_http_adcp_refresh.h"
+#include "ngx_http_adcp_durability.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -83,6 +85,8 @@ static char *ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_adcp_task_durability(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 
@@ -211,6 +215,13 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
     { ngx_string("adcp_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_adcp_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("adcp_task_durability"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_adcp_task_durability,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -1180,10 +1191,32 @@ ngx_http_adcp_cache_size_check(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* adcp_redis host:port ... | sentinel=host:port ... */
+
 static char *
 ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_adcp_main_conf_t *amcf = conf;
 
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (amcf->redis.name.len == 0
+        && ngx_strncmp(value[1].data, "sentinel=", 9) == 0)
+    {
+        return ngx_http_adcp_sentinel_parse(cf, &amcf->redis);
+    }
+
     return ngx_http_adcp_redis_parse(cf, &amcf->redis);
+}
+
+
+static char *
+ngx_http_adcp_task_durability(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    return ngx_http_adcp_durability_parse(cf, &amcf->redis);
 }

@@ -19,6 +19,10 @@
 #define NGX_HTTP_ADCP_REDIS_BACKOFF      3
 
 
+/* where the master's address comes from when not configured (Sentinel) */
+typedef struct ngx_http_adcp_redis_source_s  ngx_http_adcp_redis_source_t;
+
+
 typedef struct {
     ngx_str_t                  host;      /* numeric, NUL-terminated */
     ngx_str_t                  text;      /* with the port, for logs */
@@ -38,6 +42,11 @@ typedef struct {
     ngx_str_t                  log;       /* <channel>:log */
     ngx_msec_t                 ping;
     ngx_msec_t                 down_ttl;
+    void                      *sentinel;  /* Sentinel: the master's source
+                                             (ngx_http_adcp_sentinel.c) */
+    ngx_http_adcp_redis_source_t *source; /* ... called through this */
+    ngx_uint_t                 replicas;  /* adcp_task_durability */
+    ngx_msec_t                 replicas_timeout;
 } ngx_http_adcp_redis_conf_t;
 
 

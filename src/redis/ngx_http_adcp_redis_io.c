@@ -185,6 +185,10 @@ ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
 
     rcf = io->conf;
 
+    if (rcf->source && rcf->source->sync(rcf, &io->gen) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     for ( ;; ) {
 
         if (rcf->path.len) {

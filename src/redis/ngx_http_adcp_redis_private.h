@@ -28,6 +28,8 @@ typedef struct {
     ngx_uint_t                       addr;      /* the address to use */
     ngx_uint_t                       failed;    /* addresses failed in a
                                                    row */
+    ngx_uint_t                       gen;       /* Sentinel: the master's
+                                                   generation it uses */
 } ngx_http_adcp_redis_io_t;
 
 
@@ -63,6 +65,7 @@ struct ngx_http_adcp_redis_conn_s {
     ngx_event_t                      timer;       /* the reply deadline */
     ngx_msec_t                       deadline;    /* 0: adcp_redis_ping */
     ngx_uint_t                       pending;
+    ngx_queue_t                      queue;       /* Sentinel: moved */
     unsigned                         exiting:1;
 };
 
@@ -89,6 +92,26 @@ struct ngx_http_adcp_redis_call_s {
     int                              argc;
     const char                     **argv;
     size_t                          *argvlen;
+    unsigned                         persist:1;   /* SUBSCRIBE: every
+                                                     message, until the
+                                                     connection goes */
+    unsigned                         confirmed:1;
+};
+
+
+/*
+ * The master's source (Sentinel), set by the parse of "sentinel=": the
+ * connections call it through rcf->source (it calls them back directly)
+ */
+
+struct ngx_http_adcp_redis_source_s {
+    void                           (*start)(ngx_cycle_t *cycle,
+                                        ngx_http_adcp_redis_conf_t *rcf);
+    void                           (*stop)(ngx_http_adcp_redis_conf_t *rcf);
+    ngx_int_t                      (*sync)(ngx_http_adcp_redis_conf_t *rcf,
+                                        ngx_uint_t *gen);
+    void                           (*lost)(ngx_http_adcp_redis_conf_t *rcf,
+                                        const char *why);
 };
 
 
@@ -99,6 +122,14 @@ void ngx_http_adcp_redis_close(ngx_http_adcp_redis_io_t *io);
 ngx_uint_t ngx_http_adcp_redis_next(ngx_http_adcp_redis_io_t *io,
     const char *err);
 ngx_str_t *ngx_http_adcp_redis_addr(ngx_http_adcp_redis_io_t *io);
+
+ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_conn_command(
+    ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
+ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_conn_subscribe(
+    ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
+void ngx_http_adcp_redis_moved(ngx_http_adcp_redis_conf_t *rcf);
 
 ngx_http_adcp_redis_conn_t *ngx_http_adcp_redis_cmd_conn(
     ngx_http_adcp_redis_conf_t *rcf);

@@ -191,6 +191,7 @@ typedef struct {
     ngx_uint_t                      a2a;          /* NGX_HTTP_ADCP_A2A_* */
     unsigned                        stream:1;     /* answer in SSE */
     unsigned                        webhook:1;
+    unsigned                        replayed:1;   /* adcp_task_durability */
 } ngx_http_adcp_task_t;
 
 
