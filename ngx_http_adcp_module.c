@@ -35,6 +35,7 @@
 #include "ngx_http_adcp_balancer.h"
 #include "ngx_http_adcp_tasks.h"
 #include "ngx_http_adcp_exec.h"
+#include "ngx_http_adcp_sentinel.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -71,6 +72,8 @@ static char *ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_adcp_task_durability(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_adcp_async(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_task_headers(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -209,6 +212,13 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
     { ngx_string("adcp_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_adcp_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("adcp_task_durability"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_adcp_task_durability,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -1235,4 +1245,14 @@ ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_adcp_main_conf_t *amcf = conf;
 
     return ngx_http_adcp_redis_parse(cf, &amcf->redis);
+}
+
+
+static char *
+ngx_http_adcp_task_durability(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    return ngx_http_adcp_sentinel_durability(cf, &amcf->redis);
 }
