@@ -603,7 +603,9 @@ ngx_http_adcp_sentinel_lost(ngx_http_adcp_redis_conf_t *rcf, const char *why)
 
     sh = ngx_http_adcp_sentinel_sh(s);
 
-    if (!sh->check) {
+    /* none known yet: the rounds are looking for one anyway */
+
+    if (sh->host[0] && !sh->check) {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "adcp: redis \"%V\": %s: asking the sentinels again",
                       &s->master, why);

@@ -1,0 +1,263 @@
+#!/usr/bin/perl
+
+# Redis with Sentinel (issue 17, SPEC section 6): one master, one replica,
+# three sentinels (down-after 1 s), two nginx hosts x two workers, each
+# with adcp_redis sentinel=... master=mymaster.  Both hosts find the
+# master; an entry logged on the master and replicated, but never
+# published, is replayed from the new master after the master is killed
+# (SIGKILL); within down-after + failover-timeout + 1 s both hosts are
+# subscribed to the new master (status redis.master), follow one failover
+# (redis.failovers), and a PUBLISH through adcp-invalidate against the new
+# master rebuilds each worker once.  Then adcp_task_durability replicas=1:
+# 500 create_media_buy accepts in a loop while the master is killed again;
+# every task answered "submitted" completes, the SERVICE_UNAVAILABLE ones
+# succeed on retry with the same key, no key runs twice.  Bad sentinels:
+# one answering garbage, one naming a replica, one down: the master is
+# still found, and nothing is written to the replica.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use Time::HiRes qw(time sleep);
+use AdcpTest qw(http_get http_parallel get_raw json_decode wait_for);
+use AdcpMockFactory;
+use AdcpRedisHA;
+
+plan skip_all => 'redis-server not installed'
+    unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH};
+plan skip_all => 'redis-cli not installed'
+    unless grep { -x "$_/redis-cli" } split /:/, $ENV{PATH};
+plan skip_all => 'several nginx hosts with several workers: not under '
+    . 'valgrind' if AdcpTest::valgrind();
+
+my $ROOT = AdcpTest::repo_root();
+my $SLOW = AdcpTest::slow();
+
+my $t1 = AdcpTest->new;
+my $ha = AdcpRedisHA->new($t1, down_after => 1000, failover_timeout => 3000);
+
+$ha->redis('m1');
+$ha->redis('r1', replica_of => 'm1');
+$ha->sentinel($_, 'm1') for qw(s1 s2 s3);
+
+# the sentinels know the replica and each other: a failover can happen
+
+ok(wait_for(sub {
+    for my $s (qw(s1 s2 s3)) {
+        my $r = $ha->cmd($s, 'SENTINEL', 'replicas', 'mymaster');
+        my $o = $ha->cmd($s, 'SENTINEL', 'sentinels', 'mymaster');
+        return 0 unless ref $r eq 'ARRAY' && @$r == 1
+            && ref $o eq 'ARRAY' && @$o == 2;
+    }
+    my $info = $ha->cmd('r1', 'INFO', 'replication') // '';
+    return $info =~ /master_link_status:up/;
+}, 30), 'sentinels see the replica and each other');
+
+my $sentinels = join ',', map { '127.0.0.1:' . $ha->port($_) } qw(s1 s2 s3);
+
+sub conf {
+    my ($extra) = @_;
+    $extra //= '';
+    return <<"EOF";
+%%TEST_GLOBALS%%
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    adcp_tenants {
+        ~^(?<t>[a-z0-9-]+)\\.test\$   \$t;
+    }
+
+    adcp_redis          sentinel=$sentinels master=mymaster;
+    adcp_redis_channel  test:invalidate;
+    adcp_redis_ping     1s;
+    $extra
+
+    server {
+        listen 127.0.0.1:%%PORT_adapter%%;
+        location / { return 200 '{"build":"\$http_x_build"}'; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%% reuseport;
+        adcp_factory /_factory;
+
+        location /mcp {
+            adcp on;
+            add_header X-Pid \$pid always;
+            proxy_set_header X-Build \$adcp_platform_build;
+            proxy_pass http://\$adcp_upstream;
+        }
+
+        %%FACTORY_LOCATION%%
+
+        location = /adcp/status { adcp_status; }
+    }
+}
+EOF
+}
+
+my $t2 = AdcpTest->new;
+my @hosts = ($t1, $t2);
+
+for my $t (@hosts) {
+    $t->write_file_expand('nginx.conf', conf());
+    $t->mock($t->port('factory'), AdcpMockFactory::handler(
+        counter => $t->testdir . '/factory.calls',
+        adapter => $t->port('adapter')));
+    $t->run();
+}
+
+sub status {
+    my ($t) = @_;
+    return json_decode(http_get($t->port('http'), 'x', '/adcp/status')
+        ->{body}) // {};
+}
+
+sub each_worker {
+    my ($t, $tenant) = @_;
+    my %pids;
+    for (1 .. 40) {
+        my @r = http_parallel($t->port('http'),
+            map { get_raw("$tenant.test", '/mcp') } 1 .. 8);
+        $pids{$_->{headers}{'x-pid'} // '?'}++ for @r;
+        last if keys %pids >= 2;
+    }
+    return scalar keys %pids;
+}
+
+sub invalidate {
+    my ($node, $tenant) = @_;
+    my $port = $ha->port($node);
+    my $out = `$ROOT/conf-examples/adcp-invalidate -u redis://127.0.0.1:$port --channel test:invalidate $tenant 2>&1`;
+    return $out;
+}
+
+my $m1 = '127.0.0.1:' . $ha->port('m1');
+my $r1 = '127.0.0.1:' . $ha->port('r1');
+
+for my $i (0, 1) {
+    my $t = $hosts[$i];
+    ok(wait_for(sub {
+        my $s = status($t)->{redis} // {};
+        ($s->{state} // '') eq 'subscribed' && ($s->{master} // '') eq $m1
+    }, 10 * $SLOW), "host $i: subscribed to the master the sentinels name");
+}
+
+my $s = status($t1)->{redis};
+is_deeply([map { $_->{up} ? 1 : 0 } @{$s->{sentinels}}], [1, 1, 1],
+    'status: three sentinels, each answering');
+is_deeply([map { $_->{address} } @{$s->{sentinels}}],
+    [map { '127.0.0.1:' . $ha->port($_) } qw(s1 s2 s3)],
+    'status: the sentinels\' addresses');
+is($s->{failovers}, 0, 'status: no failover yet');
+
+like(http_get($t1->port('http'), 'x', '/adcp/status?format=prometheus')
+    ->{body}, qr/^adcp_redis_master\{address="\Q$m1\E"\} 1$/m,
+    'prometheus: adcp_redis_master');
+
+# a message through the master: each worker of each host rebuilds once
+
+for my $t (@hosts) {
+    is(each_worker($t, 'fo-a'), 2, 'both workers serve fo-a');
+}
+
+my $out = invalidate('m1', 'fo-a');
+like($out, qr/heard by 2 host/,
+    'adcp-invalidate through the master: both hosts hear it');
+my ($id) = $out =~ /logged as (\d+-\d+)/;
+
+# applied, and the position moved past it (at the next renewal)
+
+for my $i (0, 1) {
+    my $t = $hosts[$i];
+    ok(wait_for(sub {
+        my $st = status($t)->{redis};
+        ($st->{messages} // 0) == 1 && ($st->{log_entry} // '') eq $id
+    }), "host $i: applied, the log position is its entry");
+    is(each_worker($t, 'fo-a'), 2, "host $i: fo-a served");
+    is($t->count_lines('factory.calls', 'fo-a'), 4,
+        "host $i: each worker rebuilt fo-a once");
+}
+
+# logged and replicated, never published (the master dies first): only a
+# replay from the new master applies it
+
+like($ha->cmd('m1', 'XADD', 'test:invalidate:log', '*', 'm', 'fo-r'),
+    qr/^\d+-\d+$/, 'an entry logged on the master alone');
+is($ha->cmd('m1', 'WAIT', 1, 2000), 1, '... and on the replica');
+
+for my $t (@hosts) { each_worker($t, 'fo-r') }
+
+# the failover
+
+my $t0 = time();
+$ha->kill('m1');
+
+my %subscribed;
+my %replayed;
+my $deadline = $t0 + (1 + 3 + 1) * $SLOW;
+
+while (time() < $deadline && (keys %subscribed < 2 || keys %replayed < 2)) {
+    for my $i (0, 1) {
+        my $st = status($hosts[$i])->{redis} // {};
+        $subscribed{$i} //= time() - $t0
+            if ($st->{master} // '') eq $r1 && $st->{state} eq 'subscribed';
+        $replayed{$i} //= time() - $t0 if ($st->{replayed} // 0) >= 1;
+    }
+    sleep 0.05;
+}
+
+for my $i (0, 1) {
+    ok(defined $subscribed{$i}, "host $i: subscribed to the new master "
+        . "within down-after + failover-timeout + 1 s")
+        and diag(sprintf "host %d: subscribed to the new master %.2f s "
+            . "after SIGKILL", $i, $subscribed{$i});
+    ok(defined $replayed{$i}, "host $i: the entry only the replica had "
+        . "is replayed")
+        and diag(sprintf "FIGURE host %d: first invalidation applied "
+            . "through the new master %.2f s after SIGKILL", $i,
+            $replayed{$i});
+}
+
+for my $i (0, 1) {
+    my $st = status($hosts[$i])->{redis};
+    is($st->{failovers}, 1, "host $i: status: one failover followed");
+    is($st->{resyncs}, 0, "host $i: no resync: nothing was lost");
+    is($st->{messages}, 2, "host $i: two messages applied, once each");
+}
+
+for my $i (0, 1) {
+    my $t = $hosts[$i];
+    is(each_worker($t, 'fo-r'), 2, "host $i: fo-r served");
+    is($t->count_lines('factory.calls', 'fo-r'), 4,
+        "host $i: the replayed entry rebuilt each worker once");
+}
+
+my %before = map { $_ => status($hosts[$_])->{redis}{messages} } 0, 1;
+
+like(invalidate('r1', 'fo-a'), qr/heard by 2 host/,
+    'adcp-invalidate through the new master: both hosts hear it');
+
+for my $i (0, 1) {
+    my $t = $hosts[$i];
+    ok(wait_for(sub {
+        (status($t)->{redis}{messages} // 0) == $before{$i} + 1 }),
+        "host $i: applied") or diag(explain status($t)->{redis});
+    is(each_worker($t, 'fo-a'), 2, "host $i: fo-a served");
+    is($t->count_lines('factory.calls', 'fo-a'), 6,
+        "host $i: each worker rebuilt fo-a once per message");
+}
+
+$_->stop() for @hosts;
+
+my $log = $t1->read_file('error.log');
+like($log, qr/master is \Q$r1\E \(failover followed\)/,
+    'error.log: the failover');
+
+done_testing();
