@@ -1243,8 +1243,8 @@ ngx_http_adcp_sentinel_waited(ngx_http_adcp_redis_conf_t *rcf,
 
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "adcp: redis \"%V\": WAIT: %lld of %ui replicas "
-                      "within %M ms", &rcf->name, reply->integer,
+                      "adcp: redis \"%V\": WAIT: %L of %ui replicas "
+                      "within %M ms", &rcf->name, (int64_t) reply->integer,
                       rcf->replicas, rcf->replicas_timeout);
 
     } else {

@@ -260,4 +260,184 @@ my $log = $t1->read_file('error.log');
 like($log, qr/master is \Q$r1\E \(failover followed\)/,
     'error.log: the failover');
 
+# --- adcp_task_durability replicas=1: accepts across a failover --------
+
+# the master now is r1: two replicas, so that one is left after it dies
+
+$ha->redis('r2', replica_of => 'r1');
+$ha->redis('r3', replica_of => 'r1');
+
+ok(wait_for(sub {
+    for my $s (qw(s1 s2 s3)) {
+        my $r = $ha->cmd($s, 'SENTINEL', 'replicas', 'mymaster');
+        my %up = map { my %h = @$_; ("$h{port}" => $h{flags}) } @$r;
+        return 0 unless ($up{$ha->port('r2')} // '') eq 'slave'
+            && ($up{$ha->port('r3')} // '') eq 'slave';
+    }
+    return 1;
+}, 30), 'the sentinels see the two new replicas');
+
+ok(wait_for(sub {
+    my $info = $ha->cmd('r1', 'INFO', 'replication') // '';
+    my @online = $info =~ /^slave\d+:.*state=online/mg;
+    return @online == 2;
+}, 30), '... and both are in sync with r1');
+
+my $t3 = AdcpTest->new;
+my $calls = $t3->testdir . '/adapter.calls';
+
+$t3->write_file_expand('nginx.conf', conf(<<'EOC') =~ s/add_header X-Pid/adcp_async create_media_buy; add_header X-Pid/r);
+adcp_task_durability replicas=1 timeout=500ms;
+    adcp_task_claim_after 3s;
+    adcp_task_timeout 10s;
+EOC
+
+$t3->mock($t3->port('factory'), AdcpMockFactory::handler(
+    counter => $t3->testdir . '/factory.calls',
+    adapter => $t3->port('adapter2')));
+
+$t3->mock($t3->port('adapter2'), sub {
+    my ($req) = @_;
+    my $j = json_decode($req->{body}) // {};
+    my $a = $j->{params}{arguments} // {};
+    my $key = $a->{idempotency_key} // '-';
+    AdcpTest::append_line($calls, $key);
+    my $sc = { media_buy_id => "mb-$key", status => 'active',
+        packages => [] };
+    return [200, {}, AdcpTest::json_encode({ jsonrpc => '2.0',
+        id => $j->{id}, result => { structuredContent => $sc,
+        content => [{ type => 'text',
+            text => AdcpTest::json_encode($sc) }] } })];
+});
+
+$t3->run();
+
+my $r1p = $ha->port('r1');
+
+ok(wait_for(sub {
+    my $s = status($t3)->{redis} // {};
+    ($s->{state} // '') eq 'subscribed' && ($s->{master} // '') eq $r1
+}, 10 * $SLOW), 'tasks host: on the master r1');
+
+sub accept_once {
+    my ($key) = @_;
+    my $body = AdcpTest::json_encode({ jsonrpc => '2.0', id => 1,
+        method => 'tools/call', params => { name => 'create_media_buy',
+        arguments => { idempotency_key => $key, buyer_ref => 'b' } } });
+    my $r = AdcpTest::http_post_json($t3->port('http'), 'acme.test', '/mcp',
+        $body, Authorization => 'Bearer buyer-one');
+    my $sc = (json_decode($r->{body}) // {})->{result}{structuredContent}
+        // {};
+    return $sc;
+}
+
+my $N = 500;
+my (%task, %unavailable, %other, %retried);
+my $killed;
+
+for my $i (1 .. $N) {
+    my $key = sprintf 'dur-%04d-key', $i;
+
+    if ($i == 150) {
+        $ha->kill('r1');
+        $killed = time();
+    }
+
+    my $sc = accept_once($key);
+    sleep 0.01;    # pace: the loop spans the failover
+
+    if (($sc->{status} // '') eq 'submitted') {
+        $task{$key} = $sc->{task_id};
+    } elsif ((($sc->{adcp_error} // {})->{code} // '') eq
+        'SERVICE_UNAVAILABLE')
+    {
+        $unavailable{$key} = 1;
+    } else {
+        $other{$key} = $sc;
+    }
+}
+
+diag(sprintf "%d submitted, %d SERVICE_UNAVAILABLE, %d other, of %d",
+    scalar keys %task, scalar keys %unavailable, scalar keys %other, $N);
+is(scalar keys %other, 0, 'every accept is submitted or SERVICE_UNAVAILABLE')
+    or diag(explain \%other);
+
+# the SERVICE_UNAVAILABLE ones: the same key again, until accepted
+
+for my $key (sort keys %unavailable) {
+    my $sc;
+    wait_for(sub {
+        $sc = accept_once($key);
+        ($sc->{status} // '') eq 'submitted'
+    }, 20 * $SLOW);
+    $retried{$key} = $sc->{task_id} if ($sc->{status} // '') eq 'submitted';
+}
+
+is(scalar keys %retried, scalar keys %unavailable,
+    'every SERVICE_UNAVAILABLE accept succeeds on retry with its key');
+
+my %all = (%task, %retried);
+is(scalar keys %all, $N, "$N tasks accepted");
+
+# a key answered submitted before the failover is still the same task
+
+my $same = 0;
+for my $key (sort keys %task) {
+    my $sc = accept_once($key);
+    $same++ if ($sc->{task_id} // '') eq $task{$key};
+}
+is($same, scalar keys %task, 'a retry of a submitted key: the same task '
+    . '(nothing acknowledged was lost)');
+
+sub poll_task {
+    my ($id) = @_;
+    my $body = AdcpTest::json_encode({ jsonrpc => '2.0', id => 2,
+        method => 'tools/call', params => { name => 'get_task_status',
+        arguments => { task_id => $id } } });
+    my $r = AdcpTest::http_post_json($t3->port('http'), 'acme.test', '/mcp',
+        $body, Authorization => 'Bearer buyer-one');
+    return (json_decode($r->{body}) // {})->{result}{structuredContent}
+        // {};
+}
+
+my %left = %all;
+my %result;
+wait_for(sub {
+    for my $key (keys %left) {
+        my $st = poll_task($left{$key});
+        next unless ($st->{status} // '') eq 'completed';
+        $result{$key} = ($st->{result} // {})->{media_buy_id} // '';
+        delete $left{$key};
+    }
+    return !%left;
+}, 60 * $SLOW);
+
+is(scalar keys %left, 0, 'every accepted task reaches completed')
+    or diag(explain [map { "$_ " . (poll_task($left{$_})->{status} // '') }
+        (sort keys %left)[0 .. 9]]);
+
+# the buyer's view: one task per key, one result, its own
+
+is(scalar(grep { $result{$_} eq "mb-$_" } keys %all), $N,
+    'each task\'s result is its own media buy');
+
+# the adapter's: every key ran; a task whose outcome died with the master
+# is reclaimed and sent again, with the same idempotency_key (at most
+# twice, as after a SIGKILLed nginx in t/22-tasks-exec.t)
+
+my %ran;
+$ran{$_}++ for split /\n/, $t3->read_file('adapter.calls');
+my @twice = grep { $ran{$_} > 1 } sort keys %ran;
+is(scalar(grep { $ran{$_} } keys %all), $N, 'every key ran');
+is(scalar(grep { $ran{$_} > 2 } keys %ran), 0,
+    'no key reached the adapter more than twice');
+diag(sprintf "FIGURE keys sent to the adapter twice (the outcome's write "
+    . "lost with the master, reclaimed): %d%s", scalar @twice,
+    @twice ? " (@twice[0 .. ($#twice < 9 ? $#twice : 9)])" : '');
+
+diag(sprintf "FIGURE accepts lost: %d (answered submitted, never "
+    . "completed)", scalar grep { $task{$_} } keys %left);
+
+$t3->stop();
+
 done_testing();
