@@ -438,6 +438,74 @@ diag(sprintf "FIGURE keys sent to the adapter twice (the outcome's write "
 diag(sprintf "FIGURE accepts lost: %d (answered submitted, never "
     . "completed)", scalar grep { $task{$_} } keys %left);
 
+# WAIT decides: the replica gone, an accept is SERVICE_UNAVAILABLE (with
+# nothing said about the task); back, the same key is its task
+
+my ($mnode) = grep { ($ha->cmd($_, 'ROLE') // [''])->[0] eq 'master' }
+    qw(r2 r3);
+my ($rnode) = grep { $_ ne $mnode } qw(r2 r3);
+$ha->kill($rnode);
+
+my $sc = accept_once('dur-norep-key');
+is(($sc->{adcp_error} // {})->{code}, 'SERVICE_UNAVAILABLE',
+    'no replica: SERVICE_UNAVAILABLE');
+is(($sc->{adcp_error} // {})->{recovery}, 'transient', '... transient');
+
+$ha->redis($rnode, replica_of => $mnode);
+ok(wait_for(sub {
+    my $info = $ha->cmd($mnode, 'INFO', 'replication') // '';
+    return $info =~ /^slave\d+:.*state=online/m;
+}, 30), 'the replica is back');
+
+$sc = accept_once('dur-norep-key');
+is($sc->{status}, 'submitted', 'the retry with the same key: submitted');
+like($t3->read_file('error.log'),
+    qr/WAIT: 0 of 1 replicas within 500 ms/, 'error.log: WAIT fell short');
+
 $t3->stop();
+
+# --- bad sentinels: garbage, a replica named, one down; then a good one --
+
+my $t4 = AdcpTest->new;
+my $mport = $ha->port($mnode);
+my $rport = $ha->port($rnode);
+
+$ha->fake_sentinel('bad1', "*2\r\n\$11\r\nnot-an-addr\r\n\$2\r\nxx\r\n");
+$ha->fake_sentinel('bad2', "*2\r\n\$9\r\n127.0.0.1\r\n\$" . length($rport)
+    . "\r\n$rport\r\n");
+my $down = AdcpTest::free_port();
+
+$sentinels = join ',', map { "127.0.0.1:$_" } $ha->port('bad1'),
+    $ha->port('bad2'), $down, $ha->port('s1');
+
+$t4->write_file_expand('nginx.conf', conf());
+$t4->mock($t4->port('factory'), AdcpMockFactory::handler(
+    counter => $t4->testdir . '/factory.calls',
+    adapter => $t4->port('adapter')));
+$t4->run();
+
+ok(wait_for(sub {
+    my $s = status($t4)->{redis} // {};
+    ($s->{state} // '') eq 'subscribed'
+        && ($s->{master} // '') eq "127.0.0.1:$mport"
+}, 10 * $SLOW), 'bad sentinels first: the master is still found');
+
+is_deeply([map { $_->{up} ? 1 : 0 } @{status($t4)->{redis}{sentinels}}],
+    [0, 1, 0, 1], 'status: garbage and down do not answer');
+
+like(invalidate($mnode, 'bad-a'), qr/heard by 1 host/,
+    'a message through the master reaches the host');
+
+$t4->stop();
+
+my $log4 = $t4->read_file('error.log');
+like($log4, qr/sentinel 127\.0\.0\.1:\d+ names no usable master/,
+    'error.log: the garbage answer');
+like($log4, qr/127\.0\.0\.1:$rport named by sentinel \S+ is not a master/,
+    'error.log: the replica named');
+like($log4, qr/sentinel 127\.0\.0\.1:$down does not answer/,
+    'error.log: the sentinel down');
+unlike($log4, qr/subscribed to "test:invalidate" on 127\.0\.0\.1:$rport/,
+    'never subscribed to the replica');
 
 done_testing();
