@@ -104,6 +104,10 @@ struct ngx_http_adcp_redis_call_s {
     char                            *cmd;         /* formatted, kept for
                                                      the next address */
     int                              len;
+    unsigned                         persist:1;   /* SUBSCRIBE: every
+                                                     message, until the
+                                                     connection goes */
+    unsigned                         confirmed:1;
 };
 
 
@@ -1056,6 +1060,8 @@ ngx_http_adcp_redis_conn_command(ngx_http_adcp_redis_conn_t *cmd,
 
     call->handler = handler;
     call->data = data;
+    call->persist = 0;
+    call->confirmed = 0;
     call->len = redisFormatCommandArgv(&call->cmd, argc, argv, argvlen);
 
     if (call->len < 0) {
@@ -1070,6 +1076,28 @@ ngx_http_adcp_redis_conn_command(ngx_http_adcp_redis_conn_t *cmd,
     }
 
     cmd->pending++;
+
+    return call;
+}
+
+
+/*
+ * SUBSCRIBE (or PSUBSCRIBE) on a connection of its own: the handler gets
+ * the confirmation and every message, then NULL once the connection goes
+ */
+
+ngx_http_adcp_redis_call_t *
+ngx_http_adcp_redis_conn_subscribe(ngx_http_adcp_redis_conn_t *cmd,
+    ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_http_adcp_redis_call_t  *call;
+
+    call = ngx_http_adcp_redis_conn_command(cmd, handler, data, argc, argv,
+                                            argvlen);
+    if (call) {
+        call->persist = 1;
+    }
 
     return call;
 }
@@ -1238,6 +1266,35 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
         ngx_http_adcp_sentinel_lost(cmd->io.conf, "a READONLY reply");
     }
 
+    /* a subscription: its confirmation counts as the reply, then each
+       message goes to the handler too */
+
+    if (r && call->persist && call->confirmed) {
+        if (call->handler) {
+            call->handler(r, call->data);
+        }
+
+        return;
+    }
+
+    if (r && call->persist) {
+        call->confirmed = 1;
+
+        if (cmd->pending) {
+            cmd->pending--;
+        }
+
+        if (cmd->pending == 0 && cmd->timer.timer_set) {
+            ngx_del_timer(&cmd->timer);
+        }
+
+        if (call->handler) {
+            call->handler(r, call->data);
+        }
+
+        return;
+    }
+
     /*
      * its connection failed to connect: the same command (answered or
      * not: a MULTI's commands go on together), on the next address
@@ -1252,17 +1309,22 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
         sock->next = 0;
     }
 
-    if (cmd->pending) {
-        cmd->pending--;
-    }
+    /* a subscription's end: its confirmation was counted already */
 
-    if (cmd->pending == 0) {
-        if (cmd->timer.timer_set) {
-            ngx_del_timer(&cmd->timer);
+    if (!call->confirmed) {
+
+        if (cmd->pending) {
+            cmd->pending--;
         }
 
-    } else if (r) {
-        ngx_add_timer(&cmd->timer, cmd->deadline);
+        if (cmd->pending == 0) {
+            if (cmd->timer.timer_set) {
+                ngx_del_timer(&cmd->timer);
+            }
+
+        } else if (r) {
+            ngx_add_timer(&cmd->timer, cmd->deadline);
+        }
     }
 
     if (call->handler) {

@@ -90,6 +90,9 @@ void ngx_http_adcp_redis_conn_destroy(ngx_http_adcp_redis_conn_t *conn);
 ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_conn_command(
     ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen);
+ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_conn_subscribe(
+    ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
 void ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call);
 void ngx_http_adcp_redis_reset(void);
 void ngx_http_adcp_redis_moved(ngx_http_adcp_redis_conf_t *rcf);

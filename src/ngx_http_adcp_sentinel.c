@@ -3,7 +3,10 @@
  * ngx_http_adcp_module: the Redis master as Redis Sentinel names it.
  *
  * The worker that holds the link (worker 0) runs rounds, every
- * NGX_HTTP_ADCP_SENTINEL_ROUND ms once the last ended:
+ * NGX_HTTP_ADCP_SENTINEL_ROUND ms once the last ended, and at once when
+ * a sentinel announces +switch-master (a subscription to one sentinel
+ * that answered, on a connection of its own, renewed by the next round
+ * once lost):
  *
  *   ask      SENTINEL get-master-addr-by-name <name> to every sentinel
  *            at once, each on its own connection (redis.c's command
@@ -40,7 +43,7 @@
 #include "ngx_http_adcp_sentinel.h"
 
 
-#define NGX_HTTP_ADCP_SENTINEL_ROUND     250
+#define NGX_HTTP_ADCP_SENTINEL_ROUND     1000
 #define NGX_HTTP_ADCP_SENTINEL_WATCH     100
 #define NGX_HTTP_ADCP_SENTINEL_ASK       1000
 #define NGX_HTTP_ADCP_SENTINEL_RETRY     1000
@@ -110,8 +113,15 @@ typedef struct {
     ngx_http_adcp_redis_conn_t  *probe_conn;
     ngx_http_adcp_redis_call_t  *probe_call;
     ngx_log_t                   *log;
+
+    /* +switch-master */
+    ngx_http_adcp_redis_conn_t  *sub_conn;
+    ngx_http_adcp_redis_call_t  *sub_call;   /* NULL: none */
+    ngx_uint_t                   sub_node;
+
     unsigned                     running:1;
     unsigned                     stopping:1;
+    unsigned                     again:1;    /* a round right after this */
 } ngx_http_adcp_sentinel_t;
 
 
@@ -133,6 +143,9 @@ static void ngx_http_adcp_sentinel_checked(ngx_http_adcp_sentinel_t *s);
 static void ngx_http_adcp_sentinel_publish(ngx_http_adcp_sentinel_t *s,
     u_char *host, ngx_int_t port);
 static void ngx_http_adcp_sentinel_done(ngx_http_adcp_sentinel_t *s);
+static void ngx_http_adcp_sentinel_subscribe(ngx_http_adcp_sentinel_t *s);
+static void ngx_http_adcp_sentinel_on_switch(redisReply *reply,
+    void *data);
 static ngx_uint_t ngx_http_adcp_sentinel_numeric(u_char *host, size_t len);
 static void ngx_http_adcp_sentinel_set_addr(ngx_http_adcp_redis_addr_t *a,
     u_char *host, ngx_int_t port);
@@ -517,6 +530,11 @@ ngx_http_adcp_sentinel_stop(ngx_http_adcp_redis_conf_t *rcf)
     if (s->probe_conn) {
         ngx_http_adcp_redis_conn_destroy(s->probe_conn);
         s->probe_conn = NULL;
+    }
+
+    if (s->sub_conn) {
+        ngx_http_adcp_redis_conn_destroy(s->sub_conn);
+        s->sub_conn = NULL;
     }
 }
 
@@ -1023,14 +1041,134 @@ static void
 ngx_http_adcp_sentinel_done(ngx_http_adcp_sentinel_t *s)
 {
     s->state = NGX_HTTP_ADCP_SENTINEL_IDLE;
-    s->check = 0;
+    s->check = s->again;
 
     if (s->round.timer_set) {
         ngx_del_timer(&s->round);
     }
 
-    if (!s->stopping && !ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(&s->round, NGX_HTTP_ADCP_SENTINEL_ROUND);
+    if (s->stopping || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(&s->round, s->again ? 0 : NGX_HTTP_ADCP_SENTINEL_ROUND);
+    s->again = 0;
+
+    ngx_http_adcp_sentinel_subscribe(s);
+}
+
+
+/* SUBSCRIBE +switch-master on the first sentinel that answered */
+
+static void
+ngx_http_adcp_sentinel_subscribe(ngx_http_adcp_sentinel_t *s)
+{
+    size_t                          len[2];
+    ngx_uint_t                      i;
+    const char                     *argv[2];
+    ngx_http_adcp_sentinel_node_t  *node;
+
+    if (s->sub_call) {
+        return;
+    }
+
+    node = s->nodes.elts;
+
+    for (i = 0; i < s->nodes.nelts; i++) {
+        if (node[i].port) {
+            break;
+        }
+    }
+
+    if (i == s->nodes.nelts) {
+        return;
+    }
+
+    if (s->sub_conn && s->sub_node != i) {
+        ngx_http_adcp_redis_conn_destroy(s->sub_conn);
+        s->sub_conn = NULL;
+    }
+
+    if (s->sub_conn == NULL) {
+        s->sub_conn = ngx_http_adcp_redis_conn_create(&node[i].rcf,
+                                                NGX_HTTP_ADCP_SENTINEL_ASK, 1,
+                                                s->log);
+        if (s->sub_conn == NULL) {
+            return;
+        }
+
+        s->sub_node = i;
+    }
+
+    argv[0] = "SUBSCRIBE";  len[0] = 9;
+    argv[1] = "+switch-master";  len[1] = 14;
+
+    s->sub_call = ngx_http_adcp_redis_conn_subscribe(s->sub_conn,
+                                            ngx_http_adcp_sentinel_on_switch,
+                                            s, 2, argv, len);
+}
+
+
+/* ["message", "+switch-master", "<name> <old ip> <old port> <ip> <port>"] */
+
+static void
+ngx_http_adcp_sentinel_on_switch(redisReply *reply, void *data)
+{
+    ngx_http_adcp_sentinel_t *s = data;
+
+    redisReply                     *m;
+    ngx_http_adcp_sentinel_node_t  *node;
+
+    node = (ngx_http_adcp_sentinel_node_t *) s->nodes.elts + s->sub_node;
+
+    if (reply == NULL) {
+        s->sub_call = NULL;
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    if (ngx_strcmp(reply->element[0]->str, "subscribe") == 0) {
+        ngx_log_error(NGX_LOG_INFO, s->log, 0,
+                      "adcp: redis \"%V\": following +switch-master on "
+                      "sentinel %V", &s->master, &node->rcf.name);
+        return;
+    }
+
+    m = reply->element[2];
+
+    if (ngx_strcmp(reply->element[0]->str, "message") != 0
+        || m->type != REDIS_REPLY_STRING
+        || m->len <= s->master.len
+        || ngx_strncmp(m->str, s->master.data, s->master.len) != 0
+        || m->str[s->master.len] != ' '
+        || s->stopping)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                  "adcp: redis \"%V\": sentinel %V: +switch-master %*s",
+                  &s->master, &node->rcf.name, ngx_min((size_t) m->len, 200),
+                  m->str);
+
+    /* a round now, or right after the one running */
+
+    if (s->state == NGX_HTTP_ADCP_SENTINEL_IDLE) {
+        s->check = 1;
+
+        if (s->round.timer_set) {
+            ngx_del_timer(&s->round);
+        }
+
+        ngx_add_timer(&s->round, 0);
+
+    } else {
+        s->again = 1;
     }
 }
 

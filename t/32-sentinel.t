@@ -140,6 +140,7 @@ sub invalidate {
 
 my $m1 = '127.0.0.1:' . $ha->port('m1');
 my $r1 = '127.0.0.1:' . $ha->port('r1');
+my $r1p = $ha->port('r1');
 
 for my $i (0, 1) {
     my $t = $hosts[$i];
@@ -256,9 +257,13 @@ for my $i (0, 1) {
 
 $_->stop() for @hosts;
 
-my $log = $t1->read_file('error.log');
-like($log, qr/master is \Q$r1\E \(failover followed\)/,
-    'error.log: the failover');
+for my $i (0, 1) {
+    my $log = $hosts[$i]->read_file('error.log');
+    like($log, qr/following \+switch-master on sentinel/,
+        "host $i: error.log: subscribed to +switch-master");
+    like($log, qr/\+switch-master mymaster \S+ \d+ 127\.0\.0\.1 \Q$r1p\E\n.*master is \Q$r1\E \(failover followed\)/,
+        "host $i: error.log: the failover followed on +switch-master");
+}
 
 # --- adcp_task_durability replicas=1: accepts across a failover --------
 
@@ -311,8 +316,6 @@ $t3->mock($t3->port('adapter2'), sub {
 });
 
 $t3->run();
-
-my $r1p = $ha->port('r1');
 
 ok(wait_for(sub {
     my $s = status($t3)->{redis} // {};
