@@ -110,6 +110,7 @@ typedef struct {
                                                 answer */
     ngx_http_adcp_redis_conf_t   probe;      /* ROLE on a candidate */
     ngx_http_adcp_redis_addr_t   probe_addr;
+    u_char                       current[NGX_HTTP_ADCP_SENTINEL_HOST_LEN];
     ngx_http_adcp_redis_conn_t  *probe_conn;
     ngx_http_adcp_redis_call_t  *probe_call;
     ngx_log_t                   *log;
@@ -137,7 +138,7 @@ static void ngx_http_adcp_sentinel_ask(ngx_http_adcp_sentinel_t *s);
 static void ngx_http_adcp_sentinel_on_addr(redisReply *reply, void *data);
 static void ngx_http_adcp_sentinel_decide(ngx_http_adcp_sentinel_t *s);
 static void ngx_http_adcp_sentinel_probe(ngx_http_adcp_sentinel_t *s,
-    ngx_http_adcp_sentinel_node_t *node);
+    u_char *host, ngx_int_t port);
 static void ngx_http_adcp_sentinel_on_role(redisReply *reply, void *data);
 static void ngx_http_adcp_sentinel_checked(ngx_http_adcp_sentinel_t *s);
 static void ngx_http_adcp_sentinel_publish(ngx_http_adcp_sentinel_t *s,
@@ -165,8 +166,8 @@ static ngx_str_t  ngx_http_adcp_sentinel_zone_name =
 char *
 ngx_http_adcp_sentinel_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
 {
-    u_char                    *p, *last, *comma;
-    ngx_str_t                 *value, list, hp, password;
+    u_char                         *p, *last, *comma;
+    ngx_str_t                      *value, list, hp, password;
     ngx_uint_t                      i;
     ngx_http_adcp_sentinel_t       *s;
     ngx_http_adcp_sentinel_node_t  *node;
@@ -869,35 +870,44 @@ ngx_http_adcp_sentinel_decide(ngx_http_adcp_sentinel_t *s)
             return;
         }
 
-        ngx_http_adcp_sentinel_probe(s, &node[i]);
+        ngx_http_adcp_sentinel_probe(s, node[i].host, node[i].port);
         return;
     }
 
-    /* no sentinel names a master that is one: keep what we have */
+    /*
+     * no sentinel names a master that is one: the master in use is kept,
+     * checked itself when asked (a READONLY with every sentinel silent)
+     */
+
+    if (s->check && sh->host[0] && s->candidate < s->nodes.nelts) {
+        s->candidate = s->nodes.nelts;
+        ngx_cpystrn(s->current, sh->host, sizeof(s->current));
+        ngx_http_adcp_sentinel_probe(s, s->current, sh->port);
+        return;
+    }
 
     ngx_http_adcp_sentinel_done(s);
 }
 
 
 static void
-ngx_http_adcp_sentinel_probe(ngx_http_adcp_sentinel_t *s,
-    ngx_http_adcp_sentinel_node_t *node)
+ngx_http_adcp_sentinel_probe(ngx_http_adcp_sentinel_t *s, u_char *host,
+    ngx_int_t port)
 {
     const char  *argv[1];
     size_t       len[1];
 
     if (s->probe_conn == NULL
-        || s->probe.port != node->port
-        || ngx_strcmp(s->probe_addr.host.data, node->host) != 0)
+        || s->probe.port != port
+        || ngx_strcmp(s->probe_addr.host.data, host) != 0)
     {
         if (s->probe_conn) {
             ngx_http_adcp_redis_conn_destroy(s->probe_conn);
             s->probe_conn = NULL;
         }
 
-        ngx_http_adcp_sentinel_set_addr(&s->probe_addr, node->host,
-                                        node->port);
-        s->probe.port = node->port;
+        ngx_http_adcp_sentinel_set_addr(&s->probe_addr, host, port);
+        s->probe.port = port;
 
         s->probe_conn = ngx_http_adcp_redis_conn_create(&s->probe,
                                             NGX_HTTP_ADCP_SENTINEL_ASK, 1,
@@ -952,23 +962,38 @@ ngx_http_adcp_sentinel_on_role(redisReply *reply, void *data)
 static void
 ngx_http_adcp_sentinel_checked(ngx_http_adcp_sentinel_t *s)
 {
+    u_char                         *host;
+    ngx_int_t                       port;
     ngx_slab_pool_t                *shpool;
     ngx_http_adcp_sentinel_sh_t    *sh;
     ngx_http_adcp_sentinel_node_t  *node;
 
-    node = (ngx_http_adcp_sentinel_node_t *) s->nodes.elts + s->candidate;
+    host = s->probe_addr.host.data;
+    port = s->probe.port;
 
     if (s->role == 1) {
-        ngx_http_adcp_sentinel_publish(s, node->host, node->port);
+        ngx_http_adcp_sentinel_publish(s, host, port);
         ngx_http_adcp_sentinel_done(s);
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, s->log, 0,
-                  "adcp: redis \"%V\": %V named by sentinel %V %s",
-                  &s->master, &s->probe_addr.text, &node->rcf.name,
-                  s->role == 0 ? "is not a master"
-                               : "does not answer ROLE");
+    if (s->candidate < s->nodes.nelts) {
+        node = (ngx_http_adcp_sentinel_node_t *) s->nodes.elts
+               + s->candidate;
+
+        ngx_log_error(NGX_LOG_WARN, s->log, 0,
+                      "adcp: redis \"%V\": %V named by sentinel %V %s",
+                      &s->master, &s->probe_addr.text, &node->rcf.name,
+                      s->role == 0 ? "is not a master"
+                                   : "does not answer ROLE");
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, s->log, 0,
+                      "adcp: redis \"%V\": the master in use, %V, %s",
+                      &s->master, &s->probe_addr.text,
+                      s->role == 0 ? "is not a master any more"
+                                   : "does not answer ROLE");
+    }
 
     /* the master in use says it is a replica: withdrawn */
 
@@ -978,9 +1003,13 @@ ngx_http_adcp_sentinel_checked(ngx_http_adcp_sentinel_t *s)
 
         ngx_shmtx_lock(&shpool->mutex);
 
-        if (sh->host[0] && sh->port == node->port
-            && ngx_strcmp(sh->host, node->host) == 0)
+        if (sh->host[0] && sh->port == port
+            && ngx_strcmp(sh->host, host) == 0)
         {
+            ngx_log_error(NGX_LOG_WARN, s->log, 0,
+                          "adcp: redis \"%V\": %V withdrawn: no master "
+                          "until a sentinel names one", &s->master,
+                          &s->probe_addr.text);
             sh->host[0] = '\0';
             sh->gen++;
         }

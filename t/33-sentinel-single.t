@@ -158,6 +158,34 @@ my $b = mcp('create_media_buy', { idempotency_key => 'single-key-2' });
 is(($b->{adcp_error} // {})->{code}, 'SERVICE_UNAVAILABLE',
     'no replica left: SERVICE_UNAVAILABLE');
 
+# the master turns into a replica, every sentinel gone: a READONLY reply,
+# the master in use checked itself, withdrawn; nothing more written
+
+$ha->kill($_) for qw(s1 s2 s3);
+$ha->redis('x1');
+is($ha->cmd('r1', 'REPLICAOF', '127.0.0.1', $ha->port('x1')), 'OK',
+    'the master becomes a replica');
+
+my $c = mcp('create_media_buy', { idempotency_key => 'single-key-3' });
+is(($c->{adcp_error} // {})->{code}, 'SERVICE_UNAVAILABLE',
+    'a write refused with READONLY: SERVICE_UNAVAILABLE');
+
+ok(wait_for(sub {
+    my $s = status()->{redis} // {};
+    exists $s->{master} && !defined $s->{master}
+}, 5 * $SLOW), 'status: no master (withdrawn)');
+
+$c = mcp('create_media_buy', { idempotency_key => 'single-key-4' });
+is(($c->{adcp_error} // {})->{code}, 'SERVICE_UNAVAILABLE',
+    'no master: SERVICE_UNAVAILABLE');
+
 $t->stop();
+
+my $log = $t->read_file('error.log');
+like($log, qr/a READONLY reply: asking the sentinels again/,
+    'error.log: READONLY sends the module back to discovery');
+like($log, qr/the master in use, \Q$r1\E, is not a master any more/,
+    'error.log: ROLE says replica');
+like($log, qr/\Q$r1\E withdrawn/, 'error.log: withdrawn');
 
 done_testing();
