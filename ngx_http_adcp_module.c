@@ -35,7 +35,7 @@
 #include "ngx_http_adcp_balancer.h"
 #include "ngx_http_adcp_tasks.h"
 #include "ngx_http_adcp_exec.h"
-#include "ngx_http_adcp_sentinel.h"
+#include "ngx_http_adcp_durability.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -1254,5 +1254,5 @@ ngx_http_adcp_task_durability(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_adcp_main_conf_t *amcf = conf;
 
-    return ngx_http_adcp_sentinel_durability(cf, &amcf->redis);
+    return ngx_http_adcp_durability_parse(cf, &amcf->redis);
 }

@@ -10,8 +10,6 @@
  * its connections (ngx_http_adcp_redis_moved()), the next ones go there.
  * A connection that lost the master, or a READONLY reply, asks for a
  * round that checks the master in use again.
- *
- * adcp_task_durability: an accepted task's writes confirmed by WAIT.
  */
 
 
@@ -37,9 +35,6 @@ typedef struct {
 } ngx_http_adcp_sentinel_info_t;
 
 
-typedef void (*ngx_http_adcp_sentinel_acked_pt)(ngx_int_t rc, void *data);
-
-
 char *ngx_http_adcp_sentinel_parse(ngx_conf_t *cf,
     ngx_http_adcp_redis_conf_t *rcf);
 void ngx_http_adcp_sentinel_start(ngx_cycle_t *cycle,
@@ -47,20 +42,10 @@ void ngx_http_adcp_sentinel_start(ngx_cycle_t *cycle,
 void ngx_http_adcp_sentinel_stop(ngx_http_adcp_redis_conf_t *rcf);
 ngx_int_t ngx_http_adcp_sentinel_sync(ngx_http_adcp_redis_conf_t *rcf,
     ngx_uint_t *gen);
-ngx_uint_t ngx_http_adcp_sentinel_stale(ngx_http_adcp_redis_conf_t *rcf,
-    ngx_uint_t gen);
 void ngx_http_adcp_sentinel_lost(ngx_http_adcp_redis_conf_t *rcf,
     const char *why);
 ngx_int_t ngx_http_adcp_sentinel_info(ngx_http_adcp_redis_conf_t *rcf,
     ngx_http_adcp_sentinel_info_t *info, u_char *buf, size_t size);
-
-char *ngx_http_adcp_sentinel_durability(ngx_conf_t *cf,
-    ngx_http_adcp_redis_conf_t *rcf);
-ngx_http_adcp_redis_call_t *ngx_http_adcp_sentinel_wait(
-    ngx_http_adcp_redis_conf_t *rcf, ngx_http_adcp_redis_reply_pt handler,
-    void *data);
-ngx_int_t ngx_http_adcp_sentinel_waited(ngx_http_adcp_redis_conf_t *rcf,
-    redisReply *reply, ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_ADCP_SENTINEL_H_INCLUDED_ */

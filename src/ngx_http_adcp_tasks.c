@@ -35,7 +35,7 @@
 
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_tasks.h"
-#include "ngx_http_adcp_sentinel.h"
+#include "ngx_http_adcp_durability.h"
 #include "ngx_http_adcp_exec.h"
 #include "ngx_http_adcp_json.h"
 
@@ -1426,7 +1426,7 @@ ngx_http_adcp_tasks_on_store(redisReply *reply, void *data)
 
 
 /*
- * adcp_task_durability (ngx_http_adcp_sentinel.c): "submitted" once WAIT
+ * adcp_task_durability (ngx_http_adcp_durability.c): "submitted" once WAIT
  * counts the replicas; otherwise SERVICE_UNAVAILABLE, and the buyer's
  * retry with the same idempotency_key is a replay, confirmed the same way
  */
@@ -1446,7 +1446,7 @@ ngx_http_adcp_tasks_acked(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
     }
 
     t->replayed = replayed;
-    t->call = ngx_http_adcp_sentinel_wait(&amcf->redis,
+    t->call = ngx_http_adcp_durability_wait(&amcf->redis,
                                           ngx_http_adcp_tasks_on_wait, t);
     if (t->call == NULL) {
         ngx_http_adcp_tasks_on_wait(NULL, t);
@@ -1467,7 +1467,7 @@ ngx_http_adcp_tasks_on_wait(redisReply *reply, void *data)
     r = t->request;
     amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
-    if (ngx_http_adcp_sentinel_waited(&amcf->redis, reply, r->connection->log)
+    if (ngx_http_adcp_durability_waited(&amcf->redis, reply, r->connection->log)
         == NGX_OK)
     {
         rc = ngx_http_adcp_tasks_submitted(r, t, t->replayed);
