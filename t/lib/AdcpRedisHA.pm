@@ -90,7 +90,8 @@ sub sentinel {
 sub kill {
     my ($self, $name, $sig) = @_;
     my $pid = delete $self->{pids}{$name} or return;
-    kill $sig // 'KILL', $pid;
+    local $?;
+    CORE::kill($sig // 'KILL', $pid);
     waitpid($pid, 0);
 }
 
@@ -99,7 +100,9 @@ sub stop_all {
     $self->kill($_, 'TERM') for keys %{$self->{pids}};
 }
 
-sub DESTROY { $_[0]->stop_all() }
+# waitpid() sets $?: at global destruction it would become the exit status
+
+sub DESTROY { local $?; $_[0]->stop_all() }
 
 # one command on a new connection; the reply parsed
 
