@@ -36,6 +36,7 @@
 #include "ngx_http_adcp_tasks.h"
 #include "ngx_http_adcp_exec.h"
 #include "ngx_http_adcp_refresh.h"
+#include "ngx_http_adcp_durability.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -79,6 +80,8 @@ static char *ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_adcp_task_durability(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_adcp_async(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_task_headers(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -231,6 +234,13 @@ static ngx_command_t  ngx_http_adcp_commands[] = {
     { ngx_string("adcp_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_adcp_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("adcp_task_durability"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_adcp_task_durability,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -1458,4 +1468,14 @@ ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_adcp_main_conf_t *amcf = conf;
 
     return ngx_http_adcp_redis_parse(cf, &amcf->redis);
+}
+
+
+static char *
+ngx_http_adcp_task_durability(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    return ngx_http_adcp_durability_parse(cf, &amcf->redis);
 }

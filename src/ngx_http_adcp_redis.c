@@ -38,6 +38,7 @@
 #include <hiredis/async.h>
 
 #include "ngx_http_adcp_redis.h"
+#include "ngx_http_adcp_sentinel.h"
 
 
 #define NGX_HTTP_ADCP_REDIS_BACKOFF_MIN  500
@@ -53,6 +54,8 @@ typedef struct {
     ngx_uint_t                       addr;      /* the address to use */
     ngx_uint_t                       failed;    /* addresses failed in a
                                                    row */
+    ngx_uint_t                       gen;       /* Sentinel: the master's
+                                                   generation it uses */
 } ngx_http_adcp_redis_io_t;
 
 
@@ -88,6 +91,7 @@ struct ngx_http_adcp_redis_conn_s {
     ngx_event_t                      timer;       /* the reply deadline */
     ngx_msec_t                       deadline;    /* 0: adcp_redis_ping */
     ngx_uint_t                       pending;
+    ngx_queue_t                      queue;       /* Sentinel: moved */
     unsigned                         exiting:1;
 };
 
@@ -100,6 +104,10 @@ struct ngx_http_adcp_redis_call_s {
     char                            *cmd;         /* formatted, kept for
                                                      the next address */
     int                              len;
+    unsigned                         persist:1;   /* SUBSCRIBE: every
+                                                     message, until the
+                                                     connection goes */
+    unsigned                         confirmed:1;
 };
 
 
@@ -150,6 +158,7 @@ static void ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
 
 static ngx_http_adcp_redis_link_t  ngx_http_adcp_redis_link;
 static ngx_http_adcp_redis_cmd_t   ngx_http_adcp_redis_cmd;
+static ngx_queue_t                 ngx_http_adcp_redis_conns;
 
 
 /*
@@ -170,6 +179,10 @@ ngx_http_adcp_redis_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
     }
 
     value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "sentinel=", 9) == 0) {
+        return ngx_http_adcp_sentinel_parse(cf, rcf);
+    }
 
     rcf->name = value[1];
     rcf->db = -1;
@@ -310,6 +323,10 @@ ngx_http_adcp_redis_start(ngx_cycle_t *cycle, ngx_http_adcp_redis_conf_t *rcf,
     link->timer.log = cycle->log;
     link->timer.cancelable = 1;
 
+    if (rcf->sentinel) {
+        ngx_http_adcp_sentinel_start(cycle, rcf);
+    }
+
     ngx_http_adcp_redis_connect(link);
 
     return NGX_OK;
@@ -322,10 +339,17 @@ void
 ngx_http_adcp_redis_stop(void)
 {
     ngx_http_adcp_redis_cmd_t   *cmd;
+    ngx_http_adcp_redis_conf_t  *rcf;
     ngx_http_adcp_redis_link_t  *link;
 
     link = &ngx_http_adcp_redis_link;
     cmd = &ngx_http_adcp_redis_cmd;
+
+    rcf = link->io.conf ? link->io.conf : cmd->io.conf;
+
+    if (rcf && rcf->sentinel) {
+        ngx_http_adcp_sentinel_stop(rcf);
+    }
 
     cmd->exiting = 1;
 
@@ -362,6 +386,12 @@ ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io, void *owner,
     ngx_http_adcp_redis_conf_t  *rcf;
 
     rcf = io->conf;
+
+    if (rcf->sentinel
+        && ngx_http_adcp_sentinel_sync(rcf, &io->gen) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     for ( ;; ) {
 
@@ -550,6 +580,10 @@ ngx_http_adcp_redis_backoff(ngx_http_adcp_redis_link_t *link)
     }
 
     ngx_http_adcp_redis_set_state(link, NGX_HTTP_ADCP_REDIS_BACKOFF);
+
+    if (link->io.conf->sentinel) {
+        ngx_http_adcp_sentinel_lost(link->io.conf, "the link failed");
+    }
 
     /* +/- 25 % of jitter */
 
@@ -975,6 +1009,12 @@ ngx_http_adcp_redis_conn_create(ngx_http_adcp_redis_conf_t *rcf,
 
     ngx_http_adcp_redis_cmd_init(conn, rcf, deadline, cancelable);
 
+    if (ngx_http_adcp_redis_conns.next == NULL) {
+        ngx_queue_init(&ngx_http_adcp_redis_conns);
+    }
+
+    ngx_queue_insert_tail(&ngx_http_adcp_redis_conns, &conn->queue);
+
     return conn;
 }
 
@@ -991,6 +1031,8 @@ ngx_http_adcp_redis_conn_destroy(ngx_http_adcp_redis_conn_t *conn)
     }
 
     ngx_http_adcp_redis_close(&conn->io);
+
+    ngx_queue_remove(&conn->queue);
 
     ngx_free(conn);
 }
@@ -1018,6 +1060,8 @@ ngx_http_adcp_redis_conn_command(ngx_http_adcp_redis_conn_t *cmd,
 
     call->handler = handler;
     call->data = data;
+    call->persist = 0;
+    call->confirmed = 0;
     call->len = redisFormatCommandArgv(&call->cmd, argc, argv, argvlen);
 
     if (call->len < 0) {
@@ -1032,6 +1076,28 @@ ngx_http_adcp_redis_conn_command(ngx_http_adcp_redis_conn_t *cmd,
     }
 
     cmd->pending++;
+
+    return call;
+}
+
+
+/*
+ * SUBSCRIBE (or PSUBSCRIBE) on a connection of its own: the handler gets
+ * the confirmation and every message, then NULL once the connection goes
+ */
+
+ngx_http_adcp_redis_call_t *
+ngx_http_adcp_redis_conn_subscribe(ngx_http_adcp_redis_conn_t *cmd,
+    ngx_http_adcp_redis_reply_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_http_adcp_redis_call_t  *call;
+
+    call = ngx_http_adcp_redis_conn_command(cmd, handler, data, argc, argv,
+                                            argvlen);
+    if (call) {
+        call->persist = 1;
+    }
 
     return call;
 }
@@ -1193,6 +1259,42 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
 
     sock = ac->ev.data;
 
+    if (r && cmd->io.conf->sentinel
+        && ((redisReply *) r)->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(((redisReply *) r)->str, "READONLY", 8) == 0)
+    {
+        ngx_http_adcp_sentinel_lost(cmd->io.conf, "a READONLY reply");
+    }
+
+    /* a subscription: its confirmation counts as the reply, then each
+       message goes to the handler too */
+
+    if (r && call->persist && call->confirmed) {
+        if (call->handler) {
+            call->handler(r, call->data);
+        }
+
+        return;
+    }
+
+    if (r && call->persist) {
+        call->confirmed = 1;
+
+        if (cmd->pending) {
+            cmd->pending--;
+        }
+
+        if (cmd->pending == 0 && cmd->timer.timer_set) {
+            ngx_del_timer(&cmd->timer);
+        }
+
+        if (call->handler) {
+            call->handler(r, call->data);
+        }
+
+        return;
+    }
+
     /*
      * its connection failed to connect: the same command (answered or
      * not: a MULTI's commands go on together), on the next address
@@ -1207,17 +1309,22 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
         sock->next = 0;
     }
 
-    if (cmd->pending) {
-        cmd->pending--;
-    }
+    /* a subscription's end: its confirmation was counted already */
 
-    if (cmd->pending == 0) {
-        if (cmd->timer.timer_set) {
-            ngx_del_timer(&cmd->timer);
+    if (!call->confirmed) {
+
+        if (cmd->pending) {
+            cmd->pending--;
         }
 
-    } else if (r) {
-        ngx_add_timer(&cmd->timer, cmd->deadline);
+        if (cmd->pending == 0) {
+            if (cmd->timer.timer_set) {
+                ngx_del_timer(&cmd->timer);
+            }
+
+        } else if (r) {
+            ngx_add_timer(&cmd->timer, cmd->deadline);
+        }
     }
 
     if (call->handler) {
@@ -1226,4 +1333,69 @@ ngx_http_adcp_redis_cmd_on_reply(redisAsyncContext *ac, void *r,
 
     redisFreeCommand(call->cmd);
     ngx_free(call);
+}
+
+
+/*
+ * Sentinel named another master: every connection of this worker to the
+ * old one closed (their commands answered NULL), the link reconnected now
+ */
+
+void
+ngx_http_adcp_redis_moved(ngx_http_adcp_redis_conf_t *rcf)
+{
+    ngx_uint_t                   gen;
+    ngx_queue_t                 *q;
+    ngx_http_adcp_redis_cmd_t   *cmd;
+    ngx_http_adcp_redis_conn_t  *conn;
+    ngx_http_adcp_redis_link_t  *link;
+
+    link = &ngx_http_adcp_redis_link;
+    cmd = &ngx_http_adcp_redis_cmd;
+
+    (void) ngx_http_adcp_sentinel_sync(rcf, &gen);
+
+    if (cmd->io.conf == rcf && cmd->io.ac && cmd->io.gen != gen) {
+        ngx_http_adcp_redis_close(&cmd->io);
+    }
+
+    if (ngx_http_adcp_redis_conns.next) {
+
+    again:
+
+        for (q = ngx_queue_head(&ngx_http_adcp_redis_conns);
+             q != ngx_queue_sentinel(&ngx_http_adcp_redis_conns);
+             q = ngx_queue_next(q))
+        {
+            conn = ngx_queue_data(q, ngx_http_adcp_redis_conn_t, queue);
+
+            if (conn->io.conf == rcf && conn->io.ac && conn->io.gen != gen) {
+                ngx_http_adcp_redis_close(&conn->io);
+                goto again;
+            }
+        }
+    }
+
+    if (link->io.conf != rcf || link->exiting
+        || (link->io.ac && link->io.gen == gen))
+    {
+        return;
+    }
+
+    link->closing = 1;
+    ngx_http_adcp_redis_close(&link->io);
+    link->closing = 0;
+
+    if (link->timer.timer_set) {
+        ngx_del_timer(&link->timer);
+    }
+
+    link->backoff = NGX_HTTP_ADCP_REDIS_BACKOFF_MIN;
+
+    if (rcf->naddrs) {
+        ngx_http_adcp_redis_connect(link);
+
+    } else {
+        ngx_http_adcp_redis_backoff(link);
+    }
 }

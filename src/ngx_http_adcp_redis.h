@@ -51,6 +51,10 @@ typedef struct {
     ngx_str_t                  log;       /* <channel>:log */
     ngx_msec_t                 ping;
     ngx_msec_t                 down_ttl;
+    void                      *sentinel;  /* Sentinel: the master's source
+                                             (ngx_http_adcp_sentinel.c) */
+    ngx_uint_t                 replicas;  /* adcp_task_durability */
+    ngx_msec_t                 replicas_timeout;
 } ngx_http_adcp_redis_conf_t;
 
 
@@ -86,8 +90,12 @@ void ngx_http_adcp_redis_conn_destroy(ngx_http_adcp_redis_conn_t *conn);
 ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_conn_command(
     ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen);
+ngx_http_adcp_redis_call_t *ngx_http_adcp_redis_conn_subscribe(
+    ngx_http_adcp_redis_conn_t *conn, ngx_http_adcp_redis_reply_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
 void ngx_http_adcp_redis_cancel(ngx_http_adcp_redis_call_t *call);
 void ngx_http_adcp_redis_reset(void);
+void ngx_http_adcp_redis_moved(ngx_http_adcp_redis_conf_t *rcf);
 
 
 #endif /* _NGX_HTTP_ADCP_REDIS_H_INCLUDED_ */

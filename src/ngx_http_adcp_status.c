@@ -18,6 +18,7 @@
 
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_status.h"
+#include "ngx_http_adcp_sentinel.h"
 
 
 #define NGX_HTTP_ADCP_STATUS_LINE  512
@@ -29,6 +30,7 @@ typedef struct {
     size_t                      len;
     ngx_uint_t                  prom;
     ngx_uint_t                  tenants;
+    ngx_http_adcp_sentinel_info_t  *sentinel;   /* NULL: no Sentinel */
 } ngx_http_adcp_out_t;
 
 
@@ -64,6 +66,7 @@ static void ngx_http_adcp_status_tasks(ngx_http_adcp_out_t *o,
     ngx_http_adcp_sum_t *sum, ngx_http_adcp_shctx_t *sh);
 static void ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o,
     ngx_http_adcp_shctx_t *sh);
+static void ngx_http_adcp_status_sentinel(ngx_http_adcp_out_t *o);
 static void ngx_http_adcp_status_cache(ngx_http_adcp_out_t *o,
     ngx_http_adcp_sum_t *sum, ngx_http_adcp_zone_t *zone,
     ngx_uint_t workers, ngx_uint_t capacity);
@@ -130,6 +133,8 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
     ngx_http_adcp_out_t         o;
     ngx_http_adcp_zone_t       *zone;
     ngx_http_adcp_main_conf_t  *amcf;
+    u_char                      master[NGX_SOCKADDR_STRLEN + 16];
+    ngx_http_adcp_sentinel_info_t  sentinel;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -162,6 +167,15 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
     o.tenants = !(ngx_http_arg(r, (u_char *) "tenants", 7, &tenants)
                   == NGX_OK
                   && tenants.len == 1 && tenants.data[0] == '0');
+
+    /* read once: both walks print the same */
+
+    if (ngx_http_adcp_sentinel_info(&amcf->redis, &sentinel, master,
+                                    sizeof(master))
+        == NGX_OK)
+    {
+        o.sentinel = &sentinel;
+    }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -620,12 +634,15 @@ ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
         }
 
         if (sh->redis_last) {
-            ngx_http_adcp_out(o, "\"last_message_age\":%T}",
+            ngx_http_adcp_out(o, "\"last_message_age\":%T",
                               ngx_time() - sh->redis_last);
 
         } else {
-            ngx_http_adcp_out(o, "\"last_message_age\":null}");
+            ngx_http_adcp_out(o, "\"last_message_age\":null");
         }
+
+        ngx_http_adcp_status_sentinel(o);
+        ngx_http_adcp_out(o, "}");
 
         return;
     }
@@ -641,6 +658,72 @@ ngx_http_adcp_status_redis(ngx_http_adcp_out_t *o, ngx_http_adcp_shctx_t *sh)
                           counters[i].name, counters[i].help,
                           counters[i].name, counters[i].name,
                           *counters[i].value);
+    }
+
+    ngx_http_adcp_status_sentinel(o);
+}
+
+
+/*
+ * Sentinel: "master":"host:port"|null, "sentinels":[{"address","up"}],
+ * "failovers"; in Prometheus adcp_redis_master{address}, adcp_redis_
+ * sentinel_up{address}, adcp_redis_failovers_total
+ */
+
+static void
+ngx_http_adcp_status_sentinel(ngx_http_adcp_out_t *o)
+{
+    ngx_uint_t                      i;
+    ngx_http_adcp_sentinel_info_t  *si;
+
+    si = o->sentinel;
+
+    if (si == NULL) {
+        return;
+    }
+
+    if (!o->prom) {
+        if (si->master.len) {
+            ngx_http_adcp_out(o, ",\"master\":\"%V\"", &si->master);
+
+        } else {
+            ngx_http_adcp_out(o, ",\"master\":null");
+        }
+
+        ngx_http_adcp_out(o, ",\"failovers\":%ui,\"sentinels\":[",
+                          si->failovers);
+
+        for (i = 0; i < si->n; i++) {
+            ngx_http_adcp_out(o, "%s{\"address\":\"%V\",\"up\":%s}",
+                              i ? "," : "", &si->names[i],
+                              si->up[i] ? "true" : "false");
+        }
+
+        ngx_http_adcp_out(o, "]");
+
+        return;
+    }
+
+    ngx_http_adcp_out(o, "# HELP adcp_redis_master The master in use (1).\n"
+                      "# TYPE adcp_redis_master gauge\n");
+
+    if (si->master.len) {
+        ngx_http_adcp_out(o, "adcp_redis_master{address=\"%V\"} 1\n",
+                          &si->master);
+    }
+
+    ngx_http_adcp_out(o, "# HELP adcp_redis_failovers_total Failovers "
+                      "followed.\n"
+                      "# TYPE adcp_redis_failovers_total counter\n"
+                      "adcp_redis_failovers_total %ui\n"
+                      "# HELP adcp_redis_sentinel_up 1 while the sentinel "
+                      "names a master.\n"
+                      "# TYPE adcp_redis_sentinel_up gauge\n",
+                      si->failovers);
+
+    for (i = 0; i < si->n; i++) {
+        ngx_http_adcp_out(o, "adcp_redis_sentinel_up{address=\"%V\"} %ui\n",
+                          &si->names[i], si->up[i] ? 1 : 0);
     }
 }
 

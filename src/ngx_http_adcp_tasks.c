@@ -35,6 +35,7 @@
 
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_tasks.h"
+#include "ngx_http_adcp_durability.h"
 #include "ngx_http_adcp_exec.h"
 #include "ngx_http_adcp_json.h"
 
@@ -69,6 +70,7 @@ typedef struct {
     ngx_uint_t                   a2a;       /* NGX_HTTP_ADCP_A2A_* */
     unsigned                     stream:1;  /* answer in SSE */
     unsigned                     webhook:1;
+    unsigned                     replayed:1;  /* adcp_task_durability */
 } ngx_http_adcp_task_t;
 
 
@@ -114,6 +116,9 @@ static char *ngx_http_adcp_tasks_protocol(ngx_str_t *task);
 static ngx_int_t ngx_http_adcp_tasks_store(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t);
 static void ngx_http_adcp_tasks_on_store(redisReply *reply, void *data);
+static void ngx_http_adcp_tasks_acked(ngx_http_request_t *r,
+    ngx_http_adcp_task_t *t, ngx_uint_t replayed);
+static void ngx_http_adcp_tasks_on_wait(redisReply *reply, void *data);
 static ngx_int_t ngx_http_adcp_tasks_submitted(ngx_http_request_t *r,
     ngx_http_adcp_task_t *t, ngx_uint_t replayed);
 static void ngx_http_adcp_tasks_on_poll(redisReply *reply, void *data);
@@ -1375,8 +1380,7 @@ ngx_http_adcp_tasks_on_store(redisReply *reply, void *data)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "adcp tasks: \"%V\" stored", &t->task_id);
 
-        ngx_http_adcp_tasks_finalize(r,
-                                     ngx_http_adcp_tasks_submitted(r, t, 0));
+        ngx_http_adcp_tasks_acked(r, t, 0);
         return;
     }
 
@@ -1402,8 +1406,7 @@ ngx_http_adcp_tasks_on_store(redisReply *reply, void *data)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "adcp tasks: replay of \"%V\"", &t->task_id);
 
-        ngx_http_adcp_tasks_finalize(r,
-                                     ngx_http_adcp_tasks_submitted(r, t, 1));
+        ngx_http_adcp_tasks_acked(r, t, 1);
         return;
     }
 
@@ -1411,6 +1414,64 @@ ngx_http_adcp_tasks_on_store(redisReply *reply, void *data)
                                    NGX_HTTP_ADCP_ERR_IDEMPOTENCY_CONFLICT,
                                    "this idempotency_key was used for "
                                    "another request", "idempotency_key");
+    ngx_http_adcp_tasks_finalize(r, rc);
+}
+
+
+/*
+ * adcp_task_durability (ngx_http_adcp_durability.c): "submitted" once WAIT
+ * counts the replicas; otherwise SERVICE_UNAVAILABLE, and the buyer's
+ * retry with the same idempotency_key is a replay, confirmed the same way
+ */
+
+static void
+ngx_http_adcp_tasks_acked(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
+    ngx_uint_t replayed)
+{
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    if (amcf->redis.replicas == 0) {
+        ngx_http_adcp_tasks_finalize(r,
+                               ngx_http_adcp_tasks_submitted(r, t, replayed));
+        return;
+    }
+
+    t->replayed = replayed;
+    t->call = ngx_http_adcp_durability_wait(&amcf->redis,
+                                          ngx_http_adcp_tasks_on_wait, t);
+    if (t->call == NULL) {
+        ngx_http_adcp_tasks_on_wait(NULL, t);
+    }
+}
+
+
+static void
+ngx_http_adcp_tasks_on_wait(redisReply *reply, void *data)
+{
+    ngx_http_adcp_task_t *t = data;
+
+    ngx_int_t                   rc;
+    ngx_http_request_t         *r;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    t->call = NULL;
+    r = t->request;
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    if (ngx_http_adcp_durability_waited(&amcf->redis, reply, r->connection->log)
+        == NGX_OK)
+    {
+        rc = ngx_http_adcp_tasks_submitted(r, t, t->replayed);
+
+    } else {
+        rc = ngx_http_adcp_tasks_error(r, t->ctx,
+                                       NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+                                       "the task could not be made durable, "
+                                       "try again later", NULL);
+    }
+
     ngx_http_adcp_tasks_finalize(r, rc);
 }
 

@@ -322,6 +322,52 @@ fails(<<'EOF', qr/"adcp_redis" directive is duplicate/, 'two adcp_redis');
     adcp_redis 127.0.0.1:6380;
 EOF
 
+# Sentinel (issue 17)
+
+($rc, $out) = conf_t(<<'EOF');
+    adcp_redis sentinel=127.0.0.1:26379,127.0.0.1:26380 master=mymaster
+               user=adcp password=x db=1 sentinel_password=s3nt;
+    adcp_task_durability replicas=1 timeout=250ms;
+EOF
+is($rc, 0, 'adcp_redis sentinel=... master=... passes nginx -t')
+    or diag($out);
+
+fails(<<'EOF', qr/adcp_redis "sentinel=127\.0\.0\.1:26379" has no "master="/, 'sentinel without master=');
+    adcp_redis sentinel=127.0.0.1:26379;
+EOF
+
+fails(<<'EOF', qr/adcp_redis: invalid sentinel "127\.0\.0\.1" \(host:port\)/, 'a sentinel without its port');
+    adcp_redis sentinel=127.0.0.1 master=m;
+EOF
+
+fails(<<'EOF', qr/adcp_redis: invalid sentinel "" \(host:port\)/, 'an empty sentinel in the list');
+    adcp_redis sentinel=127.0.0.1:26379,,127.0.0.1:26380 master=m;
+EOF
+
+fails(<<'EOF', qr/adcp_redis "no-such-host\.invalid:26379": host not found/, 'a sentinel that does not resolve');
+    adcp_redis sentinel=no-such-host.invalid:26379 master=m;
+EOF
+
+($rc, $out) = conf_t(<<'EOF');
+    adcp_redis sentinel=127.0.0.1:26379 master=m sentinel_pass=s3nt;
+EOF
+isnt($rc, 0, 'sentinel: an unknown parameter fails');
+like($out, qr/adcp_redis: unknown parameter "sentinel_pass"/,
+    'sentinel: names the parameter');
+unlike($out, qr/s3nt/, 'sentinel: never echoes its value');
+
+fails(<<'EOF', qr/adcp_task_durability: invalid "replicas=0"/, 'durability replicas=0');
+    adcp_task_durability replicas=0;
+EOF
+
+fails(<<'EOF', qr/adcp_task_durability: invalid "timeout=soon"/, 'durability bad timeout');
+    adcp_task_durability replicas=1 timeout=soon;
+EOF
+
+fails(<<'EOF', qr/adcp_task_durability needs "replicas="/, 'durability without replicas');
+    adcp_task_durability timeout=1s;
+EOF
+
 fails(<<'EOF', qr/"adcp_cache_size" directive is not allowed here/, 'adcp_cache_size in a server');
     server {
         listen 127.0.0.1:%%PORT_other%%;
