@@ -157,6 +157,12 @@ ngx_http_adcp_json_type_exact(ngx_str_t *content_type)
     p = content_type->data;
     last = p + content_type->len;
 
+    /* the common case: the type alone */
+
+    if (content_type->len == sizeof("application/json") - 1) {
+        return ngx_http_adcp_json_is_application_json(p);
+    }
+
     semi = ngx_strlchr(p, last, ';');
 
     end = semi ? semi : last;
@@ -224,6 +230,12 @@ ngx_http_adcp_json_type(ngx_str_t *content_type)
 
     p = content_type->data;
     last = p + content_type->len;
+
+    /* the common case: the type alone */
+
+    if (content_type->len == sizeof("application/json") - 1) {
+        return ngx_http_adcp_json_is_application_json(p);
+    }
 
     semi = ngx_strlchr(p, last, ';');
     if (semi) {
