@@ -120,6 +120,9 @@ struct ngx_http_adcp_ctx_s {
     ngx_http_adcp_platform_t   *platform;      /* a reference held */
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
     ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
+    ngx_pool_cleanup_t          cleanup;       /* the platform's release,
+                                                  in the pool's list once
+                                                  ->cleanups is set */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
     unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */
