@@ -226,12 +226,10 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
                       "needed where it is used)", &us->host);
 
     } else {
-        peer = ctx->peer;
+        /* the same choice as ngx_http_adcp_balancer_prepare()'s */
 
-        if (peer == NULL) {
-            peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
-                                               r->connection->log);
-        }
+        peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
+                                           r->connection->log);
     }
 
     if (peer && peer->type == NGX_HTTP_ADCP_PEER_UPSTREAM) {
@@ -443,22 +441,21 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     ngx_http_adcp_resolve_t    *rs;
     ngx_http_adcp_main_conf_t  *amcf;
 
-    peer = ctx->peer;
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
+    if (amcf->balancers == NULL || ctx->platform == NULL) {
+        return NGX_OK;
+    }
+
+    /*
+     * not kept in ctx: the platform (a reference held) and the task fix
+     * the choice, made again when the upstream starts
+     */
+
+    peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
+                                       r->connection->log);
     if (peer == NULL) {
-        amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
-
-        if (amcf->balancers == NULL || ctx->platform == NULL) {
-            return NGX_OK;
-        }
-
-        peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
-                                           r->connection->log);
-        if (peer == NULL) {
-            return NGX_ERROR;
-        }
-
-        ctx->peer = peer;
+        return NGX_ERROR;
     }
 
     if (peer->type != NGX_HTTP_ADCP_PEER_NAME || peer->naddrs) {
