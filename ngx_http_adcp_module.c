@@ -698,7 +698,12 @@ ngx_http_adcp_headers_clean(ngx_http_request_t *r)
         for (i = 0; i < part->nelts; i++) {
             n++;
 
-            if (ngx_http_adcp_header_ours(&h[i])) {
+            /* most headers are not an X-: no call for them */
+
+            if (h[i].key.len >= sizeof("X-AdCP-") - 1
+                && (h[i].key.data[0] | 0x20) == 'x'
+                && ngx_http_adcp_header_ours(&h[i]))
+            {
                 found++;
             }
         }

@@ -100,8 +100,9 @@ typedef struct {
  * per request, in the request pool; subrequests read their main's.  Kept
  * small: on a hit it is most of what the module adds to the request pool
  * (whose 4k blocks a few bytes more would make one more malloc per request:
- * with the platform's credential sent as a header, 80 bytes more did; each
- * module of the .so adds a pointer to r->ctx too)
+ * with the platform's credential sent as a header, 80 bytes more did; on
+ * the merged main of issues 15, 17 and 22, 8 bytes more did, a GET through
+ * bench/conf/adcp-real.conf filling its second block to the byte now)
  */
 
 struct ngx_http_adcp_ctx_s {
@@ -113,6 +114,9 @@ struct ngx_http_adcp_ctx_s {
     ngx_http_adcp_platform_t   *platform;      /* a reference held */
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
     ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
+    ngx_pool_cleanup_t          cleanup;       /* the platform's release,
+                                                  in the pool's list once
+                                                  ->cleanups is set */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
     unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */

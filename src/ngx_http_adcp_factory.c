@@ -1880,13 +1880,17 @@ ngx_http_adcp_cleanups(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return NGX_OK;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
+    /*
+     * ngx_pool_cleanup_add()'s linking, with the cleanup in the ctx: one
+     * allocation and one call fewer on every hit (the ctx lives in this
+     * pool: the main request's, which its subrequests share)
+     */
 
+    cln = &ctx->cleanup;
     cln->handler = ngx_http_adcp_release;
     cln->data = ctx;
+    cln->next = r->pool->cleanup;
+    r->pool->cleanup = cln;
 
     ctx->cleanups = 1;
     ctx->request = r;

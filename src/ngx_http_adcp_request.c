@@ -101,10 +101,14 @@ ngx_http_adcp_ctx(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->main->pool, sizeof(ngx_http_adcp_ctx_t));
+        /* ngx_memzero of a constant size is a few stores, inline */
+
+        ctx = ngx_palloc(r->main->pool, sizeof(ngx_http_adcp_ctx_t));
         if (ctx == NULL) {
             return NULL;
         }
+
+        ngx_memzero(ctx, sizeof(ngx_http_adcp_ctx_t));
 
         ctx->env = &ngx_http_adcp_no_env;
 

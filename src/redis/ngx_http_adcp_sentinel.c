@@ -342,6 +342,7 @@ ngx_http_adcp_sentinel_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
     s->probe.addrs = &s->probe_addr;
     s->probe.naddrs = 1;
     s->probe.sentinel = NULL;
+    s->probe.source = NULL;            /* the probe asks no sentinel */
 
     return NGX_CONF_OK;
 }
