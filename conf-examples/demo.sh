@@ -125,8 +125,8 @@ EOF
     curl -s "http://$GW/adcp/status"
     cat <<EOF
 
-(and ?format=prometheus). Drop a tenant's platform in every worker (each
-rebuilds it on its next request):
+(and ?format=prometheus). Drop a tenant's platform in every worker and in
+the host's store (the next request rebuilds it, once for the host):
 
   curl -s -X POST 'http://$GW/adcp/admin?invalidate=wonderstruck'
 
