@@ -581,6 +581,23 @@ ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         return;
     }
 
+    /*
+     * this nginx closed the loopback connection without a byte of an
+     * answer (nginx answers an adapter's failure with a status): its
+     * serving worker went away, a shutdown whose signal reached it before
+     * this worker's, or a crash.  Nor does that say anything of the
+     * adapter: left for reclaiming, where the attempts are counted
+     */
+
+    if (rc == NGX_OK && e->in_len == 0) {
+        ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
+                      "adcp: the gateway closed the loopback connection "
+                      "without an answer, the task is left for "
+                      "reclaiming");
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
     if (rc != NGX_OK) {
         if (rc == NGX_DECLINED) {
             ngx_str_set(&msg, "the adapter's answer is too large");
