@@ -20,6 +20,7 @@
  *   ngx_http_adcp_tasks_http.c     the outbound HTTP/1.0 client
  *   ngx_http_adcp_tasks_response.c its reply read by nginx's parsers
  *   ngx_http_adcp_tasks_reply.c    the adapter's reply interpreted
+ *   ngx_http_adcp_tasks_payload.c  the webhook's request written
  *   ngx_http_adcp_tasks_webhook.c  the webhook delivered
  * Shared by both:
  *   ngx_http_adcp_tasks_record.c   the task record's fields and statuses
@@ -356,6 +357,8 @@ void ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e);
 void ngx_http_adcp_exec_queue(ngx_http_adcp_consumer_t *cs,
     ngx_http_adcp_redis_reply_t *reply);
 ngx_http_adcp_row_t *ngx_http_adcp_exec_row(void);
+ngx_int_t ngx_http_adcp_exec_hook_request(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_tasks_url_t *u);
 ngx_int_t ngx_http_adcp_exec_marked(ngx_http_request_t *r,
     ngx_http_adcp_main_conf_t *amcf, ngx_str_t *tenant);
 ngx_int_t ngx_http_adcp_exec_target(ngx_http_adcp_exec_t *e,
