@@ -91,7 +91,7 @@ ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer \
                -DNGX_DEBUG_PALLOC=1
 ASAN_LD_OPT := -fsanitize=address,undefined
 
-.PHONY: all check check-deps test test-unit test-integration test-valgrind \
+.PHONY: all buyer check check-deps test test-unit test-integration test-valgrind \
         demo demo-stop bench clean fuzz fuzz-smoke test-asan asan FORCE deb \
         nginx nginx-new test-nginx-new test-deb
 
@@ -166,7 +166,26 @@ test-integration: $(MODULE)
 check-deps: $(MODULE)
 	perl t/check/deps.pl $(NGX)/objs/addon src ngx_http_adcp_module.c
 
-check: check-deps test-unit test-integration
+check: check-deps test-unit buyer test-integration
+
+# the reference buyer library (npm's @adcp/client, pinned by
+# t/buyer/package-lock.json) for t/40-buyer-client.t; without npm, or
+# without the registry, that test says so and skips
+BUYER := $(BUILD)/buyer/installed
+
+$(BUYER): t/buyer/package.json t/buyer/package-lock.json
+	mkdir -p $(BUILD)/buyer
+	cp t/buyer/package.json t/buyer/package-lock.json $(BUILD)/buyer/
+	if command -v npm > /dev/null; then \
+	    cd $(BUILD)/buyer && timeout 300 npm ci --no-audit --no-fund \
+	        --ignore-scripts > npm.log 2>&1 && touch installed \
+	    || { tail -5 npm.log; echo "buyer library not installed"; }; \
+	else \
+	    echo "no npm: t/40-buyer-client.t will skip"; \
+	fi
+
+buyer:
+	-$(MAKE) $(BUYER)
 
 test-valgrind: $(MODULE) $(UNIT_BINS)
 	$(PROVE) --exec '$(VALGRIND_UNIT)' $(UNIT_BINS)
