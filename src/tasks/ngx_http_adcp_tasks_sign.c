@@ -626,3 +626,21 @@ ngx_http_adcp_sign_hmac_raw(ngx_str_t *secret, ngx_str_t *ts,
 
     return rc;
 }
+
+
+/* n random bytes as 2n lower-case hex digits (a webhook's delivery key) */
+
+ngx_int_t
+ngx_http_adcp_sign_random(u_char *dst, size_t n)
+{
+    u_char  rnd[32];
+
+    if (n > sizeof(rnd) || RAND_bytes(rnd, (int) n) != 1) {
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    (void) ngx_http_adcp_sign_hex(dst, rnd, n);
+
+    return NGX_OK;
+}

@@ -192,6 +192,8 @@ ngx_int_t ngx_http_adcp_sign_jwks(ngx_pool_t *pool,
 char *ngx_http_adcp_sign_pnc(yajl_val pnc, ngx_http_adcp_sign_pnc_t *out,
     char **field);
 
+ngx_int_t ngx_http_adcp_sign_random(u_char *dst, size_t n);
+
 size_t ngx_http_adcp_sign_b64url_len(size_t n);
 u_char *ngx_http_adcp_sign_b64url(u_char *dst, u_char *src, size_t n);
 ngx_int_t ngx_http_adcp_sign_b64url_decode(ngx_pool_t *pool, ngx_str_t *src,
