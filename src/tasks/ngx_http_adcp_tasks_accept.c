@@ -319,6 +319,16 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
         return message;
     }
 
+    /* AdCP: without it the webhook's envelope cannot be written */
+
+    if (pnc.operation_id.len == 0
+        && ngx_strcmp(t->hook_form, NGX_HTTP_ADCP_HOOK_FORM_ADCP) == 0)
+    {
+        *field = "push_notification_config.operation_id";
+        return "push_notification_config.operation_id is missing (AdCP "
+               "requires it with a webhook)";
+    }
+
     t->hook_token = pnc.token;
     t->operation_id = pnc.operation_id;
     t->hook_auth = pnc.credentials;
