@@ -504,9 +504,9 @@ ok(!grep({ /"adcp-task-exec"/i } $t->rcli('HGET', "adcp:task:$task", 'headers'))
     my $url = 'http://127.0.0.1:' . $t->port('hook') . '/adcp/hook';
     my ($id) = accept_task('acme.test', 'create_media_buy',
         { idempotency_key => 'k-hook-0001', delay => 0,
-          push_notification_config => { url => $url, token => 'tok-0123456789abcdef',
-              operation_id => 'op-7', authentication => {
-                  schemes => ['Bearer'],
+          push_notification_config => { url => $url,
+              token => 'tok-0123456789abcdef', operation_id => 'op-7',
+              authentication => { schemes => ['Bearer'],
                   credentials => 'bearer-0123456789abcdefghijklmnop' } } },
         uri => '/hooks');
     ok($id, 'a task with a webhook: accepted');

@@ -188,10 +188,14 @@ sub py_verify {
         signature_input => $c->{h}{'signature-input'},
         signature => $c->{h}{signature}, body => $c->{body} }));
     my $dir = $t->testdir;
-    return scalar `$python $root/t/lib/adcp_verify_webhook.py $dir/req.json 2>&1`;
+    my $v = "$root/t/lib/adcp_verify_webhook.py";
+    return scalar `$python $v $dir/req.json 2>&1`;
 }
 
-sub record { my ($t, $id) = @_; return { $t->rcli('HGETALL', "adcp:task:$id") } }
+sub record {
+    my ($t, $id) = @_;
+    return { $t->rcli('HGETALL', "adcp:task:$id") };
+}
 
 # --- Ed25519 signs (a P-256 key published too) ----------------------------
 
