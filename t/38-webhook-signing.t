@@ -377,6 +377,43 @@ for my $case (
     }
 }
 
+# registered through A2A 1.0: a StreamResponse {"task":...}
+
+{
+    my $body = json_encode({ jsonrpc => '2.0', id => 8,
+        method => 'SendMessage', params => {
+            configuration => { pushNotificationConfig => {
+                url => hook_url($t) . '/a2a10' } },
+            message => { role => 'ROLE_USER', messageId => 'm-8',
+                parts => [{ data => { skill => 'create_media_buy',
+                    input => { idempotency_key => 'k-a2a-0002' } } }] } } });
+    my $r = http_post_json($t->port('http'), 'acme.test', '/hooks', $body,
+        Authorization => $auth);
+    my $res = ((json_decode($r->{body}) // {})->{result} // {})->{task}
+        // {};
+    my ($a2a) = map { $_->{parts}[0]{data}{task_id} }
+        @{$res->{artifacts} // []};
+    ok($a2a, 'A2A 1.0 SendMessage with a pushNotificationConfig: accepted')
+        or diag($r->{body});
+
+    my $mine = sub { grep { $_->{uri} eq '/adcp/hook/a2a10' }
+        map { json_decode($_) } split /\n/, $t->read_file('hook.calls') };
+    ok(wait_for(sub { $mine->() }, $slow), 'the A2A 1.0 webhook was '
+        . 'delivered');
+    my ($ac) = $mine->();
+    my $ab = json_decode(($ac // {})->{body} // '') // {};
+    is($ab->{task}{id}, $a2a, '{"task":{...}}, its id the task id');
+    ok(!exists $ab->{task}{kind}, '... no "kind" (1.0)');
+    is($ab->{task}{contextId}, $a2a, '... no contextId sent: the task id');
+    is($ab->{task}{status}{state}, 'TASK_STATE_COMPLETED',
+        '... TASK_STATE_COMPLETED');
+    ok(exists $ab->{task}{artifacts}[0]{parts}[0]{data}
+        && !exists $ab->{task}{artifacts}[0]{parts}[0]{kind},
+        '... a data part without kind');
+    ok(!exists(($ac // { h => {} })->{h}{'x-a2a-notification-token'}),
+        '... no token, no X-A2A-Notification-Token');
+}
+
 # a receiver answering 503 once: the retry is the same body, a new nonce
 
 ($id, $e) = accept_task($t, 'k-flaky-0001', { url => hook_url($t),
