@@ -53,6 +53,15 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
                -I$(NGX)/src/http -I$(NGX)/src/http/modules \
                -I$(NGX)/src/http/v2 -Isrc -Isrc/redis -Isrc/tasks -It/unit
 
+# webhook signing's files, and its verifier (tests and fuzz only: config
+# does not list it)
+SIGN_LINK := src/tasks/ngx_http_adcp_tasks_sign.c \
+             src/tasks/ngx_http_adcp_tasks_sign_uri.c \
+             src/tasks/ngx_http_adcp_tasks_sign_key.c \
+             src/tasks/ngx_http_adcp_tasks_sign_pnc.c \
+             src/tasks/ngx_http_adcp_tasks_verify.c \
+             src/ngx_http_adcp_json.c
+
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 60
 FUZZ_TARGETS := envelope envelope_strict descriptor tenant_id bus reply sign
@@ -69,8 +78,7 @@ FUZZ_LINK_tenant_id  :=
 FUZZ_LINK_bus        := src/ngx_http_adcp_bus.c
 FUZZ_LINK_reply      := src/tasks/ngx_http_adcp_tasks_reply.c \
                         src/ngx_http_adcp_json.c $(BUILD)/unit/nginx-src/ngx_string.c
-FUZZ_LINK_sign       := src/tasks/ngx_http_adcp_tasks_sign.c \
-                        src/ngx_http_adcp_json.c -lcrypto
+FUZZ_LINK_sign       := $(SIGN_LINK) -lcrypto
 
 # nginx from Debian's source package (the orig tarball apt-get source
 # fetches, checked against the Sources index by apt), built with clang,
@@ -146,8 +154,7 @@ UNIT_LINK_test_tasks_reply := src/tasks/ngx_http_adcp_tasks_reply.c \
                               src/ngx_http_adcp_json.c $(UNIT_NGX_CORE)
 UNIT_LINK_test_tasks_response := src/tasks/ngx_http_adcp_tasks_response.c \
                                  $(UNIT_NGX_CORE)
-UNIT_LINK_test_tasks_sign := src/tasks/ngx_http_adcp_tasks_sign.c \
-                             src/ngx_http_adcp_json.c -lcrypto
+UNIT_LINK_test_tasks_sign := $(SIGN_LINK) -lcrypto
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \

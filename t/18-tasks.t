@@ -510,10 +510,12 @@ isnt($r->{headers}{'x-cache'}, 'BYPASS', 'another id: the platform is used');
 
 # --- webhooks ------------------------------------------------------------
 
+my $cred = 'bearer-0123456789abcdefghijklmnop';
 my %push = (idempotency_key => 'push-key-00000001',
     push_notification_config => { url => 'http://192.0.2.1:9/hook',
+        operation_id => 'op-push-1',
         authentication => { schemes => ['Bearer'],
-            credentials => 'x' x 32 } });
+            credentials => $cred } });
 
 $r = post('acme.test', mcp(50, 'create_media_buy', \%push),
     Authorization => $auth1);
@@ -528,7 +530,7 @@ ok(!$t->rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
     . ':push-key-00000001') || ($t->rcli('EXISTS', 'adcp:idem:acme:'
     . md5_hex($auth1) . ':push-key-00000001'))[0] == 0, '... nothing stored');
 
-# https is not delivered yet: refused, not dropped; nor HMAC signing
+# https is not delivered yet: refused, not dropped
 
 $r = post('acme.test', mcp(54, 'create_media_buy', {
     push_notification_config => { url => 'https://buyer.example/hook' } }),
@@ -541,11 +543,14 @@ is($e->{field}, 'push_notification_config.url', '... field '
 $r = post('acme.test', mcp(55, 'create_media_buy', {
     push_notification_config => { url => 'http://192.0.2.1:9/hook',
         authentication => { schemes => ['HMAC-SHA256'],
-            credentials => 'x' x 32 } } }),
+            credentials => $cred } } }),
     Authorization => $auth1, uri => '/hooks');
 $e = $r->{json}{result}{structuredContent}{adcp_error};
-is($e->{code}, 'UNSUPPORTED_FEATURE', 'HMAC-SHA256 webhook signing: '
-    . 'UNSUPPORTED_FEATURE');
+is($e->{code}, 'INVALID_REQUEST', 'a webhook without operation_id: '
+    . 'INVALID_REQUEST (AdCP requires it; HMAC-SHA256 itself is accepted, '
+    . 't/38)');
+is($e->{field}, 'push_notification_config.operation_id', '... field '
+    . 'push_notification_config.operation_id');
 
 # webhook credentials go into a header: no control character
 
@@ -650,7 +655,10 @@ is_deeply([sort keys %hdr], ['authorization', 'x-custom'],
 ($ttl) = $t->rcli('TTL', "adcp:task:$hooked");
 ok($ttl > 7100 && $ttl <= 7200, "adcp_task_ttl 2h: TTL $ttl");
 is($rec->{webhook_url}, 'http://192.0.2.1:9/hook', 'record: webhook_url');
-is($rec->{webhook_auth}, 'x' x 32, 'record: the Bearer credentials');
+is($rec->{webhook_auth}, $cred, 'record: the Bearer credentials');
+is($rec->{webhook_scheme}, 'bearer', 'record: webhook_scheme bearer');
+like($rec->{webhook_idempotency_key}, qr/^whk_[0-9a-f]{32}$/,
+    'record: the webhook\'s idempotency_key, drawn at accept');
 is($rec->{port}, $port, 'record: the port the buyer used');
 $r = post('acme.test', mcp(52, 'get_task_status', { task_id => $hooked }),
     Authorization => $auth1);

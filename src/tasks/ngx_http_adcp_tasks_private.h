@@ -20,7 +20,8 @@
  *   ngx_http_adcp_tasks_http.c     the outbound HTTP/1.0 client
  *   ngx_http_adcp_tasks_response.c its reply read by nginx's parsers
  *   ngx_http_adcp_tasks_reply.c    the adapter's reply interpreted
- *   ngx_http_adcp_tasks_payload.c  the webhook's request written
+ *   ngx_http_adcp_tasks_payload.c  the webhook's request written (body,
+ *                                  signature or legacy credentials)
  *   ngx_http_adcp_tasks_webhook.c  the webhook delivered
  * Shared by both:
  *   ngx_http_adcp_tasks_record.c   the task record's fields and statuses
@@ -111,10 +112,30 @@ typedef enum {
     NGX_HTTP_ADCP_TF_WEBHOOK_TOKEN,
     NGX_HTTP_ADCP_TF_WEBHOOK_AUTH,
     NGX_HTTP_ADCP_TF_OPERATION_ID,
+    NGX_HTTP_ADCP_TF_WEBHOOK_SCHEME,
+    NGX_HTTP_ADCP_TF_WEBHOOK_IDEM,
+    NGX_HTTP_ADCP_TF_WEBHOOK_FORM,
+    NGX_HTTP_ADCP_TF_CONTEXT,
+    NGX_HTTP_ADCP_TF_CONTEXT_ID,
     NGX_HTTP_ADCP_TF_RESULT,
     NGX_HTTP_ADCP_TF_ERROR,
     NGX_HTTP_ADCP_TF_N
 } ngx_http_adcp_task_field_e;
+
+
+/* how a webhook is authenticated (webhook_scheme) and written
+   (webhook_form): the values stored */
+
+#define NGX_HTTP_ADCP_HOOK_SIGNED      "rfc9421"
+#define NGX_HTTP_ADCP_HOOK_HMAC        "hmac-sha256"
+#define NGX_HTTP_ADCP_HOOK_BEARER      "bearer"
+
+#define NGX_HTTP_ADCP_HOOK_FORM_ADCP   "adcp"
+#define NGX_HTTP_ADCP_HOOK_FORM_A2A03  "a2a-0.3"
+#define NGX_HTTP_ADCP_HOOK_FORM_A2A10  "a2a-1.0"
+
+/* the webhook idempotency_key: "whk_" and 32 hex digits (16 random bytes) */
+#define NGX_HTTP_ADCP_HOOK_IDEM_LEN    (sizeof("whk_") - 1 + 32)
 
 
 /* a task's status, named in ngx_http_adcp_task_statuses[] */
@@ -185,8 +206,14 @@ typedef struct {
     ngx_str_t                       idem;         /* idempotency_key */
     ngx_str_t                       hook_url;     /* push_notification_ */
     ngx_str_t                       hook_token;   /*   config */
-    ngx_str_t                       hook_auth;    /* Bearer credentials */
+    ngx_str_t                       hook_auth;    /* legacy credentials */
     ngx_str_t                       operation_id;
+    ngx_str_t                       hook_context; /* "context", as JSON */
+    yajl_val                        a2a_hook;     /* A2A's configuration.
+                                                     pushNotificationConfig */
+    char                           *hook_scheme;  /* NGX_HTTP_ADCP_HOOK_* */
+    char                           *hook_form;
+    u_char                          hook_idem[NGX_HTTP_ADCP_HOOK_IDEM_LEN];
     u_char                          principal[32];
     u_char                          hash[32];
     ngx_uint_t                      a2a;          /* NGX_HTTP_ADCP_A2A_* */

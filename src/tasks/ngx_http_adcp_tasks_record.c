@@ -49,6 +49,11 @@ ngx_str_t  ngx_http_adcp_task_fields[] = {
     ngx_string("webhook_token"),
     ngx_string("webhook_auth"),
     ngx_string("operation_id"),
+    ngx_string("webhook_scheme"),
+    ngx_string("webhook_idempotency_key"),
+    ngx_string("webhook_form"),
+    ngx_string("context"),
+    ngx_string("context_id"),
     ngx_string("result"),
     ngx_string("error"),
     ngx_null_string

@@ -92,7 +92,13 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
         return;
     }
 
-    if (ngx_http_adcp_exec_hook_request(e, &u) != NGX_OK) {
+    switch (ngx_http_adcp_exec_hook_request(e, &u)) {
+    case NGX_OK:
+        break;
+    case NGX_DECLINED:          /* cannot be written (logged): given up */
+        e->hooked(e, NGX_DECLINED);
+        return;
+    default:
         e->hooked(e, NGX_ERROR);
         return;
     }
