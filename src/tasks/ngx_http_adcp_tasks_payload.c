@@ -55,7 +55,7 @@ ngx_http_adcp_exec_hook_request(ngx_http_adcp_exec_t *e,
                   "Content-Length: " CRLF "Connection: close" CRLF
                   "Authorization: Bearer " CRLF "Idempotency-Key: " CRLF
                   CRLF) - 1
-           + u->path.len + u->host.len
+           + u->path.len + u->authority.len
            + NGX_SIZE_T_LEN + auth->len + idem.len;
 
     e->out = ngx_create_temp_buf(e->pool, len);
@@ -107,7 +107,7 @@ ngx_http_adcp_exec_hook_request(ngx_http_adcp_exec_t *e,
                     "Content-Type: application/json" CRLF
                     "Content-Length: %uz" CRLF "Connection: close" CRLF
                     "Idempotency-Key: %V" CRLF,
-                    &u->path, &u->host, blen, &idem);
+                    &u->path, &u->authority, blen, &idem);
 
     if (auth->len) {
         p = ngx_sprintf(p, "Authorization: Bearer %V" CRLF, auth);
