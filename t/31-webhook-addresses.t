@@ -56,6 +56,7 @@ http {
     adcp_redis            127.0.0.1:%%PORT_redis%%;
     adcp_task_claim_after 60s;
     adcp_task_webhook_private $private;
+    adcp_task_webhook_http on;      # the receivers are http://
     resolver              127.0.0.1:$dns_port ipv6=off;
 
     server {

@@ -73,10 +73,18 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url, ngx_uint_t allow,
         }
     }
 
+    /* a fragment is the buyer's own: never sent (RFC 9110, 7.1) */
+
+    p = ngx_strlchr(url->data + skip, last, '#');
+
+    if (p) {
+        last = p;
+    }
+
     ngx_memzero(&pu, sizeof(ngx_url_t));
 
     pu.url.data = url->data + skip;
-    pu.url.len = url->len - skip;
+    pu.url.len = last - pu.url.data;
     pu.default_port = port;
     pu.uri_part = 1;
     pu.no_resolve = 1;

@@ -142,6 +142,13 @@ main(void)
            && u.authority.len == 18
            && ngx_strncmp(u.authority.data, "93.184.216.34:8443", 18) == 0,
            "an https address: the address, Host with the port");
+    tap_ok(strcmp(policy("https://hooks.example/x?a=1#frag", 0, &u), "ok")
+           == 0 && u.path.len == 6
+           && ngx_strncmp(u.path.data, "/x?a=1", 6) == 0,
+           "... a fragment dropped");
+    tap_ok(strcmp(policy("https://hooks.example#frag", 0, &u), "ok") == 0
+           && u.path.len == 1 && u.path.data[0] == '/'
+           && u.authority.len == 13, "... a fragment alone: path \"/\"");
     tap_ok(strcmp(policy("https://[2001:db8::1]:8443/h", 0, &u), "ok") == 0
            && u.addr != NULL && u.host.len == 13
            && ngx_strncmp(u.host.data, "[2001:db8::1]", 13) == 0
