@@ -3,7 +3,8 @@
 # Webhook delivery over https (issue 16 item 1), through nginx's OpenSSL
 # layer.  The test makes a CA and server certificates with openssl(1) and
 # runs https receivers (AdcpTlsMock, IO::Socket::SSL):
-#   good   for hooks.buyer.test and 127.0.0.1, from the test CA
+#   good   for hooks.buyer.test, two.buyer.test and 127.0.0.1, from the
+#          test CA (and on 127.0.0.2, the same port, rogue's certificate)
 #   other  for other.example only, from the test CA
 #   rogue  for hooks.buyer.test and 127.0.0.1, from a CA nginx does not trust
 #   stall  a TCP server that never answers the ClientHello
@@ -13,7 +14,9 @@
 # (Host with the port), SNI sent for the name and not for the address; a
 # certificate for another name and one from an untrusted CA refused after
 # the handshake, before a byte of the request (the receiver saw no request;
-# error.log says why); a handshake never answered ends at the deadline, and
+# error.log says why); a name whose first address fails so is delivered
+# to its second within the same attempt; a handshake never answered ends
+# at the deadline, and
 # a TERM mid-handshake frees the connection (valgrind mode: no leak).  At
 # accept: http:// refused without adcp_task_webhook_http /
 # adcp_task_webhook_private, accepted with adcp_task_webhook_http on.
@@ -91,7 +94,7 @@ sub start {
     make_ca($dir, 'ca', 'AdCP test CA');
     make_ca($dir, 'rogue-ca', 'Rogue CA');
     make_cert($dir, 'good', 'ca', 'hooks.buyer.test',
-        'DNS:hooks.buyer.test,IP:127.0.0.1');
+        'DNS:hooks.buyer.test,DNS:two.buyer.test,IP:127.0.0.1');
     make_cert($dir, 'other', 'ca', 'other.example', 'DNS:other.example');
     make_cert($dir, 'rogue', 'rogue-ca', 'hooks.buyer.test',
         'DNS:hooks.buyer.test,IP:127.0.0.1');
@@ -162,6 +165,16 @@ EOF
                 });
         }
 
+        # the rogue certificate on 127.0.0.2, the good one's port
+
+        push @{$t->{mocks}}, AdcpTlsMock->new(addr => '127.0.0.2',
+            port => $t->port('good'), cert => "$dir/rogue.crt",
+            key => "$dir/rogue.key", log => "$dir/tls.log", handler => sub {
+                append_line("$dir/hook.calls", json_encode({
+                    receiver => 'rogue2' }));
+                return [200, {}, '{}'];
+            });
+
         push @{$t->{mocks}}, AdcpTlsMock->stall(port => $t->port('stall'),
             log => "$dir/stall.log");
     }
@@ -209,7 +222,8 @@ my ($good, $other, $rogue, $stall) = map { $t->port($_) }
     qw(good other rogue stall);
 
 $dns = AdcpDnsMock->new($dns_port, "$dir/dns.log",
-    'hooks.buyer.test' => '127.0.0.1');
+    'hooks.buyer.test' => '127.0.0.1',
+    'two.buyer.test' => ['127.0.0.2', '127.0.0.1']);
 
 # the stalled one first: its deadline (10 s) runs meanwhile
 
@@ -271,6 +285,31 @@ is($h->{uri}, '/hook/name', '... the path, without the fragment');
 ok(!defined $h->{headers}{authorization}, '... no Authorization without '
     . 'credentials');
 is($h->{body}{status}, 'completed', '... body: status completed');
+
+# two addresses, the first with an untrusted certificate: refused before a
+# byte of the request, the second used within the same attempt
+
+my $two = task_id(accept_task($t, "https://two.buyer.test:$good/two",
+    'k-two-000001'));
+ok($two, 'two addresses, the first with an untrusted certificate: '
+    . 'accepted');
+ok(wait_for(sub { hooks_of($t, $two) >= 1 }, $slow),
+    '... delivered');
+($h) = hooks_of($t, $two);
+is($h->{receiver}, 'good', '... by the second address');
+is($h->{sni}, 'two.buyer.test', '... SNI two.buyer.test');
+ok(wait_for(sub { log_of($t, $two) =~ /webhook delivered to / }),
+    '... logged');
+like(log_of($t, $two), qr/webhook\ attempt\ 1\ to\ 127\.0\.0\.2:$good\b
+    .*?\ not\ trusted\ .*?
+    webhook\ address\ 127\.0\.0\.2:$good\ failed
+    .*?\ webhook\ attempt\ 1\ to\ 127\.0\.0\.1:$good\b
+    .*?\ webhook\ delivered\ to\ 127\.0\.0\.1:$good\ \(HTTP\ 200\)/xs,
+    '... logged: 127.0.0.2 not trusted, 127.0.0.1 delivered, one attempt');
+unlike(log_of($t, $two), qr/webhook attempt (1 failed|2)/, '... no retry');
+ok(!grep({ $_->{receiver} eq 'rogue2' } map { json_decode($_) }
+    split /\n/, $t->read_file('hook.calls')),
+    '... the untrusted receiver never saw a request');
 
 # a certificate for another name: refused after the handshake
 

@@ -4,12 +4,14 @@ package AdcpTlsMock;
 # libio-socket-ssl-perl) in child processes, as AdcpTest::Mock is for
 # http: the handler gets {method, uri, headers => {lc name => value},
 # body, sni, tls} and returns [status, {headers}, body].  Each connection
-# is appended to $log as a JSON line {port, handshake => 0|1, sni, tls,
-# error}: a client that refuses the certificate after its handshake shows
+# is appended to $log as a JSON line {addr, port, handshake => 0|1, sni,
+# tls, error}: a client that refuses the certificate after its handshake shows
 # as a handshake without a request.
 #
 #   my $m = AdcpTlsMock->new(port => $p, cert => $crt, key => $key,
 #       log => "$dir/tls.log", handler => sub { [200, {}, '{}'] });
+#
+# (addr => '127.0.0.2': another loopback address than 127.0.0.1)
 #
 # AdcpTlsMock->stall(port => $p, log => $log): a TCP server that accepts
 # and holds every connection, never answering (a peer that never completes
@@ -27,9 +29,10 @@ use AdcpTest qw(append_line json_encode);
 sub new {
     my ($class, %o) = @_;
 
-    my $listen = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$o{port}",
+    my $addr = $o{addr} // '127.0.0.1';
+    my $listen = IO::Socket::INET->new(LocalAddr => "$addr:$o{port}",
         Listen => 1024, ReuseAddr => 1, Proto => 'tcp')
-        or die "tls mock listen $o{port}: $!";
+        or die "tls mock listen $addr:$o{port}: $!";
 
     return $class->spawn($listen, sub {
         my ($c) = @_;
@@ -39,16 +42,17 @@ sub new {
             Timeout => 10);
 
         unless ($ssl) {
-            append_line($o{log}, json_encode({ port => $o{port},
-                handshake => 0, error => "$IO::Socket::SSL::SSL_ERROR" }));
+            append_line($o{log}, json_encode({ addr => $addr,
+                port => $o{port}, handshake => 0,
+                error => "$IO::Socket::SSL::SSL_ERROR" }));
             return;
         }
 
         my $sni = $ssl->get_servername // '';
         my $tls = $ssl->get_sslversion // '';
 
-        append_line($o{log}, json_encode({ port => $o{port}, handshake => 1,
-            sni => $sni, tls => $tls }));
+        append_line($o{log}, json_encode({ addr => $addr, port => $o{port},
+            handshake => 1, sni => $sni, tls => $tls }));
 
         AdcpTest::Mock::serve($ssl, sub {
             my ($req) = @_;
