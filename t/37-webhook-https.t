@@ -15,9 +15,9 @@
 # certificate for another name and one from an untrusted CA refused after
 # the handshake, before a byte of the request (the receiver saw no request;
 # error.log says why); a name whose first address fails so is delivered
-# to its second within the same attempt; a handshake never answered ends
-# at the deadline, and
-# a TERM mid-handshake frees the connection (valgrind mode: no leak).  At
+# to its second within the same attempt; a receiver that speaks only TLS
+# 1.2 is delivered to; a handshake never answered ends at the deadline,
+# and a TERM mid-handshake frees the connection (valgrind mode: no leak).  At
 # accept: http:// refused without adcp_task_webhook_http /
 # adcp_task_webhook_private, accepted with adcp_task_webhook_http on.
 # nginx -t fails on a missing trusted certificate file, naming it.
@@ -153,9 +153,11 @@ EOF
         counter => "$dir/factory.calls", adapter => $t->port('adapter')));
 
     if ($o{run}) {
-        for my $name (qw(good other rogue)) {
+        for my $name (qw(good other rogue tls12)) {
+            my $cert = $name eq 'tls12' ? 'good' : $name;
             push @{$t->{mocks}}, AdcpTlsMock->new(port => $t->port($name),
-                cert => "$dir/$name.crt", key => "$dir/$name.key",
+                cert => "$dir/$cert.crt", key => "$dir/$cert.key",
+                ($name eq 'tls12' ? (version => 'TLSv1_2') : ()),
                 log => "$dir/tls.log", handler => sub {
                     my ($req) = @_;
                     append_line("$dir/hook.calls", json_encode({
@@ -273,6 +275,14 @@ is($h->{sni}, '', '... no SNI for an address (RFC 6066)');
 ok(wait_for(sub { log_of($t, $by_ip)
     =~ /webhook delivered to 127\.0\.0\.1:$good \(HTTP 200\)/ }),
     '... logged delivered');
+
+# a receiver that speaks only TLS 1.2
+
+my $v12 = task_id(accept_task($t, 'https://127.0.0.1:' . $t->port('tls12')
+    . '/v12', 'k-tls12-0001'));
+ok(wait_for(sub { hooks_of($t, $v12) >= 1 }, $slow),
+    'a receiver that speaks only TLS 1.2: delivered');
+is((hooks_of($t, $v12))[0]{tls}, 'TLSv1_2', '... over TLSv1_2');
 
 # a host name: resolved, SNI, the name verified
 

@@ -11,7 +11,8 @@ package AdcpTlsMock;
 #   my $m = AdcpTlsMock->new(port => $p, cert => $crt, key => $key,
 #       log => "$dir/tls.log", handler => sub { [200, {}, '{}'] });
 #
-# (addr => '127.0.0.2': another loopback address than 127.0.0.1)
+# (addr => '127.0.0.2': another loopback address than 127.0.0.1;
+# version => 'TLSv1_2': IO::Socket::SSL's SSL_version)
 #
 # AdcpTlsMock->stall(port => $p, log => $log): a TCP server that accepts
 # and holds every connection, never answering (a peer that never completes
@@ -39,6 +40,7 @@ sub new {
 
         my $ssl = IO::Socket::SSL->start_SSL($c, SSL_server => 1,
             SSL_cert_file => $o{cert}, SSL_key_file => $o{key},
+            ($o{version} ? (SSL_version => $o{version}) : ()),
             Timeout => 10);
 
         unless ($ssl) {
