@@ -123,6 +123,7 @@ http {
     adcp_redis_channel  test:invalidate;
     adcp_redis_ping     1s;
     adcp_task_concurrency 0;    # accept only: execution is t/20's
+    adcp_task_webhook_http on;  # the webhooks below are http:// (TEST-NET-1)
 
     server {
         listen 127.0.0.1:%%PORT_http%% $reuseport;
@@ -530,15 +531,15 @@ ok(!$t->rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
     . ':push-key-00000001') || ($t->rcli('EXISTS', 'adcp:idem:acme:'
     . md5_hex($auth1) . ':push-key-00000001'))[0] == 0, '... nothing stored');
 
-# https is not delivered yet: refused, not dropped
+# an https webhook is accepted (delivery: t/37-webhook-https.t)
 
 $r = post('acme.test', mcp(54, 'create_media_buy', {
-    push_notification_config => { url => 'https://buyer.example/hook' } }),
+    push_notification_config => { url => 'https://buyer.example/hook',
+        operation_id => 'op-54', authentication => { schemes => ['Bearer'],
+            credentials => 'https-bearer-0123456789abcdefghij' } } }),
     Authorization => $auth1, uri => '/hooks');
-$e = $r->{json}{result}{structuredContent}{adcp_error};
-is($e->{code}, 'UNSUPPORTED_FEATURE', 'an https webhook: UNSUPPORTED_FEATURE');
-is($e->{field}, 'push_notification_config.url', '... field '
-    . 'push_notification_config.url');
+like($r->{json}{result}{structuredContent}{task_id} // '', qr/^adcp_task_/,
+    'an https webhook: accepted');
 
 $r = post('acme.test', mcp(55, 'create_media_buy', {
     push_notification_config => { url => 'http://192.0.2.1:9/hook',

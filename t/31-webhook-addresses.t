@@ -61,6 +61,7 @@ http {
     adcp_task_claim_after 60s;
     adcp_task_webhook_private $private;
     adcp_task_webhook_signing_key hook.pem kid=gw-test-1;
+    adcp_task_webhook_http on;      # the receivers are http://
     resolver              127.0.0.1:$dns_port ipv6=off;
 
     server {

@@ -290,19 +290,18 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
                                          ngx_http_adcp_tasks_module);
 
     why = ngx_http_adcp_tasks_url(t->request->pool, &s,
-                                  tmcf->webhook_private, &u);
+                                  tmcf->webhook_policy, &u);
 
     switch (why) {
 
     case NGX_HTTP_ADCP_URL_OK:
         break;
 
-    case NGX_HTTP_ADCP_URL_HTTPS:
-        *code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
-        return "https webhook urls are not supported by this gateway yet";
+    case NGX_HTTP_ADCP_URL_PLAIN:
+        return "push_notification_config.url must be an https:// url";
 
     case NGX_HTTP_ADCP_URL_NOT_HTTP:
-        return "push_notification_config.url is not an http:// url";
+        return "push_notification_config.url is not an https:// url";
 
     case NGX_HTTP_ADCP_URL_PRIVATE:
         return "push_notification_config.url is not a public address";

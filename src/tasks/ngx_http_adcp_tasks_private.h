@@ -17,7 +17,7 @@
  *   ngx_http_adcp_tasks_claim.c    refresh and reclaim (XCLAIM, XAUTOCLAIM)
  *   ngx_http_adcp_tasks_exec.c     one execution: claim, run, finish, ack
  *   ngx_http_adcp_tasks_loopback.c the request to this nginx, its marker
- *   ngx_http_adcp_tasks_http.c     the outbound HTTP/1.0 client
+ *   ngx_http_adcp_tasks_http.c     the outbound HTTP/1.0 client (and TLS)
  *   ngx_http_adcp_tasks_response.c its reply read by nginx's parsers
  *   ngx_http_adcp_tasks_reply.c    the adapter's reply interpreted
  *   ngx_http_adcp_tasks_payload.c  the webhook's request written (body,
@@ -168,6 +168,13 @@ typedef struct {
     ngx_uint_t                      concurrency;  /* adcp_task_concurrency */
     ngx_flag_t                      webhook_private;
                                            /* adcp_task_webhook_private */
+    ngx_flag_t                      webhook_http; /* adcp_task_webhook_http */
+    ngx_str_t                       webhook_trusted;
+                               /* adcp_task_webhook_trusted_certificate */
+    ngx_uint_t                      webhook_policy;
+                                           /* NGX_HTTP_ADCP_URL_ALLOW_* */
+    ngx_ssl_t                      *ssl;          /* https webhooks; NULL:
+                                                     no adcp_task_webhooks */
     ngx_flag_t                      enabled;      /* some adcp_async */
     ngx_array_t                     checks;       /* of ..._tasks_check_t */
 } ngx_http_adcp_tasks_main_conf_t;
@@ -223,12 +230,18 @@ typedef struct {
 } ngx_http_adcp_task_t;
 
 
+/* what the webhook URL policy allows beyond public https:// urls */
+
+#define NGX_HTTP_ADCP_URL_ALLOW_PRIVATE  0x01    /* ..._webhook_private */
+#define NGX_HTTP_ADCP_URL_ALLOW_HTTP     0x02    /* ..._webhook_http */
+
+
 /* what the webhook URL policy says of a url */
 
 typedef enum {
     NGX_HTTP_ADCP_URL_OK = 0,
-    NGX_HTTP_ADCP_URL_HTTPS,           /* not delivered yet */
-    NGX_HTTP_ADCP_URL_NOT_HTTP,
+    NGX_HTTP_ADCP_URL_PLAIN,           /* http://, not allowed */
+    NGX_HTTP_ADCP_URL_NOT_HTTP,        /* neither https:// nor http:// */
     NGX_HTTP_ADCP_URL_INVALID,
     NGX_HTTP_ADCP_URL_PRIVATE          /* the gateway's own network */
 } ngx_http_adcp_tasks_url_e;
@@ -237,10 +250,12 @@ typedef enum {
 /* a webhook url, as the policy reads it */
 
 typedef struct {
-    ngx_str_t                       host;
+    ngx_str_t                       host;         /* an IPv6 one in [] */
+    ngx_str_t                       authority;    /* host[:port]: Host */
     ngx_str_t                       path;         /* "/" at least */
     in_port_t                       port;
     ngx_addr_t                     *addr;         /* NULL: a host name */
+    unsigned                        ssl:1;        /* https:// */
 } ngx_http_adcp_tasks_url_t;
 
 
@@ -298,6 +313,9 @@ struct ngx_http_adcp_exec_s {
     ngx_event_t                     timer;        /* deadline, backoff */
     ngx_http_adcp_exec_done_pt      done;         /* the HTTP exchange's */
     ngx_http_adcp_exec_done_pt      hooked;       /* the webhook's */
+    ngx_ssl_t                      *ssl;          /* the exchange in TLS */
+    ngx_str_t                       ssl_name;     /* its host, null-ended,
+                                                     an IPv6 one without [] */
     ngx_uint_t                      phase;        /* NGX_HTTP_ADCP_PH_* */
 
     ngx_str_t                       entry;        /* the stream entry id */
@@ -322,6 +340,7 @@ struct ngx_http_adcp_exec_s {
     ngx_int_t                       code;         /* HTTP status */
     unsigned                        counted:1;    /* in "running" */
     unsigned                        reclaimed:1;
+    unsigned                        ssl_addr:1;   /* ssl_name an address */
 };
 
 
@@ -369,7 +388,7 @@ void ngx_http_adcp_tasks_unavailable(ngx_http_request_t *r,
 
 /* the webhook url policy */
 ngx_http_adcp_tasks_url_e ngx_http_adcp_tasks_url(ngx_pool_t *pool,
-    ngx_str_t *url, ngx_uint_t private, ngx_http_adcp_tasks_url_t *u);
+    ngx_str_t *url, ngx_uint_t allow, ngx_http_adcp_tasks_url_t *u);
 ngx_uint_t ngx_http_adcp_tasks_url_public(struct sockaddr *sa);
 ngx_uint_t ngx_http_adcp_tasks_clean(u_char *s, size_t len);
 
