@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "ngx_http_adcp_zone.h"
+#include "ngx_http_adcp_rbtree.h"
 
 
 #define NGX_HTTP_ADCP_ZONE_MIN   (256 * 1024)
@@ -51,6 +52,11 @@ ngx_uint_t  ngx_http_adcp_buckets[NGX_HTTP_ADCP_BUCKETS] = {
 
 
 static ngx_str_t  ngx_http_adcp_zone_name = ngx_string("adcp");
+
+static ngx_http_adcp_rbtree_key_t  ngx_http_adcp_zone_key = {
+    offsetof(ngx_http_adcp_slot_t, len),
+    offsetof(ngx_http_adcp_slot_t, id)
+};
 
 
 /*
@@ -374,38 +380,8 @@ static ngx_http_adcp_slot_t *
 ngx_http_adcp_zone_lookup(ngx_http_adcp_shctx_t *sh, ngx_str_t *tenant,
     uint32_t hash)
 {
-    ngx_int_t              rc;
-    ngx_rbtree_node_t     *node, *sentinel;
-    ngx_http_adcp_slot_t  *slot;
-
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        slot = (ngx_http_adcp_slot_t *) node;
-
-        rc = ngx_memn2cmp(tenant->data, slot->id, tenant->len,
-                          (size_t) slot->len);
-
-        if (rc == 0) {
-            return slot;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_adcp_slot_t *) ngx_http_adcp_rbtree_lookup(&sh->rbtree,
+                                        tenant, hash, &ngx_http_adcp_zone_key);
 }
 
 
@@ -901,37 +877,8 @@ static void
 ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t     **p;
-    ngx_http_adcp_slot_t   *a, *b;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            a = (ngx_http_adcp_slot_t *) node;
-            b = (ngx_http_adcp_slot_t *) temp;
-
-            p = (ngx_memn2cmp(a->id, b->id, (size_t) a->len, (size_t) b->len)
-                 < 0) ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    ngx_http_adcp_rbtree_insert_value(temp, node, sentinel,
+                                      &ngx_http_adcp_zone_key);
 }
 
 
