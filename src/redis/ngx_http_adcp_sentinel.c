@@ -212,48 +212,15 @@ ngx_http_adcp_sentinel_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
-            rcf->user.data = value[i].data + 5;
-            rcf->user.len = value[i].len - 5;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
-            rcf->password.data = value[i].data + 9;
-            rcf->password.len = value[i].len - 9;
-            continue;
-        }
-
         if (ngx_strncmp(value[i].data, "sentinel_password=", 18) == 0) {
             password.data = value[i].data + 18;
             password.len = value[i].len - 18;
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            rcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
-
-            if (rcf->db == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "adcp_redis: invalid \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        if (ngx_http_adcp_redis_param(cf, rcf, &value[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        /* never echo what could be a password */
-
-        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
-            if (*p == '=') {
-                break;
-            }
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "adcp_redis: unknown parameter \"%*s\"",
-                           p - value[i].data, value[i].data);
-        return NGX_CONF_ERROR;
     }
 
     if (s->master.len == 0) {
