@@ -10,6 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_adcp_factory.h"
 #include "ngx_http_adcp_factory_private.h"
 #include "ngx_http_adcp_descriptor.h"
 
@@ -366,4 +367,129 @@ ngx_http_adcp_factory_cache_event(ngx_http_adcp_entry_t *e, ngx_uint_t event)
     } else if (event == NGX_HTTP_ADCP_EV_EXPIRED) {
         w->row->counters[NGX_HTTP_ADCP_C_EXPIRATIONS]++;
     }
+}
+
+
+char *
+ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   min, max;
+
+    if (amcf->failure_ttl != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    min = ngx_parse_time(&value[1], 0);
+
+    if (min == (ngx_msec_t) NGX_ERROR || min == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid adcp_failure_ttl \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    max = min;
+
+    if (cf->args->nelts == 3) {
+        max = ngx_parse_time(&value[2], 0);
+
+        if (max == (ngx_msec_t) NGX_ERROR || max < min) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid adcp_failure_ttl maximum \"%V\": "
+                               "it must be at least the minimum", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    amcf->failure_ttl = min;
+    amcf->failure_ttl_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+/* adcp_cache_shared <size>|off; */
+
+char *
+ngx_http_adcp_cache_shared(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (amcf->cache_shared != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        amcf->cache_shared = 0;
+        return NGX_CONF_OK;
+    }
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid adcp_cache_shared \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < 32 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "adcp_cache_shared \"%V\" is too small: at "
+                           "least 32k, or off", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->cache_shared = (size_t) size;
+
+    return NGX_CONF_OK;
+}
+
+
+/* adcp_cache_refresh <percent>|off; */
+
+char *
+ngx_http_adcp_cache_refresh(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (amcf->cache_refresh != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        amcf->cache_refresh = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = NGX_ERROR;
+
+    if (value[1].len > 1 && value[1].data[value[1].len - 1] == '%') {
+        n = ngx_atoi(value[1].data, value[1].len - 1);
+    }
+
+    if (n < 1 || n > 99) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid adcp_cache_refresh \"%V\": a share of "
+                           "the lifetime from 1%% to 99%%, or off",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->cache_refresh = (ngx_uint_t) n;
+
+    return NGX_CONF_OK;
 }

@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
 static ngx_int_t ngx_http_adcp_factory_refresh_start(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claim);
 static void ngx_http_adcp_factory_refresh_leave(void *data);
+static char *ngx_http_adcp_factory_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /*
@@ -561,4 +563,43 @@ ngx_http_adcp_factory_init_worker(ngx_cycle_t *cycle,
     ngx_http_adcp_worker = w;
 
     return NGX_OK;
+}
+
+
+char *
+ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
+    amcf->platforms = 1;
+
+    return ngx_http_adcp_factory_uri(cf, cmd, conf);
+}
+
+
+char *
+ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_adcp_factory_uri(cf, cmd, conf);
+}
+
+
+/* adcp_factory, adcp_validator: the URI of a location of this server */
+
+static char *
+ngx_http_adcp_factory_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%V \"%V\" is not a location URI",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
 }

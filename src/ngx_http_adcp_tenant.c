@@ -702,3 +702,12 @@ ngx_http_adcp_tenant_regex(ngx_http_request_t *r,
 }
 
 #endif
+
+
+char *
+ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    return ngx_http_adcp_tenants_parse(cf, &amcf->tenants);
+}

@@ -62,6 +62,7 @@ char *ngx_http_adcp_tenants_parse(ngx_conf_t *cf,
     ngx_http_adcp_tenants_t *tenants);
 char *ngx_http_adcp_tenants_init(ngx_conf_t *cf,
     ngx_http_adcp_tenants_t *tenants);
+char *ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_adcp_tenant_resolve(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 ngx_int_t ngx_http_adcp_tenant_find(ngx_http_request_t *r,
