@@ -53,6 +53,8 @@ static ngx_int_t ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static ngx_int_t ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc,
     void *data);
+static void ngx_http_adcp_balancer_set_peer(ngx_peer_connection_t *pc,
+    ngx_addr_t *addr);
 static void ngx_http_adcp_balancer_free_next(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static ngx_int_t ngx_http_adcp_balancer_get_none(ngx_peer_connection_t *pc,
@@ -302,14 +304,7 @@ ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
 
     addr = &peer->addrs[0];
 
-    pc->sockaddr = addr->sockaddr;
-    pc->socklen = addr->socklen;
-    pc->name = &addr->name;
-    pc->cached = 0;
-    pc->connection = NULL;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                   "adcp balancer: peer %V", pc->name);
+    ngx_http_adcp_balancer_set_peer(pc, addr);
 
     return NGX_OK;
 }
@@ -366,6 +361,15 @@ ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc, void *data)
 
     addr = &peer->addrs[found];
 
+    ngx_http_adcp_balancer_set_peer(pc, addr);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_adcp_balancer_set_peer(ngx_peer_connection_t *pc, ngx_addr_t *addr)
+{
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
     pc->name = &addr->name;
@@ -374,8 +378,6 @@ ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc, void *data)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "adcp balancer: peer %V", pc->name);
-
-    return NGX_OK;
 }
 
 

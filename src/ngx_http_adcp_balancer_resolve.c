@@ -207,15 +207,7 @@ ngx_http_adcp_balancer_wake(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
+    ngx_http_adcp_resume(r);
 }
 
 
@@ -234,19 +226,14 @@ ngx_http_adcp_balancer_cleanup(void *data)
 ngx_int_t
 ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_http_adcp_error_t  *err;
-
-    err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
-    if (err == NULL || ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
+    if (ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
         return NGX_ERROR;
     }
 
-    err->code = NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE;
-    ngx_str_set(&err->message, "the account's platform is unavailable, "
-                "retry later");
-    err->retry_after = 1;
+    /* retried after a second */
 
-    ctx->aux->err = err;
+    ctx->aux->err = ngx_http_adcp_error_unavailable(ctx->request->pool,
+                                                    ngx_current_msec);
 
-    return NGX_DECLINED;
+    return ctx->aux->err ? NGX_DECLINED : NGX_ERROR;
 }

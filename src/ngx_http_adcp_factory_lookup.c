@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
 static ngx_int_t ngx_http_adcp_factory_refresh_start(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claim);
 static void ngx_http_adcp_factory_refresh_leave(void *data);
+static ngx_http_adcp_slot_t *ngx_http_adcp_factory_slot(
+    ngx_http_adcp_entry_t *e, ngx_str_t *tenant, ngx_log_t *log);
 static char *ngx_http_adcp_factory_uri(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
@@ -91,13 +93,7 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (!e->slot_tried) {
-        e->slot = ngx_http_adcp_zone_slot(w->zone, &ctx->tenant,
-                                          r->connection->log);
-        e->slot_tried = 1;
-    }
-
-    slot = e->slot;
+    slot = ngx_http_adcp_factory_slot(e, &ctx->tenant, r->connection->log);
 
     if (slot == NULL || e->flight
         || ngx_http_adcp_factory_active(slot->failed_until)
@@ -172,13 +168,7 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return NGX_DECLINED;
     }
 
-    if (!e->slot_tried) {
-        e->slot = ngx_http_adcp_zone_slot(w->zone, &ctx->tenant,
-                                          r->connection->log);
-        e->slot_tried = 1;
-    }
-
-    slot = e->slot;
+    slot = ngx_http_adcp_factory_slot(e, &ctx->tenant, r->connection->log);
     ctx->slot = slot;
 
     if (e->platform || e->stale) {
@@ -523,6 +513,22 @@ ngx_http_adcp_factory_refresh_leave(void *data)
     flight->leader = NULL;
 
     ngx_http_adcp_factory_handover(flight);
+}
+
+
+/* the tenant's slot in the zone, looked for once per cache entry */
+
+static ngx_http_adcp_slot_t *
+ngx_http_adcp_factory_slot(ngx_http_adcp_entry_t *e, ngx_str_t *tenant,
+    ngx_log_t *log)
+{
+    if (!e->slot_tried) {
+        e->slot = ngx_http_adcp_zone_slot(ngx_http_adcp_worker->zone, tenant,
+                                          log);
+        e->slot_tried = 1;
+    }
+
+    return e->slot;
 }
 
 

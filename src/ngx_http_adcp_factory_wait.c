@@ -69,15 +69,7 @@ ngx_http_adcp_factory_wake(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
+    ngx_http_adcp_resume(r);
 }
 
 
@@ -206,12 +198,17 @@ void
 ngx_http_adcp_factory_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
     ngx_msec_t until)
 {
-    ngx_msec_int_t          left;
     ngx_http_adcp_error_t  *err;
 
     /* NULL (out of memory) is answered 500 */
 
     if (ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
+        return;
+    }
+
+    if (code != NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND) {
+        ctx->aux->err = ngx_http_adcp_error_unavailable(ctx->request->pool,
+                                                        until);
         return;
     }
 
@@ -223,15 +220,5 @@ ngx_http_adcp_factory_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
     }
 
     err->code = code;
-
-    if (code == NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND) {
-        ngx_str_set(&err->message, "no account is served at this address");
-        return;
-    }
-
-    ngx_str_set(&err->message, "the account's platform is unavailable, "
-                "retry later");
-
-    left = (ngx_msec_int_t) (until - ngx_current_msec);
-    err->retry_after = (left > 0) ? (left + 999) / 1000 : 1;
+    ngx_str_set(&err->message, "no account is served at this address");
 }
