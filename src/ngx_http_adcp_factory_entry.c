@@ -25,9 +25,7 @@ ngx_int_t
 ngx_http_adcp_factory_from_store(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claimed)
 {
-    ngx_http_adcp_worker_t      *w;
-    ngx_http_adcp_platform_t    *pf;
-    ngx_http_adcp_store_meta_t   meta;
+    ngx_http_adcp_worker_t  *w;
 
     w = ngx_http_adcp_worker;
 
@@ -35,19 +33,11 @@ ngx_http_adcp_factory_from_store(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    pf = ngx_http_adcp_factory_shared(e, 0, &meta);
-
-    if (pf == NULL) {
+    if (!ngx_http_adcp_factory_take_shared(e, 0,
+                                           claimed ? e->slot : NULL))
+    {
         return NGX_DECLINED;
     }
-
-    if (claimed) {
-        ngx_http_adcp_zone_unclaim(w->zone, e->slot);
-    }
-
-    ngx_http_adcp_factory_keep(e, pf, meta.generation, meta.global,
-                               meta.recheck);
-    ngx_http_adcp_platform_release(pf);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\" from the platform store",
@@ -59,6 +49,37 @@ ngx_http_adcp_factory_from_store(ngx_http_request_t *r,
     w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
 
     return NGX_OK;
+}
+
+
+/*
+ * The store's copy, when it was built after "after", kept in the entry
+ * (the build claim on "claimed" given up first): 1, or 0 when the store
+ * has none
+ */
+
+ngx_uint_t
+ngx_http_adcp_factory_take_shared(ngx_http_adcp_entry_t *e, ngx_msec_t after,
+    ngx_http_adcp_slot_t *claimed)
+{
+    ngx_http_adcp_platform_t    *pf;
+    ngx_http_adcp_store_meta_t   meta;
+
+    pf = ngx_http_adcp_factory_shared(e, after, &meta);
+
+    if (pf == NULL) {
+        return 0;
+    }
+
+    if (claimed) {
+        ngx_http_adcp_zone_unclaim(ngx_http_adcp_worker->zone, claimed);
+    }
+
+    ngx_http_adcp_factory_keep(e, pf, meta.generation, meta.global,
+                               meta.recheck);
+    ngx_http_adcp_platform_release(pf);
+
+    return 1;
 }
 
 

@@ -66,13 +66,11 @@ ngx_int_t
 ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ngx_msec_t after)
 {
-    ngx_uint_t                   claim;
-    ngx_http_adcp_slot_t        *slot;
-    ngx_http_adcp_entry_t       *e;
-    ngx_http_adcp_worker_t      *w;
-    ngx_http_adcp_platform_t    *pf;
-    ngx_http_adcp_main_conf_t   *amcf;
-    ngx_http_adcp_store_meta_t   meta;
+    ngx_uint_t                  claim;
+    ngx_http_adcp_slot_t       *slot;
+    ngx_http_adcp_entry_t      *e;
+    ngx_http_adcp_worker_t     *w;
+    ngx_http_adcp_main_conf_t  *amcf;
 
     w = ngx_http_adcp_worker;
 
@@ -110,13 +108,7 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
         return NGX_OK;
     }
 
-    pf = ngx_http_adcp_factory_shared(e, after, &meta);
-
-    if (pf) {
-        ngx_http_adcp_zone_unclaim(w->zone, slot);
-        ngx_http_adcp_factory_keep(e, pf, meta.generation, meta.global,
-                                   meta.recheck);
-        ngx_http_adcp_platform_release(pf);
+    if (ngx_http_adcp_factory_take_shared(e, after, slot)) {
         return NGX_OK;
     }
 
@@ -282,13 +274,11 @@ static ngx_int_t
 ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e)
 {
-    ngx_int_t                    rc;
-    ngx_uint_t                   claim, status;
-    ngx_http_adcp_slot_t        *slot;
-    ngx_http_adcp_worker_t      *w;
-    ngx_http_adcp_platform_t    *pf;
-    ngx_http_adcp_main_conf_t   *amcf;
-    ngx_http_adcp_store_meta_t   meta;
+    ngx_int_t                   rc;
+    ngx_uint_t                  claim, status;
+    ngx_http_adcp_slot_t       *slot;
+    ngx_http_adcp_worker_t     *w;
+    ngx_http_adcp_main_conf_t  *amcf;
 
     w = ngx_http_adcp_worker;
     slot = e->slot;
@@ -314,19 +304,13 @@ ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
 
     /* refreshed by another worker: its descriptor is in the store */
 
-    if (w->store->sh) {
-        pf = ngx_http_adcp_factory_shared(e, e->platform->built, &meta);
+    if (w->store->sh
+        && ngx_http_adcp_factory_take_shared(e, e->platform->built, NULL))
+    {
+        status = NGX_HTTP_ADCP_CACHE_SHARED;
+        w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
 
-        if (pf) {
-            ngx_http_adcp_factory_keep(e, pf, meta.generation, meta.global,
-                                       meta.recheck);
-            ngx_http_adcp_platform_release(pf);
-
-            status = NGX_HTTP_ADCP_CACHE_SHARED;
-            w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
-
-            goto serve;
-        }
+        goto serve;
     }
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
@@ -365,20 +349,13 @@ ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
     claim = ngx_http_adcp_zone_claim(w->zone, slot, amcf->build_timeout,
                                      w->store->sh != NULL);
 
-    if (claim == NGX_HTTP_ADCP_CLAIM_OWN && w->store->sh) {
-        pf = ngx_http_adcp_factory_shared(e, e->platform->built, &meta);
+    if (claim == NGX_HTTP_ADCP_CLAIM_OWN && w->store->sh
+        && ngx_http_adcp_factory_take_shared(e, e->platform->built, slot))
+    {
+        status = NGX_HTTP_ADCP_CACHE_SHARED;
+        w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
 
-        if (pf) {
-            ngx_http_adcp_zone_unclaim(w->zone, slot);
-            ngx_http_adcp_factory_keep(e, pf, meta.generation, meta.global,
-                                       meta.recheck);
-            ngx_http_adcp_platform_release(pf);
-
-            status = NGX_HTTP_ADCP_CACHE_SHARED;
-            w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
-
-            goto serve;
-        }
+        goto serve;
     }
 
     if (claim != NGX_HTTP_ADCP_CLAIM_BUSY

@@ -74,6 +74,8 @@ ngx_int_t ngx_http_adcp_factory_from_store(ngx_http_request_t *r,
 ngx_http_adcp_platform_t *ngx_http_adcp_factory_shared(
     ngx_http_adcp_entry_t *e, ngx_msec_t after,
     ngx_http_adcp_store_meta_t *meta);
+ngx_uint_t ngx_http_adcp_factory_take_shared(ngx_http_adcp_entry_t *e,
+    ngx_msec_t after, ngx_http_adcp_slot_t *claimed);
 void ngx_http_adcp_factory_keep(ngx_http_adcp_entry_t *e,
     ngx_http_adcp_platform_t *pf, ngx_uint_t gen, ngx_uint_t global,
     ngx_uint_t recheck);
