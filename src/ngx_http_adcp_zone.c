@@ -24,6 +24,9 @@
 #define NGX_HTTP_ADCP_SLOT_COST  512
 
 
+typedef void (*ngx_http_adcp_zone_each_pt)(ngx_http_adcp_slot_t *slot);
+
+
 static size_t ngx_http_adcp_zone_need(ngx_uint_t tenants);
 static size_t ngx_http_adcp_zone_old_size(ngx_conf_t *cf);
 static ngx_int_t ngx_http_adcp_zone_init(ngx_shm_zone_t *shm_zone,
@@ -42,6 +45,10 @@ static void ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
 static void ngx_http_adcp_zone_secret(u_char *secret, ngx_log_t *log);
 static ngx_uint_t ngx_http_adcp_zone_worker(void);
 static void ngx_http_adcp_zone_bit(ngx_atomic_t *word, ngx_uint_t on);
+static void ngx_http_adcp_zone_each(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_zone_each_pt handler);
+static void ngx_http_adcp_zone_worker_clear(ngx_http_adcp_slot_t *slot);
+static void ngx_http_adcp_zone_forget(ngx_http_adcp_slot_t *slot);
 
 
 /* build latency histogram bounds, ms */
@@ -693,26 +700,41 @@ ngx_http_adcp_zone_unuse(ngx_http_adcp_slot_t *slot)
 void
 ngx_http_adcp_zone_worker_start(ngx_http_adcp_zone_t *zone)
 {
-    ngx_rbtree_node_t     *node, *root, *sentinel;
-    ngx_http_adcp_slot_t  *slot;
-
     ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_adcp_zone_each(zone, ngx_http_adcp_zone_worker_clear);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static void
+ngx_http_adcp_zone_worker_clear(ngx_http_adcp_slot_t *slot)
+{
+    ngx_http_adcp_zone_bit(&slot->cached, 0);
+    ngx_http_adcp_zone_bit(&slot->users, 0);
+}
+
+
+/* with the mutex held: handler called on every slot */
+
+static void
+ngx_http_adcp_zone_each(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_zone_each_pt handler)
+{
+    ngx_rbtree_node_t  *node, *root, *sentinel;
 
     root = zone->sh->rbtree.root;
     sentinel = zone->sh->rbtree.sentinel;
 
-    if (root != sentinel) {
-        for (node = ngx_rbtree_min(root, sentinel);
-             node;
-             node = ngx_rbtree_next(&zone->sh->rbtree, node))
-        {
-            slot = (ngx_http_adcp_slot_t *) node;
-            ngx_http_adcp_zone_bit(&slot->cached, 0);
-            ngx_http_adcp_zone_bit(&slot->users, 0);
-        }
+    if (root == sentinel) {
+        return;
     }
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&zone->sh->rbtree, node))
+    {
+        handler((ngx_http_adcp_slot_t *) node);
+    }
 }
 
 
@@ -746,7 +768,6 @@ void
 ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     ngx_uint_t recheck)
 {
-    ngx_rbtree_node_t     *node, *root, *sentinel;
     ngx_http_adcp_slot_t  *slot;
 
     ngx_http_adcp_zone_row(zone)->counters[NGX_HTTP_ADCP_C_INVALIDATIONS]++;
@@ -755,22 +776,7 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
 
     if (tenant == NULL) {
         zone->sh->generation++;
-
-        root = zone->sh->rbtree.root;
-        sentinel = zone->sh->rbtree.sentinel;
-
-        if (root != sentinel) {
-            for (node = ngx_rbtree_min(root, sentinel);
-                 node;
-                 node = ngx_rbtree_next(&zone->sh->rbtree, node))
-            {
-                slot = (ngx_http_adcp_slot_t *) node;
-                slot->failures = 0;
-                slot->failed_until = 0;
-                slot->not_found_until = 0;
-                slot->claim_until = 0;
-            }
-        }
+        ngx_http_adcp_zone_each(zone, ngx_http_adcp_zone_forget);
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -794,10 +800,7 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
             slot->no_stale = 0;
         }
 
-        slot->failures = 0;
-        slot->failed_until = 0;
-        slot->not_found_until = 0;
-        slot->claim_until = 0;
+        ngx_http_adcp_zone_forget(slot);
 
         if (recheck && slot->health == NGX_HTTP_ADCP_HEALTH_DISABLED) {
             slot->health = NGX_HTTP_ADCP_HEALTH_PENDING;
@@ -811,6 +814,18 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     if (slot && !recheck && zone->invalidated) {
         zone->invalidated(tenant, zone->invalidated_data);
     }
+}
+
+
+/* an invalidation forgets the failure memory and any build claim */
+
+static void
+ngx_http_adcp_zone_forget(ngx_http_adcp_slot_t *slot)
+{
+    slot->failures = 0;
+    slot->failed_until = 0;
+    slot->not_found_until = 0;
+    slot->claim_until = 0;
 }
 
 
