@@ -18,6 +18,12 @@
  *
  * A leader that goes away hands the build to the first waiter, which starts
  * the factory again; the old subrequest, detached, is ignored when it ends.
+ *
+ * This file is the flight (its start, its subrequests' ends and the capture
+ * filter, which tell each other apart by their handlers).  Layered around
+ * it, each calling only downwards: ngx_http_adcp_factory_lookup.c (the
+ * lookup policy: it starts flights), ngx_http_adcp_factory_entry.c (what a
+ * cache entry keeps) and ngx_http_adcp_factory_wait.c (the parked requests).
  */
 
 
