@@ -146,6 +146,8 @@ UNIT_LINK_test_descriptor := src/ngx_http_adcp_descriptor.c \
 UNIT_NGX    := $(BUILD)/unit/nginx-src
 UNIT_NGX_CORE := $(UNIT_NGX)/ngx_string.c $(UNIT_NGX)/ngx_inet.c \
                  $(UNIT_NGX)/ngx_md5.c $(UNIT_NGX)/ngx_http_parse.c
+UNIT_LINK_test_rbtree     := src/ngx_http_adcp_rbtree.c \
+                             $(UNIT_NGX)/ngx_rbtree.c $(UNIT_NGX)/ngx_string.c
 UNIT_LINK_test_tasks_url  := src/tasks/ngx_http_adcp_tasks_url.c \
                              $(UNIT_NGX_CORE)
 UNIT_LINK_test_tasks_hash := src/tasks/ngx_http_adcp_tasks_hash.c \
@@ -234,7 +236,9 @@ $(BUILD)/unit/test_tasks_url $(BUILD)/unit/test_tasks_hash \
 $(BUILD)/unit/test_tasks_reply $(BUILD)/unit/test_tasks_response \
 $(BUILD)/fuzz/fuzz_reply: $(UNIT_NGX_CORE)
 
-$(UNIT_NGX_CORE): $(ASAN_TARBALL)
+$(BUILD)/unit/test_rbtree: $(UNIT_NGX)/ngx_rbtree.c $(UNIT_NGX)/ngx_string.c
+
+$(UNIT_NGX_CORE) $(UNIT_NGX)/ngx_rbtree.c: $(ASAN_TARBALL)
 	mkdir -p $(UNIT_NGX)
 	tar -xzf $(ASAN_TARBALL) -C $(UNIT_NGX) --strip-components=3 \
 	    nginx-1.22.1/src/$(if $(filter ngx_http_%,$(notdir $@)),http,core)/$(notdir $@)

@@ -2,8 +2,9 @@
 /*
  * ngx_http_adcp_module: a multi-tenant AdCP gateway inside nginx.
  *
- * This file holds the module definition, its directives, variables and
- * the thin phase handler; each concern lives in src/ngx_http_adcp_*.c.
+ * This file holds the module definition, its directive table, conf and
+ * the thin phase handler; each concern lives in src/ngx_http_adcp_*.c,
+ * with the handlers of its own directives.
  * The same .so holds three more modules: ngx_http_adcp_tasks_module
  * (src/tasks/: adcp_async and the task directives; called from the
  * handler through amcf->tasks_early and amcf->tasks_late, which it sets),
@@ -42,6 +43,7 @@
 #include "ngx_http_adcp_balancer.h"
 #include "ngx_http_adcp_refresh.h"
 #include "ngx_http_adcp_durability.h"
+#include "ngx_http_adcp_headers.h"
 
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
@@ -53,9 +55,6 @@ static ngx_int_t ngx_http_adcp_refuse(ngx_http_request_t *r,
 static ngx_int_t ngx_http_adcp_refuse_body(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 static ngx_uint_t ngx_http_adcp_json_request(ngx_http_request_t *r);
-static ngx_int_t ngx_http_adcp_headers_clean(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_adcp_header_ours(ngx_table_elt_t *h);
-static ngx_uint_t ngx_http_adcp_header_is(u_char *name, char *lit);
 
 static ngx_int_t ngx_http_adcp_init_process(ngx_cycle_t *cycle);
 static void ngx_http_adcp_exit_process(ngx_cycle_t *cycle);
@@ -67,27 +66,12 @@ static char *ngx_http_adcp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_adcp_init(ngx_conf_t *cf);
 
-static char *ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_adcp_location_uri(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_adcp_cache_shared(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_adcp_cache_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_adcp_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_adcp_task_durability(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-
 
 
 static char *ngx_http_adcp_cache_size_check(ngx_conf_t *cf, void *post,
@@ -673,129 +657,6 @@ ngx_http_adcp_json_request(ngx_http_request_t *r)
 }
 
 
-/*
- * The X-AdCP- namespace is the gateway's voice to the adapter: the
- * buyer's X-AdCP-* headers are taken out of the request (before proxying,
- * before a task stores its headers), all but X-AdCP-Auth, the buyer's own
- * credential in AdCP's convention.  The list is built anew only when there
- * is one: the known headers' pointers (Host, ...) keep their elements.
- */
-
-static ngx_int_t
-ngx_http_adcp_headers_clean(ngx_http_request_t *r)
-{
-    ngx_uint_t        i, n, found;
-    ngx_list_t        headers;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *nh;
-
-    found = 0;
-    n = 0;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            n++;
-
-            /* most headers are not an X-: no call for them */
-
-            if (h[i].key.len >= sizeof("X-AdCP-") - 1
-                && (h[i].key.data[0] | 0x20) == 'x'
-                && ngx_http_adcp_header_ours(&h[i]))
-            {
-                found++;
-            }
-        }
-    }
-
-    if (found == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_list_init(&headers, r->pool, n, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            if (ngx_http_adcp_header_ours(&h[i])) {
-                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "adcp: inbound header \"%V\" removed",
-                               &h[i].key);
-                continue;
-            }
-
-            nh = ngx_list_push(&headers);
-            if (nh == NULL) {
-                return NGX_ERROR;
-            }
-
-            *nh = h[i];
-        }
-    }
-
-    r->headers_in.headers = headers;
-
-    return NGX_OK;
-}
-
-
-/*
- * X-AdCP-*, caseless, '_' as '-' (WSGI and CGI servers read both as '_';
- * nginx keeps underscores with underscores_in_headers on), but X-AdCP-Auth
- * spelled so
- */
-
-static ngx_uint_t
-ngx_http_adcp_header_ours(ngx_table_elt_t *h)
-{
-    if (h->key.len < sizeof("X-AdCP-") - 1
-        || (h->key.data[0] | 0x20) != 'x'
-        || !ngx_http_adcp_header_is(h->key.data, "X-AdCP-"))
-    {
-        return 0;
-    }
-
-    /* the buyer's credential in its own spelling only (tasks store it) */
-
-    return h->key.len != sizeof("X-AdCP-Auth") - 1
-           || ngx_strncasecmp(h->key.data, (u_char *) "X-AdCP-Auth",
-                              sizeof("X-AdCP-Auth") - 1) != 0;
-}
-
-
-/* the name starts with lit, caseless, '_' matching a '-' of lit */
-
-static ngx_uint_t
-ngx_http_adcp_header_is(u_char *name, char *lit)
-{
-    u_char  c;
-
-    for ( /* void */ ; *lit; name++, lit++) {
-        c = *name;
-
-        if (*lit == '-') {
-            if (c != '-' && c != '_') {
-                return 0;
-            }
-
-            continue;
-        }
-
-        if (ngx_tolower(c) != ngx_tolower((u_char) *lit)) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 static ngx_int_t
 ngx_http_adcp_init_process(ngx_cycle_t *cycle)
 {
@@ -993,179 +854,6 @@ ngx_http_adcp_init(ngx_conf_t *cf)
     *h = ngx_http_adcp_handler;
 
     return ngx_http_adcp_factory_init_filter(cf);
-}
-
-
-static char *
-ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_adcp_main_conf_t *amcf = conf;
-
-    return ngx_http_adcp_tenants_parse(cf, &amcf->tenants);
-}
-
-
-static char *
-ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    return ngx_http_adcp_location_uri(cf, cmd, conf);
-}
-
-
-static char *
-ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_adcp_main_conf_t  *amcf;
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
-    amcf->platforms = 1;
-
-    return ngx_http_adcp_location_uri(cf, cmd, conf);
-}
-
-
-/* adcp_factory, adcp_validator: the URI of a location of this server */
-
-static char *
-ngx_http_adcp_location_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (value[1].len == 0 || value[1].data[0] != '/') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%V \"%V\" is not a location URI",
-                           &cmd->name, &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_conf_set_str_slot(cf, cmd, conf);
-}
-
-
-static char *
-ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_adcp_main_conf_t *amcf = conf;
-
-    ngx_str_t   *value;
-    ngx_msec_t   min, max;
-
-    if (amcf->failure_ttl != NGX_CONF_UNSET_MSEC) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    min = ngx_parse_time(&value[1], 0);
-
-    if (min == (ngx_msec_t) NGX_ERROR || min == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid adcp_failure_ttl \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    max = min;
-
-    if (cf->args->nelts == 3) {
-        max = ngx_parse_time(&value[2], 0);
-
-        if (max == (ngx_msec_t) NGX_ERROR || max < min) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid adcp_failure_ttl maximum \"%V\": "
-                               "it must be at least the minimum", &value[2]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    amcf->failure_ttl = min;
-    amcf->failure_ttl_max = max;
-
-    return NGX_CONF_OK;
-}
-
-
-/* adcp_cache_shared <size>|off; */
-
-static char *
-ngx_http_adcp_cache_shared(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_adcp_main_conf_t *amcf = conf;
-
-    ssize_t     size;
-    ngx_str_t  *value;
-
-    if (amcf->cache_shared != NGX_CONF_UNSET_SIZE) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        amcf->cache_shared = 0;
-        return NGX_CONF_OK;
-    }
-
-    size = ngx_parse_size(&value[1]);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid adcp_cache_shared \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (size < 32 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "adcp_cache_shared \"%V\" is too small: at "
-                           "least 32k, or off", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    amcf->cache_shared = (size_t) size;
-
-    return NGX_CONF_OK;
-}
-
-
-/* adcp_cache_refresh <percent>|off; */
-
-static char *
-ngx_http_adcp_cache_refresh(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_adcp_main_conf_t *amcf = conf;
-
-    ngx_int_t   n;
-    ngx_str_t  *value;
-
-    if (amcf->cache_refresh != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        amcf->cache_refresh = 0;
-        return NGX_CONF_OK;
-    }
-
-    n = NGX_ERROR;
-
-    if (value[1].len > 1 && value[1].data[value[1].len - 1] == '%') {
-        n = ngx_atoi(value[1].data, value[1].len - 1);
-    }
-
-    if (n < 1 || n > 99) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid adcp_cache_refresh \"%V\": a share of "
-                           "the lifetime from 1%% to 99%%, or off",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    amcf->cache_refresh = (ngx_uint_t) n;
-
-    return NGX_CONF_OK;
 }
 
 

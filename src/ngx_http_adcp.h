@@ -156,6 +156,27 @@ ngx_http_adcp_aux(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 }
 
 
+/*
+ * A request parked in the access phase (a build, a host name), woken by
+ * its write event: reading blocked again, the phases run on (here, as
+ * aux is: factory.c and the balancer need it, request.c needs factory.c)
+ */
+
+static ngx_inline void
+ngx_http_adcp_resume(ngx_http_request_t *r)
+{
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
+
+
 /* per worker */
 
 typedef struct {

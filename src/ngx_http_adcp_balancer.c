@@ -39,67 +39,7 @@
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_balancer.h"
-
-
-#define NGX_HTTP_ADCP_PEER_ADDR       0   /* addresses: IP, or resolved */
-#define NGX_HTTP_ADCP_PEER_UPSTREAM   1   /* an upstream{} block */
-#define NGX_HTTP_ADCP_PEER_NAME       2   /* a host name, to resolve */
-#define NGX_HTTP_ADCP_PEER_BAD        3   /* unusable: logged when built */
-
-#define NGX_HTTP_ADCP_PEER_FAIL_TIMEOUT  10    /* s */
-#define NGX_HTTP_ADCP_PEER_MAX_ADDRS     (8 * sizeof(uintptr_t))
-
-
-/* an upstream a platform names; in the platform's pool */
-
-typedef struct {
-    ngx_str_t                     *name;    /* the descriptor's string */
-    ngx_uint_t                     type;    /* NGX_HTTP_ADCP_PEER_* */
-    ngx_http_upstream_srv_conf_t  *uscf;    /* PEER_UPSTREAM */
-    ngx_addr_t                    *addrs;   /* PEER_ADDR, PEER_NAME once */
-    ngx_uint_t                     naddrs;  /* resolved */
-    ngx_uint_t                     next;    /* round robin over addrs */
-    time_t                        *failed;  /* per address, when it last
-                                               failed; several addrs */
-    ngx_str_t                      host;    /* PEER_NAME */
-    in_port_t                      port;    /* PEER_NAME */
-} ngx_http_adcp_peer_t;
-
-
-/* a platform's peers: its upstream's, and one per route */
-
-typedef struct {
-    ngx_http_adcp_peer_t           upstream;
-    ngx_http_adcp_peer_t          *routes;  /* parallel to pf->routes */
-} ngx_http_adcp_peers_t;
-
-
-typedef struct {
-    ngx_array_t                   *balancers;  /* upstream{}s with
-                                                  adcp_balancer, or NULL */
-} ngx_http_adcp_balancer_main_conf_t;
-
-
-/* a request's tries over a host name's addresses; in its pool */
-
-typedef struct {
-    ngx_http_adcp_peer_t          *peer;
-    ngx_str_t                     *tenant;
-    uintptr_t                      tried;   /* a bit per address */
-    ngx_uint_t                     current;
-} ngx_http_adcp_tries_t;
-
-
-/* a request waiting for a host name; in the request's pool */
-
-typedef struct {
-    ngx_http_request_t            *request;
-    ngx_http_adcp_platform_t      *platform;
-    ngx_http_adcp_peer_t          *peer;
-    ngx_resolver_ctx_t            *rctx;    /* NULL once done */
-    unsigned                       done:1;
-    unsigned                       failed:1;
-} ngx_http_adcp_resolve_t;
+#include "ngx_http_adcp_balancer_private.h"
 
 
 static char *ngx_http_adcp_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -113,6 +53,8 @@ static ngx_int_t ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static ngx_int_t ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc,
     void *data);
+static void ngx_http_adcp_balancer_set_peer(ngx_peer_connection_t *pc,
+    ngx_addr_t *addr);
 static void ngx_http_adcp_balancer_free_next(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static ngx_int_t ngx_http_adcp_balancer_get_none(ngx_peer_connection_t *pc,
@@ -125,12 +67,6 @@ static ngx_http_adcp_peers_t *ngx_http_adcp_balancer_peers(
     ngx_http_adcp_platform_t *pf, ngx_log_t *log);
 static void ngx_http_adcp_balancer_peer_init(ngx_http_adcp_platform_t *pf,
     ngx_str_t *name, ngx_http_adcp_peer_t *peer, ngx_log_t *log);
-static ngx_int_t ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_peer_t *peer);
-static void ngx_http_adcp_balancer_resolved(ngx_resolver_ctx_t *rctx);
-static void ngx_http_adcp_balancer_wake(ngx_http_request_t *r);
-static void ngx_http_adcp_balancer_cleanup(void *data);
-static ngx_int_t ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx);
 static ngx_http_adcp_peer_t *ngx_http_adcp_balancer_chosen(
     ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx);
 
@@ -368,14 +304,7 @@ ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
 
     addr = &peer->addrs[0];
 
-    pc->sockaddr = addr->sockaddr;
-    pc->socklen = addr->socklen;
-    pc->name = &addr->name;
-    pc->cached = 0;
-    pc->connection = NULL;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                   "adcp balancer: peer %V", pc->name);
+    ngx_http_adcp_balancer_set_peer(pc, addr);
 
     return NGX_OK;
 }
@@ -432,6 +361,15 @@ ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc, void *data)
 
     addr = &peer->addrs[found];
 
+    ngx_http_adcp_balancer_set_peer(pc, addr);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_adcp_balancer_set_peer(ngx_peer_connection_t *pc, ngx_addr_t *addr)
+{
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
     pc->name = &addr->name;
@@ -440,8 +378,6 @@ ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc, void *data)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "adcp balancer: peer %V", pc->name);
-
-    return NGX_OK;
 }
 
 
@@ -746,233 +682,4 @@ ngx_http_adcp_balancer_peer_init(ngx_http_adcp_platform_t *pf,
     peer->type = NGX_HTTP_ADCP_PEER_NAME;
     peer->host = url.host;
     peer->port = url.port ? url.port : 80;
-}
-
-
-/* a host name: resolved by the location's resolver while r waits */
-
-static ngx_int_t
-ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_peer_t *peer)
-{
-    ngx_resolver_ctx_t        *rctx, temp;
-    ngx_http_cleanup_t        *cln;
-    ngx_http_adcp_resolve_t   *rs;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    rs = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_resolve_t));
-    if (rs == NULL) {
-        return NGX_ERROR;
-    }
-
-    rs->request = r;
-    rs->platform = ctx->platform;
-    rs->peer = peer;
-
-    temp.name = peer->host;
-
-    rctx = ngx_resolve_start(clcf->resolver, &temp);
-
-    if (rctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (rctx == NGX_NO_RESOLVER) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "adcp_balancer: tenant \"%V\": \"%V\" is a host name "
-                      "and no \"resolver\" is configured here",
-                      &ctx->tenant, peer->name);
-
-        rs->done = 1;
-        rs->failed = 1;
-        ngx_http_set_ctx(r, rs, ngx_http_adcp_balancer_module);
-        ctx->resolving = 1;
-
-        return ngx_http_adcp_balancer_unavailable(ctx);
-    }
-
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        ngx_resolve_name_done(rctx);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_adcp_balancer_cleanup;
-    cln->data = rs;
-
-    rctx->name = peer->host;
-    rctx->handler = ngx_http_adcp_balancer_resolved;
-    rctx->data = rs;
-    rctx->timeout = clcf->resolver_timeout;
-
-    rs->rctx = rctx;
-    ngx_http_set_ctx(r, rs, ngx_http_adcp_balancer_module);
-    ctx->resolving = 1;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "adcp balancer: tenant \"%V\": resolving \"%V\"",
-                   &ctx->tenant, &peer->host);
-
-    if (ngx_resolve_name(rctx) != NGX_OK) {
-        rs->rctx = NULL;
-        return NGX_ERROR;
-    }
-
-    if (rs->done) {
-        /* answered from the resolver's cache, at once */
-        return rs->failed ? ngx_http_adcp_balancer_unavailable(ctx) : NGX_OK;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_adcp_balancer_wake;
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_adcp_balancer_resolved(ngx_resolver_ctx_t *rctx)
-{
-    ngx_http_adcp_resolve_t *rs = rctx->data;
-
-    size_t                     len;
-    u_char                    *p;
-    ngx_uint_t                 i, n, async;
-    ngx_addr_t                *addrs;
-    ngx_pool_t                *pool;
-    ngx_http_request_t        *r;
-    ngx_http_adcp_peer_t      *peer;
-
-    r = rs->request;
-    peer = rs->peer;
-    pool = rs->platform->pool;
-    async = rctx->async;
-
-    if (rctx->state) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "adcp_balancer: \"%V\" could not be resolved (%i: %s)",
-                      &rctx->name, rctx->state,
-                      ngx_resolver_strerror(rctx->state));
-        rs->failed = 1;
-        goto done;
-    }
-
-    if (peer->naddrs) {
-        goto done;    /* another request's resolution came first */
-    }
-
-    n = ngx_min(rctx->naddrs, NGX_HTTP_ADCP_PEER_MAX_ADDRS);
-
-    addrs = ngx_pcalloc(pool, sizeof(ngx_addr_t) * n);
-    if (addrs == NULL) {
-        rs->failed = 1;
-        goto done;
-    }
-
-    if (n > 1) {
-        peer->failed = ngx_pcalloc(pool, sizeof(time_t) * n);
-        if (peer->failed == NULL) {
-            rs->failed = 1;
-            goto done;
-        }
-    }
-
-    for (i = 0; i < n; i++) {
-        addrs[i].socklen = rctx->addrs[i].socklen;
-        addrs[i].sockaddr = ngx_palloc(pool, rctx->addrs[i].socklen);
-        p = ngx_pnalloc(pool, NGX_SOCKADDR_STRLEN);
-
-        if (addrs[i].sockaddr == NULL || p == NULL) {
-            rs->failed = 1;
-            goto done;
-        }
-
-        ngx_memcpy(addrs[i].sockaddr, rctx->addrs[i].sockaddr,
-                   rctx->addrs[i].socklen);
-        ngx_inet_set_port(addrs[i].sockaddr, peer->port);
-
-        len = ngx_sock_ntop(addrs[i].sockaddr, addrs[i].socklen, p,
-                            NGX_SOCKADDR_STRLEN, 1);
-        addrs[i].name.len = len;
-        addrs[i].name.data = p;
-    }
-
-    peer->addrs = addrs;
-    peer->naddrs = n;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "adcp balancer: \"%V\": %ui addresses",
-                   &peer->host, peer->naddrs);
-
-done:
-
-    ngx_resolve_name_done(rctx);
-
-    rs->rctx = NULL;
-    rs->done = 1;
-
-    if (async) {
-        ngx_post_event(r->connection->write, &ngx_posted_events);
-    }
-}
-
-
-static void
-ngx_http_adcp_balancer_wake(ngx_http_request_t *r)
-{
-    ngx_http_adcp_ctx_t      *ctx;
-    ngx_http_adcp_resolve_t  *rs;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_adcp_module);
-    rs = (ctx && ctx->resolving)
-         ? ngx_http_get_module_ctx(r, ngx_http_adcp_balancer_module) : NULL;
-
-    if (rs == NULL || !rs->done) {
-        return;
-    }
-
-    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-}
-
-
-static void
-ngx_http_adcp_balancer_cleanup(void *data)
-{
-    ngx_http_adcp_resolve_t *rs = data;
-
-    if (rs->rctx) {
-        ngx_resolve_name_done(rs->rctx);
-        rs->rctx = NULL;
-    }
-}
-
-
-static ngx_int_t
-ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx)
-{
-    ngx_http_adcp_error_t  *err;
-
-    err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
-    if (err == NULL || ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
-        return NGX_ERROR;
-    }
-
-    err->code = NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE;
-    ngx_str_set(&err->message, "the account's platform is unavailable, "
-                "retry later");
-    err->retry_after = 1;
-
-    ctx->aux->err = err;
-
-    return NGX_DECLINED;
 }

@@ -73,6 +73,33 @@ static ngx_http_adcp_error_code_t  ngx_http_adcp_error_codes[] = {
 };
 
 
+/*
+ * SERVICE_UNAVAILABLE for a platform that cannot be had now: retried
+ * after "until" (a second at least); NULL: out of memory
+ */
+
+ngx_http_adcp_error_t *
+ngx_http_adcp_error_unavailable(ngx_pool_t *pool, ngx_msec_t until)
+{
+    ngx_msec_int_t          left;
+    ngx_http_adcp_error_t  *err;
+
+    err = ngx_pcalloc(pool, sizeof(ngx_http_adcp_error_t));
+    if (err == NULL) {
+        return NULL;
+    }
+
+    err->code = NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE;
+    ngx_str_set(&err->message, "the account's platform is unavailable, "
+                "retry later");
+
+    left = (ngx_msec_int_t) (until - ngx_current_msec);
+    err->retry_after = (left > 0) ? (left + 999) / 1000 : 1;
+
+    return err;
+}
+
+
 static ngx_str_t  ngx_http_adcp_error_header_name = ngx_string("X-AdCP-Error");
 static ngx_str_t  ngx_http_adcp_retry_after_name = ngx_string("Retry-After");
 static ngx_str_t  ngx_http_adcp_null_id = ngx_string("null");

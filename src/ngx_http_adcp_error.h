@@ -38,6 +38,8 @@ typedef struct {
 } ngx_http_adcp_error_t;
 
 
+ngx_http_adcp_error_t *ngx_http_adcp_error_unavailable(ngx_pool_t *pool,
+    ngx_msec_t until);
 ngx_int_t ngx_http_adcp_error_send(ngx_http_request_t *r,
     ngx_http_adcp_envelope_t *env, ngx_http_adcp_error_t *err);
 ngx_int_t ngx_http_adcp_error_headers(ngx_http_request_t *r,

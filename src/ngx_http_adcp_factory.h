@@ -27,5 +27,15 @@ ngx_http_adcp_ctx_t *ngx_http_adcp_factory_validator_ctx(
 ngx_int_t ngx_http_adcp_factory_init_worker(ngx_cycle_t *cycle,
     ngx_http_adcp_main_conf_t *amcf);
 
+char *ngx_http_adcp_factory(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_adcp_validator(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_adcp_failure_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_adcp_cache_shared(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_adcp_cache_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 
 #endif /* _NGX_HTTP_ADCP_FACTORY_H_INCLUDED_ */

@@ -119,63 +119,6 @@ ngx_http_adcp_ctx(ngx_http_request_t *r)
 }
 
 
-ngx_int_t
-ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
-{
-    ngx_int_t                   rc;
-    ngx_str_t                   host, key;
-    ngx_http_adcp_loc_conf_t   *alcf;
-    ngx_http_adcp_main_conf_t  *amcf;
-
-    if (ctx->tenant_done) {
-        return NGX_OK;
-    }
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
-
-    if (alcf->tenant_key) {
-        if (ngx_http_complex_value(r, alcf->tenant_key, &key) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_adcp_tenant_id_valid(key.data, key.len)) {
-            ctx->tenant = key;
-
-        } else if (key.len) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "adcp: the tenant key is not a valid tenant id");
-        }
-
-        ctx->tenant_done = 1;
-        return NGX_OK;
-    }
-
-    /*
-     * the host nginx chose (request line, then Host), never $host's
-     * fallback to server_name: a request that names no host has no tenant
-     */
-
-    host = r->headers_in.server;
-
-    if (host.len == 0) {
-        ctx->tenant_done = 1;
-        return NGX_OK;
-    }
-
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
-
-    rc = ngx_http_adcp_tenant_find(r, &amcf->tenants, &host, &ctx->tenant);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    ctx->tenant_done = 1;
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_adcp_tenant_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)

@@ -16,8 +16,6 @@
 
 
 ngx_http_adcp_ctx_t *ngx_http_adcp_ctx(ngx_http_request_t *r);
-ngx_int_t ngx_http_adcp_tenant_resolve(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx);
 ngx_int_t ngx_http_adcp_variables_add(ngx_conf_t *cf);
 
 

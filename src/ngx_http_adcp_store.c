@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_adcp_store.h"
+#include "ngx_http_adcp_rbtree.h"
 
 
 #define NGX_HTTP_ADCP_STORE_MIN   (32 * 1024)
@@ -43,6 +44,11 @@ static void ngx_http_adcp_store_rbtree_insert_value(ngx_rbtree_node_t *temp,
 
 
 static ngx_str_t  ngx_http_adcp_store_name = ngx_string("adcp_store");
+
+static ngx_http_adcp_rbtree_key_t  ngx_http_adcp_store_key = {
+    offsetof(ngx_http_adcp_store_node_t, tlen),
+    offsetof(ngx_http_adcp_store_node_t, data)
+};
 
 
 /* adcp_cache_shared <size>: 0 is "off" */
@@ -342,38 +348,8 @@ static ngx_http_adcp_store_node_t *
 ngx_http_adcp_store_lookup(ngx_http_adcp_store_t *store, ngx_str_t *tenant,
     uint32_t hash)
 {
-    ngx_int_t                    rc;
-    ngx_rbtree_node_t           *node, *sentinel;
-    ngx_http_adcp_store_node_t  *sn;
-
-    node = store->sh->rbtree.root;
-    sentinel = store->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        sn = (ngx_http_adcp_store_node_t *) node;
-
-        rc = ngx_memn2cmp(tenant->data, sn->data, tenant->len,
-                          (size_t) sn->tlen);
-
-        if (rc == 0) {
-            return sn;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_adcp_store_node_t *) ngx_http_adcp_rbtree_lookup(
+                &store->sh->rbtree, tenant, hash, &ngx_http_adcp_store_key);
 }
 
 
@@ -397,36 +373,6 @@ static void
 ngx_http_adcp_store_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t           **p;
-    ngx_http_adcp_store_node_t   *a, *b;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            a = (ngx_http_adcp_store_node_t *) node;
-            b = (ngx_http_adcp_store_node_t *) temp;
-
-            p = (ngx_memn2cmp(a->data, b->data, (size_t) a->tlen,
-                              (size_t) b->tlen)
-                 < 0) ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    ngx_http_adcp_rbtree_insert_value(temp, node, sentinel,
+                                      &ngx_http_adcp_store_key);
 }

@@ -17,6 +17,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_adcp.h"
 #include "ngx_http_adcp_tenant.h"
 
 
@@ -491,6 +492,65 @@ ngx_http_adcp_tenants_cmp(const void *one, const void *two)
 }
 
 
+/* the request's tenant: adcp_tenant_key, or the host in adcp_tenants{} */
+
+ngx_int_t
+ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_int_t                   rc;
+    ngx_str_t                   host, key;
+    ngx_http_adcp_loc_conf_t   *alcf;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    if (ctx->tenant_done) {
+        return NGX_OK;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
+
+    if (alcf->tenant_key) {
+        if (ngx_http_complex_value(r, alcf->tenant_key, &key) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_adcp_tenant_id_valid(key.data, key.len)) {
+            ctx->tenant = key;
+
+        } else if (key.len) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "adcp: the tenant key is not a valid tenant id");
+        }
+
+        ctx->tenant_done = 1;
+        return NGX_OK;
+    }
+
+    /*
+     * the host nginx chose (request line, then Host), never $host's
+     * fallback to server_name: a request that names no host has no tenant
+     */
+
+    host = r->headers_in.server;
+
+    if (host.len == 0) {
+        ctx->tenant_done = 1;
+        return NGX_OK;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    rc = ngx_http_adcp_tenant_find(r, &amcf->tenants, &host, &ctx->tenant);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ctx->tenant_done = 1;
+
+    return NGX_OK;
+}
+
+
 /*
  * NGX_OK and *id: the tenant; NGX_DECLINED: no tenant for this host
  * (none declared, "" declared, or a regex capture that is not an id);
@@ -642,3 +702,12 @@ ngx_http_adcp_tenant_regex(ngx_http_request_t *r,
 }
 
 #endif
+
+
+char *
+ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_main_conf_t *amcf = conf;
+
+    return ngx_http_adcp_tenants_parse(cf, &amcf->tenants);
+}

@@ -23,6 +23,10 @@
 #define NGX_HTTP_ADCP_LAST_HOST  64
 
 
+/* the request's state (ngx_http_adcp.h): resolve sets its tenant */
+typedef struct ngx_http_adcp_ctx_s  ngx_http_adcp_ctx_t;
+
+
 typedef struct {
     ngx_str_t                      id;       /* "" = no tenant */
     ngx_http_complex_value_t      *cv;       /* a regex's value, captures */
@@ -58,6 +62,9 @@ char *ngx_http_adcp_tenants_parse(ngx_conf_t *cf,
     ngx_http_adcp_tenants_t *tenants);
 char *ngx_http_adcp_tenants_init(ngx_conf_t *cf,
     ngx_http_adcp_tenants_t *tenants);
+char *ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_adcp_tenant_resolve(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
 ngx_int_t ngx_http_adcp_tenant_find(ngx_http_request_t *r,
     ngx_http_adcp_tenants_t *tenants, ngx_str_t *host, ngx_str_t *id);
 

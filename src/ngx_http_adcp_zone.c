@@ -17,10 +17,14 @@
 #include <sys/random.h>
 
 #include "ngx_http_adcp_zone.h"
+#include "ngx_http_adcp_rbtree.h"
 
 
 #define NGX_HTTP_ADCP_ZONE_MIN   (256 * 1024)
 #define NGX_HTTP_ADCP_SLOT_COST  512
+
+
+typedef void (*ngx_http_adcp_zone_each_pt)(ngx_http_adcp_slot_t *slot);
 
 
 static size_t ngx_http_adcp_zone_need(ngx_uint_t tenants);
@@ -41,6 +45,10 @@ static void ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
 static void ngx_http_adcp_zone_secret(u_char *secret, ngx_log_t *log);
 static ngx_uint_t ngx_http_adcp_zone_worker(void);
 static void ngx_http_adcp_zone_bit(ngx_atomic_t *word, ngx_uint_t on);
+static void ngx_http_adcp_zone_each(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_zone_each_pt handler);
+static void ngx_http_adcp_zone_worker_clear(ngx_http_adcp_slot_t *slot);
+static void ngx_http_adcp_zone_forget(ngx_http_adcp_slot_t *slot);
 
 
 /* build latency histogram bounds, ms */
@@ -51,6 +59,11 @@ ngx_uint_t  ngx_http_adcp_buckets[NGX_HTTP_ADCP_BUCKETS] = {
 
 
 static ngx_str_t  ngx_http_adcp_zone_name = ngx_string("adcp");
+
+static ngx_http_adcp_rbtree_key_t  ngx_http_adcp_zone_key = {
+    offsetof(ngx_http_adcp_slot_t, len),
+    offsetof(ngx_http_adcp_slot_t, id)
+};
 
 
 /*
@@ -374,38 +387,8 @@ static ngx_http_adcp_slot_t *
 ngx_http_adcp_zone_lookup(ngx_http_adcp_shctx_t *sh, ngx_str_t *tenant,
     uint32_t hash)
 {
-    ngx_int_t              rc;
-    ngx_rbtree_node_t     *node, *sentinel;
-    ngx_http_adcp_slot_t  *slot;
-
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        slot = (ngx_http_adcp_slot_t *) node;
-
-        rc = ngx_memn2cmp(tenant->data, slot->id, tenant->len,
-                          (size_t) slot->len);
-
-        if (rc == 0) {
-            return slot;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_adcp_slot_t *) ngx_http_adcp_rbtree_lookup(&sh->rbtree,
+                                        tenant, hash, &ngx_http_adcp_zone_key);
 }
 
 
@@ -717,26 +700,41 @@ ngx_http_adcp_zone_unuse(ngx_http_adcp_slot_t *slot)
 void
 ngx_http_adcp_zone_worker_start(ngx_http_adcp_zone_t *zone)
 {
-    ngx_rbtree_node_t     *node, *root, *sentinel;
-    ngx_http_adcp_slot_t  *slot;
-
     ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_adcp_zone_each(zone, ngx_http_adcp_zone_worker_clear);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static void
+ngx_http_adcp_zone_worker_clear(ngx_http_adcp_slot_t *slot)
+{
+    ngx_http_adcp_zone_bit(&slot->cached, 0);
+    ngx_http_adcp_zone_bit(&slot->users, 0);
+}
+
+
+/* with the mutex held: handler called on every slot */
+
+static void
+ngx_http_adcp_zone_each(ngx_http_adcp_zone_t *zone,
+    ngx_http_adcp_zone_each_pt handler)
+{
+    ngx_rbtree_node_t  *node, *root, *sentinel;
 
     root = zone->sh->rbtree.root;
     sentinel = zone->sh->rbtree.sentinel;
 
-    if (root != sentinel) {
-        for (node = ngx_rbtree_min(root, sentinel);
-             node;
-             node = ngx_rbtree_next(&zone->sh->rbtree, node))
-        {
-            slot = (ngx_http_adcp_slot_t *) node;
-            ngx_http_adcp_zone_bit(&slot->cached, 0);
-            ngx_http_adcp_zone_bit(&slot->users, 0);
-        }
+    if (root == sentinel) {
+        return;
     }
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&zone->sh->rbtree, node))
+    {
+        handler((ngx_http_adcp_slot_t *) node);
+    }
 }
 
 
@@ -770,7 +768,6 @@ void
 ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     ngx_uint_t recheck)
 {
-    ngx_rbtree_node_t     *node, *root, *sentinel;
     ngx_http_adcp_slot_t  *slot;
 
     ngx_http_adcp_zone_row(zone)->counters[NGX_HTTP_ADCP_C_INVALIDATIONS]++;
@@ -779,22 +776,7 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
 
     if (tenant == NULL) {
         zone->sh->generation++;
-
-        root = zone->sh->rbtree.root;
-        sentinel = zone->sh->rbtree.sentinel;
-
-        if (root != sentinel) {
-            for (node = ngx_rbtree_min(root, sentinel);
-                 node;
-                 node = ngx_rbtree_next(&zone->sh->rbtree, node))
-            {
-                slot = (ngx_http_adcp_slot_t *) node;
-                slot->failures = 0;
-                slot->failed_until = 0;
-                slot->not_found_until = 0;
-                slot->claim_until = 0;
-            }
-        }
+        ngx_http_adcp_zone_each(zone, ngx_http_adcp_zone_forget);
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -818,10 +800,7 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
             slot->no_stale = 0;
         }
 
-        slot->failures = 0;
-        slot->failed_until = 0;
-        slot->not_found_until = 0;
-        slot->claim_until = 0;
+        ngx_http_adcp_zone_forget(slot);
 
         if (recheck && slot->health == NGX_HTTP_ADCP_HEALTH_DISABLED) {
             slot->health = NGX_HTTP_ADCP_HEALTH_PENDING;
@@ -835,6 +814,18 @@ ngx_http_adcp_zone_invalidate(ngx_http_adcp_zone_t *zone, ngx_str_t *tenant,
     if (slot && !recheck && zone->invalidated) {
         zone->invalidated(tenant, zone->invalidated_data);
     }
+}
+
+
+/* an invalidation forgets the failure memory and any build claim */
+
+static void
+ngx_http_adcp_zone_forget(ngx_http_adcp_slot_t *slot)
+{
+    slot->failures = 0;
+    slot->failed_until = 0;
+    slot->not_found_until = 0;
+    slot->claim_until = 0;
 }
 
 
@@ -901,37 +892,8 @@ static void
 ngx_http_adcp_zone_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t     **p;
-    ngx_http_adcp_slot_t   *a, *b;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            a = (ngx_http_adcp_slot_t *) node;
-            b = (ngx_http_adcp_slot_t *) temp;
-
-            p = (ngx_memn2cmp(a->id, b->id, (size_t) a->len, (size_t) b->len)
-                 < 0) ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    ngx_http_adcp_rbtree_insert_value(temp, node, sentinel,
+                                      &ngx_http_adcp_zone_key);
 }
 
 

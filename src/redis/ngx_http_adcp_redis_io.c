@@ -42,7 +42,6 @@ static void ngx_http_adcp_redis_on_auth(redisAsyncContext *ac, void *r,
 char *
 ngx_http_adcp_redis_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
 {
-    u_char     *p;
     ngx_str_t  *value;
     ngx_url_t   u;
     ngx_uint_t  i;
@@ -84,46 +83,62 @@ ngx_http_adcp_redis_parse(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf)
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
-            rcf->user.data = value[i].data + 5;
-            rcf->user.len = value[i].len - 5;
-            continue;
+        if (ngx_http_adcp_redis_param(cf, rcf, &value[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
-            rcf->password.data = value[i].data + 9;
-            rcf->password.len = value[i].len - 9;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            rcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
-
-            if (rcf->db == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "adcp_redis: invalid \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        /* never echo what could be a password */
-
-        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
-            if (*p == '=') {
-                break;
-            }
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "adcp_redis: unknown parameter \"%*s\"",
-                           p - value[i].data, value[i].data);
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * user=, password=, db= of an adcp_redis line (its Sentinel form too);
+ * any other parameter is an error, logged without what follows its "="
+ */
+
+ngx_int_t
+ngx_http_adcp_redis_param(ngx_conf_t *cf, ngx_http_adcp_redis_conf_t *rcf,
+    ngx_str_t *value)
+{
+    u_char  *p;
+
+    if (ngx_strncmp(value->data, "user=", 5) == 0) {
+        rcf->user.data = value->data + 5;
+        rcf->user.len = value->len - 5;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "password=", 9) == 0) {
+        rcf->password.data = value->data + 9;
+        rcf->password.len = value->len - 9;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "db=", 3) == 0) {
+        rcf->db = ngx_atoi(value->data + 3, value->len - 3);
+
+        if (rcf->db == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "adcp_redis: invalid \"%V\"", value);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    /* never echo what could be a password */
+
+    for (p = value->data; p < value->data + value->len; p++) {
+        if (*p == '=') {
+            break;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "adcp_redis: unknown parameter \"%*s\"",
+                       p - value->data, value->data);
+    return NGX_ERROR;
 }
 
 

@@ -115,6 +115,8 @@ struct ngx_http_adcp_redis_source_s {
 };
 
 
+ngx_int_t ngx_http_adcp_redis_param(ngx_conf_t *cf,
+    ngx_http_adcp_redis_conf_t *rcf, ngx_str_t *value);
 ngx_int_t ngx_http_adcp_redis_open(ngx_http_adcp_redis_io_t *io,
     void *owner, redisConnectCallback *on_connect,
     redisDisconnectCallback *on_disconnect);
