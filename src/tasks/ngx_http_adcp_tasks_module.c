@@ -109,6 +109,13 @@ static ngx_command_t  ngx_http_adcp_tasks_commands[] = {
       offsetof(ngx_http_adcp_tasks_main_conf_t, webhook_private),
       NULL },
 
+    { ngx_string("adcp_task_webhook_retry_horizon"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_tasks_main_conf_t, hook_horizon),
+      NULL },
+
     { ngx_string("adcp_task_headers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_adcp_task_headers,
@@ -269,6 +276,7 @@ ngx_http_adcp_tasks_create_main_conf(ngx_conf_t *cf)
     tmcf->timeout = NGX_CONF_UNSET_MSEC;
     tmcf->concurrency = NGX_CONF_UNSET_UINT;
     tmcf->webhook_private = NGX_CONF_UNSET;
+    tmcf->hook_horizon = NGX_CONF_UNSET_MSEC;
 
     return tmcf;
 }
@@ -283,6 +291,7 @@ ngx_http_adcp_tasks_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->timeout, 600000);
     ngx_conf_init_uint_value(tmcf->concurrency, 8);
     ngx_conf_init_value(tmcf->webhook_private, 0);
+    ngx_conf_init_msec_value(tmcf->hook_horizon, 86400000);
 
     if (tmcf->claim_after < 1000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
