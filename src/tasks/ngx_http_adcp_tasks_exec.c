@@ -607,7 +607,7 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
                   failed ? NGX_HTTP_ADCP_TF_RESULT : NGX_HTTP_ADCP_TF_ERROR]);
     ngx_http_adcp_redis_arg_str(&a, &e->entry);
     ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
-    ngx_http_adcp_redis_arg_lit(&a, hook ? "1" : "0");
+    ngx_http_adcp_redis_arg(&a, hook ? "1" : "0", 1);
     ngx_http_adcp_redis_arg_str(&a, &e->task_id);
 
     e->hook_first = ngx_http_adcp_tasks_ms();
@@ -688,7 +688,7 @@ ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t schedule)
     ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_HOOKS);
     ngx_http_adcp_redis_arg_str(&a, &e->entry);
     ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
-    ngx_http_adcp_redis_arg_lit(&a, schedule ? "1" : "0");
+    ngx_http_adcp_redis_arg(&a, schedule ? "1" : "0", 1);
     ngx_http_adcp_redis_arg_str(&a, &e->task_id);
     ngx_http_adcp_tasks_arg_ms(&a, ngx_http_adcp_tasks_ms());
 
