@@ -3,8 +3,8 @@
  * ngx_http_adcp_tasks_module: an execution's call of the adapter.  The
  * stored request goes to this nginx (tasks_loopback.c, over
  * tasks_http.c), the reply is interpreted (tasks_reply.c), and the
- * outcome, completed or failed, goes to ngx_http_adcp_exec_finish()
- * (tasks_exec.c).  A transient failure (no answer, a 5xx whose body is no
+ * outcome, completed or failed (e->status, e->value), goes to e->ran
+ * (tasks_exec.c stores it).  A transient failure (no answer, a 5xx whose body is no
  * JSON) is retried with backoff, NGX_HTTP_ADCP_EXEC_TRIES calls at most
  * within adcp_task_timeout; the adapter's own answer (a JSON-RPC error,
  * MCP's isError) fails the task at once.
@@ -34,8 +34,10 @@ static void ngx_http_adcp_exec_fail(ngx_http_adcp_exec_t *e, char *code,
 /* the stored request, to this nginx */
 
 void
-ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e)
+ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e, ngx_http_adcp_exec_done_pt ran)
 {
+    e->ran = ran;
+
     e->phase = NGX_HTTP_ADCP_PH_RUN;
     e->log->action = "running the task";
     e->deadline = ngx_current_msec + e->cs->tmcf->timeout;
@@ -306,7 +308,7 @@ ngx_http_adcp_exec_complete(ngx_http_adcp_exec_t *e, yajl_val v)
 
     e->status = NGX_HTTP_ADCP_TS_COMPLETED;
 
-    ngx_http_adcp_exec_finish(e);
+    e->ran(e, NGX_OK);
 }
 
 
@@ -344,5 +346,5 @@ ngx_http_adcp_exec_fail(ngx_http_adcp_exec_t *e, char *code,
 
     e->status = NGX_HTTP_ADCP_TS_FAILED;
 
-    ngx_http_adcp_exec_finish(e);
+    e->ran(e, NGX_OK);
 }

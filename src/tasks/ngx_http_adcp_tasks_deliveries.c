@@ -119,56 +119,6 @@ static ngx_http_adcp_redis_script_t  ngx_http_adcp_deliveries_end_script =
     "return 1\n");
 
 
-/* wall-clock milliseconds: the schedule is shared by hosts */
-
-uint64_t
-ngx_http_adcp_tasks_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
-}
-
-
-/* a time in ms as a command's argument (ngx_uint_t may be 32 bits) */
-
-void
-ngx_http_adcp_tasks_arg_ms(ngx_http_adcp_redis_args_t *a, uint64_t ms)
-{
-    u_char  *p;
-
-    p = a->pool ? ngx_pnalloc(a->pool, NGX_INT64_LEN) : NULL;
-
-    if (p == NULL) {
-        a->overflow = 1;
-        return;
-    }
-
-    ngx_http_adcp_redis_arg(a, p, ngx_sprintf(p, "%uL", ms) - p);
-}
-
-
-/* the wait after the n-th failure: 1 s doubling to 60 s, less 0-25 % */
-
-ngx_msec_t
-ngx_http_adcp_tasks_backoff_ms(ngx_uint_t n)
-{
-    ngx_msec_t  base;
-
-    base = NGX_HTTP_ADCP_BACKOFF;
-
-    while (n-- > 1 && base < NGX_HTTP_ADCP_BACKOFF_MAX) {
-        base *= 2;
-    }
-
-    base = ngx_min(base, NGX_HTTP_ADCP_BACKOFF_MAX);
-
-    return base - (ngx_msec_t) ngx_random() % (base / 4 + 1);
-}
-
-
 /* every worker, now and then: the due webhooks claimed */
 
 void

@@ -15,6 +15,8 @@
  * The background (every worker's consumer):
  *   ngx_http_adcp_tasks_consumer.c the stream read (XREADGROUP)
  *   ngx_http_adcp_tasks_claim.c    refresh and reclaim (XCLAIM, XAUTOCLAIM)
+ *   ngx_http_adcp_tasks_job.c      an execution's life: pool, log, Redis
+ *                                  calls, freed; the retries' clock
  *   ngx_http_adcp_tasks_exec.c     one execution: claim, finish, ack
  *   ngx_http_adcp_tasks_call.c     its call of the adapter, retried when
  *                                  transient
@@ -33,8 +35,9 @@
  *
  * Calls go one way (module -> accept/poll -> body, hash, answer, url;
  * module -> consumer -> claim -> exec -> call -> loopback, http, reply;
- * exec, consumer -> deliveries -> webhook -> payload, http);
- * what must go back up is a callback (e->done, e->hooked, cs->wake).
+ * exec, consumer -> deliveries -> webhook -> payload, http; all -> job);
+ * what must go back up is a callback (e->done, e->ran, e->hooked,
+ * cs->wake).
  */
 
 
@@ -295,6 +298,7 @@ struct ngx_http_adcp_exec_s {
     ngx_event_t                     timer;        /* deadline, backoff */
     ngx_http_adcp_exec_done_pt      done;         /* the HTTP exchange's */
     ngx_http_adcp_exec_done_pt      hooked;       /* the webhook's */
+    ngx_http_adcp_exec_done_pt      ran;          /* the adapter's call's */
     ngx_uint_t                      phase;        /* NGX_HTTP_ADCP_PH_* */
 
     ngx_str_t                       entry;        /* the stream entry id */
@@ -385,8 +389,8 @@ void ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e);
 ngx_http_adcp_exec_t *ngx_http_adcp_exec_create(ngx_http_adcp_consumer_t *cs,
     ngx_str_t *task, ngx_uint_t delivery);
 void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
-void ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e);
-void ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e);
+void ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_exec_done_pt ran);
 ngx_int_t ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
     ngx_http_adcp_redis_script_t *script,
     ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a);
