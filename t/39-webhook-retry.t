@@ -8,7 +8,8 @@
 # loses nothing (the schedule is in Redis: another worker delivers it);
 # past adcp_task_webhook_retry_horizon the delivery is given up, after a
 # bounded number of attempts.  An adapter answering 502 with a plain body
-# twice is called again (the task completes on the third call); a
+# twice is called again (the task completes on the third call; with
+# adcp_error_pages on, which leaves a task execution's 5xx as it is); a
 # JSON-RPC error fails the task after one call.  /adcp/status and its
 # Prometheus form count deliveries by outcome.
 
@@ -62,6 +63,7 @@ http {
             adcp on;
             adcp_async create_media_buy;
             adcp_task_webhooks on;
+            adcp_error_pages on;    # a task execution's 5xx passes as is
             proxy_pass http://\$adcp_upstream;
         }
 
