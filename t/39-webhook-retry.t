@@ -10,7 +10,8 @@
 # bounded number of attempts.  An adapter answering 502 with a plain body
 # twice is called again (the task completes on the third call; with
 # adcp_error_pages on, which leaves a task execution's 5xx as it is); a
-# JSON-RPC error fails the task after one call.  /adcp/status and its
+# JSON-RPC error fails the task after one call; an adapter not listening
+# (nginx's own 502) is called 4 times, then the task fails.  /adcp/status and its
 # Prometheus form count deliveries by outcome.
 
 use strict;
@@ -132,7 +133,8 @@ sub start {
     $t->redis_adcp_user('test:invalidate', tasks => 1);
     $t->mock($t->port('adapter'), \&adapter);
     $t->mock($t->port('factory'), AdcpMockFactory::handler(
-        counter => "$dir/factory.calls", adapter => $t->port('adapter')));
+        counter => "$dir/factory.calls", adapter => $t->port('adapter'),
+        echo => $t->port('down')));     # echo-*: an adapter not listening
     $t->mock($t->port('hook'), \&receiver);
     conf($horizon);
     $t->run();
@@ -144,7 +146,8 @@ my $port = $t->port('http');
 
 sub accept_task {
     my ($key, $url, %a) = @_;
-    my $r = http_post_json($port, 'acme.test', '/mcp',
+    my $host = delete $a{host} // 'acme.test';
+    my $r = http_post_json($port, $host, '/mcp',
         mcp(1, 'create_media_buy', { idempotency_key => $key,
             buyer_ref => 'b', %a,
             ($url ? (push_notification_config => { url => $url,
@@ -244,6 +247,21 @@ is(calls_of('k-rpcerr-1'), 1, '... the adapter called once');
 like(record($task{g})->{error} // '', qr/adapter exploded/,
     '... with the adapter\'s message');
 
+# the adapter down: nginx's own 502, retried (1, 2, 4 s), then failed
+
+my $t0 = time();
+$task{i} = accept_task('k-down-1', undef, host => 'echo-down.test');
+ok(wait_for(sub { (record($task{i})->{status} // '') eq 'failed' },
+    $slow), 'the adapter down: failed');
+my $down = time() - $t0;
+like(record($task{i})->{error} // '', qr/answered HTTP 502/,
+    '... the adapter answered HTTP 502');
+my $downlog = join "\n", grep { /"$task{i}"/ }
+    split /\n/, $t->read_file('error.log');
+is(scalar(() = $downlog =~ /the adapter's call \d failed \(HTTP 502\)/g), 3,
+    '... after 4 calls (3 retries logged)');
+ok($down >= 5, '... with backoff (' . sprintf('%.1f', $down) . ' s)');
+
 # --- counters --------------------------------------------------------------
 
 my $log = $t->read_file('error.log');
@@ -256,7 +274,7 @@ is($st->{webhooks_retried}, $retried, "status: webhooks_retried $retried "
     . '(as logged)');
 ok($retried >= 5, '... 2 + 1 + at least 2');
 is($st->{webhooks_gave_up}, 0, 'status: webhooks_gave_up 0');
-is($st->{retried}, 2, 'status: retried 2 (the adapter\'s 502s)');
+is($st->{retried}, 5, 'status: retried 5 (the adapter\'s 502s: 2 + 3)');
 
 my $text = $t->status('prometheus')->{body} // '';
 is_deeply([AdcpProm::errors($text)], [], 'prometheus: strictly valid');
