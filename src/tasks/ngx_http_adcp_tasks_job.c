@@ -4,7 +4,7 @@
  * run (tasks_exec.c, tasks_call.c) and its webhook's attempts
  * (tasks_deliveries.c): made in its own pool with a log that names the
  * tenant and the task, its Redis calls, its record's fields read, freed;
- * the worker's status row; the wall clock and the backoff of retries.
+ * the worker's status row; the wall clock of the webhooks' schedule.
  */
 
 
@@ -301,23 +301,4 @@ ngx_http_adcp_tasks_arg_ms(ngx_http_adcp_redis_args_t *a, uint64_t ms)
     }
 
     ngx_http_adcp_redis_arg(a, p, ngx_sprintf(p, "%uL", ms) - p);
-}
-
-
-/* the wait after the n-th failure: 1 s doubling to 60 s, less 0-25 % */
-
-ngx_msec_t
-ngx_http_adcp_tasks_backoff_ms(ngx_uint_t n)
-{
-    ngx_msec_t  base;
-
-    base = NGX_HTTP_ADCP_BACKOFF;
-
-    while (n-- > 1 && base < NGX_HTTP_ADCP_BACKOFF_MAX) {
-        base *= 2;
-    }
-
-    base = ngx_min(base, NGX_HTTP_ADCP_BACKOFF_MAX);
-
-    return base - (ngx_msec_t) ngx_random() % (base / 4 + 1);
 }

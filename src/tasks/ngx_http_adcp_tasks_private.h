@@ -16,7 +16,7 @@
  *   ngx_http_adcp_tasks_consumer.c the stream read (XREADGROUP)
  *   ngx_http_adcp_tasks_claim.c    refresh and reclaim (XCLAIM, XAUTOCLAIM)
  *   ngx_http_adcp_tasks_job.c      an execution's life: pool, log, Redis
- *                                  calls, freed; the retries' clock
+ *                                  calls, freed; the wall clock
  *   ngx_http_adcp_tasks_exec.c     one execution: claim, finish, ack
  *   ngx_http_adcp_tasks_call.c     its call of the adapter, retried when
  *                                  transient
@@ -32,6 +32,7 @@
  * Shared by both:
  *   ngx_http_adcp_tasks_record.c   the task record's fields and statuses
  *   ngx_http_adcp_tasks_url.c      the webhook URL policy
+ *   ngx_http_adcp_tasks_retry.c    the retry policy: outcomes, backoff
  *
  * Calls go one way (module -> accept/poll -> body, hash, answer, url;
  * module -> consumer -> claim -> exec -> call -> loopback, http, reply;
@@ -419,6 +420,7 @@ void ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e,
     ngx_http_adcp_exec_done_pt hooked);
 
 /* the webhooks' schedule */
+ngx_int_t ngx_http_adcp_tasks_hook_outcome(ngx_int_t code);
 uint64_t ngx_http_adcp_tasks_ms(void);
 void ngx_http_adcp_tasks_arg_ms(ngx_http_adcp_redis_args_t *a, uint64_t ms);
 ngx_msec_t ngx_http_adcp_tasks_backoff_ms(ngx_uint_t n);

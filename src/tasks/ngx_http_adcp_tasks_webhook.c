@@ -311,7 +311,9 @@ ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         return;
     }
 
-    if (e->code >= 200 && e->code <= 299) {
+    rc = ngx_http_adcp_tasks_hook_outcome(e->code);
+
+    if (rc == NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, e->log, 0,
                       "adcp: webhook delivered to %V (HTTP %i)", to,
                       e->code);
@@ -319,7 +321,7 @@ ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         return;
     }
 
-    if (e->code >= 500 || e->code == 429) {
+    if (rc == NGX_AGAIN) {
         ngx_log_error(NGX_LOG_WARN, e->log, 0,
                       "adcp: webhook attempt %ui failed (HTTP %i from %V), "
                       "to be retried", e->hooks, e->code, to);
