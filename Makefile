@@ -53,6 +53,15 @@ UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
                -I$(NGX)/src/http -I$(NGX)/src/http/modules \
                -I$(NGX)/src/http/v2 -Isrc -Isrc/redis -Isrc/tasks -It/unit
 
+# webhook signing's files, and its verifier (tests and fuzz only: config
+# does not list it)
+SIGN_LINK := src/tasks/ngx_http_adcp_tasks_sign.c \
+             src/tasks/ngx_http_adcp_tasks_sign_uri.c \
+             src/tasks/ngx_http_adcp_tasks_sign_key.c \
+             src/tasks/ngx_http_adcp_tasks_sign_pnc.c \
+             src/tasks/ngx_http_adcp_tasks_verify.c \
+             src/ngx_http_adcp_json.c
+
 FUZZ_SECONDS ?= 30
 FUZZ_SMOKE_SECONDS ?= 60
 FUZZ_TARGETS := envelope envelope_strict descriptor tenant_id bus reply sign
@@ -69,8 +78,7 @@ FUZZ_LINK_tenant_id  :=
 FUZZ_LINK_bus        := src/ngx_http_adcp_bus.c
 FUZZ_LINK_reply      := src/tasks/ngx_http_adcp_tasks_reply.c \
                         src/ngx_http_adcp_json.c $(BUILD)/unit/nginx-src/ngx_string.c
-FUZZ_LINK_sign       := src/tasks/ngx_http_adcp_tasks_sign.c \
-                        src/ngx_http_adcp_json.c -lcrypto
+FUZZ_LINK_sign       := $(SIGN_LINK) -lcrypto
 
 # nginx from Debian's source package (the orig tarball apt-get source
 # fetches, checked against the Sources index by apt), built with clang,
@@ -91,7 +99,7 @@ ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer \
                -DNGX_DEBUG_PALLOC=1
 ASAN_LD_OPT := -fsanitize=address,undefined
 
-.PHONY: all check check-deps test test-unit test-integration test-valgrind \
+.PHONY: all buyer check check-deps test test-unit test-integration test-valgrind \
         demo demo-stop bench clean fuzz fuzz-smoke test-asan asan FORCE deb \
         nginx nginx-new test-nginx-new test-deb
 
@@ -147,8 +155,7 @@ UNIT_LINK_test_tasks_reply := src/tasks/ngx_http_adcp_tasks_reply.c \
 UNIT_LINK_test_tasks_response := src/tasks/ngx_http_adcp_tasks_response.c \
                                  $(UNIT_NGX_CORE)
 UNIT_LINK_test_tasks_retry := src/tasks/ngx_http_adcp_tasks_retry.c
-UNIT_LINK_test_tasks_sign := src/tasks/ngx_http_adcp_tasks_sign.c \
-                             src/ngx_http_adcp_json.c -lcrypto
+UNIT_LINK_test_tasks_sign := $(SIGN_LINK) -lcrypto
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c t/unit/ngx_stubs.c t/unit/ngx_stubs.h \
@@ -167,7 +174,26 @@ test-integration: $(MODULE)
 check-deps: $(MODULE)
 	perl t/check/deps.pl $(NGX)/objs/addon src ngx_http_adcp_module.c
 
-check: check-deps test-unit test-integration
+check: check-deps test-unit buyer test-integration
+
+# the reference buyer library (npm's @adcp/client, pinned by
+# t/buyer/package-lock.json) for t/40-buyer-client.t; without npm, or
+# without the registry, that test says so and skips
+BUYER := $(BUILD)/buyer/installed
+
+$(BUYER): t/buyer/package.json t/buyer/package-lock.json
+	mkdir -p $(BUILD)/buyer
+	cp t/buyer/package.json t/buyer/package-lock.json $(BUILD)/buyer/
+	if command -v npm > /dev/null; then \
+	    cd $(BUILD)/buyer && timeout 300 npm ci --no-audit --no-fund \
+	        --ignore-scripts > npm.log 2>&1 && touch installed \
+	    || { tail -5 npm.log; echo "buyer library not installed"; }; \
+	else \
+	    echo "no npm: t/40-buyer-client.t will skip"; \
+	fi
+
+buyer:
+	-$(MAKE) $(BUYER)
 
 test-valgrind: $(MODULE) $(UNIT_BINS)
 	$(PROVE) --exec '$(VALGRIND_UNIT)' $(UNIT_BINS)

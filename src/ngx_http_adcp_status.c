@@ -124,10 +124,11 @@ static char  *ngx_http_adcp_tenant_families[][3] = {
 ngx_int_t
 ngx_http_adcp_status_handler(ngx_http_request_t *r)
 {
+    size_t                      size;
     ngx_int_t                   rc;
     ngx_str_t                   format, tenants;
     ngx_buf_t                  *b;
-    ngx_uint_t                  workers;
+    ngx_uint_t                  i, workers;
     ngx_chain_t                 out;
     ngx_core_conf_t            *ccf;
     ngx_http_adcp_out_t         o;
@@ -182,18 +183,43 @@ ngx_http_adcp_status_handler(ngx_http_request_t *r)
     ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size,
                               amcf->redis.name.len != 0, amcf->tasks);
 
-    b = ngx_create_temp_buf(r->pool, o.len);
-    if (b == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    /*
+     * The workers' counters move without the lock: a number may have
+     * grown a digit since it was counted.  The fill counts again; if it
+     * did not fit, it is written once more into the size it counted
+     * (with room to grow), so no line is ever dropped.
+     */
+
+    b = NULL;
+
+    for (i = 0; /* void */; i++) {
+        if (b) {
+            ngx_pfree(r->pool, b->start);
+        }
+
+        size = o.len + o.len / 16 + 64;
+
+        b = (i < 4) ? ngx_create_temp_buf(r->pool, size) : NULL;
+        if (b == NULL) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        o.pos = b->pos;
+        o.last = b->end;
+        o.len = 0;
+
+        ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size,
+                                  amcf->redis.name.len != 0, amcf->tasks);
+
+        if (o.len <= size) {
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "adcp: status grew while written (%uz > %uz), again",
+                      o.len, size);
     }
-
-    o.pos = b->pos;
-    o.last = b->end;
-    o.len = 0;
-
-    ngx_http_adcp_status_walk(&o, zone, workers, amcf->cache_size,
-                              amcf->redis.name.len != 0, amcf->tasks);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 

@@ -123,6 +123,7 @@ http {
     adcp_redis_channel  test:invalidate;
     adcp_redis_ping     1s;
     adcp_task_concurrency 0;    # accept only: execution is t/20's
+    adcp_task_webhook_http on;  # the webhooks below are http:// (TEST-NET-1)
 
     server {
         listen 127.0.0.1:%%PORT_http%% $reuseport;
@@ -510,10 +511,12 @@ isnt($r->{headers}{'x-cache'}, 'BYPASS', 'another id: the platform is used');
 
 # --- webhooks ------------------------------------------------------------
 
+my $cred = 'bearer-0123456789abcdefghijklmnop';
 my %push = (idempotency_key => 'push-key-00000001',
     push_notification_config => { url => 'http://192.0.2.1:9/hook',
+        operation_id => 'op-push-1',
         authentication => { schemes => ['Bearer'],
-            credentials => 'x' x 32 } });
+            credentials => $cred } });
 
 $r = post('acme.test', mcp(50, 'create_media_buy', \%push),
     Authorization => $auth1);
@@ -528,24 +531,27 @@ ok(!$t->rcli('EXISTS', 'adcp:idem:acme:' . md5_hex($auth1)
     . ':push-key-00000001') || ($t->rcli('EXISTS', 'adcp:idem:acme:'
     . md5_hex($auth1) . ':push-key-00000001'))[0] == 0, '... nothing stored');
 
-# https is not delivered yet: refused, not dropped; nor HMAC signing
+# an https webhook is accepted (delivery: t/37-webhook-https.t)
 
 $r = post('acme.test', mcp(54, 'create_media_buy', {
-    push_notification_config => { url => 'https://buyer.example/hook' } }),
+    push_notification_config => { url => 'https://buyer.example/hook',
+        operation_id => 'op-54', authentication => { schemes => ['Bearer'],
+            credentials => 'https-bearer-0123456789abcdefghij' } } }),
     Authorization => $auth1, uri => '/hooks');
-$e = $r->{json}{result}{structuredContent}{adcp_error};
-is($e->{code}, 'UNSUPPORTED_FEATURE', 'an https webhook: UNSUPPORTED_FEATURE');
-is($e->{field}, 'push_notification_config.url', '... field '
-    . 'push_notification_config.url');
+like($r->{json}{result}{structuredContent}{task_id} // '', qr/^adcp_task_/,
+    'an https webhook: accepted');
 
 $r = post('acme.test', mcp(55, 'create_media_buy', {
     push_notification_config => { url => 'http://192.0.2.1:9/hook',
         authentication => { schemes => ['HMAC-SHA256'],
-            credentials => 'x' x 32 } } }),
+            credentials => $cred } } }),
     Authorization => $auth1, uri => '/hooks');
 $e = $r->{json}{result}{structuredContent}{adcp_error};
-is($e->{code}, 'UNSUPPORTED_FEATURE', 'HMAC-SHA256 webhook signing: '
-    . 'UNSUPPORTED_FEATURE');
+is($e->{code}, 'INVALID_REQUEST', 'a webhook without operation_id: '
+    . 'INVALID_REQUEST (AdCP requires it; HMAC-SHA256 itself is accepted, '
+    . 't/38)');
+is($e->{field}, 'push_notification_config.operation_id', '... field '
+    . 'push_notification_config.operation_id');
 
 # webhook credentials go into a header: no control character
 
@@ -650,7 +656,10 @@ is_deeply([sort keys %hdr], ['authorization', 'x-custom'],
 ($ttl) = $t->rcli('TTL', "adcp:task:$hooked");
 ok($ttl > 7100 && $ttl <= 7200, "adcp_task_ttl 2h: TTL $ttl");
 is($rec->{webhook_url}, 'http://192.0.2.1:9/hook', 'record: webhook_url');
-is($rec->{webhook_auth}, 'x' x 32, 'record: the Bearer credentials');
+is($rec->{webhook_auth}, $cred, 'record: the Bearer credentials');
+is($rec->{webhook_scheme}, 'bearer', 'record: webhook_scheme bearer');
+like($rec->{webhook_idempotency_key}, qr/^whk_[0-9a-f]{32}$/,
+    'record: the webhook\'s idempotency_key, drawn at accept');
 is($rec->{port}, $port, 'record: the port the buyer used');
 $r = post('acme.test', mcp(52, 'get_task_status', { task_id => $hooked }),
     Authorization => $auth1);

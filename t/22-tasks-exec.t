@@ -45,12 +45,19 @@ my $rport = $t->port('redis');
 
 $t->redis_adcp_user('test:invalidate', tasks => 1, evalsha => 0);
 
+# a webhook without an authentication block is signed (RFC 9421, t/38)
+
+system('openssl genpkey -algorithm ed25519 -out ' . $t->testdir
+    . '/hook.pem 2>/dev/null') == 0 or die "openssl genpkey failed\n";
+
 $t->write_file_expand('nginx.conf', <<"EOF");
 %%TEST_GLOBALS%%
 worker_processes $workers;
 events { worker_connections 1024; }
 http {
     %%TEST_GLOBALS_HTTP%%
+
+    adcp_task_webhook_signing_key hook.pem kid=gw-test-1;
 
     adcp_tenants {
         ~^(?<t>[a-z0-9-]+)\\.test\$   \$t;
@@ -206,6 +213,7 @@ $t->mock($t->port('hook'), sub {
         // '') eq $k } split /\n/, $t->read_file('hook.calls');
     append_line($hooks, json_encode({ body => $j,
         auth => $req->{headers}{authorization},
+        sig => $req->{headers}{signature},
         idem => $req->{headers}{'idempotency-key'} }));
     return [$prev ? 200 : 500, {}, '{}'];
 });
@@ -496,9 +504,10 @@ ok(!grep({ /"adcp-task-exec"/i } $t->rcli('HGET', "adcp:task:$task", 'headers'))
     my $url = 'http://127.0.0.1:' . $t->port('hook') . '/adcp/hook';
     my ($id) = accept_task('acme.test', 'create_media_buy',
         { idempotency_key => 'k-hook-0001', delay => 0,
-          push_notification_config => { url => $url, token => 'tok-123',
-              operation_id => 'op-7', authentication => {
-                  schemes => ['Bearer'], credentials => 'c' x 32 } } },
+          push_notification_config => { url => $url,
+              token => 'tok-0123456789abcdef', operation_id => 'op-7',
+              authentication => { schemes => ['Bearer'],
+                  credentials => 'bearer-0123456789abcdefghijklmnop' } } },
         uri => '/hooks');
     ok($id, 'a task with a webhook: accepted');
     ok(wait_for(sub { $t->count_lines('hook.calls') >= 2 }, $slow),
@@ -508,9 +517,11 @@ ok(!grep({ /"adcp-task-exec"/i } $t->rcli('HGET', "adcp:task:$task", 'headers'))
     is($b->{task_id}, $id, 'webhook: task_id');
     is($b->{status}, 'completed', 'webhook: the terminal status');
     is($b->{operation_id}, 'op-7', 'webhook: operation_id echoed');
-    is($b->{token}, 'tok-123', 'webhook: token echoed');
+    is($b->{token}, 'tok-0123456789abcdef', 'webhook: token echoed');
     is($b->{result}{media_buy_id}, 'mb-k-hook-0001', 'webhook: the result');
-    is($h[-1]{auth}, 'Bearer ' . ('c' x 32), 'webhook: Bearer credentials');
+    is($h[-1]{auth}, 'Bearer bearer-0123456789abcdefghijklmnop',
+        'webhook: Bearer credentials');
+    ok(!defined $h[-1]{sig}, 'webhook: Bearer, not signed as well');
     is($h[-1]{idem}, $b->{idempotency_key}, 'webhook: Idempotency-Key '
         . 'header = the payload\'s');
     is($h[0]{body}{idempotency_key}, $b->{idempotency_key},
@@ -536,7 +547,8 @@ ok(!grep({ /"adcp-task-exec"/i } $t->rcli('HGET', "adcp:task:$task", 'headers'))
     my $url = 'http://hooks.buyer.example:' . $t->port('hook') . '/h2';
     my ($id) = accept_task('acme.test', 'create_media_buy',
         { idempotency_key => 'k-hook-name1', delay => 0,
-          push_notification_config => { url => $url } }, uri => '/hooks');
+          push_notification_config => { url => $url,
+              operation_id => 'op-name-1' } }, uri => '/hooks');
     ok($id, 'a webhook url with a host name: accepted');
     my $mine = sub { grep { $_->{body}{task_id} eq $id }
         map { json_decode($_) } split /\n/, $t->read_file('hook.calls') };
@@ -545,6 +557,8 @@ ok(!grep({ /"adcp-task-exec"/i } $t->rcli('HGET', "adcp:task:$task", 'headers'))
     my @m = $mine->();
     is($m[-1]{body}{status}, 'completed', '... the terminal status');
     ok(!defined $m[-1]{auth}, '... no Authorization without credentials');
+    like($m[-1]{sig} // '', qr/^sig1=:[A-Za-z0-9_-]+:$/,
+        '... signed instead (RFC 9421; verified in t/38)');
 }
 
 # --- status ----------------------------------------------------------------

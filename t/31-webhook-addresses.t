@@ -44,6 +44,10 @@ sub start {
 
     $t->redis_start();
 
+    # a webhook without an authentication block is signed (RFC 9421)
+    system('openssl genpkey -algorithm ed25519 -out ' . $t->testdir
+        . '/hook.pem 2>/dev/null') == 0 or die "openssl genpkey failed\n";
+
     $t->write_file_expand('nginx.conf', <<"EOF");
 %%TEST_GLOBALS%%
 events { worker_connections 1024; }
@@ -58,6 +62,8 @@ http {
     adcp_task_claim_after 60s;
     adcp_task_webhook_private $private;
     adcp_task_webhook_retry_horizon 12s;
+    adcp_task_webhook_signing_key hook.pem kid=gw-test-1;
+    adcp_task_webhook_http on;      # the receivers are http://
     resolver              127.0.0.1:$dns_port ipv6=off;
 
     server {
@@ -112,7 +118,8 @@ sub accept_task {
     my $body = json_encode({ jsonrpc => '2.0', id => 1,
         method => 'tools/call', params => { name => 'create_media_buy',
         arguments => { idempotency_key => $key,
-            push_notification_config => { url => $url } } } });
+            push_notification_config => { url => $url,
+                operation_id => "op-$key" } } } });
     my $r = http_post_json($t->port('http'), 'acme.test', '/hooks', $body,
         Authorization => $auth);
     return (json_decode($r->{body}) // {})->{result}{structuredContent}
@@ -160,7 +167,8 @@ my $log = log_of($t, $two);
 my @h = hooks_of($t, $two);
 
 is(scalar @h, 1, 'delivered once');
-is($h[0]{idem}, "$two.completed", 'Idempotency-Key: <task_id>.<status>');
+like($h[0]{idem}, qr/^whk_[0-9a-f]{32}$/,
+    'Idempotency-Key: the delivery\'s random key');
 is($h[0]{body}{idempotency_key}, $h[0]{idem}, '... the payload\'s');
 is($h[0]{body}{status}, 'completed', '... the terminal status');
 like($log, qr/\[info\]\ [^\n]*webhook\ attempt\ 1\ to\ 127\.0\.0\.2:$hp\b

@@ -19,11 +19,16 @@
 
 #include "ngx_http_adcp_tasks_private.h"
 #include "ngx_http_adcp_durability.h"
+#include "ngx_http_adcp_jwks.h"
+
+#include <yajl/yajl_gen.h>
 
 
 static char *ngx_http_adcp_tasks_repeated(yajl_val args);
 static char *ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t,
     yajl_val v, ngx_uint_t *code, char **field);
+static ngx_int_t ngx_http_adcp_tasks_json(ngx_pool_t *pool, yajl_val v,
+    ngx_str_t *out);
 static ngx_int_t ngx_http_adcp_tasks_headers(ngx_http_request_t *r,
     ngx_str_t *out);
 static ngx_uint_t ngx_http_adcp_tasks_header_wanted(ngx_array_t *names,
@@ -128,7 +133,29 @@ ngx_http_adcp_tasks_accept(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     v = ngx_http_adcp_json_get(t->args, "push_notification_config");
 
-    if (v && !YAJL_IS_NULL(v)) {
+    if (v && YAJL_IS_NULL(v)) {
+        v = NULL;
+    }
+
+    /* AdCP's push_notification_config, or A2A's own: one webhook */
+
+    if (v && t->a2a_hook) {
+        message = "a webhook is registered twice (push_notification_config "
+                  "and the A2A configuration's)";
+        field = "push_notification_config";
+        goto refuse;
+    }
+
+    t->hook_form = NGX_HTTP_ADCP_HOOK_FORM_ADCP;
+
+    if (v == NULL && t->a2a_hook) {
+        v = t->a2a_hook;
+        t->hook_form = (t->a2a == NGX_HTTP_ADCP_A2A_10)
+                       ? NGX_HTTP_ADCP_HOOK_FORM_A2A10
+                       : NGX_HTTP_ADCP_HOOK_FORM_A2A03;
+    }
+
+    if (v) {
 
         if (!tlcf->webhooks) {
             code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
@@ -220,21 +247,23 @@ ngx_http_adcp_tasks_repeated(yajl_val args)
 
 
 /*
- * push_notification_config: a url the policy allows (tasks_url.c), an
- * optional token and operation_id, and Bearer credentials if an
- * authentication block is present (HMAC-SHA256 is not supported).
- * NULL: fine; else the refusal's message.
+ * push_notification_config (or A2A's configuration.pushNotificationConfig):
+ * a url the policy allows (tasks_url.c); token, operation_id and
+ * authentication as ngx_http_adcp_sign_pnc() checks them.  Without an
+ * authentication block the webhook is signed (RFC 9421): refused if no
+ * adcp_task_webhook_signing_key is configured, never sent unsigned.  The
+ * delivery's idempotency_key is drawn here, and the request's "context"
+ * kept to be echoed.  NULL: fine; else the refusal's message.
  */
 
 static char *
 ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     ngx_uint_t *code, char **field)
 {
-    u_char                           *p;
-    size_t                            i;
-    yajl_val                          url, tok, op, auth, schemes, cred;
+    char                             *message;
+    yajl_val                          url, ctx;
     ngx_str_t                         s;
-    ngx_uint_t                        bearer;
+    ngx_http_adcp_sign_pnc_t          pnc;
     ngx_http_adcp_tasks_url_t         u;
     ngx_http_adcp_tasks_main_conf_t  *tmcf;
 
@@ -261,19 +290,18 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
                                          ngx_http_adcp_tasks_module);
 
     why = ngx_http_adcp_tasks_url(t->request->pool, &s,
-                                  tmcf->webhook_private, &u);
+                                  tmcf->webhook_policy, &u);
 
     switch (why) {
 
     case NGX_HTTP_ADCP_URL_OK:
         break;
 
-    case NGX_HTTP_ADCP_URL_HTTPS:
-        *code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
-        return "https webhook urls are not supported by this gateway yet";
+    case NGX_HTTP_ADCP_URL_PLAIN:
+        return "push_notification_config.url must be an https:// url";
 
     case NGX_HTTP_ADCP_URL_NOT_HTTP:
-        return "push_notification_config.url is not an http:// url";
+        return "push_notification_config.url is not an https:// url";
 
     case NGX_HTTP_ADCP_URL_PRIVATE:
         return "push_notification_config.url is not a public address";
@@ -284,69 +312,113 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
 
     t->hook_url = s;
 
-    tok = ngx_http_adcp_json_get(v, "token");
+    message = ngx_http_adcp_sign_pnc(v, &pnc, field);
 
-    if (tok && YAJL_IS_STRING(tok)) {
-        t->hook_token.data = (u_char *) tok->u.string;
-        t->hook_token.len = ngx_strlen(tok->u.string);
+    if (message) {
+        return message;
     }
 
-    op = ngx_http_adcp_json_get(v, "operation_id");
+    /* AdCP: without it the webhook's envelope cannot be written */
 
-    if (op && YAJL_IS_STRING(op)) {
-        t->operation_id.data = (u_char *) op->u.string;
-        t->operation_id.len = ngx_strlen(op->u.string);
-    }
-
-    auth = ngx_http_adcp_json_get(v, "authentication");
-
-    if (auth == NULL || YAJL_IS_NULL(auth)) {
-        return NULL;
-    }
-
-    *field = "push_notification_config.authentication";
-
-    schemes = ngx_http_adcp_json_get(auth, "schemes");
-    cred = ngx_http_adcp_json_get(auth, "credentials");
-    bearer = 0;
-
-    for (i = 0; schemes && YAJL_IS_ARRAY(schemes)
-                && i < schemes->u.array.len; i++)
+    if (pnc.operation_id.len == 0
+        && ngx_strcmp(t->hook_form, NGX_HTTP_ADCP_HOOK_FORM_ADCP) == 0)
     {
-        if (YAJL_IS_STRING(schemes->u.array.values[i])
-            && ngx_strcmp(schemes->u.array.values[i]->u.string, "Bearer")
-               == 0)
+        *field = "push_notification_config.operation_id";
+        return "push_notification_config.operation_id is missing (AdCP "
+               "requires it with a webhook)";
+    }
+
+    t->hook_token = pnc.token;
+    t->operation_id = pnc.operation_id;
+    t->hook_auth = pnc.credentials;
+
+    switch (pnc.scheme) {
+
+    case NGX_HTTP_ADCP_SIGN_AUTH_HMAC:
+        t->hook_scheme = NGX_HTTP_ADCP_HOOK_HMAC;
+        break;
+
+    case NGX_HTTP_ADCP_SIGN_AUTH_BEARER:
+        t->hook_scheme = NGX_HTTP_ADCP_HOOK_BEARER;
+        break;
+
+    default:
+        if (ngx_http_adcp_jwks_signing_key((ngx_cycle_t *) ngx_cycle)
+            == NULL)
         {
-            bearer = 1;
+            *code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
+            *field = "push_notification_config";
+            return "webhooks without an authentication block are signed "
+                   "(RFC 9421), and this gateway has no signing key";
         }
+
+        t->hook_scheme = NGX_HTTP_ADCP_HOOK_SIGNED;
     }
 
-    if (!bearer) {
-        *code = NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE;
-        return "only Bearer webhook authentication is supported";
+    /* the delivery's key: the same on every attempt, by any worker */
+
+    t->hook_idem[0] = 'w';
+    t->hook_idem[1] = 'h';
+    t->hook_idem[2] = 'k';
+    t->hook_idem[3] = '_';
+
+    if (ngx_http_adcp_sign_random(t->hook_idem + 4, 16) != NGX_OK) {
+        *code = NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE;
+        *field = NULL;
+        return "no random bytes for the webhook's idempotency_key";
     }
 
-    if (cred == NULL || !YAJL_IS_STRING(cred) || cred->u.string[0] == '\0'
-        || ngx_strlen(cred->u.string) > 4096)
+    /* the request's context, echoed */
+
+    ctx = ngx_http_adcp_json_get(t->args, "context");
+
+    if (ctx && !YAJL_IS_NULL(ctx)
+        && ngx_http_adcp_tasks_json(t->request->pool, ctx, &t->hook_context)
+           != NGX_OK)
     {
-        return "push_notification_config.authentication.credentials is "
-               "missing";
+        *code = NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE;
+        *field = NULL;
+        return "the request's context cannot be kept";
     }
 
-    /* it goes into the webhook's Authorization header */
-
-    for (p = (u_char *) cred->u.string; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            *field = "push_notification_config.authentication.credentials";
-            return "push_notification_config.authentication.credentials "
-                   "holds a control character";
-        }
-    }
-
-    t->hook_auth.data = (u_char *) cred->u.string;
-    t->hook_auth.len = ngx_strlen(cred->u.string);
+    *field = NULL;
 
     return NULL;
+}
+
+
+/* v written as JSON into the pool */
+
+static ngx_int_t
+ngx_http_adcp_tasks_json(ngx_pool_t *pool, yajl_val v, ngx_str_t *out)
+{
+    size_t                len;
+    yajl_gen              g;
+    ngx_int_t             rc;
+    const unsigned char  *buf;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_http_adcp_json_gen(g, v) == NGX_OK
+        && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
+    {
+        out->data = ngx_pnalloc(pool, len);
+
+        if (out->data) {
+            ngx_memcpy(out->data, buf, len);
+            out->len = len;
+            rc = NGX_OK;
+        }
+    }
+
+    yajl_gen_free(g);
+
+    return rc;
 }
 
 
@@ -564,9 +636,17 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         f[NGX_HTTP_ADCP_TF_WEBHOOK_TOKEN] = t->hook_token;
         f[NGX_HTTP_ADCP_TF_WEBHOOK_AUTH] = t->hook_auth;
         f[NGX_HTTP_ADCP_TF_OPERATION_ID] = t->operation_id;
+        f[NGX_HTTP_ADCP_TF_WEBHOOK_SCHEME].data = (u_char *) t->hook_scheme;
+        f[NGX_HTTP_ADCP_TF_WEBHOOK_SCHEME].len = ngx_strlen(t->hook_scheme);
+        f[NGX_HTTP_ADCP_TF_WEBHOOK_IDEM].data = t->hook_idem;
+        f[NGX_HTTP_ADCP_TF_WEBHOOK_IDEM].len = NGX_HTTP_ADCP_HOOK_IDEM_LEN;
+        f[NGX_HTTP_ADCP_TF_WEBHOOK_FORM].data = (u_char *) t->hook_form;
+        f[NGX_HTTP_ADCP_TF_WEBHOOK_FORM].len = ngx_strlen(t->hook_form);
+        f[NGX_HTTP_ADCP_TF_CONTEXT] = t->hook_context;
+        f[NGX_HTTP_ADCP_TF_CONTEXT_ID] = t->context_id;
 
         for (i = NGX_HTTP_ADCP_TF_WEBHOOK_URL;
-             i <= NGX_HTTP_ADCP_TF_OPERATION_ID;
+             i <= NGX_HTTP_ADCP_TF_CONTEXT_ID;
              i++)
         {
             if (f[i].data == NULL) {
@@ -614,6 +694,19 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
             ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[i]);
             ngx_http_adcp_redis_arg_str(&a, &f[i]);
         }
+    }
+
+    /* a legacy scheme is the buyer's choice: said, its secret never */
+
+    if (t->webhook
+        && ngx_strcmp(t->hook_scheme, NGX_HTTP_ADCP_HOOK_SIGNED) != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "adcp: tenant \"%V\": task \"%V\" registers a "
+                      "webhook with legacy %s authentication (not RFC 9421 "
+                      "signed)", tenant, &t->task_id,
+                      ngx_strcmp(t->hook_scheme, NGX_HTTP_ADCP_HOOK_HMAC)
+                      == 0 ? "HMAC-SHA256" : "Bearer");
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

@@ -7,6 +7,9 @@
  *   A2A 0.3 message/send    params.message.parts[] data part naming the
  *                           skill: data.parameters
  *   A2A 1.0 SendMessage     the same part without "kind": data.input
+ *
+ * and, for A2A, the webhook A2A registers: params.configuration.
+ * pushNotificationConfig (taskPushNotificationConfig in 1.0's naming).
  */
 
 
@@ -201,7 +204,7 @@ static ngx_int_t
 ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
 {
     size_t     i;
-    yajl_val   message, parts, part, data, skill, v;
+    yajl_val   message, parts, part, data, skill, v, conf;
 
     if (ngx_strncmp(t->rpc.data, "message/", 8) == 0) {
         t->a2a = NGX_HTTP_ADCP_A2A_03;
@@ -210,6 +213,19 @@ ngx_http_adcp_tasks_a2a(ngx_http_adcp_task_t *t, yajl_val params)
     } else {
         t->a2a = NGX_HTTP_ADCP_A2A_10;
         t->stream = (ngx_strcmp(t->rpc.data, "SendStreamingMessage") == 0);
+    }
+
+    conf = ngx_http_adcp_json_get(params, "configuration");
+
+    t->a2a_hook = ngx_http_adcp_json_get(conf, "pushNotificationConfig");
+
+    if (t->a2a_hook == NULL || YAJL_IS_NULL(t->a2a_hook)) {
+        t->a2a_hook = ngx_http_adcp_json_get(conf,
+                                             "taskPushNotificationConfig");
+    }
+
+    if (t->a2a_hook && YAJL_IS_NULL(t->a2a_hook)) {
+        t->a2a_hook = NULL;
     }
 
     message = ngx_http_adcp_json_get(params, "message");

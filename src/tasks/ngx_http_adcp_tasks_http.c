@@ -5,6 +5,15 @@
  * end (Connection: close, at most NGX_HTTP_ADCP_EXEC_REPLY_MAX) into
  * e->in within a deadline, then e->done(e, rc): NGX_OK, NGX_DECLINED (too
  * large) or NGX_ERROR.
+ *
+ * With e->ssl (an https webhook) the exchange goes through nginx's
+ * OpenSSL layer, as proxy_ssl's: once connected, a TLS client connection
+ * (SNI: e->ssl_name when it is a host name), the handshake, then the
+ * peer's certificate checked, always: a chain to a trusted CA
+ * (adcp_task_webhook_trusted_certificate) and e->ssl_name among its
+ * names (its addresses, for an IP literal).  Only then is a byte of the
+ * request sent, through c->send and c->recv as in plain HTTP.  The
+ * deadline covers the connect, the handshake and the exchange.
  */
 
 
@@ -17,12 +26,24 @@
 #include "ngx_http_adcp_tasks_private.h"
 
 
+#define NGX_HTTP_ADCP_EXEC_SSL_POOL  512
+
+
 static void ngx_http_adcp_exec_http_write(ngx_event_t *ev);
 static void ngx_http_adcp_exec_http_sent(ngx_event_t *ev);
 static void ngx_http_adcp_exec_http_read(ngx_event_t *ev);
 static void ngx_http_adcp_exec_http_timer(ngx_event_t *ev);
 static void ngx_http_adcp_exec_http_end(ngx_http_adcp_exec_t *e,
     ngx_int_t rc);
+static void ngx_http_adcp_exec_http_connected(ngx_event_t *ev);
+static void ngx_http_adcp_exec_http_handshake(ngx_http_adcp_exec_t *e,
+    ngx_connection_t *c);
+static void ngx_http_adcp_exec_http_handshaked(ngx_connection_t *c);
+static ngx_int_t ngx_http_adcp_exec_http_verify(ngx_http_adcp_exec_t *e,
+    ngx_connection_t *c);
+static void ngx_http_adcp_exec_http_shutdown(ngx_http_adcp_exec_t *e,
+    ngx_uint_t graceful);
+static void ngx_http_adcp_exec_http_closed(ngx_connection_t *c);
 
 
 /* e->out to sa, the reply read to its end into e->in; done(e, rc) */
@@ -65,14 +86,32 @@ ngx_http_adcp_exec_http(ngx_http_adcp_exec_t *e, struct sockaddr *sa,
 
     c->data = e;
     c->pool = NULL;
-    c->read->handler = ngx_http_adcp_exec_http_read;
-    c->write->handler = ngx_http_adcp_exec_http_write;
+
+    if (e->ssl) {
+        /* the TLS connection's state is allocated in c->pool */
+
+        c->pool = ngx_create_pool(NGX_HTTP_ADCP_EXEC_SSL_POOL, e->log);
+        if (c->pool == NULL) {
+            ngx_close_connection(c);
+            e->peer.connection = NULL;
+            return NGX_ERROR;
+        }
+
+        /* nothing is written before the handshake, whichever event is first */
+
+        c->read->handler = ngx_http_adcp_exec_http_connected;
+        c->write->handler = ngx_http_adcp_exec_http_connected;
+
+    } else {
+        c->read->handler = ngx_http_adcp_exec_http_read;
+        c->write->handler = ngx_http_adcp_exec_http_write;
+    }
 
     e->timer.handler = ngx_http_adcp_exec_http_timer;
     ngx_add_timer(&e->timer, timeout);
 
     if (rc == NGX_OK) {
-        ngx_http_adcp_exec_http_write(c->write);
+        c->write->handler(c->write);
     }
 
     return NGX_OK;
@@ -221,7 +260,9 @@ ngx_http_adcp_exec_http_timer(ngx_event_t *ev)
 static void
 ngx_http_adcp_exec_http_end(ngx_http_adcp_exec_t *e, ngx_int_t rc)
 {
-    ngx_http_adcp_exec_http_close(e);
+    /* the peer closed after its answer: a TLS one gets our close_notify */
+
+    ngx_http_adcp_exec_http_shutdown(e, rc == NGX_OK);
 
     if (e->timer.timer_set) {
         ngx_del_timer(&e->timer);
@@ -234,8 +275,211 @@ ngx_http_adcp_exec_http_end(ngx_http_adcp_exec_t *e, ngx_int_t rc)
 void
 ngx_http_adcp_exec_http_close(ngx_http_adcp_exec_t *e)
 {
-    if (e->peer.connection) {
-        ngx_close_connection(e->peer.connection);
-        e->peer.connection = NULL;
+    ngx_http_adcp_exec_http_shutdown(e, 0);
+}
+
+
+/* TLS: the connect done (or failed), the handshake next */
+
+static void
+ngx_http_adcp_exec_http_connected(ngx_event_t *ev)
+{
+    int                    err;
+    socklen_t              len;
+    ngx_connection_t      *c;
+    ngx_http_adcp_exec_t  *e;
+
+    c = ev->data;
+    e = c->data;
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        (void) ngx_connection_error(c, err, "adcp: connect() failed");
+        ngx_http_adcp_exec_http_end(e, NGX_ERROR);
+        return;
+    }
+
+    ngx_http_adcp_exec_http_handshake(e, c);
+}
+
+
+static void
+ngx_http_adcp_exec_http_handshake(ngx_http_adcp_exec_t *e,
+    ngx_connection_t *c)
+{
+    ngx_int_t  rc;
+
+    if (ngx_ssl_create_connection(e->ssl, c, NGX_SSL_CLIENT) != NGX_OK) {
+        ngx_http_adcp_exec_http_end(e, NGX_ERROR);
+        return;
+    }
+
+    /* SNI: a host name only, never an address (RFC 6066) */
+
+    if (!e->ssl_addr
+        && SSL_set_tlsext_host_name(c->ssl->connection,
+                                    (char *) e->ssl_name.data)
+           == 0)
+    {
+        ngx_ssl_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: SSL_set_tlsext_host_name(\"%V\") failed",
+                      &e->ssl_name);
+        ngx_http_adcp_exec_http_end(e, NGX_ERROR);
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, e->log, 0,
+                   "adcp webhook TLS handshake, name \"%V\"", &e->ssl_name);
+
+    rc = ngx_ssl_handshake(c);
+
+    if (rc == NGX_AGAIN) {
+        c->ssl->handler = ngx_http_adcp_exec_http_handshaked;
+        return;
+    }
+
+    ngx_http_adcp_exec_http_handshaked(c);
+}
+
+
+static void
+ngx_http_adcp_exec_http_handshaked(ngx_connection_t *c)
+{
+    ngx_http_adcp_exec_t  *e;
+
+    e = c->data;
+
+    if (!c->ssl->handshaked) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: no TLS handshake with the webhook \"%V\"",
+                      &e->ssl_name);
+        ngx_http_adcp_exec_http_end(e, NGX_ERROR);
+        return;
+    }
+
+    if (ngx_http_adcp_exec_http_verify(e, c) != NGX_OK) {
+        ngx_http_adcp_exec_http_end(e, NGX_ERROR);
+        return;
+    }
+
+    c->read->handler = ngx_http_adcp_exec_http_read;
+    c->write->handler = ngx_http_adcp_exec_http_write;
+
+    ngx_http_adcp_exec_http_write(c->write);
+}
+
+
+/*
+ * The peer's certificate: a chain to a trusted CA, and for the url's host
+ * (a name: ngx_ssl_check_host(); an address: among its IP addresses)
+ */
+
+static ngx_int_t
+ngx_http_adcp_exec_http_verify(ngx_http_adcp_exec_t *e, ngx_connection_t *c)
+{
+    long   rc;
+    X509  *cert;
+
+    rc = SSL_get_verify_result(c->ssl->connection);
+
+    if (rc != X509_V_OK) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: the webhook \"%V\" presented a certificate that "
+                      "is not trusted (%l: %s), not delivered",
+                      &e->ssl_name, rc, X509_verify_cert_error_string(rc));
+        return NGX_ERROR;
+    }
+
+    if (e->ssl_addr) {
+        cert = SSL_get_peer_certificate(c->ssl->connection);
+
+        rc = (cert && X509_check_ip_asc(cert, (char *) e->ssl_name.data, 0)
+                      == 1);
+
+        if (cert) {
+            X509_free(cert);
+        }
+
+    } else {
+        rc = (ngx_ssl_check_host(c, &e->ssl_name) == NGX_OK);
+    }
+
+    if (!rc) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: the webhook's certificate is not for \"%V\", "
+                      "not delivered", &e->ssl_name);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, e->log, 0,
+                   "adcp webhook TLS: %s, certificate for \"%V\" verified",
+                   SSL_get_version(c->ssl->connection), &e->ssl_name);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The connection closed, a TLS one through ngx_ssl_shutdown(): after a
+ * complete answer our close_notify is sent (not waiting for the peer's);
+ * on an error, a timeout or an exiting worker, quietly
+ */
+
+static void
+ngx_http_adcp_exec_http_shutdown(ngx_http_adcp_exec_t *e,
+    ngx_uint_t graceful)
+{
+    ngx_connection_t  *c;
+
+    c = e->peer.connection;
+
+    if (c == NULL) {
+        return;
+    }
+
+    e->peer.connection = NULL;
+
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+        c->ssl->no_send_shutdown = !graceful;
+
+        if (ngx_ssl_shutdown(c) == NGX_AGAIN) {
+
+            /*
+             * the close_notify waits for room in the socket (3 s at
+             * most): the connection ends by itself, without e
+             */
+
+            c->log = ngx_cycle->log;
+            c->read->log = ngx_cycle->log;
+            c->write->log = ngx_cycle->log;
+            c->pool->log = ngx_cycle->log;
+            c->data = NULL;
+            c->ssl->handler = ngx_http_adcp_exec_http_closed;
+            return;
+        }
+    }
+
+    ngx_http_adcp_exec_http_closed(c);
+}
+
+
+static void
+ngx_http_adcp_exec_http_closed(ngx_connection_t *c)
+{
+    ngx_pool_t  *pool;
+
+    pool = c->pool;
+
+    ngx_close_connection(c);
+
+    if (pool) {
+        ngx_destroy_pool(pool);
     }
 }

@@ -25,6 +25,13 @@
 #include "ngx_http_adcp_tasks_private.h"
 
 
+#define NGX_HTTP_ADCP_WEBHOOK_TRUSTED_DEFAULT                                 \
+    "/etc/ssl/certs/ca-certificates.crt"
+
+/* a receiver's certificate, up to 3 CAs above it (cross-signed roots) */
+#define NGX_HTTP_ADCP_WEBHOOK_VERIFY_DEPTH  4
+
+
 static ngx_int_t ngx_http_adcp_tasks_early(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 static ngx_int_t ngx_http_adcp_tasks_late(ngx_http_request_t *r,
@@ -39,6 +46,8 @@ static void *ngx_http_adcp_tasks_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_adcp_tasks_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_adcp_tasks_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_adcp_tasks_ssl(ngx_conf_t *cf,
+    ngx_http_adcp_tasks_main_conf_t *tmcf);
 
 static char *ngx_http_adcp_async(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -114,6 +123,20 @@ static ngx_command_t  ngx_http_adcp_tasks_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_adcp_tasks_main_conf_t, hook_horizon),
+      NULL },
+
+    { ngx_string("adcp_task_webhook_http"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_tasks_main_conf_t, webhook_http),
+      NULL },
+
+    { ngx_string("adcp_task_webhook_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_tasks_main_conf_t, webhook_trusted),
       NULL },
 
     { ngx_string("adcp_task_headers"),
@@ -277,6 +300,14 @@ ngx_http_adcp_tasks_create_main_conf(ngx_conf_t *cf)
     tmcf->concurrency = NGX_CONF_UNSET_UINT;
     tmcf->webhook_private = NGX_CONF_UNSET;
     tmcf->hook_horizon = NGX_CONF_UNSET_MSEC;
+    tmcf->webhook_http = NGX_CONF_UNSET;
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     tmcf->webhook_trusted = { 0, NULL };
+     *     tmcf->ssl = NULL;
+     */
 
     return tmcf;
 }
@@ -292,6 +323,17 @@ ngx_http_adcp_tasks_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(tmcf->concurrency, 8);
     ngx_conf_init_value(tmcf->webhook_private, 0);
     ngx_conf_init_msec_value(tmcf->hook_horizon, 86400000);
+    ngx_conf_init_value(tmcf->webhook_http, 0);
+
+    /* the private network is the tests' and the operator's own: http too */
+
+    if (tmcf->webhook_private) {
+        tmcf->webhook_policy = NGX_HTTP_ADCP_URL_ALLOW_PRIVATE
+                               |NGX_HTTP_ADCP_URL_ALLOW_HTTP;
+
+    } else if (tmcf->webhook_http) {
+        tmcf->webhook_policy = NGX_HTTP_ADCP_URL_ALLOW_HTTP;
+    }
 
     if (tmcf->claim_after < 1000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -404,7 +446,7 @@ static ngx_int_t
 ngx_http_adcp_tasks_init(ngx_conf_t *cf)
 {
     char                             *missing;
-    ngx_uint_t                        i;
+    ngx_uint_t                        i, webhooks;
     ngx_http_adcp_main_conf_t        *amcf;
     ngx_http_adcp_tasks_check_t      *check;
     ngx_http_adcp_tasks_main_conf_t  *tmcf;
@@ -413,8 +455,11 @@ ngx_http_adcp_tasks_init(ngx_conf_t *cf)
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_tasks_module);
 
     check = tmcf->checks.elts;
+    webhooks = 0;
 
     for (i = 0; i < tmcf->checks.nelts; i++) {
+
+        webhooks |= check[i].conf->webhooks;
 
         if (amcf->redis.name.len == 0) {
             missing = "adcp_redis";
@@ -442,6 +487,84 @@ ngx_http_adcp_tasks_init(ngx_conf_t *cf)
         amcf->tasks = 1;
         amcf->tasks_early = ngx_http_adcp_tasks_early;
         amcf->tasks_late = ngx_http_adcp_tasks_late;
+    }
+
+    if (webhooks && ngx_http_adcp_tasks_ssl(cf, tmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The TLS client context of https webhooks, as proxy_ssl's: TLS 1.2 and
+ * 1.3, the certificates adcp_task_webhook_trusted_certificate trusts; the
+ * peer's certificate and name are checked after each handshake
+ * (tasks_http.c), whatever the configuration says
+ */
+
+static ngx_int_t
+ngx_http_adcp_tasks_ssl(ngx_conf_t *cf, ngx_http_adcp_tasks_main_conf_t *tmcf)
+{
+    char                *dflt;
+    ngx_str_t            file;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+
+    file = tmcf->webhook_trusted;
+    dflt = "";
+
+    if (file.len == 0) {
+        ngx_str_set(&file, NGX_HTTP_ADCP_WEBHOOK_TRUSTED_DEFAULT);
+        dflt = " (the default: install ca-certificates or set the "
+               "directive)";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* nginx's own message would name OpenSSL's call, not the directive */
+
+    if (ngx_file_info(file.data, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                      "adcp_task_webhook_trusted_certificate \"%s\" cannot "
+                      "be read: https webhooks are verified against it%s",
+                      file.data, dflt);
+        return NGX_ERROR;
+    }
+
+    tmcf->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (tmcf->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    tmcf->ssl->log = cf->log;
+
+    if (ngx_ssl_create(tmcf->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(tmcf->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = tmcf->ssl;
+
+    if (ngx_ssl_trusted_certificate(cf, tmcf->ssl, &file,
+                                    NGX_HTTP_ADCP_WEBHOOK_VERIFY_DEPTH)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "adcp_task_webhook_trusted_certificate \"%s\" holds no "
+                      "certificate OpenSSL can read", file.data);
+        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -21,10 +21,11 @@
  *   ngx_http_adcp_tasks_call.c     its call of the adapter, retried when
  *                                  transient
  *   ngx_http_adcp_tasks_loopback.c the request to this nginx, its marker
- *   ngx_http_adcp_tasks_http.c     the outbound HTTP/1.0 client
+ *   ngx_http_adcp_tasks_http.c     the outbound HTTP/1.0 client (and TLS)
  *   ngx_http_adcp_tasks_response.c its reply read by nginx's parsers
  *   ngx_http_adcp_tasks_reply.c    the adapter's reply interpreted
- *   ngx_http_adcp_tasks_payload.c  the webhook's request written
+ *   ngx_http_adcp_tasks_payload.c  the webhook's request written (body,
+ *                                  signature or legacy credentials)
  *   ngx_http_adcp_tasks_webhook.c  one webhook attempt, its outcome
  *   ngx_http_adcp_tasks_deliveries.c the webhooks' schedule in Redis
  *                                  (adcp:hooks): due ones claimed,
@@ -127,6 +128,11 @@ typedef enum {
     NGX_HTTP_ADCP_TF_WEBHOOK_TOKEN,
     NGX_HTTP_ADCP_TF_WEBHOOK_AUTH,
     NGX_HTTP_ADCP_TF_OPERATION_ID,
+    NGX_HTTP_ADCP_TF_WEBHOOK_SCHEME,
+    NGX_HTTP_ADCP_TF_WEBHOOK_IDEM,
+    NGX_HTTP_ADCP_TF_WEBHOOK_FORM,
+    NGX_HTTP_ADCP_TF_CONTEXT,
+    NGX_HTTP_ADCP_TF_CONTEXT_ID,
     NGX_HTTP_ADCP_TF_RESULT,
     NGX_HTTP_ADCP_TF_ERROR,
     NGX_HTTP_ADCP_TF_WEBHOOK_ATTEMPTS,  /* made or begun */
@@ -138,6 +144,21 @@ typedef enum {
                                            or "network" */
     NGX_HTTP_ADCP_TF_N
 } ngx_http_adcp_task_field_e;
+
+
+/* how a webhook is authenticated (webhook_scheme) and written
+   (webhook_form): the values stored */
+
+#define NGX_HTTP_ADCP_HOOK_SIGNED      "rfc9421"
+#define NGX_HTTP_ADCP_HOOK_HMAC        "hmac-sha256"
+#define NGX_HTTP_ADCP_HOOK_BEARER      "bearer"
+
+#define NGX_HTTP_ADCP_HOOK_FORM_ADCP   "adcp"
+#define NGX_HTTP_ADCP_HOOK_FORM_A2A03  "a2a-0.3"
+#define NGX_HTTP_ADCP_HOOK_FORM_A2A10  "a2a-1.0"
+
+/* the webhook idempotency_key: "whk_" and 32 hex digits (16 random bytes) */
+#define NGX_HTTP_ADCP_HOOK_IDEM_LEN    (sizeof("whk_") - 1 + 32)
 
 
 /* a task's status, named in ngx_http_adcp_task_statuses[] */
@@ -172,6 +193,13 @@ typedef struct {
                                            /* adcp_task_webhook_private */
     ngx_msec_t                      hook_horizon;
                                    /* adcp_task_webhook_retry_horizon */
+    ngx_flag_t                      webhook_http; /* adcp_task_webhook_http */
+    ngx_str_t                       webhook_trusted;
+                               /* adcp_task_webhook_trusted_certificate */
+    ngx_uint_t                      webhook_policy;
+                                           /* NGX_HTTP_ADCP_URL_ALLOW_* */
+    ngx_ssl_t                      *ssl;          /* https webhooks; NULL:
+                                                     no adcp_task_webhooks */
     ngx_flag_t                      enabled;      /* some adcp_async */
     ngx_array_t                     checks;       /* of ..._tasks_check_t */
 } ngx_http_adcp_tasks_main_conf_t;
@@ -210,8 +238,14 @@ typedef struct {
     ngx_str_t                       idem;         /* idempotency_key */
     ngx_str_t                       hook_url;     /* push_notification_ */
     ngx_str_t                       hook_token;   /*   config */
-    ngx_str_t                       hook_auth;    /* Bearer credentials */
+    ngx_str_t                       hook_auth;    /* legacy credentials */
     ngx_str_t                       operation_id;
+    ngx_str_t                       hook_context; /* "context", as JSON */
+    yajl_val                        a2a_hook;     /* A2A's configuration.
+                                                     pushNotificationConfig */
+    char                           *hook_scheme;  /* NGX_HTTP_ADCP_HOOK_* */
+    char                           *hook_form;
+    u_char                          hook_idem[NGX_HTTP_ADCP_HOOK_IDEM_LEN];
     u_char                          principal[32];
     u_char                          hash[32];
     ngx_uint_t                      a2a;          /* NGX_HTTP_ADCP_A2A_* */
@@ -221,12 +255,18 @@ typedef struct {
 } ngx_http_adcp_task_t;
 
 
+/* what the webhook URL policy allows beyond public https:// urls */
+
+#define NGX_HTTP_ADCP_URL_ALLOW_PRIVATE  0x01    /* ..._webhook_private */
+#define NGX_HTTP_ADCP_URL_ALLOW_HTTP     0x02    /* ..._webhook_http */
+
+
 /* what the webhook URL policy says of a url */
 
 typedef enum {
     NGX_HTTP_ADCP_URL_OK = 0,
-    NGX_HTTP_ADCP_URL_HTTPS,           /* not delivered yet */
-    NGX_HTTP_ADCP_URL_NOT_HTTP,
+    NGX_HTTP_ADCP_URL_PLAIN,           /* http://, not allowed */
+    NGX_HTTP_ADCP_URL_NOT_HTTP,        /* neither https:// nor http:// */
     NGX_HTTP_ADCP_URL_INVALID,
     NGX_HTTP_ADCP_URL_PRIVATE          /* the gateway's own network */
 } ngx_http_adcp_tasks_url_e;
@@ -235,10 +275,12 @@ typedef enum {
 /* a webhook url, as the policy reads it */
 
 typedef struct {
-    ngx_str_t                       host;
+    ngx_str_t                       host;         /* an IPv6 one in [] */
+    ngx_str_t                       authority;    /* host[:port]: Host */
     ngx_str_t                       path;         /* "/" at least */
     in_port_t                       port;
     ngx_addr_t                     *addr;         /* NULL: a host name */
+    unsigned                        ssl:1;        /* https:// */
 } ngx_http_adcp_tasks_url_t;
 
 
@@ -300,6 +342,9 @@ struct ngx_http_adcp_exec_s {
     ngx_http_adcp_exec_done_pt      done;         /* the HTTP exchange's */
     ngx_http_adcp_exec_done_pt      hooked;       /* the webhook's */
     ngx_http_adcp_exec_done_pt      ran;          /* the adapter's call's */
+    ngx_ssl_t                      *ssl;          /* the exchange in TLS */
+    ngx_str_t                       ssl_name;     /* its host, null-ended,
+                                                     an IPv6 one without [] */
     ngx_uint_t                      phase;        /* NGX_HTTP_ADCP_PH_* */
 
     ngx_str_t                       entry;        /* the stream entry id */
@@ -328,6 +373,7 @@ struct ngx_http_adcp_exec_s {
     unsigned                        counted:1;    /* in "running" */
     unsigned                        reclaimed:1;
     unsigned                        delivery:1;   /* only a webhook */
+    unsigned                        ssl_addr:1;   /* ssl_name an address */
 };
 
 
@@ -375,7 +421,7 @@ void ngx_http_adcp_tasks_unavailable(ngx_http_request_t *r,
 
 /* the webhook url policy */
 ngx_http_adcp_tasks_url_e ngx_http_adcp_tasks_url(ngx_pool_t *pool,
-    ngx_str_t *url, ngx_uint_t private, ngx_http_adcp_tasks_url_t *u);
+    ngx_str_t *url, ngx_uint_t allow, ngx_http_adcp_tasks_url_t *u);
 ngx_uint_t ngx_http_adcp_tasks_url_public(struct sockaddr *sa);
 ngx_uint_t ngx_http_adcp_tasks_clean(u_char *s, size_t len);
 

@@ -10,6 +10,11 @@
  * conformance vectors), and the checks of a push_notification_config's
  * authentication block.
  *
+ * Files: ngx_http_adcp_tasks_sign.c (the signer, HMAC, the helpers the
+ * others share), _sign_uri.c (the URL canonicalization), _sign_key.c (keys,
+ * JWKS), _sign_pnc.c (push_notification_config's checks); the verifier,
+ * ngx_http_adcp_tasks_verify.c, is linked by the tests and fuzz only.
+ *
  * Pure computation: every output is allocated from the pool given, nothing
  * blocks (OpenSSL's random bytes and signatures are CPU only), nothing is
  * logged; the callers say what failed and where.
@@ -44,6 +49,12 @@
 #define NGX_HTTP_ADCP_SIGN_NONCE_BYTES  16
 
 #define NGX_HTTP_ADCP_SIGN_KID_MAX      255
+
+/* the covered components, as Signature-Input lists them */
+#define NGX_HTTP_ADCP_SIGN_NCOMPONENTS  5
+#define NGX_HTTP_ADCP_SIGN_COMPONENTS                                         \
+    "(\"@method\" \"@target-uri\" \"@authority\" \"content-type\" "           \
+    "\"content-digest\")"
 
 
 /* a signing key: the private key and what the JWKS says of it */
@@ -181,10 +192,33 @@ ngx_int_t ngx_http_adcp_sign_jwks(ngx_pool_t *pool,
 char *ngx_http_adcp_sign_pnc(yajl_val pnc, ngx_http_adcp_sign_pnc_t *out,
     char **field);
 
+ngx_int_t ngx_http_adcp_sign_random(u_char *dst, size_t n);
+
 size_t ngx_http_adcp_sign_b64url_len(size_t n);
 u_char *ngx_http_adcp_sign_b64url(u_char *dst, u_char *src, size_t n);
 ngx_int_t ngx_http_adcp_sign_b64url_decode(ngx_pool_t *pool, ngx_str_t *src,
     ngx_str_t *dst);
+
+
+
+/* between the sign files (and the verifier) */
+
+extern const u_char  ngx_http_adcp_sign_b64u[];
+extern const u_char  ngx_http_adcp_sign_b64s[];
+extern ngx_str_t     ngx_http_adcp_sign_components[];
+extern char         *ngx_http_adcp_sign_params[];
+
+size_t ngx_http_adcp_sign_b64_len(size_t n, ngx_uint_t pad);
+u_char *ngx_http_adcp_sign_b64(u_char *dst, u_char *src, size_t n,
+    const u_char *alphabet, ngx_uint_t pad);
+ssize_t ngx_http_adcp_sign_b64_decode(u_char *dst, size_t size,
+    u_char *src, size_t n, ngx_uint_t url);
+u_char *ngx_http_adcp_sign_hex(u_char *dst, u_char *src, size_t n);
+ngx_int_t ngx_http_adcp_sign_base(ngx_pool_t *pool, ngx_str_t *names,
+    ngx_str_t *values, ngx_uint_t n, ngx_str_t *params, ngx_str_t *base);
+ngx_int_t ngx_http_adcp_sign_sha256(ngx_str_t *data, u_char *md);
+ngx_int_t ngx_http_adcp_sign_hmac_raw(ngx_str_t *secret, ngx_str_t *ts,
+    ngx_str_t *body, u_char *md);
 
 
 #endif /* _NGX_HTTP_ADCP_TASKS_SIGN_H_INCLUDED_ */

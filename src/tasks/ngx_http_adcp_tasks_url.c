@@ -1,13 +1,15 @@
 
 /*
  * ngx_http_adcp_tasks_module: the webhook URL policy, one for accept and
- * for delivery.  A webhook goes to an http:// url (https is not delivered
- * yet) of at most 2048 bytes, without a space or control byte (it goes
- * into a request line), whose host is a name or an address; never to the
- * gateway's own network (loopback, private, link-local, shared CGNAT,
- * unspecified, multicast, reserved) unless adcp_task_webhook_private is
- * on: a buyer must not reach the admin endpoint or a metadata service.
- * A host name is checked again once resolved.
+ * for delivery.  A webhook goes to an https:// url (an http:// one only
+ * with adcp_task_webhook_http or adcp_task_webhook_private on: AdCP asks
+ * sellers to refuse plain http in production) of at most 2048 bytes,
+ * without a space or control byte (it goes into a request line), whose
+ * host is a name or an address; never to the gateway's own network
+ * (loopback, private, link-local, shared CGNAT, unspecified, multicast,
+ * reserved) unless adcp_task_webhook_private is on: a buyer must not reach
+ * the admin endpoint or a metadata service.  A host name is checked again
+ * once resolved.
  */
 
 
@@ -21,30 +23,48 @@
 
 
 /*
- * NGX_HTTP_ADCP_URL_OK and u, or why not (an address of the gateway's
- * network is NGX_HTTP_ADCP_URL_PRIVATE, unless private is set)
+ * NGX_HTTP_ADCP_URL_OK and u, or why not; allow: NGX_HTTP_ADCP_URL_ALLOW_*
+ * (an http:// url is NGX_HTTP_ADCP_URL_PLAIN without ALLOW_HTTP, an
+ * address of the gateway's network NGX_HTTP_ADCP_URL_PRIVATE without
+ * ALLOW_PRIVATE)
  */
 
 ngx_http_adcp_tasks_url_e
-ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
-    ngx_uint_t private, ngx_http_adcp_tasks_url_t *u)
+ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url, ngx_uint_t allow,
+    ngx_http_adcp_tasks_url_t *u)
 {
     u_char     *p, *last;
+    size_t      skip;
+    in_port_t   port;
     ngx_url_t   pu;
+    ngx_uint_t  ssl;
 
     last = url->data + url->len;
 
     if (url->len >= 8
         && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0)
     {
-        return NGX_HTTP_ADCP_URL_HTTPS;
+        ssl = 1;
+        skip = 8;
+        port = 443;
+
+    } else if (url->len >= 7
+               && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
+    {
+        ssl = 0;
+        skip = 7;
+        port = 80;
+
+    } else {
+        return NGX_HTTP_ADCP_URL_NOT_HTTP;
     }
 
-    if (url->len < 7
-        || ngx_strncasecmp(url->data, (u_char *) "http://", 7) != 0
-        || url->len > NGX_HTTP_ADCP_HOOK_URL_MAX)
-    {
+    if (url->len > NGX_HTTP_ADCP_HOOK_URL_MAX) {
         return NGX_HTTP_ADCP_URL_NOT_HTTP;
+    }
+
+    if (!ssl && !(allow & NGX_HTTP_ADCP_URL_ALLOW_HTTP)) {
+        return NGX_HTTP_ADCP_URL_PLAIN;
     }
 
     for (p = url->data; p < last; p++) {
@@ -53,11 +73,19 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
         }
     }
 
+    /* a fragment is the buyer's own: never sent (RFC 9110, 7.1) */
+
+    p = ngx_strlchr(url->data + skip, last, '#');
+
+    if (p) {
+        last = p;
+    }
+
     ngx_memzero(&pu, sizeof(ngx_url_t));
 
-    pu.url.data = url->data + 7;
-    pu.url.len = url->len - 7;
-    pu.default_port = 80;
+    pu.url.data = url->data + skip;
+    pu.url.len = last - pu.url.data;
+    pu.default_port = port;
     pu.uri_part = 1;
     pu.no_resolve = 1;
 
@@ -65,7 +93,7 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
         return NGX_HTTP_ADCP_URL_INVALID;
     }
 
-    if (pu.naddrs && !private
+    if (pu.naddrs && !(allow & NGX_HTTP_ADCP_URL_ALLOW_PRIVATE)
         && !ngx_http_adcp_tasks_url_public(pu.addrs[0].sockaddr))
     {
         return NGX_HTTP_ADCP_URL_PRIVATE;
@@ -74,9 +102,26 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url,
     u->host = pu.host;
     u->path = pu.uri;
     u->port = pu.port;
+    u->ssl = ssl;
 
     if (u->path.len == 0) {
         ngx_str_set(&u->path, "/");
+    }
+
+    /* the Host header: the port only when it is not the scheme's */
+
+    if (pu.port == port) {
+        u->authority = pu.host;
+
+    } else {
+        p = ngx_pnalloc(pool, pu.host.len + sizeof(":65535") - 1);
+        if (p == NULL) {
+            return NGX_HTTP_ADCP_URL_INVALID;
+        }
+
+        u->authority.data = p;
+        u->authority.len = ngx_sprintf(p, "%V:%d", &pu.host, (int) pu.port)
+                           - p;
     }
 
     u->addr = pu.naddrs ? &pu.addrs[0] : NULL;

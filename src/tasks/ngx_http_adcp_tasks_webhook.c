@@ -20,6 +20,8 @@
 
 
 static void ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e);
+static ngx_int_t ngx_http_adcp_exec_hook_tls(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_tasks_url_t *u);
 static void ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx);
 static void ngx_http_adcp_exec_hook_connect(ngx_http_adcp_exec_t *e);
 static void ngx_http_adcp_exec_on_hook_addr(ngx_http_adcp_exec_t *e,
@@ -30,8 +32,8 @@ static void ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e,
 
 /*
  * The terminal status POSTed to the webhook (AdCP's mcp-webhook-payload),
- * http:// with an IP address or a host name (nginx's resolver); Bearer
- * credentials, the token echoed
+ * https:// (http:// where the policy allows it) with an IP address or a
+ * host name (nginx's resolver); Bearer credentials, the token echoed
  */
 
 void
@@ -47,6 +49,7 @@ ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e,
 static void
 ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
 {
+    ngx_int_t                   rc;
     ngx_str_t                   url, *auth;
     ngx_resolver_ctx_t         *ctx;
     ngx_http_adcp_tasks_url_t   u;
@@ -62,8 +65,8 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     e->log->action = "delivering the webhook";
     e->code = 0;
 
-    why = ngx_http_adcp_tasks_url(e->pool, &url,
-                                  cs->tmcf->webhook_private, &u);
+    why = ngx_http_adcp_tasks_url(e->pool, &url, cs->tmcf->webhook_policy,
+                                  &u);
 
     if (why == NGX_HTTP_ADCP_URL_OK
         && !ngx_http_adcp_tasks_clean(auth->data, auth->len))
@@ -82,17 +85,36 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
                           "adcp: the webhook url is invalid, not "
                           "delivered");
 
+        } else if (why == NGX_HTTP_ADCP_URL_PLAIN) {
+            ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                          "adcp: the webhook url is http:// and neither "
+                          "adcp_task_webhook_http nor "
+                          "adcp_task_webhook_private is on, not delivered");
+
         } else {
             ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                          "adcp: the webhook url is not http://, not "
-                          "delivered");
+                          "adcp: the webhook url is not https:// or "
+                          "http://, not delivered");
         }
 
         e->hooked(e, NGX_DECLINED);
         return;
     }
 
-    if (ngx_http_adcp_exec_hook_request(e, &u) != NGX_OK) {
+    rc = ngx_http_adcp_exec_hook_tls(e, &u);
+
+    if (rc != NGX_OK) {
+        e->hooked(e, rc);
+        return;
+    }
+
+    switch (ngx_http_adcp_exec_hook_request(e, &u)) {
+    case NGX_OK:
+        break;
+    case NGX_DECLINED:          /* cannot be written (logged): given up */
+        e->hooked(e, NGX_DECLINED);
+        return;
+    default:
         e->hooked(e, NGX_ERROR);
         return;
     }
@@ -144,6 +166,55 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
         e->resolving = NULL;
         ngx_http_adcp_exec_on_hook(e, NGX_ERROR);
     }
+}
+
+
+/*
+ * An https url: the exchange in TLS, for the url's host (SNI, the
+ * certificate's name), whichever address it goes to.  NGX_DECLINED: not
+ * deliverable here
+ */
+
+static ngx_int_t
+ngx_http_adcp_exec_hook_tls(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_tasks_url_t *u)
+{
+    ngx_str_t  host;
+
+    e->ssl = NULL;
+
+    if (!u->ssl) {
+        return NGX_OK;
+    }
+
+    e->ssl = e->cs->tmcf->ssl;
+
+    if (e->ssl == NULL) {
+        /* a task accepted before a reload turned adcp_task_webhooks off */
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: an https webhook needs \"adcp_task_webhooks "
+                      "on\" in some adcp_async location, not delivered");
+        return NGX_DECLINED;
+    }
+
+    host = u->host;
+
+    if (host.len > 2 && host.data[0] == '[') {
+        host.data++;
+        host.len -= 2;
+    }
+
+    e->ssl_name.data = ngx_pnalloc(e->pool, host.len + 1);
+    if (e->ssl_name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(e->ssl_name.data, host.data, host.len);
+    e->ssl_name.data[host.len] = '\0';
+    e->ssl_name.len = host.len;
+    e->ssl_addr = (u->addr != NULL);
+
+    return NGX_OK;
 }
 
 

@@ -813,6 +813,9 @@ sub schema_store {
                     && $n->{'$ref'} =~ m{^/schemas/([^#]+)})
                 {
                     push @todo, $1;
+
+                    # absolute: a fragment's ref resolves from anywhere
+                    $n->{'$ref'} = "file://$n->{'$ref'}";
                 }
                 push @walk, values %$n;
             } elsif (ref $n eq 'ARRAY') {

@@ -44,15 +44,21 @@ public6(const char *ip)
 static ngx_pool_t  *test_pool;
 
 
+/* what the conf makes of adcp_task_webhook_http and _private on */
+
+#define HTTP     NGX_HTTP_ADCP_URL_ALLOW_HTTP
+#define PRIVATE  (NGX_HTTP_ADCP_URL_ALLOW_PRIVATE|NGX_HTTP_ADCP_URL_ALLOW_HTTP)
+
+
 /* u points into the pool: kept until the next call */
 
 static char *
-policy(const char *url, ngx_uint_t private, ngx_http_adcp_tasks_url_t *u)
+policy(const char *url, ngx_uint_t allow, ngx_http_adcp_tasks_url_t *u)
 {
     ngx_str_t                  s;
     ngx_http_adcp_tasks_url_e  why;
 
-    static char  *names[] = { "ok", "https", "not http", "invalid",
+    static char  *names[] = { "ok", "plain", "not http", "invalid",
                               "private" };
 
     if (test_pool) {
@@ -66,7 +72,7 @@ policy(const char *url, ngx_uint_t private, ngx_http_adcp_tasks_url_t *u)
 
     ngx_memzero(u, sizeof(ngx_http_adcp_tasks_url_t));
 
-    why = ngx_http_adcp_tasks_url(test_pool, &s, private, u);
+    why = ngx_http_adcp_tasks_url(test_pool, &s, allow, u);
 
     return names[why];
 }
@@ -114,50 +120,115 @@ main(void)
 
     /* urls */
 
-    tap_ok(strcmp(policy("https://hooks.example/x", 0, &u), "https") == 0,
-           "https: not delivered yet");
-    tap_ok(strcmp(policy("HTTPS://hooks.example/x", 0, &u), "https") == 0,
+    tap_ok(strcmp(policy("https://hooks.example/x", 0, &u), "ok") == 0
+           && u.ssl && u.port == 443 && u.addr == NULL
+           && u.host.len == 13
+           && ngx_strncmp(u.host.data, "hooks.example", 13) == 0,
+           "https: fine, port 443, the host");
+    tap_ok(u.authority.len == 13
+           && ngx_strncmp(u.authority.data, "hooks.example", 13) == 0,
+           "... Host without the default port");
+    tap_ok(strcmp(policy("HTTPS://hooks.example/x", 0, &u), "ok") == 0
+           && u.ssl, "... in any case");
+    tap_ok(strcmp(policy("https://hooks.example:443/x", 0, &u), "ok") == 0
+           && u.authority.len == 13, "... :443 given: Host without it");
+    tap_ok(strcmp(policy("https://hooks.example:9443/x?a=1", 0, &u), "ok")
+           == 0 && u.port == 9443 && u.authority.len == 18
+           && ngx_strncmp(u.authority.data, "hooks.example:9443", 18) == 0
+           && u.path.len == 6 && ngx_strncmp(u.path.data, "/x?a=1", 6) == 0,
+           "... :9443: Host hooks.example:9443, path and query");
+    tap_ok(strcmp(policy("https://93.184.216.34:8443", 0, &u), "ok") == 0
+           && u.ssl && u.addr != NULL && u.path.len == 1
+           && u.authority.len == 18
+           && ngx_strncmp(u.authority.data, "93.184.216.34:8443", 18) == 0,
+           "an https address: the address, Host with the port");
+    tap_ok(strcmp(policy("https://hooks.example/x?a=1#frag", 0, &u), "ok")
+           == 0 && u.path.len == 6
+           && ngx_strncmp(u.path.data, "/x?a=1", 6) == 0,
+           "... a fragment dropped");
+    tap_ok(strcmp(policy("https://hooks.example#frag", 0, &u), "ok") == 0
+           && u.path.len == 1 && u.path.data[0] == '/'
+           && u.authority.len == 13, "... a fragment alone: path \"/\"");
+    tap_ok(strcmp(policy("https://[2001:db8::1]:8443/h", 0, &u), "ok") == 0
+           && u.addr != NULL && u.host.len == 13
+           && ngx_strncmp(u.host.data, "[2001:db8::1]", 13) == 0
+           && u.authority.len == 18
+           && ngx_strncmp(u.authority.data, "[2001:db8::1]:8443", 18) == 0,
+           "an IPv6 address: host in [], Host with the port");
+    tap_ok(strcmp(policy("https://127.0.0.1/h", 0, &u), "private") == 0,
+           "https to loopback: refused");
+    tap_ok(strcmp(policy("https://127.0.0.1:8443/h",
+                         NGX_HTTP_ADCP_URL_ALLOW_PRIVATE, &u), "ok") == 0
+           && u.ssl && u.port == 8443,
+           "... allowed with adcp_task_webhook_private");
+
+    tap_ok(strcmp(policy("http://hooks.example/x", 0, &u), "plain") == 0,
+           "http: refused by default");
+    tap_ok(strcmp(policy("HTTP://93.184.216.34/x", 0, &u), "plain") == 0,
            "... in any case");
-    tap_ok(strcmp(policy("ftp://hooks.example/x", 0, &u), "not http") == 0,
-           "ftp: not http");
-    tap_ok(strcmp(policy("http:/x", 0, &u), "not http") == 0,
+    tap_ok(strcmp(policy("http://hooks.example/x",
+                         NGX_HTTP_ADCP_URL_ALLOW_PRIVATE, &u), "plain") == 0,
+           "... the private flag alone does not allow it (the conf sets "
+           "both)");
+    tap_ok(strcmp(policy("http://hooks.example/x", HTTP, &u), "ok") == 0
+           && !u.ssl && u.port == 80 && u.authority.len == 13,
+           "... allowed with adcp_task_webhook_http: port 80, Host without "
+           "it");
+    tap_ok(strcmp(policy("http://10.0.0.5/x", HTTP, &u), "private") == 0,
+           "... still not to a private address");
+
+    tap_ok(strcmp(policy("ftp://hooks.example/x", HTTP, &u), "not http")
+           == 0, "ftp: not http");
+    tap_ok(strcmp(policy("http:/x", HTTP, &u), "not http") == 0,
            "a short url: not http");
-    tap_ok(strcmp(policy("http://a b/", 0, &u), "invalid") == 0,
+    tap_ok(strcmp(policy("https:/x", 0, &u), "not http") == 0,
+           "... https too");
+    tap_ok(strcmp(policy("http://a b/", HTTP, &u), "invalid") == 0,
            "a space: invalid");
-    tap_ok(strcmp(policy("http://a/\tb", 0, &u), "invalid") == 0,
+    tap_ok(strcmp(policy("https://a b/", 0, &u), "invalid") == 0,
+           "... https too");
+    tap_ok(strcmp(policy("http://a/\tb", HTTP, &u), "invalid") == 0,
            "a tab: invalid");
-    tap_ok(strcmp(policy("http://a/\x7f", 0, &u), "invalid") == 0,
+    tap_ok(strcmp(policy("https://a/\r\nX: y", 0, &u), "invalid") == 0,
+           "CR LF: invalid");
+    tap_ok(strcmp(policy("http://a/\x7f", HTTP, &u), "invalid") == 0,
            "DEL: invalid");
-    tap_ok(strcmp(policy("http://", 0, &u), "invalid") == 0,
+    tap_ok(strcmp(policy("http://", HTTP, &u), "invalid") == 0,
            "no host: invalid");
+    tap_ok(strcmp(policy("https://", 0, &u), "invalid") == 0,
+           "... https too");
 
     memset(long_url, 'a', sizeof(long_url) - 1);
-    memcpy(long_url, "http://h/", 9);
+    memcpy(long_url, "https://h/", 10);
     long_url[2049] = '\0';
     tap_ok(strcmp(policy(long_url, 0, &u), "not http") == 0,
            "2049 bytes: refused");
     long_url[2048] = '\0';
     tap_ok(strcmp(policy(long_url, 0, &u), "ok") == 0, "2048 bytes: fine");
 
-    tap_ok(strcmp(policy("http://10.0.0.5:8080/h", 0, &u), "private") == 0,
-           "a private address: refused");
-    tap_ok(strcmp(policy("http://127.0.0.1/h", 0, &u), "private") == 0,
+    tap_ok(strcmp(policy("http://10.0.0.5:8080/h", HTTP, &u), "private")
+           == 0, "a private address: refused");
+    tap_ok(strcmp(policy("http://127.0.0.1/h", HTTP, &u), "private") == 0,
            "loopback: refused");
-    tap_ok(strcmp(policy("http://[::1]/h", 0, &u), "private") == 0,
+    tap_ok(strcmp(policy("http://[::1]/h", HTTP, &u), "private") == 0,
            "IPv6 loopback: refused");
-    tap_ok(strcmp(policy("http://127.0.0.1:81/h", 1, &u), "ok") == 0
-           && u.addr != NULL && u.port == 81,
+    tap_ok(strcmp(policy("http://127.0.0.1:81/h", PRIVATE, &u), "ok") == 0
+           && u.addr != NULL && u.port == 81 && u.authority.len == 12
+           && ngx_strncmp(u.authority.data, "127.0.0.1:81", 12) == 0,
            "... allowed with adcp_task_webhook_private");
 
-    tap_ok(strcmp(policy("http://hooks.example:8080/p?q=1", 0, &u), "ok") == 0
+    tap_ok(strcmp(policy("http://hooks.example:8080/p?q=1", HTTP, &u), "ok")
+           == 0
            && u.host.len == 13
            && ngx_strncmp(u.host.data, "hooks.example", 13) == 0
            && u.port == 8080 && u.path.len == 6
            && ngx_strncmp(u.path.data, "/p?q=1", 6) == 0
+           && u.authority.len == 18
+           && ngx_strncmp(u.authority.data, "hooks.example:8080", 18) == 0
            && u.addr == NULL,
-           "a host name: host, port, path; resolved later");
+           "a host name: host, port, path, Host; resolved later");
 
-    tap_ok(strcmp(policy("http://93.184.216.34", 0, &u), "ok") == 0
+    tap_ok(strcmp(policy("http://93.184.216.34", HTTP, &u), "ok") == 0
            && u.port == 80 && u.path.len == 1 && u.path.data[0] == '/'
            && u.addr != NULL && u.addr->name.len == 16
            && ngx_strncmp(u.addr->name.data, "93.184.216.34:80", 16) == 0,
