@@ -151,14 +151,21 @@ sub accept_task {
         mcp(1, 'create_media_buy', { idempotency_key => $key,
             buyer_ref => 'b', %a,
             ($url ? (push_notification_config => { url => $url,
+                operation_id => "op-$key",
                 authentication => { schemes => ['Bearer'],
-                    credentials => 'c' x 32 } }) : ()) }),
+                    credentials => 'bearer-0123456789abcdefghijklmnop' } })
+                : ()) }),
         Authorization => 'Bearer buyer-one');
-    return (json_decode($r->{body}) // {})->{result}{structuredContent}
+    my $id = (json_decode($r->{body}) // {})->{result}{structuredContent}
         {task_id};
+    diag("accept $key: $r->{status} $r->{body}") unless $id;
+    return $id;
 }
 
-sub record { my %h = $t->rcli('HGETALL', "adcp:task:$_[0]"); \%h }
+sub record {
+    my %h = $t->rcli('HGETALL', 'adcp:task:' . ($_[0] // '-'));
+    return \%h;
+}
 
 sub requests {
     my ($name) = @_;
