@@ -329,8 +329,7 @@ ngx_http_adcp_deliveries_on_load(ngx_http_adcp_redis_reply_t *reply,
 
 /*
  * One attempt's end (tasks_webhook.c): NGX_OK delivered, NGX_DECLINED
- * not to be retried, NGX_AGAIN to be retried, NGX_ERROR (out of memory:
- * left for the lease to run out)
+ * not to be retried, NGX_AGAIN (or NGX_ERROR) to be retried
  */
 
 void
@@ -360,12 +359,14 @@ ngx_http_adcp_deliveries_hooked(ngx_http_adcp_exec_t *e, ngx_int_t rc)
         ngx_http_adcp_deliveries_end(e, "failed", 0);
         return;
 
-    case NGX_AGAIN:
-        break;
-
     default:
-        ngx_http_adcp_exec_free(e);
-        return;
+
+        /*
+         * NGX_AGAIN; NGX_ERROR (out of memory) too: rescheduled, within
+         * the horizon, rather than left for the lease to run out each time
+         */
+
+        break;
     }
 
     now = ngx_http_adcp_tasks_ms();
