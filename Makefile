@@ -156,6 +156,7 @@ UNIT_LINK_test_tasks_reply := src/tasks/ngx_http_adcp_tasks_reply.c \
                               src/ngx_http_adcp_json.c $(UNIT_NGX_CORE)
 UNIT_LINK_test_tasks_response := src/tasks/ngx_http_adcp_tasks_response.c \
                                  $(UNIT_NGX_CORE)
+UNIT_LINK_test_tasks_retry := src/tasks/ngx_http_adcp_tasks_retry.c
 UNIT_LINK_test_tasks_sign := $(SIGN_LINK) -lcrypto
 
 .SECONDEXPANSION:

@@ -14,7 +14,8 @@
  * consumes, unsent, whatever the original response still passes (the
  * upstream is read to its end as usual, so its connection stays
  * reusable).  A 5xx with a JSON body (the adapter's own AdCP error)
- * passes untouched, and so does a response whose header was already sent.
+ * passes untouched, and so does a response whose header was already sent,
+ * and a task execution's (this host's loopback: tasks_call.c judges it).
  * An error_page of the location for the status still wins: nginx
  * redirects before any page reaches this filter.
  */
@@ -180,6 +181,15 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     ctx = ngx_http_adcp_ctx(r);
     if (ctx == NULL) {
         return NGX_ERROR;
+    }
+
+    /*
+     * this host executing a task: its execution judges the page (nginx's
+     * own 502 is a transient failure, retried; tasks_call.c)
+     */
+
+    if (ctx->exec) {
+        return ngx_http_next_header_filter(r);
     }
 
     ngx_memzero(&err, sizeof(ngx_http_adcp_error_t));

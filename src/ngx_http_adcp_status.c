@@ -783,7 +783,19 @@ ngx_http_adcp_status_tasks(ngx_http_adcp_out_t *o, ngx_http_adcp_sum_t *sum,
         { NGX_HTTP_ADCP_C_TASKS_FAILED, "failed",
           "Tasks failed.", "counter" },
         { NGX_HTTP_ADCP_C_TASKS_RECLAIMED, "reclaimed",
-          "Tasks claimed from a worker or host that died.", "counter" }
+          "Tasks claimed from a worker or host that died.", "counter" },
+        { NGX_HTTP_ADCP_C_TASKS_RETRIED, "retried",
+          "Adapter calls retried after a transient failure.", "counter" },
+        { NGX_HTTP_ADCP_C_HOOKS_DELIVERED, "webhooks_delivered",
+          "Webhooks delivered (2xx).", "counter" },
+        { NGX_HTTP_ADCP_C_HOOKS_RETRIED, "webhooks_retried",
+          "Webhook attempts failed and rescheduled (5xx, 429, network).",
+          "counter" },
+        { NGX_HTTP_ADCP_C_HOOKS_FAILED, "webhooks_failed",
+          "Webhooks refused by the receiver (3xx, 4xx), not retried.",
+          "counter" },
+        { NGX_HTTP_ADCP_C_HOOKS_GAVE_UP, "webhooks_gave_up",
+          "Webhooks given up at the retry horizon.", "counter" }
     };
 
     if (!o->prom) {

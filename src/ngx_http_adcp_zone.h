@@ -52,7 +52,13 @@
 #define NGX_HTTP_ADCP_C_UPDATING         19
 #define NGX_HTTP_ADCP_C_REFRESH_OK       20
 #define NGX_HTTP_ADCP_C_REFRESH_FAILED   21
-#define NGX_HTTP_ADCP_NCOUNTERS          22
+#define NGX_HTTP_ADCP_C_HOOKS_DELIVERED  22   /* webhook deliveries: 2xx */
+#define NGX_HTTP_ADCP_C_HOOKS_RETRIED    23   /*   rescheduled */
+#define NGX_HTTP_ADCP_C_HOOKS_FAILED     24   /*   3xx, 4xx: not retried */
+#define NGX_HTTP_ADCP_C_HOOKS_GAVE_UP    25   /*   past the horizon */
+#define NGX_HTTP_ADCP_C_TASKS_RETRIED    26   /* transient adapter failures
+                                                 retried */
+#define NGX_HTTP_ADCP_NCOUNTERS          27
 
 /* ngx_http_adcp_zone_claim() */
 #define NGX_HTTP_ADCP_CLAIM_FREE         0   /* healthy, no platform store:

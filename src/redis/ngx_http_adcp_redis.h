@@ -38,6 +38,8 @@ typedef enum {
     NGX_HTTP_ADCP_KEY_GROUP,       /* adcp, its consumer group */
     NGX_HTTP_ADCP_KEY_TASK,        /* adcp:task:<id>, a task's record */
     NGX_HTTP_ADCP_KEY_IDEM,        /* adcp:idem:<tenant>:<principal>:<key> */
+    NGX_HTTP_ADCP_KEY_HOOKS,       /* adcp:hooks, the webhooks due: a sorted
+                                      set of task ids, score = due (ms) */
     NGX_HTTP_ADCP_KEY_N
 } ngx_http_adcp_redis_key_e;
 

@@ -26,7 +26,8 @@ static ngx_str_t  ngx_http_adcp_redis_keys[] = {
     ngx_string("adcp:tasks"),
     ngx_string("adcp"),
     ngx_string("adcp:task"),
-    ngx_string("adcp:idem")
+    ngx_string("adcp:idem"),
+    ngx_string("adcp:hooks")
 };
 
 

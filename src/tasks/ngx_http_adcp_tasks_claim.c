@@ -65,7 +65,13 @@ ngx_http_adcp_tasks_tick(ngx_event_t *ev)
          q != ngx_queue_sentinel(&cs->execs);
          q = ngx_queue_next(q))
     {
-        n++;
+        e = ngx_queue_data(q, ngx_http_adcp_exec_t, queue);
+
+        /* a webhook's attempt has no entry: its lease is in adcp:hooks */
+
+        if (e->entry.len) {
+            n++;
+        }
     }
 
     /*
@@ -98,7 +104,10 @@ ngx_http_adcp_tasks_tick(ngx_event_t *ev)
              q = ngx_queue_next(q))
         {
             e = ngx_queue_data(q, ngx_http_adcp_exec_t, queue);
-            ngx_http_adcp_redis_arg_str(&a, &e->entry);
+
+            if (e->entry.len) {
+                ngx_http_adcp_redis_arg_str(&a, &e->entry);
+            }
         }
 
         ngx_http_adcp_redis_arg_lit(&a, "JUSTID");

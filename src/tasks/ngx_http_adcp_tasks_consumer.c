@@ -8,7 +8,8 @@
  * consumer <hostname>:<pid>, while fewer than adcp_task_concurrency tasks
  * run; each entry starts an execution (tasks_exec.c).  Every
  * adcp_task_claim_after / 3 the tick (tasks_claim.c) refreshes and
- * reclaims.
+ * reclaims; every second the webhooks due are claimed
+ * (tasks_deliveries.c).
  *
  * An exiting worker reads no more, finishes what it runs (the deadline
  * timers are not cancelable), and frees what is left at exit (those tasks
@@ -106,6 +107,11 @@ ngx_http_adcp_tasks_consumer_init(ngx_cycle_t *cycle,
     cs->retry.log = &cs->log;
     cs->retry.cancelable = 1;
 
+    cs->hooks.handler = ngx_http_adcp_deliveries_poll;
+    cs->hooks.data = cs;
+    cs->hooks.log = &cs->log;
+    cs->hooks.cancelable = 1;
+
     cs->tick.handler = ngx_http_adcp_tasks_tick;
     cs->tick.data = cs;
     cs->tick.log = &cs->log;
@@ -115,6 +121,8 @@ ngx_http_adcp_tasks_consumer_init(ngx_cycle_t *cycle,
 
     /* spread the workers' ticks */
     ngx_add_timer(&cs->tick, tick / 2 + ngx_random() % (tick / 2 + 1));
+
+    ngx_add_timer(&cs->hooks, ngx_random() % NGX_HTTP_ADCP_HOOK_POLL + 1);
 
     /* the first read once the event loop runs */
     ngx_add_timer(&cs->retry, 1);
@@ -151,6 +159,15 @@ ngx_http_adcp_tasks_consumer_exit(void)
 
     if (cs->tick.timer_set) {
         ngx_del_timer(&cs->tick);
+    }
+
+    if (cs->hooks.timer_set) {
+        ngx_del_timer(&cs->hooks);
+    }
+
+    if (cs->due) {
+        ngx_http_adcp_redis_cancel(cs->due);
+        cs->due = NULL;
     }
 
     if (cs->read) {

@@ -4,13 +4,12 @@
  * (status working, attempts+1, and what the request needs), or finds it
  * finished (only its webhook or acknowledgement left), gone (expired:
  * acknowledged), or attempted NGX_HTTP_ADCP_EXEC_ATTEMPTS times already
- * (failed).  Then the stored request goes to this nginx (tasks_loopback.c,
- * over tasks_http.c), the reply is interpreted (tasks_reply.c), and a
- * second EVAL stores completed/failed with the result or error and
- * acknowledges (XACK, XDEL) the entry, unless a webhook is due: it is
- * delivered first (tasks_webhook.c), then the entry acknowledged.
+ * (failed).  Then the task runs (tasks_call.c).  A second EVAL stores
+ * completed/failed with the result or error, schedules the webhook if one is due (adcp:hooks,
+ * tasks_deliveries.c) and acknowledges (XACK, XDEL) the entry: the
+ * webhook's first attempt follows here, its retries are anyone's.
  *
- * Every execution owns a pool, and every path ends in
+ * Every execution owns a pool (tasks_job.c), and every path ends in
  * ngx_http_adcp_exec_free(), which tells the consumer (cs->wake).
  */
 
@@ -25,28 +24,14 @@
 
 static void ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
     ngx_http_adcp_redis_reply_t *entry, ngx_uint_t reclaimed);
-static u_char *ngx_http_adcp_exec_log_error(ngx_log_t *log, u_char *buf,
-    size_t len);
-static void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
-static ngx_int_t ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
-    ngx_http_adcp_redis_script_t *script,
-    ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a);
 static void ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
     void *data);
-static void ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e);
-static void ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e,
-    ngx_int_t rc);
-static void ngx_http_adcp_exec_complete(ngx_http_adcp_exec_t *e,
-    yajl_val v);
-static void ngx_http_adcp_exec_fail(ngx_http_adcp_exec_t *e, char *code,
-    ngx_str_t *message);
+static void ngx_http_adcp_exec_ran(ngx_http_adcp_exec_t *e, ngx_int_t rc);
 static void ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e);
 static void ngx_http_adcp_exec_on_finish(ngx_http_adcp_redis_reply_t *reply,
     void *data);
-static void ngx_http_adcp_exec_hooked(ngx_http_adcp_exec_t *e,
-    ngx_int_t rc);
 static void ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e,
-    ngx_uint_t hooked);
+    ngx_uint_t schedule);
 static void ngx_http_adcp_exec_on_ack(ngx_http_adcp_redis_reply_t *reply,
     void *data);
 
@@ -87,9 +72,12 @@ static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_claim_script =
 
 
 /*
- * KEYS: the record, the stream.  ARGV: status, now, the field to set
- * (result|error), its value, the other field, the entry, "1" to
- * acknowledge, the consumer group.  -> the stream's length
+ * KEYS: the record, the stream, the webhooks due.  ARGV: status, now, the
+ * field to set (result|error), its value, the other field, the entry,
+ * the consumer group, "1": a webhook is due, the task id, now (ms), the
+ * end of the first attempt's lease (ms).  -> the stream's length
+ * The outcome, the webhook's schedule (its first attempt leased to this
+ * worker, which makes it now) and the acknowledgement go at once.
  */
 
 static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_finish_script =
@@ -98,30 +86,33 @@ static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_finish_script =
     "  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at',\n"
     "    ARGV[2], 'completed_at', ARGV[2], ARGV[3], ARGV[4])\n"
     "  redis.call('HDEL', KEYS[1], ARGV[5], 'headers')\n"
+    "  if ARGV[8] == '1' then\n"
+    "    redis.call('HSET', KEYS[1], 'webhook_status', 'scheduled',\n"
+    "      'webhook_attempts', 1, 'webhook_first', ARGV[10],\n"
+    "      'webhook_due', ARGV[10])\n"
+    "    redis.call('ZADD', KEYS[3], ARGV[11], ARGV[9])\n"
+    "  end\n"
     "end\n"
-    "if ARGV[7] == '1' then\n"
-    "  redis.call('XACK', KEYS[2], ARGV[8], ARGV[6])\n"
-    "  redis.call('XDEL', KEYS[2], ARGV[6])\n"
-    "end\n"
+    "redis.call('XACK', KEYS[2], ARGV[7], ARGV[6])\n"
+    "redis.call('XDEL', KEYS[2], ARGV[6])\n"
     "return redis.call('XLEN', KEYS[2])\n");
 
 
 /*
- * KEYS: the record, the stream.  ARGV: the entry, "1": webhook sent, the
- * consumer group.
- * The webhook's credentials go with it; the buyer's (the replayed
- * headers) went when the task ended.
+ * KEYS: the record, the stream, the webhooks due.  ARGV: the entry, the
+ * consumer group, "1": schedule the webhook (a task finished before this
+ * version, or failed for its attempts), the task id, now (ms).
  */
 
 static ngx_http_adcp_redis_script_t  ngx_http_adcp_exec_ack_script =
     ngx_http_adcp_redis_script(
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
-    "  if ARGV[2] == '1' then\n"
-    "    redis.call('HSET', KEYS[1], 'webhook_sent', '1')\n"
-    "  end\n"
-    "  redis.call('HDEL', KEYS[1], 'webhook_auth')\n"
+    "if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 1\n"
+    "   and redis.call('HEXISTS', KEYS[1], 'webhook_status') == 0 then\n"
+    "  redis.call('HSET', KEYS[1], 'webhook_status', 'scheduled',\n"
+    "    'webhook_due', ARGV[5])\n"
+    "  redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[4])\n"
     "end\n"
-    "redis.call('XACK', KEYS[2], ARGV[3], ARGV[1])\n"
+    "redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "return redis.call('XLEN', KEYS[2])\n");
 
@@ -151,14 +142,13 @@ static void
 ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
     ngx_http_adcp_redis_reply_t *entry, ngx_uint_t reclaimed)
 {
-    size_t                       n;
-    ngx_str_t                    id, task, key;
-    ngx_uint_t                   i;
-    ngx_pool_t                  *pool;
-    ngx_queue_t                 *q;
-    ngx_http_adcp_row_t         *row;
-    ngx_http_adcp_exec_t        *e;
-    ngx_http_adcp_redis_args_t   a;
+    size_t                        n;
+    ngx_str_t                     id, task, key;
+    ngx_uint_t                    i;
+    ngx_queue_t                  *q;
+    ngx_http_adcp_row_t          *row;
+    ngx_http_adcp_exec_t         *e;
+    ngx_http_adcp_redis_args_t    a;
     ngx_http_adcp_redis_reply_t  *kv;
 
     static u_char  attempts[NGX_INT_T_LEN + 1];
@@ -197,58 +187,20 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
         }
     }
 
-    pool = ngx_create_pool(4096, ngx_cycle->log);
-    if (pool == NULL) {
-        return;
-    }
-
-    e = ngx_pcalloc(pool, sizeof(ngx_http_adcp_exec_t));
+    e = ngx_http_adcp_exec_create(cs, &task, 0);
     if (e == NULL) {
-        ngx_destroy_pool(pool);
         return;
     }
 
-    e->cs = cs;
-    e->pool = pool;
     e->reclaimed = reclaimed ? 1 : 0;
 
-    /* its messages name the tenant and the task, as nginx's name a client */
-
-    e->log = ngx_palloc(pool, sizeof(ngx_log_t));
-    if (e->log == NULL) {
-        ngx_destroy_pool(pool);
-        return;
-    }
-
-    *e->log = *ngx_cycle->log;
-    e->log->handler = ngx_http_adcp_exec_log_error;
-    e->log->data = e;
-    e->log->action = "claiming the task";
-    pool->log = e->log;
-
-    e->entry.data = ngx_pstrdup(pool, &id);
-    e->task_id.data = ngx_pnalloc(pool, task.len + 1);
-    e->now.data = ngx_pnalloc(pool, NGX_HTTP_ADCP_ISO8601_LEN);
-
-    if (e->entry.data == NULL || e->task_id.data == NULL
-        || e->now.data == NULL)
-    {
-        pool->log = ngx_cycle->log;
-        ngx_destroy_pool(pool);
+    e->entry.data = ngx_pstrdup(e->pool, &id);
+    if (e->entry.data == NULL) {
+        ngx_http_adcp_exec_free(e);
         return;
     }
 
     e->entry.len = id.len;
-    e->task_id.len = task.len;
-    ngx_memcpy(e->task_id.data, task.data, task.len);
-    e->task_id.data[task.len] = '\0';
-
-    e->timer.data = e;
-    e->timer.log = e->log;
-    e->timer.cancelable = 0;
-
-    ngx_queue_insert_tail(&cs->execs, &e->queue);
-    cs->running++;
 
     row = ngx_http_adcp_exec_row();
 
@@ -263,10 +215,8 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
 
     (void) ngx_sprintf(attempts, "%d%Z", NGX_HTTP_ADCP_EXEC_ATTEMPTS);
 
-    e->now.len = ngx_http_adcp_time_iso8601(e->now.data) - e->now.data;
-
-    if (ngx_http_adcp_task_key(pool, &e->task_id, &key) != NGX_OK
-        || ngx_http_adcp_redis_args_init(&a, pool, 5 + NGX_HTTP_ADCP_TF_N)
+    if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 5 + NGX_HTTP_ADCP_TF_N)
            != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
@@ -294,124 +244,14 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
 }
 
 
-/* " while <action>, tenant: "...", task: "..."" after each message */
-
-static u_char *
-ngx_http_adcp_exec_log_error(ngx_log_t *log, u_char *buf, size_t len)
-{
-    u_char                *p;
-    ngx_http_adcp_exec_t  *e;
-
-    e = log->data;
-    p = buf;
-
-    if (log->action) {
-        p = ngx_snprintf(p, len, " while %s", log->action);
-        len -= p - buf;
-        buf = p;
-    }
-
-    if (e->f[NGX_HTTP_ADCP_TF_TENANT].len) {
-        p = ngx_snprintf(p, len, ", tenant: \"%V\"",
-                         &e->f[NGX_HTTP_ADCP_TF_TENANT]);
-        len -= p - buf;
-    }
-
-    return ngx_snprintf(p, len, ", task: \"%V\"", &e->task_id);
-}
-
-
-/* every path ends here: the connection, timer, call and pool go */
-
-static void
-ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e)
-{
-    ngx_http_adcp_row_t       *row;
-    ngx_http_adcp_consumer_t  *cs;
-
-    cs = e->cs;
-
-    ngx_http_adcp_exec_http_close(e);
-
-    if (e->resolving) {
-        ngx_resolve_name_done(e->resolving);
-        e->resolving = NULL;
-    }
-
-    if (e->timer.timer_set) {
-        ngx_del_timer(&e->timer);
-    }
-
-    if (e->call) {
-        ngx_http_adcp_redis_cancel(e->call);
-        e->call = NULL;
-    }
-
-    if (e->counted) {
-        row = ngx_http_adcp_exec_row();
-
-        if (row) {
-            (void) ngx_atomic_fetch_add(
-                           &row->counters[NGX_HTTP_ADCP_C_TASKS_RUNNING], -1);
-        }
-    }
-
-    ngx_queue_remove(&e->queue);
-
-    if (cs->running) {
-        cs->running--;
-    }
-
-    /* the log is in the pool: not for the pool's own last words */
-
-    e->pool->log = ngx_cycle->log;
-    ngx_destroy_pool(e->pool);
-
-    if (!cs->exiting) {
-        cs->wake(cs);
-    }
-}
-
-
-/* left pending in the stream: claimed by another after claim_after */
-
-void
-ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e)
-{
-    ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
-                  "adcp: task \"%V\" abandoned by an exiting worker (it "
-                  "will be reclaimed)", &e->task_id);
-
-    ngx_http_adcp_exec_free(e);
-}
-
-
-static ngx_int_t
-ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
-    ngx_http_adcp_redis_script_t *script,
-    ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a)
-{
-    e->call = ngx_http_adcp_redis_eval(&e->cs->amcf->redis, script, handler,
-                                       e, a);
-
-    if (e->call == NULL) {
-        ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: Redis is unreachable, left for reclaiming");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 static void
 ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
     void *data)
 {
     ngx_http_adcp_exec_t *e = data;
 
-    size_t                i, n;
-    ngx_str_t             tag, v, err;
+    size_t                n;
+    ngx_str_t             tag, err;
     ngx_http_adcp_row_t  *row;
 
     e->call = NULL;
@@ -439,29 +279,9 @@ ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
         return;
     }
 
-    if (n != NGX_HTTP_ADCP_TF_N + 1) {
+    if (ngx_http_adcp_exec_fields(e, reply) != NGX_OK) {
         ngx_http_adcp_exec_free(e);
         return;
-    }
-
-    for (i = 0; i < NGX_HTTP_ADCP_TF_N; i++) {
-
-        if (ngx_http_adcp_redis_string(
-                ngx_http_adcp_redis_element(reply, i + 1), &v)
-            != NGX_OK)
-        {
-            continue;
-        }
-
-        e->f[i].data = ngx_pnalloc(e->pool, v.len + 1);
-        if (e->f[i].data == NULL) {
-            ngx_http_adcp_exec_free(e);
-            return;
-        }
-
-        ngx_memcpy(e->f[i].data, v.data, v.len);
-        e->f[i].data[v.len] = '\0';
-        e->f[i].len = v.len;
     }
 
     if (!(tag.len == 3 && ngx_strncmp(tag.data, "run", 3) == 0)) {
@@ -493,14 +313,11 @@ ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
             e->now = e->f[NGX_HTTP_ADCP_TF_COMPLETED_AT];
         }
 
-        if (ngx_http_adcp_task_flag(&e->f[NGX_HTTP_ADCP_TF_HAS_WEBHOOK])
-            && e->f[NGX_HTTP_ADCP_TF_WEBHOOK_SENT].len == 0)
-        {
-            ngx_http_adcp_exec_hook(e, ngx_http_adcp_exec_hooked);
-            return;
-        }
+        /* its webhook scheduled if it never was (the script checks) */
 
-        ngx_http_adcp_exec_ack(e, 0);
+        ngx_http_adcp_exec_ack(e,
+            ngx_http_adcp_task_flag(&e->f[NGX_HTTP_ADCP_TF_HAS_WEBHOOK])
+            && e->f[NGX_HTTP_ADCP_TF_WEBHOOK_SENT].len == 0);
         return;
     }
 
@@ -512,237 +329,18 @@ ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
         e->counted = 1;
     }
 
-    ngx_http_adcp_exec_run(e);
+    ngx_http_adcp_exec_run(e, ngx_http_adcp_exec_ran);
 }
 
 
-/* the stored request, to this nginx */
-
 static void
-ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e)
+ngx_http_adcp_exec_ran(ngx_http_adcp_exec_t *e, ngx_int_t rc)
 {
-    socklen_t                 len;
-    ngx_str_t                 msg;
-    struct sockaddr_storage   ss;
-
-    e->phase = NGX_HTTP_ADCP_PH_RUN;
-    e->log->action = "running the task";
-
-    ngx_log_error(NGX_LOG_INFO, e->log, 0, "adcp: started");
-
-    if (ngx_http_adcp_exec_target(e, &ss, &len) != NGX_OK) {
-
-        if (ngx_exiting || ngx_quit || ngx_terminate) {
-
-            /* the listeners went with a reload: another worker's */
-
-            ngx_http_adcp_exec_abandon(e);
-            return;
-        }
-
-        ngx_str_set(&msg, "the gateway has no listener for this task");
-        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
-        return;
-    }
-
-    if (ngx_http_adcp_exec_request(e) != NGX_OK) {
-        ngx_str_set(&msg, "the stored request cannot be sent");
-        ngx_http_adcp_exec_fail(e, "INVALID_REQUEST", &msg);
-        return;
-    }
-
-    if (ngx_http_adcp_exec_http(e, (struct sockaddr *) &ss, len,
-                                e->cs->tmcf->timeout,
-                                ngx_http_adcp_exec_on_reply)
-        != NGX_OK)
-    {
-        ngx_http_adcp_exec_on_reply(e, NGX_ERROR);
-    }
-}
-
-
-/* the adapter's answer, through this nginx */
-
-static void
-ngx_http_adcp_exec_on_reply(ngx_http_adcp_exec_t *e, ngx_int_t rc)
-{
-    u_char                          buf[64];
-    ngx_str_t                       ct, body, msg, *transport;
-    ngx_http_adcp_tasks_outcome_t   out;
-    ngx_http_adcp_task_transport_e  tt;
-
-    /*
-     * a worker shutting down cut its own loopback request: that says
-     * nothing of the adapter, the task goes to another worker
-     */
-
-    if (ngx_terminate || (rc == NGX_ERROR && (ngx_exiting || ngx_quit))) {
-        ngx_http_adcp_exec_abandon(e);
-        return;
-    }
-
-    /*
-     * this nginx closed the loopback connection without a byte of an
-     * answer (nginx answers an adapter's failure with a status): its
-     * serving worker went away, a shutdown whose signal reached it before
-     * this worker's, or a crash.  Nor does that say anything of the
-     * adapter: left for reclaiming, where the attempts are counted
-     */
-
-    if (rc == NGX_OK && e->in_len == 0) {
-        ngx_log_error(NGX_LOG_NOTICE, e->log, 0,
-                      "adcp: the gateway closed the loopback connection "
-                      "without an answer, the task is left for "
-                      "reclaiming");
-        ngx_http_adcp_exec_free(e);
-        return;
-    }
-
-    if (rc != NGX_OK) {
-        if (rc == NGX_DECLINED) {
-            ngx_str_set(&msg, "the adapter's answer is too large");
-
-        } else {
-            ngx_str_set(&msg, "the adapter did not answer");
-        }
-
-        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
-        return;
-    }
-
-    if (ngx_http_adcp_tasks_response(e->pool, e->log, e->in, e->in_len,
-                                     &e->code, &ct, &body)
-        != NGX_OK)
-    {
-        ngx_str_set(&msg, "the adapter's answer is not HTTP");
-        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
-        return;
-    }
-
-    if (e->code < 200 || e->code > 299) {
-        msg.data = buf;
-        msg.len = ngx_sprintf(buf, "the adapter answered HTTP %i", e->code)
-                  - buf;
-
-        ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: the adapter answered HTTP %i", e->code);
-
-        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
-        return;
-    }
-
-    transport = &e->f[NGX_HTTP_ADCP_TF_TRANSPORT];
-
-    if (transport->len == 4
-        && ngx_strncmp(transport->data, "http", 4) == 0)
-    {
-        tt = NGX_HTTP_ADCP_TT_HTTP;
-
-    } else if (transport->len == 3
-               && ngx_strncmp(transport->data, "mcp", 3) == 0)
-    {
-        tt = NGX_HTTP_ADCP_TT_MCP;
-
-    } else {
-        tt = NGX_HTTP_ADCP_TT_A2A;
-    }
-
-    if (ngx_http_adcp_tasks_reply(e->pool, tt, &ct, &body, &out) != NGX_OK) {
-        ngx_http_adcp_exec_free(e);
-        return;
-    }
-
-    if (out.failed) {
-        ngx_http_adcp_exec_fail(e, out.code, &out.message);
-        return;
-    }
-
-    ngx_http_adcp_exec_complete(e, out.result);
-}
-
-
-/* completed, with v (an object) as the result */
-
-static void
-ngx_http_adcp_exec_complete(ngx_http_adcp_exec_t *e, yajl_val v)
-{
-    size_t                len;
-    yajl_gen              g;
-    ngx_str_t             msg;
-    const unsigned char  *buf;
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        ngx_http_adcp_exec_free(e);
-        return;
-    }
-
-    if (ngx_http_adcp_json_gen(g, v) != NGX_OK
-        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
-    {
-        yajl_gen_free(g);
-        ngx_str_set(&msg, "the adapter's result cannot be stored");
-        ngx_http_adcp_exec_fail(e, "SERVICE_UNAVAILABLE", &msg);
-        return;
-    }
-
-    e->value.data = ngx_pnalloc(e->pool, len);
-    if (e->value.data == NULL) {
-        yajl_gen_free(g);
-        ngx_http_adcp_exec_free(e);
-        return;
-    }
-
-    ngx_memcpy(e->value.data, buf, len);
-    e->value.len = len;
-
-    yajl_gen_free(g);
-
-    e->status = NGX_HTTP_ADCP_TS_COMPLETED;
-
     ngx_http_adcp_exec_finish(e);
 }
 
 
-/* failed, with {"code":..., "message":...} */
-
-static void
-ngx_http_adcp_exec_fail(ngx_http_adcp_exec_t *e, char *code,
-    ngx_str_t *message)
-{
-    u_char     *p;
-    ngx_str_t   c;
-
-    c.data = (u_char *) code;
-    c.len = ngx_strlen(code);
-
-    e->value.data = ngx_pnalloc(e->pool,
-                                sizeof("{\"code\":,\"message\":}") - 1
-                                + ngx_http_adcp_json_str_len(&c)
-                                + ngx_http_adcp_json_str_len(message));
-    if (e->value.data == NULL) {
-        ngx_http_adcp_exec_free(e);
-        return;
-    }
-
-    p = ngx_http_adcp_json_lit(e->value.data, "{\"code\":");
-    p = ngx_http_adcp_json_str(p, &c);
-    p = ngx_http_adcp_json_lit(p, ",\"message\":");
-    p = ngx_http_adcp_json_str(p, message);
-    *p++ = '}';
-
-    e->value.len = p - e->value.data;
-
-    ngx_log_error(NGX_LOG_WARN, e->log, 0,
-                  "adcp: failed: %s", code);
-
-    e->status = NGX_HTTP_ADCP_TS_FAILED;
-
-    ngx_http_adcp_exec_finish(e);
-}
-
-
-/* the outcome stored; acknowledged unless a webhook is due */
+/* the outcome stored, the webhook scheduled, the entry acknowledged */
 
 static void
 ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
@@ -771,15 +369,16 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
     e->now.len = ngx_http_adcp_time_iso8601(e->now.data) - e->now.data;
 
     if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
-        || ngx_http_adcp_redis_args_init(&a, e->pool, 11) != NGX_OK)
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 16) != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
         return;
     }
 
-    ngx_http_adcp_redis_arg_lit(&a, "2");
+    ngx_http_adcp_redis_arg_lit(&a, "3");
     ngx_http_adcp_redis_arg_str(&a, &key);
     ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_HOOKS);
     ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_statuses[e->status]);
     ngx_http_adcp_redis_arg_str(&a, &e->now);
     ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[
@@ -788,15 +387,14 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
     ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[
                   failed ? NGX_HTTP_ADCP_TF_RESULT : NGX_HTTP_ADCP_TF_ERROR]);
     ngx_http_adcp_redis_arg_str(&a, &e->entry);
-
-    if (hook) {
-        ngx_http_adcp_redis_arg_lit(&a, "0");
-
-    } else {
-        ngx_http_adcp_redis_arg_lit(&a, "1");
-    }
-
     ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
+    ngx_http_adcp_redis_arg(&a, hook ? "1" : "0", 1);
+    ngx_http_adcp_redis_arg_str(&a, &e->task_id);
+
+    e->hook_first = ngx_http_adcp_tasks_ms();
+
+    ngx_http_adcp_tasks_arg_ms(&a, e->hook_first);
+    ngx_http_adcp_tasks_arg_ms(&a, e->hook_first + NGX_HTTP_ADCP_HOOK_LEASE);
 
     e->phase = NGX_HTTP_ADCP_PH_FINISH;
     e->log->action = "storing the task's outcome";
@@ -838,7 +436,11 @@ ngx_http_adcp_exec_on_finish(ngx_http_adcp_redis_reply_t *reply, void *data)
     ngx_http_adcp_exec_queue(e->cs, reply);
 
     if (ngx_http_adcp_task_flag(&e->f[NGX_HTTP_ADCP_TF_HAS_WEBHOOK])) {
-        ngx_http_adcp_exec_hook(e, ngx_http_adcp_exec_hooked);
+
+        /* its first attempt, leased to this worker by the script */
+
+        e->hooks = 1;
+        ngx_http_adcp_exec_hook(e, ngx_http_adcp_deliveries_hooked);
         return;
     }
 
@@ -846,48 +448,30 @@ ngx_http_adcp_exec_on_finish(ngx_http_adcp_redis_reply_t *reply, void *data)
 }
 
 
-/* the webhook's end: NGX_OK delivered, NGX_DECLINED not, NGX_ERROR */
+/* the entry acknowledged (and the webhook scheduled) */
 
 static void
-ngx_http_adcp_exec_hooked(ngx_http_adcp_exec_t *e, ngx_int_t rc)
-{
-    if (rc == NGX_ERROR) {
-        ngx_http_adcp_exec_free(e);
-        return;
-    }
-
-    ngx_http_adcp_exec_ack(e, rc == NGX_OK);
-}
-
-
-/* the entry acknowledged (and the webhook marked sent) */
-
-static void
-ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t hooked)
+ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t schedule)
 {
     ngx_str_t                   key;
     ngx_http_adcp_redis_args_t  a;
 
     if (ngx_http_adcp_task_key(e->pool, &e->task_id, &key) != NGX_OK
-        || ngx_http_adcp_redis_args_init(&a, e->pool, 6) != NGX_OK)
+        || ngx_http_adcp_redis_args_init(&a, e->pool, 9) != NGX_OK)
     {
         ngx_http_adcp_exec_free(e);
         return;
     }
 
-    ngx_http_adcp_redis_arg_lit(&a, "2");
+    ngx_http_adcp_redis_arg_lit(&a, "3");
     ngx_http_adcp_redis_arg_str(&a, &key);
     ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_TASKS);
+    ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_HOOKS);
     ngx_http_adcp_redis_arg_str(&a, &e->entry);
-
-    if (hooked) {
-        ngx_http_adcp_redis_arg_lit(&a, "1");
-
-    } else {
-        ngx_http_adcp_redis_arg_lit(&a, "0");
-    }
-
     ngx_http_adcp_redis_arg_key(&a, NGX_HTTP_ADCP_KEY_GROUP);
+    ngx_http_adcp_redis_arg(&a, schedule ? "1" : "0", 1);
+    ngx_http_adcp_redis_arg_str(&a, &e->task_id);
+    ngx_http_adcp_tasks_arg_ms(&a, ngx_http_adcp_tasks_ms());
 
     e->phase = NGX_HTTP_ADCP_PH_ACK;
     e->log->action = "acknowledging the task";
@@ -913,27 +497,3 @@ ngx_http_adcp_exec_on_ack(ngx_http_adcp_redis_reply_t *reply, void *data)
 }
 
 
-/* the stream's length (XLEN, or a script's answer) for status */
-
-void
-ngx_http_adcp_exec_queue(ngx_http_adcp_consumer_t *cs,
-    ngx_http_adcp_redis_reply_t *reply)
-{
-    int64_t  n;
-
-    if (ngx_http_adcp_redis_integer(reply, &n) != NGX_OK
-        || cs->amcf == NULL || cs->amcf->zone.sh == NULL)
-    {
-        return;
-    }
-
-    cs->amcf->zone.sh->tasks_queue = (ngx_atomic_uint_t) n;
-    cs->amcf->zone.sh->tasks_queue_time = ngx_time();
-}
-
-
-ngx_http_adcp_row_t *
-ngx_http_adcp_exec_row(void)
-{
-    return ngx_http_adcp_worker ? ngx_http_adcp_worker->row : NULL;
-}

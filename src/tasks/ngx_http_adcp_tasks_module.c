@@ -118,6 +118,13 @@ static ngx_command_t  ngx_http_adcp_tasks_commands[] = {
       offsetof(ngx_http_adcp_tasks_main_conf_t, webhook_private),
       NULL },
 
+    { ngx_string("adcp_task_webhook_retry_horizon"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_tasks_main_conf_t, hook_horizon),
+      NULL },
+
     { ngx_string("adcp_task_webhook_http"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -292,6 +299,7 @@ ngx_http_adcp_tasks_create_main_conf(ngx_conf_t *cf)
     tmcf->timeout = NGX_CONF_UNSET_MSEC;
     tmcf->concurrency = NGX_CONF_UNSET_UINT;
     tmcf->webhook_private = NGX_CONF_UNSET;
+    tmcf->hook_horizon = NGX_CONF_UNSET_MSEC;
     tmcf->webhook_http = NGX_CONF_UNSET;
 
     /*
@@ -314,6 +322,7 @@ ngx_http_adcp_tasks_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->timeout, 600000);
     ngx_conf_init_uint_value(tmcf->concurrency, 8);
     ngx_conf_init_value(tmcf->webhook_private, 0);
+    ngx_conf_init_msec_value(tmcf->hook_horizon, 86400000);
     ngx_conf_init_value(tmcf->webhook_http, 0);
 
     /* the private network is the tests' and the operator's own: http too */

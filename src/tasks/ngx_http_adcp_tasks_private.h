@@ -15,21 +15,31 @@
  * The background (every worker's consumer):
  *   ngx_http_adcp_tasks_consumer.c the stream read (XREADGROUP)
  *   ngx_http_adcp_tasks_claim.c    refresh and reclaim (XCLAIM, XAUTOCLAIM)
- *   ngx_http_adcp_tasks_exec.c     one execution: claim, run, finish, ack
+ *   ngx_http_adcp_tasks_job.c      an execution's life: pool, log, Redis
+ *                                  calls, freed; the wall clock
+ *   ngx_http_adcp_tasks_exec.c     one execution: claim, finish, ack
+ *   ngx_http_adcp_tasks_call.c     its call of the adapter, retried when
+ *                                  transient
  *   ngx_http_adcp_tasks_loopback.c the request to this nginx, its marker
  *   ngx_http_adcp_tasks_http.c     the outbound HTTP/1.0 client (and TLS)
  *   ngx_http_adcp_tasks_response.c its reply read by nginx's parsers
  *   ngx_http_adcp_tasks_reply.c    the adapter's reply interpreted
  *   ngx_http_adcp_tasks_payload.c  the webhook's request written (body,
  *                                  signature or legacy credentials)
- *   ngx_http_adcp_tasks_webhook.c  the webhook delivered
+ *   ngx_http_adcp_tasks_webhook.c  one webhook attempt, its outcome
+ *   ngx_http_adcp_tasks_deliveries.c the webhooks' schedule in Redis
+ *                                  (adcp:hooks): due ones claimed,
+ *                                  retried with backoff, given up
  * Shared by both:
  *   ngx_http_adcp_tasks_record.c   the task record's fields and statuses
  *   ngx_http_adcp_tasks_url.c      the webhook URL policy
+ *   ngx_http_adcp_tasks_retry.c    the retry policy: outcomes, backoff
  *
  * Calls go one way (module -> accept/poll -> body, hash, answer, url;
- * module -> consumer -> claim -> exec -> loopback, http, reply, webhook);
- * what must go back up is a callback (e->done, e->hooked, cs->wake).
+ * module -> consumer -> claim -> exec -> call -> loopback, http, reply;
+ * exec, consumer -> deliveries -> webhook -> payload, http; all -> job);
+ * what must go back up is a callback (e->done, e->ran, e->hooked,
+ * cs->wake).
  */
 
 
@@ -61,8 +71,14 @@
 #define NGX_HTTP_ADCP_EXEC_HEADER      "Adcp-Task-Exec"
 #define NGX_HTTP_ADCP_EXEC_ATTEMPTS    3        /* then failed */
 #define NGX_HTTP_ADCP_EXEC_REPLY_MAX   (1024 * 1024)
-#define NGX_HTTP_ADCP_HOOK_ATTEMPTS    6        /* 1+2+4+8+16 s apart */
+#define NGX_HTTP_ADCP_EXEC_TRIES       4        /* adapter calls of one
+                                                   execution: transient
+                                                   failures retried */
 #define NGX_HTTP_ADCP_HOOK_TIMEOUT     10000
+#define NGX_HTTP_ADCP_HOOK_LEASE       60000    /* an attempt's claim */
+#define NGX_HTTP_ADCP_HOOK_POLL        1000     /* the due ones looked for */
+#define NGX_HTTP_ADCP_BACKOFF          1000     /* doubling, */
+#define NGX_HTTP_ADCP_BACKOFF_MAX      60000    /*   to 60 s */
 
 #define NGX_HTTP_ADCP_EXEC_BLOCK       2000
 #define NGX_HTTP_ADCP_EXEC_RETRY       1000     /* doubling to 10 s */
@@ -119,6 +135,13 @@ typedef enum {
     NGX_HTTP_ADCP_TF_CONTEXT_ID,
     NGX_HTTP_ADCP_TF_RESULT,
     NGX_HTTP_ADCP_TF_ERROR,
+    NGX_HTTP_ADCP_TF_WEBHOOK_ATTEMPTS,  /* made or begun */
+    NGX_HTTP_ADCP_TF_WEBHOOK_FIRST,     /* the first's, ms since 1970 */
+    NGX_HTTP_ADCP_TF_WEBHOOK_DUE,       /* the next's, ms since 1970 */
+    NGX_HTTP_ADCP_TF_WEBHOOK_STATUS,    /* scheduled, delivered, failed,
+                                           gave_up */
+    NGX_HTTP_ADCP_TF_WEBHOOK_CODE,      /* the last answer: an HTTP status,
+                                           or "network" */
     NGX_HTTP_ADCP_TF_N
 } ngx_http_adcp_task_field_e;
 
@@ -168,6 +191,8 @@ typedef struct {
     ngx_uint_t                      concurrency;  /* adcp_task_concurrency */
     ngx_flag_t                      webhook_private;
                                            /* adcp_task_webhook_private */
+    ngx_msec_t                      hook_horizon;
+                                   /* adcp_task_webhook_retry_horizon */
     ngx_flag_t                      webhook_http; /* adcp_task_webhook_http */
     ngx_str_t                       webhook_trusted;
                                /* adcp_task_webhook_trusted_certificate */
@@ -284,10 +309,13 @@ struct ngx_http_adcp_consumer_s {
     ngx_http_adcp_redis_conn_t     *stream;       /* XGROUP, XREADGROUP */
     ngx_http_adcp_redis_call_t     *read;
     ngx_http_adcp_redis_call_t     *claim;        /* XAUTOCLAIM */
+    ngx_http_adcp_redis_call_t     *due;          /* deliveries claimed */
+    ngx_event_t                     hooks;        /* look for due ones */
     ngx_event_t                     retry;        /* read again */
     ngx_event_t                     tick;         /* refresh, reclaim */
     ngx_queue_t                     execs;
     ngx_uint_t                      running;
+    ngx_uint_t                      delivering;   /* webhooks, apart */
     ngx_uint_t                      ticks;
     ngx_msec_t                      backoff;      /* 0: reading fine */
     ngx_str_t                       consumer;     /* <hostname>:<pid> */
@@ -313,6 +341,7 @@ struct ngx_http_adcp_exec_s {
     ngx_event_t                     timer;        /* deadline, backoff */
     ngx_http_adcp_exec_done_pt      done;         /* the HTTP exchange's */
     ngx_http_adcp_exec_done_pt      hooked;       /* the webhook's */
+    ngx_http_adcp_exec_done_pt      ran;          /* the adapter's call's */
     ngx_ssl_t                      *ssl;          /* the exchange in TLS */
     ngx_str_t                       ssl_name;     /* its host, null-ended,
                                                      an IPv6 one without [] */
@@ -332,6 +361,9 @@ struct ngx_http_adcp_exec_s {
     size_t                          in_size;
 
     ngx_uint_t                      hooks;        /* webhook attempts */
+    uint64_t                        hook_first;   /* ms since 1970 */
+    ngx_uint_t                      tries;        /* adapter calls */
+    ngx_msec_t                      deadline;     /* adcp_task_timeout */
     ngx_resolver_ctx_t             *resolving;
     in_port_t                       hook_port;
     ngx_addr_t                     *hook_addrs;   /* allowed, in order */
@@ -340,6 +372,7 @@ struct ngx_http_adcp_exec_s {
     ngx_int_t                       code;         /* HTTP status */
     unsigned                        counted:1;    /* in "running" */
     unsigned                        reclaimed:1;
+    unsigned                        delivery:1;   /* only a webhook */
     unsigned                        ssl_addr:1;   /* ssl_name an address */
 };
 
@@ -400,6 +433,16 @@ void ngx_http_adcp_tasks_tick(ngx_event_t *ev);
 void ngx_http_adcp_exec_entries(ngx_http_adcp_consumer_t *cs,
     ngx_http_adcp_redis_reply_t *entries, ngx_uint_t reclaimed);
 void ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e);
+ngx_http_adcp_exec_t *ngx_http_adcp_exec_create(ngx_http_adcp_consumer_t *cs,
+    ngx_str_t *task, ngx_uint_t delivery);
+void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
+void ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_exec_done_pt ran);
+ngx_int_t ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_redis_script_t *script,
+    ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a);
+ngx_int_t ngx_http_adcp_exec_fields(ngx_http_adcp_exec_t *e,
+    ngx_http_adcp_redis_reply_t *reply);
 void ngx_http_adcp_exec_queue(ngx_http_adcp_consumer_t *cs,
     ngx_http_adcp_redis_reply_t *reply);
 ngx_http_adcp_row_t *ngx_http_adcp_exec_row(void);
@@ -421,6 +464,14 @@ ngx_int_t ngx_http_adcp_tasks_reply(ngx_pool_t *pool,
     ngx_str_t *body, ngx_http_adcp_tasks_outcome_t *out);
 void ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e,
     ngx_http_adcp_exec_done_pt hooked);
+
+/* the webhooks' schedule */
+ngx_int_t ngx_http_adcp_tasks_hook_outcome(ngx_int_t code);
+uint64_t ngx_http_adcp_tasks_ms(void);
+void ngx_http_adcp_tasks_arg_ms(ngx_http_adcp_redis_args_t *a, uint64_t ms);
+ngx_msec_t ngx_http_adcp_tasks_backoff_ms(ngx_uint_t n);
+void ngx_http_adcp_deliveries_poll(ngx_event_t *ev);
+void ngx_http_adcp_deliveries_hooked(ngx_http_adcp_exec_t *e, ngx_int_t rc);
 
 
 #endif /* _NGX_HTTP_ADCP_TASKS_PRIVATE_H_INCLUDED_ */

@@ -56,6 +56,11 @@ ngx_str_t  ngx_http_adcp_task_fields[] = {
     ngx_string("context_id"),
     ngx_string("result"),
     ngx_string("error"),
+    ngx_string("webhook_attempts"),
+    ngx_string("webhook_first"),
+    ngx_string("webhook_due"),
+    ngx_string("webhook_status"),
+    ngx_string("webhook_code"),
     ngx_null_string
 };
 

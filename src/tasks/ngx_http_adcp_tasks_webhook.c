@@ -4,9 +4,11 @@
  * POSTed (AdCP's mcp-webhook-payload) to the url the buyer gave, if the
  * policy allows it (tasks_url.c: at accept, and again here, the resolved
  * address too), with Bearer credentials, the token echoed, and an
- * Idempotency-Key the same for every retry; backoff 1, 2, 4, 8, 16 s.
- * The end goes to e->hooked(e, rc): NGX_OK delivered, NGX_DECLINED not
- * (given up, or not allowed), NGX_ERROR (out of memory).
+ * Idempotency-Key the same for every retry.  One attempt: its end goes to
+ * e->hooked(e, rc): NGX_OK delivered (2xx), NGX_DECLINED not to be
+ * retried (3xx, 4xx but 429, or not allowed), NGX_AGAIN to be retried
+ * (5xx, 429, a network error, no valid status line), NGX_ERROR (out of
+ * memory).  When and whether it is retried is tasks_deliveries.c's.
  */
 
 
@@ -24,7 +26,6 @@ static void ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx);
 static void ngx_http_adcp_exec_hook_connect(ngx_http_adcp_exec_t *e);
 static void ngx_http_adcp_exec_on_hook_addr(ngx_http_adcp_exec_t *e,
     ngx_int_t rc);
-static void ngx_http_adcp_exec_hook_timer(ngx_event_t *ev);
 static void ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e,
     ngx_int_t rc);
 
@@ -40,7 +41,6 @@ ngx_http_adcp_exec_hook(ngx_http_adcp_exec_t *e,
     ngx_http_adcp_exec_done_pt hooked)
 {
     e->hooked = hooked;
-    e->hooks = 0;
 
     ngx_http_adcp_exec_hook_send(e);
 }
@@ -63,7 +63,7 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
 
     e->phase = NGX_HTTP_ADCP_PH_HOOK;
     e->log->action = "delivering the webhook";
-    e->hooks++;
+    e->code = 0;
 
     why = ngx_http_adcp_tasks_url(e->pool, &url, cs->tmcf->webhook_policy,
                                   &u);
@@ -299,7 +299,7 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
 
 /*
  * The attempt's next address, as nginx's upstreams go on to the next
- * server; none left: the attempt failed (retried on the schedule)
+ * server; none left: the attempt failed (a network error)
  */
 
 static void
@@ -347,43 +347,66 @@ ngx_http_adcp_exec_on_hook_addr(ngx_http_adcp_exec_t *e, ngx_int_t rc)
 }
 
 
-static void
-ngx_http_adcp_exec_hook_timer(ngx_event_t *ev)
-{
-    ngx_http_adcp_exec_hook_send(ev->data);
-}
-
+/* one attempt's outcome, classified */
 
 static void
 ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e, ngx_int_t rc)
 {
-    ngx_str_t  ct, body;
+    ngx_str_t    ct, body;
+    ngx_str_t   *to;
+    ngx_uint_t   level;
 
-    if (rc == NGX_OK
-        && ngx_http_adcp_tasks_response(e->pool, e->log, e->in, e->in_len,
+    to = e->hook_next ? &e->hook_addrs[e->hook_next - 1].name : NULL;
+
+    if (rc != NGX_OK
+        || ngx_http_adcp_tasks_response(e->pool, e->log, e->in, e->in_len,
                                         &e->code, &ct, &body)
-           == NGX_OK
-        && e->code >= 200 && e->code <= 299)
+           != NGX_OK)
     {
+        /* refused, reset, timed out, too large, or no valid status line */
+
+        e->code = 0;
+
+        if (to) {
+            ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                          "adcp: webhook attempt %ui failed (no valid "
+                          "answer from %V), to be retried", e->hooks, to);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                          "adcp: webhook attempt %ui failed (no address "
+                          "reached), to be retried", e->hooks);
+        }
+
+        e->hooked(e, NGX_AGAIN);
+        return;
+    }
+
+    rc = ngx_http_adcp_tasks_hook_outcome(e->code);
+
+    if (rc == NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, e->log, 0,
-                      "adcp: webhook delivered to %V (HTTP %i)",
-                      &e->hook_addrs[e->hook_next - 1].name, e->code);
+                      "adcp: webhook delivered to %V (HTTP %i)", to,
+                      e->code);
         e->hooked(e, NGX_OK);
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, e->log, 0,
-                  "adcp: webhook attempt %ui failed (HTTP %i)",
-                  e->hooks, e->code);
-
-    if (e->hooks >= NGX_HTTP_ADCP_HOOK_ATTEMPTS) {
-        ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: webhook given up after %ui attempts",
-                      e->hooks);
-        e->hooked(e, NGX_DECLINED);
+    if (rc == NGX_AGAIN) {
+        ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                      "adcp: webhook attempt %ui failed (HTTP %i from %V), "
+                      "to be retried", e->hooks, e->code, to);
+        e->hooked(e, NGX_AGAIN);
         return;
     }
 
-    e->timer.handler = ngx_http_adcp_exec_hook_timer;
-    ngx_add_timer(&e->timer, (ngx_msec_t) 1000 << (e->hooks - 1));
+    /* 409: the receiver has it already (its idempotency); 3xx, 4xx: no */
+
+    level = (e->code == 409) ? NGX_LOG_WARN : NGX_LOG_ERR;
+
+    ngx_log_error(level, e->log, 0,
+                  "adcp: webhook refused (HTTP %i from %V), not retried",
+                  e->code, to);
+
+    e->hooked(e, NGX_DECLINED);
 }

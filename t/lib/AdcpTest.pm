@@ -427,7 +427,8 @@ sub redis_adcp_user {
     my ($self, $channel, %o) = @_;
     my @acl = ('ACL', 'SETUSER', 'adcp', 'on', '>adcp-secret',
         'resetchannels', "&$channel", "~$channel:log");
-    push @acl, '~adcp:task:*', '~adcp:idem:*', '~adcp:tasks' if $o{tasks};
+    push @acl, '~adcp:task:*', '~adcp:idem:*', '~adcp:tasks', '~adcp:hooks'
+        if $o{tasks};
     push @acl, '+subscribe', '+xinfo', '+xrange', '+xadd';
     push @acl, '+xlen' if $o{tasks};
     push @acl, '+publish', '+multi', '+exec';
@@ -436,7 +437,7 @@ sub redis_adcp_user {
         push @acl, '+evalsha' if $o{evalsha} // 1;
         push @acl, '+get', '+set', '+hset', '+hgetall', '+expire', '+hmget',
             '+hdel', '+exists', '+xgroup', '+xreadgroup', '+xack', '+xdel',
-            '+xclaim', '+xautoclaim';
+            '+xclaim', '+xautoclaim', '+zadd', '+zrem', '+zrangebyscore';
     }
     return $self->redis_cmd(@acl);
 }
