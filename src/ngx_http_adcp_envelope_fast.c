@@ -343,12 +343,14 @@ ngx_http_adcp_env_fast_skip(u_char *p, u_char *last)
 #if (__SSE2__)
     int         bits;
     u_char     *end16;
+    ngx_uint_t  tail;
     __m128i     x, quote, backslash, space;
 
     quote = _mm_set1_epi8('"');
     backslash = _mm_set1_epi8('\\');
     space = _mm_set1_epi8(' ');
-    end16 = (last - p >= 16) ? last - 16 : p - 1;
+    tail = (last - p >= 16);
+    end16 = tail ? last - 16 : p - 1;
 #endif
 
     arrays = 0;
@@ -496,10 +498,45 @@ string:
 
             if (bits) {
                 p += __builtin_ctz(bits);
+
+                if (*p == '"') {
+                    p++;
+                    goto closed;
+                }
+
                 goto special;
             }
 
             p += 16;
+        }
+
+        /*
+         * the buffer's last bytes: its last 16 in one load, those before
+         * p shifted out (a string that ends there ends without the bytes
+         * loop)
+         */
+
+        if (tail && p < last) {
+            x = _mm_loadu_si128((__m128i *) end16);
+
+            bits = _mm_movemask_epi8(
+                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                 _mm_cmpeq_epi8(x, backslash)),
+                                    _mm_cmpgt_epi8(space, x)))
+                   >> (p - end16);
+
+            if (bits == 0) {
+                return NULL;                    /* no closing quote */
+            }
+
+            p += __builtin_ctz(bits);
+
+            if (*p == '"') {
+                p++;
+                goto closed;
+            }
+
+            goto special;
         }
 #endif
 
@@ -580,6 +617,10 @@ string:
             return NULL;
         }
     }
+
+#if (__SSE2__)
+closed:
+#endif
 
     if (!key) {
         goto after;
