@@ -114,16 +114,14 @@ struct ngx_http_adcp_ctx_s {
     ngx_http_adcp_platform_t   *platform;      /* a reference held */
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
     ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
-    ngx_pool_cleanup_t          cleanup;       /* the platform's release,
-                                                  in the pool's list once
-                                                  ->cleanups is set */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
     unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
     unsigned                    has_env:1;     /* env holds a parsed body */
-    unsigned                    cleanups:1;
+    unsigned                    cleanups:1;    /* the platform released
+                                                  in the log phase */
     unsigned                    resolving:1;   /* adcp_balancer's peer by
                                                   name: in its own ctx */
     unsigned                    exec_checked:1;
