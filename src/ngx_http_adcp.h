@@ -119,6 +119,10 @@ struct ngx_http_adcp_ctx_s {
     unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
+    unsigned                    reading:1;     /* in the handler's call to
+                                                  read the body */
+    unsigned                    body_error:1;  /* read at once, not parsed
+                                                  (out of memory) */
     unsigned                    has_env:1;     /* env holds a parsed body */
     unsigned                    cleanups:1;    /* the platform released
                                                   in the log phase */
