@@ -16,7 +16,6 @@
 
 #include "ngx_http_adcp_envelope.h"
 #include "ngx_http_adcp_envelope_private.h"
-#include "ngx_http_adcp_json.h"
 
 
 #define NGX_HTTP_ADCP_ENV_SKIP_DEPTH  64    /* levels the fast path steps
@@ -46,8 +45,9 @@ static ngx_uint_t ngx_http_adcp_env_fast_variant(u_char *k, size_t len,
  * repeated members included, to the end of the body.  Anything else (A2A,
  * an escape or a byte past ASCII where the module reads or steps, an id
  * that is not plain, the buffer's end) is NGX_DECLINED with env untouched:
- * the yajl parse runs from the start.  NGX_OK: env is set; NGX_ERROR: out
- * of memory.
+ * the yajl parse runs from the start.  NGX_OK: env is set, its id and task
+ * pointing into the buffer (nothing is allocated: pool is the yajl parse's
+ * signature's).
  */
 
 ngx_int_t
@@ -296,31 +296,20 @@ done:
         }
     }
 
+    /*
+     * the id and the task name where the body has them, not copied: a plain
+     * string is its own JSON text, quotes included (the body is kept for
+     * the request, r->preserve_body)
+     */
+
     if (id.data) {
-        env->id.len = id_string ? ngx_http_adcp_json_str_len(&id) : id.len;
-        env->id.data = ngx_pnalloc(pool, env->id.len);
-        if (env->id.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (id_string) {
-            (void) ngx_http_adcp_json_str(env->id.data, &id);
-
-        } else {
-            ngx_memcpy(env->id.data, id.data, id.len);
-        }
+        env->id.data = id_string ? id.data - 1 : id.data;
+        env->id.len = id_string ? id.len + 2 : id.len;
     }
 
     if (env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL && dup == NULL) {
         env->task.len = name.len;
-        env->task.data = ngx_pnalloc(pool, name.len ? name.len : 1);
-        if (env->task.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (name.len) {
-            ngx_memcpy(env->task.data, name.data, name.len);
-        }
+        env->task.data = name.len ? name.data : (u_char *) "";
     }
 
     return NGX_OK;
