@@ -872,25 +872,6 @@ ngx_http_adcp_env_method(ngx_http_adcp_envelope_parser_t *p, u_char *s,
 }
 
 
-ngx_uint_t
-ngx_http_adcp_env_method_kind(u_char *s, size_t len)
-{
-    if (ngx_http_adcp_env_is(s, len, "tools/call")) {
-        return NGX_HTTP_ADCP_METHOD_MCP_CALL;
-    }
-
-    if (ngx_http_adcp_env_is(s, len, "message/send")
-        || ngx_http_adcp_env_is(s, len, "message/stream")
-        || ngx_http_adcp_env_is(s, len, "SendMessage")
-        || ngx_http_adcp_env_is(s, len, "SendStreamingMessage"))
-    {
-        return NGX_HTTP_ADCP_METHOD_A2A;
-    }
-
-    return NGX_HTTP_ADCP_METHOD_OTHER;
-}
-
-
 /*
  * The key as Go's encoding/json matches it to a member: caseless, and
  * U+017F (long s), U+212A (Kelvin sign), U+0130 and U+0131 (I with and

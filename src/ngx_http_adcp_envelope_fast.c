@@ -822,6 +822,27 @@ ngx_http_adcp_env_fast_number(u_char *p, u_char *last)
 }
 
 
+/* what a method names (the yajl parse asks too) */
+
+ngx_uint_t
+ngx_http_adcp_env_method_kind(u_char *s, size_t len)
+{
+    if (ngx_http_adcp_env_is(s, len, "tools/call")) {
+        return NGX_HTTP_ADCP_METHOD_MCP_CALL;
+    }
+
+    if (ngx_http_adcp_env_is(s, len, "message/send")
+        || ngx_http_adcp_env_is(s, len, "message/stream")
+        || ngx_http_adcp_env_is(s, len, "SendMessage")
+        || ngx_http_adcp_env_is(s, len, "SendStreamingMessage"))
+    {
+        return NGX_HTTP_ADCP_METHOD_A2A;
+    }
+
+    return NGX_HTTP_ADCP_METHOD_OTHER;
+}
+
+
 /*
  * A key that is, caselessly, a member the fast path reads at this depth
  * but not spelled as it (keys here are printable ASCII without escapes)
