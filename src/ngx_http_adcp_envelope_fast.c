@@ -333,11 +333,17 @@ ngx_http_adcp_env_fast_skip(u_char *p, u_char *last)
     int         bits;
     u_char     *end16;
     ngx_uint_t  tail;
-    __m128i     x, quote, backslash, space;
+    __m128i     x, two, backslash, limit;
 
-    quote = _mm_set1_epi8('"');
+    /*
+     * a byte below 0x20, 0x80 and above, or a quote: (x ^ 0x02) below
+     * 0x21, signed (the quote's 0x22 turns 0x20, controls stay controls,
+     * nothing else falls below); and a backslash
+     */
+
+    two = _mm_set1_epi8(0x02);
     backslash = _mm_set1_epi8('\\');
-    space = _mm_set1_epi8(' ');
+    limit = _mm_set1_epi8(0x21);
     tail = (last - p >= 16);
     end16 = tail ? last - 16 : p - 1;
 #endif
@@ -478,12 +484,10 @@ string:
         while (p <= end16) {
             x = _mm_loadu_si128((__m128i *) p);
 
-            /* signed compare: below 0x20, or 0x80 and above */
-
             bits = _mm_movemask_epi8(
-                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                                 _mm_cmpeq_epi8(x, backslash)),
-                                    _mm_cmpgt_epi8(space, x)));
+                       _mm_or_si128(_mm_cmpgt_epi8(limit,
+                                                   _mm_xor_si128(x, two)),
+                                    _mm_cmpeq_epi8(x, backslash)));
 
             if (bits) {
                 p += __builtin_ctz(bits);
@@ -509,9 +513,9 @@ string:
             x = _mm_loadu_si128((__m128i *) end16);
 
             bits = _mm_movemask_epi8(
-                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                                 _mm_cmpeq_epi8(x, backslash)),
-                                    _mm_cmpgt_epi8(space, x)))
+                       _mm_or_si128(_mm_cmpgt_epi8(limit,
+                                                   _mm_xor_si128(x, two)),
+                                    _mm_cmpeq_epi8(x, backslash)))
                    >> (p - end16);
 
             if (bits == 0) {
@@ -753,12 +757,15 @@ ngx_http_adcp_env_fast_plain(u_char *p, u_char *last)
     while (last - p >= 16) {
         x = _mm_loadu_si128((__m128i *) p);
 
-        /* signed: below 0x20 or 0x80 and above */
+        /*
+         * below 0x20, 0x80 and above, or a quote: (x ^ 0x02) below 0x21,
+         * signed (as in ngx_http_adcp_env_fast_skip); a backslash, 0x7f
+         */
 
         m = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                _mm_cmpgt_epi8(_mm_set1_epi8(0x21),
+                               _mm_xor_si128(x, _mm_set1_epi8(0x02))),
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
                              _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
 
         bits = _mm_movemask_epi8(m);
