@@ -345,15 +345,35 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "adcp: reading the request body");
 
+            ctx->reading = 1;
+
             rc = ngx_http_read_client_request_body(r,
                                                    ngx_http_adcp_body_handler);
+
+            ctx->reading = 0;
 
             if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
                 return rc;
             }
 
-            ngx_http_finalize_request(r, NGX_DONE);
-            return NGX_DONE;
+            if (!ctx->body_done) {
+                /* the body comes later: ngx_http_adcp_body_handler goes on */
+                ngx_http_finalize_request(r, NGX_DONE);
+                return NGX_DONE;
+            }
+
+            /*
+             * read at once (it came with the headers): on from here, the
+             * phases not run again; the reading's reference dropped as
+             * ngx_http_finalize_request(r, NGX_DONE) drops it (the count
+             * stays above 0)
+             */
+
+            r->main->count--;
+
+            if (ctx->body_error) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
 
         ctx->body_done = 1;
@@ -566,6 +586,11 @@ ngx_http_adcp_body_handler(ngx_http_request_t *r)
                                               env, r->connection->log)
            != NGX_OK)
     {
+        if (ctx->reading) {
+            ctx->body_error = 1;        /* the handler answers */
+            return;
+        }
+
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -578,6 +603,10 @@ ngx_http_adcp_body_handler(ngx_http_request_t *r)
                    &ctx->env->id, ctx->env->method, &ctx->env->task);
 
     r->preserve_body = 1;
+
+    if (ctx->reading) {
+        return;                         /* read at once: the handler goes on */
+    }
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);

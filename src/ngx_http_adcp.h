@@ -101,8 +101,11 @@ typedef struct {
  * small: on a hit it is most of what the module adds to the request pool
  * (whose 4k blocks a few bytes more would make one more malloc per request:
  * with the platform's credential sent as a header, 80 bytes more did; on
- * the merged main of issues 15, 17 and 22, 8 bytes more did, a GET through
- * bench/conf/adcp-real.conf filling its second block to the byte now)
+ * the merged main of issues 15, 17 and 22, 8 bytes more did).  The pool
+ * cleanup stays in it: releasing the platform in the log phase instead
+ * (24 bytes fewer, a GET through bench/conf/adcp-real.conf back in two
+ * blocks) loses the reference when an internal redirect (error_page,
+ * an adapter's X-Accel-Redirect) clears r->ctx: see bench/RESULTS.md
  */
 
 struct ngx_http_adcp_ctx_s {
@@ -116,12 +119,18 @@ struct ngx_http_adcp_ctx_s {
     ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
     ngx_pool_cleanup_t          cleanup;       /* the platform's release,
                                                   in the pool's list once
-                                                  ->cleanups is set */
+                                                  ->cleanups is set: it
+                                                  outlives r->ctx (an
+                                                  internal redirect) */
 
     unsigned                    state:2;       /* NGX_HTTP_ADCP_ST_* */
     unsigned                    cache_status:4;  /* NGX_HTTP_ADCP_CACHE_* */
     unsigned                    tenant_done:1;
     unsigned                    body_done:1;   /* envelope read (or none) */
+    unsigned                    reading:1;     /* in the handler's call to
+                                                  read the body */
+    unsigned                    body_error:1;  /* read at once, not parsed
+                                                  (out of memory) */
     unsigned                    has_env:1;     /* env holds a parsed body */
     unsigned                    cleanups:1;
     unsigned                    resolving:1;   /* adcp_balancer's peer by

@@ -42,8 +42,10 @@
 
 typedef struct {
     ngx_str_t   id;        /* the id as JSON text, "" when absent;
-                              request pool */
-    ngx_str_t   task;      /* AdCP task name, "" when none; request pool */
+                              request pool, or the body's buffer (the
+                              fast path: the body is kept) */
+    ngx_str_t   task;      /* AdCP task name, "" when none; request pool
+                              or the body's buffer */
     char       *dup;       /* the member found twice ("params.name"),
                               static; NULL when none */
     ngx_uint_t  method;    /* NGX_HTTP_ADCP_METHOD_* */
