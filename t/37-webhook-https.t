@@ -11,7 +11,9 @@
 # with adcp_task_webhook_trusted_certificate naming the test CA.  Shown: a
 # webhook to an address and one to a host name (nginx's resolver, a DNS
 # mock) delivered over TLS 1.2+, body and headers as the receiver got them
-# (Host with the port), SNI sent for the name and not for the address; a
+# (Host with the port), SNI sent for the name and not for the address; the
+# one without an authentication block signed (RFC 9421), its signature
+# verified by Python's cryptography against the JWKS nginx serves; a
 # certificate for another name and one from an untrusted CA refused after
 # the handshake, before a byte of the request (the receiver saw no request;
 # error.log says why); a name whose first address fails so is delivered
@@ -30,8 +32,8 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use Time::HiRes qw(time sleep);
-use AdcpTest qw(http_post_json json_decode json_encode append_line
-    wait_for mcp);
+use AdcpTest qw(http_post_json http_get json_decode json_encode
+    append_line wait_for mcp);
 use AdcpMockFactory;
 use AdcpDnsMock;
 
@@ -48,6 +50,20 @@ my $auth = 'Bearer buyer-one';
 my $cred = 'bearer-credentials-0123456789abcdef';
 
 my $dns_port = AdcpTest::free_port();
+
+my $python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
+my $have_py = system("$python -c 'import cryptography' >/dev/null 2>&1")
+    == 0;
+
+# t/lib/adcp_verify_webhook.py's verdict on a request
+
+sub py_verify {
+    my ($t, $req) = @_;
+    my $dir = $t->testdir;
+    $t->write_file('req.json', json_encode($req));
+    my $v = "$FindBin::Bin/lib/adcp_verify_webhook.py";
+    return scalar `$python $v $dir/req.json 2>&1`;
+}
 
 # --- certificates -----------------------------------------------------------
 
@@ -136,6 +152,8 @@ http {
             proxy_pass http://\$adcp_upstream;
         }
 
+        location = /.well-known/jwks.json { adcp_jwks; }
+
         %%FACTORY_LOCATION%%
     }
 }
@@ -165,7 +183,7 @@ EOF
                 log => "$dir/tls.log", handler => sub {
                     my ($req) = @_;
                     append_line("$dir/hook.calls", json_encode({
-                        receiver => $name, %$req,
+                        receiver => $name, %$req, raw => $req->{body},
                         body => json_decode($req->{body}) }));
                     return [200, {}, '{}'];
                 });
@@ -302,6 +320,36 @@ is($h->{uri}, '/hook/name', '... the path, without the fragment');
 ok(!defined $h->{headers}{authorization}, '... no Authorization without '
     . 'credentials');
 is($h->{body}{status}, 'completed', '... body: status completed');
+
+# no authentication block: signed (RFC 9421, AdCP's profile), verified by
+# a second implementation (Python's cryptography) against the JWKS this
+# nginx publishes, over the https request as the receiver got it
+
+like($h->{headers}{'signature-input'} // '', qr/^sig1=\("\@method"
+    \ "\@target-uri"\ "\@authority"\ "content-type"\ "content-digest"\);/x,
+    '... signed: Signature-Input sig1 with the five components');
+like($h->{headers}{'signature-input'} // '',
+    qr/;tag="adcp\/webhook-signing\/v1"/, '... the AdCP tag');
+SKIP: {
+    skip 'python3 with cryptography (python3-cryptography) is not '
+        . 'installed', 2 unless $have_py;
+
+    my $jwks = http_get($t->port('http'), 'gw.test',
+        '/.well-known/jwks.json')->{body};
+    my %req = (jwks => json_decode($jwks), method => 'POST',
+        target_uri => "https://hooks.buyer.test:$good$h->{uri}",
+        authority => $h->{headers}{host},
+        content_type => $h->{headers}{'content-type'},
+        content_digest => $h->{headers}{'content-digest'},
+        signature_input => $h->{headers}{'signature-input'},
+        signature => $h->{headers}{signature}, body => $h->{raw});
+    my $v = py_verify($t, \%req);
+    is($v, "verified\n",
+        '... the signature verifies (Python cryptography, the served JWKS)');
+    $req{body} = $h->{raw} . ' ';
+    isnt(py_verify($t, \%req), "verified\n",
+        '... and not for another body');
+}
 
 # two addresses, the first with an untrusted certificate: refused before a
 # byte of the request, the second used within the same attempt
