@@ -70,9 +70,11 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined \
                $(filter -I%,$(UNIT_CFLAGS))
 FUZZ_LINK_envelope   := src/ngx_http_adcp_envelope.c \
+                        src/ngx_http_adcp_envelope_callbacks.c \
                         src/ngx_http_adcp_envelope_fast.c \
                         src/ngx_http_adcp_json.c
 FUZZ_LINK_envelope_strict := src/ngx_http_adcp_envelope.c \
+                        src/ngx_http_adcp_envelope_callbacks.c \
                         src/ngx_http_adcp_envelope_fast.c \
                         src/ngx_http_adcp_json.c
 FUZZ_LINK_descriptor := src/ngx_http_adcp_descriptor.c \
@@ -138,6 +140,7 @@ $(NGX)/objs/nginx: $(NGX)/objs/Makefile
 
 # each unit test links the module files it tests and t/unit/ngx_stubs.c
 UNIT_LINK_test_envelope  := src/ngx_http_adcp_envelope.c \
+                            src/ngx_http_adcp_envelope_callbacks.c \
                             src/ngx_http_adcp_envelope_fast.c \
                             src/ngx_http_adcp_json.c
 UNIT_LINK_test_tenant_id :=
