@@ -196,20 +196,34 @@ ngx_http_adcp_factory_remote_poll(ngx_event_t *ev)
             }
         }
 
-        if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
-            break;
-        }
+        /*
+         * the failure the build's worker remembered: it writes it and drops
+         * the claim under one lock, but this look at the claim took no
+         * lock, so it is looked at again once the claim is this worker's
+         */
 
         if (ngx_http_adcp_factory_active(slot->not_found_until)) {
+            if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
+                ngx_http_adcp_zone_unclaim(ngx_http_adcp_worker->zone, slot);
+            }
+
             ngx_http_adcp_factory_flight_end(flight, NULL,
                                              NGX_HTTP_ADCP_NOT_FOUND);
             return;
         }
 
         if (ngx_http_adcp_factory_active(slot->failed_until) || left <= 0) {
+            if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
+                ngx_http_adcp_zone_unclaim(ngx_http_adcp_worker->zone, slot);
+            }
+
             ngx_http_adcp_factory_flight_end(flight, NULL,
                                              NGX_HTTP_ADCP_FAILED);
             return;
+        }
+
+        if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
+            break;
         }
 
         if (ngx_queue_empty(&flight->waiters)) {

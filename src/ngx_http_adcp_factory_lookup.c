@@ -20,6 +20,8 @@
 
 static ngx_int_t ngx_http_adcp_factory_lookup(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
+static ngx_int_t ngx_http_adcp_factory_remembered(ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_entry_t *e, ngx_http_adcp_slot_t *slot);
 static ngx_int_t ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e);
 static ngx_int_t ngx_http_adcp_factory_refresh_start(ngx_http_request_t *r,
@@ -125,6 +127,7 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
 static ngx_int_t
 ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
+    ngx_int_t                   rc;
     ngx_msec_t                  now;
     ngx_uint_t                  claim;
     ngx_http_adcp_row_t        *row;
@@ -211,20 +214,9 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         ngx_http_adcp_cache_unstale(e);
     }
 
-    if (ngx_http_adcp_factory_active(slot ? slot->not_found_until
-                                  : e->not_found_until))
-    {
-        row->counters[NGX_HTTP_ADCP_C_NEGATIVE]++;
-        ngx_http_adcp_factory_fail(ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_adcp_factory_active(slot ? slot->failed_until
-                                          : e->failed_until))
-    {
-        return ngx_http_adcp_factory_negative(ctx, e,
-                                              slot ? slot->failed_until
-                                           : e->failed_until);
+    rc = ngx_http_adcp_factory_remembered(ctx, e, slot);
+    if (rc != NGX_AGAIN) {
+        return rc;
     }
 
     if (e->flight) {
@@ -245,9 +237,21 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
                                          w->store->sh != NULL);
 
         /*
-         * the claim's last holder may have stored its build between the
-         * look above and the claim: looked at again, under the claim
+         * the claim's last holder may have ended its build between the
+         * look above and the claim (ngx_http_adcp_zone_built() writes the
+         * outcome and drops the claim under one lock): a failure it
+         * remembered, or the descriptor it stored, looked at again under
+         * the claim, so that the host still calls the factory once
          */
+
+        if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
+            rc = ngx_http_adcp_factory_remembered(ctx, e, slot);
+
+            if (rc != NGX_AGAIN) {
+                ngx_http_adcp_zone_unclaim(w->zone, slot);
+                return rc;
+            }
+        }
 
         if (claim == NGX_HTTP_ADCP_CLAIM_OWN
             && ngx_http_adcp_factory_from_store(r, ctx, e, 1) == NGX_OK)
@@ -261,6 +265,36 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     return ngx_http_adcp_factory_fly(r, ctx, e, claim);
+}
+
+
+/*
+ * A failure the host (or, without a zone slot, this worker) remembers for
+ * the tenant: the request is answered from it, no build (NGX_DECLINED, or
+ * NGX_OK when a stale platform serves it); NGX_AGAIN: none, go on
+ */
+
+static ngx_int_t
+ngx_http_adcp_factory_remembered(ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_entry_t *e, ngx_http_adcp_slot_t *slot)
+{
+    ngx_msec_t  until;
+
+    if (ngx_http_adcp_factory_active(slot ? slot->not_found_until
+                                          : e->not_found_until))
+    {
+        ngx_http_adcp_worker->row->counters[NGX_HTTP_ADCP_C_NEGATIVE]++;
+        ngx_http_adcp_factory_fail(ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
+        return NGX_DECLINED;
+    }
+
+    until = slot ? slot->failed_until : e->failed_until;
+
+    if (ngx_http_adcp_factory_active(until)) {
+        return ngx_http_adcp_factory_negative(ctx, e, until);
+    }
+
+    return NGX_AGAIN;
 }
 
 
