@@ -65,6 +65,13 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     e->log->action = "delivering the webhook";
     e->code = 0;
 
+    /*
+     * the attempt, its resolution and every address, ends within its
+     * budget: past its lease, another worker would make it a second time
+     */
+
+    e->deadline = ngx_current_msec + NGX_HTTP_ADCP_HOOK_BUDGET;
+
     why = ngx_http_adcp_tasks_url(e->pool, &url, cs->tmcf->webhook_policy,
                                   &u);
 
@@ -151,7 +158,7 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     ctx->name.len = u.host.len;
     ctx->handler = ngx_http_adcp_exec_hook_resolved;
     ctx->data = e;
-    ctx->timeout = cs->resolver_timeout;
+    ctx->timeout = ngx_min(cs->resolver_timeout, NGX_HTTP_ADCP_HOOK_BUDGET);
 
     if (ctx->name.data == NULL) {
         ngx_resolve_name_done(ctx);
@@ -299,22 +306,37 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
 
 /*
  * The attempt's next address, as nginx's upstreams go on to the next
- * server; none left: the attempt failed (a network error)
+ * server, within what is left of the attempt's budget (as
+ * proxy_next_upstream_timeout); none left, or no time: the attempt failed
+ * (a network error)
  */
 
 static void
 ngx_http_adcp_exec_hook_connect(ngx_http_adcp_exec_t *e)
 {
-    ngx_addr_t  *a;
+    ngx_addr_t      *a;
+    ngx_msec_int_t   left;
 
     while (e->hook_next < e->hook_naddrs) {
+        left = (ngx_msec_int_t) (e->deadline - ngx_current_msec);
+
+        if (left <= 0) {
+            ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                          "adcp: webhook attempt %ui ran out of time "
+                          "(%M ms), %ui of %ui addresses not tried",
+                          e->hooks, (ngx_msec_t) NGX_HTTP_ADCP_HOOK_BUDGET,
+                          e->hook_naddrs - e->hook_next, e->hook_naddrs);
+            break;
+        }
+
         a = &e->hook_addrs[e->hook_next++];
 
         ngx_log_error(NGX_LOG_INFO, e->log, 0,
                       "adcp: webhook attempt %ui to %V", e->hooks, &a->name);
 
         if (ngx_http_adcp_exec_http(e, a->sockaddr, a->socklen,
-                                    NGX_HTTP_ADCP_HOOK_TIMEOUT,
+                                    ngx_min((ngx_msec_t) left,
+                                            NGX_HTTP_ADCP_HOOK_TIMEOUT),
                                     ngx_http_adcp_exec_on_hook_addr)
             == NGX_OK)
         {
