@@ -4,13 +4,14 @@
  * for delivery.  A webhook goes to an https:// url (an http:// one only
  * with adcp_task_webhook_http or adcp_task_webhook_private on: AdCP asks
  * sellers to refuse plain http in production) of at most 2048 bytes,
- * without a space or control byte (it goes into a request line), whose
- * host is a name or an address; never to the gateway's own network
- * (loopback, private, link-local, shared CGNAT, unspecified, multicast,
- * reserved; an IPv6 address that embeds an IPv4 one, IPv4-mapped, NAT64
- * or 6to4, judged by it) unless adcp_task_webhook_private is on: a buyer
- * must not reach the admin endpoint or a metadata service.  A host name is
- * checked again once resolved.
+ * without a space or control byte (it goes into a request line) or
+ * userinfo, whose host is a name or an address; never to the gateway's
+ * own network (loopback, private, link-local, shared CGNAT, unspecified,
+ * multicast, reserved; an IPv6 address that embeds an IPv4 one,
+ * IPv4-mapped, NAT64 or 6to4, judged by it) unless
+ * adcp_task_webhook_private is on: a buyer must not reach the admin
+ * endpoint or a metadata service.  A host name is checked again once
+ * resolved.
  */
 
 
@@ -80,6 +81,17 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url, ngx_uint_t allow,
 
     if (p) {
         last = p;
+    }
+
+    /*
+     * userinfo is an error (RFC 9110, 4.2.4): nginx's parser would take it
+     * for a part of the host name, never resolved
+     */
+
+    for (p = url->data + skip; p < last && *p != '/' && *p != '?'; p++) {
+        if (*p == '@') {
+            return NGX_HTTP_ADCP_URL_INVALID;
+        }
     }
 
     ngx_memzero(&pu, sizeof(ngx_url_t));

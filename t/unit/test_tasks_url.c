@@ -208,6 +208,12 @@ main(void)
            "CR LF: invalid");
     tap_ok(strcmp(policy("http://a/\x7f", HTTP, &u), "invalid") == 0,
            "DEL: invalid");
+    tap_ok(strcmp(policy("https://user@hooks.example/h", 0, &u), "invalid")
+           == 0, "userinfo: refused (its host would be resolved with it)");
+    tap_ok(strcmp(policy("https://127.0.0.1@hooks.example/h", 0, &u),
+                  "invalid") == 0, "... an address as userinfo too");
+    tap_ok(strcmp(policy("https://hooks.example/a@b?c=@", 0, &u), "ok")
+           == 0, "'@' in the path and the query is fine");
     tap_ok(strcmp(policy("http://", HTTP, &u), "invalid") == 0,
            "no host: invalid");
     tap_ok(strcmp(policy("https://", 0, &u), "invalid") == 0,
