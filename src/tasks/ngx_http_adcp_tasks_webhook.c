@@ -50,7 +50,7 @@ static void
 ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
 {
     ngx_int_t                   rc;
-    ngx_str_t                   url, *auth;
+    ngx_str_t                   url;
     ngx_resolver_ctx_t         *ctx;
     ngx_http_adcp_tasks_url_t   u;
     ngx_http_adcp_consumer_t   *cs;
@@ -59,7 +59,6 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     cs = e->cs;
 
     url = e->f[NGX_HTTP_ADCP_TF_WEBHOOK_URL];
-    auth = &e->f[NGX_HTTP_ADCP_TF_WEBHOOK_AUTH];
 
     e->phase = NGX_HTTP_ADCP_PH_HOOK;
     e->log->action = "delivering the webhook";
@@ -74,12 +73,6 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
 
     why = ngx_http_adcp_tasks_url(e->pool, &url, cs->tmcf->webhook_policy,
                                   &u);
-
-    if (why == NGX_HTTP_ADCP_URL_OK
-        && !ngx_http_adcp_tasks_clean(auth->data, auth->len))
-    {
-        why = NGX_HTTP_ADCP_URL_NOT_HTTP;
-    }
 
     if (why != NGX_HTTP_ADCP_URL_OK) {
         if (why == NGX_HTTP_ADCP_URL_PRIVATE) {
