@@ -202,6 +202,15 @@ ngx_http_adcp_exec_hook_tls(ngx_http_adcp_exec_t *e,
     if (host.len > 2 && host.data[0] == '[') {
         host.data++;
         host.len -= 2;
+
+    } else if (host.len > 1 && host.data[host.len - 1] == '.') {
+
+        /*
+         * a fully qualified name: SNI (RFC 6066) and the certificate's
+         * names have no root dot
+         */
+
+        host.len--;
     }
 
     e->ssl_name.data = ngx_pnalloc(e->pool, host.len + 1);
