@@ -643,6 +643,26 @@ $r = post('acme.test', mcp(57, 'create_media_buy', {
 is(($r->{json}{result}{structuredContent}{adcp_error} // {})->{field},
     'push_notification_config.url', 'a url with CR LF: refused');
 
+# a url that passes the address policy but cannot be sent as it is (the
+# request target and Host are its canonical form): refused at accept, not
+# accepted and then never delivered
+
+my $badurl = 0;
+for my $url ('http://user@hooks.example/h', "http://192.0.2.1/caf\x{e9}",
+    'http://192.0.2.1/a%zz', 'http://hooks%2eexample/h',
+    'http://192.0.2.1/a\\b', 'http://192.0.2.1/{x}')
+{
+    $r = post('acme.test', mcp(57, 'create_media_buy', {
+        idempotency_key => sprintf('idem-badurl-%04d-aaaa', ++$badurl),
+        push_notification_config => { url => $url,
+            operation_id => 'op-badurl', authentication => {
+                schemes => ['Bearer'], credentials => $cred } } }),
+        Authorization => $auth1, uri => '/hooks');
+    $e = $r->{json}{result}{structuredContent}{adcp_error} // {};
+    is($e->{field}, 'push_notification_config.url', "$url: refused");
+    like($e->{message} // '', qr/not a valid url/, '... not a valid url');
+}
+
 $r = post('acme.test', mcp(51, 'create_media_buy', \%push),
     Authorization => $auth1, uri => '/hooks', 'X-Custom' => 'c',
     'X-AdCP-Trace' => 'no');

@@ -376,6 +376,18 @@ ok(!grep({ $_->{receiver} eq 'rogue2' } map { json_decode($_) }
     split /\n/, $t->read_file('hook.calls')),
     '... the untrusted receiver never saw a request');
 
+# a fully qualified name, its root dot: the certificate checked for the
+# name, SNI (RFC 6066: no trailing dot) and Host without it; delivered
+
+my $fqdn = task_id(accept_task($t, "https://hooks.buyer.test.:$good/fqdn",
+    'k-fqdn-00001'));
+ok($fqdn, 'a name with its root dot: accepted');
+ok(wait_for(sub { hooks_of($t, $fqdn) >= 1 }, $slow), '... delivered')
+    or diag(log_of($t, $fqdn));
+($h) = hooks_of($t, $fqdn);
+is($h->{sni}, 'hooks.buyer.test', '... SNI without the dot');
+is($h->{headers}{host}, "hooks.buyer.test:$good", '... Host without it');
+
 # a certificate for another name: refused after the handshake
 
 ok(wait_for(sub { log_of($t, $wrong) =~ /webhook attempt 1 failed/ },

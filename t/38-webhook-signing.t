@@ -293,6 +293,23 @@ like($t->read_file('error.log'), qr/\[info\].*"\Q$id\E"\ registers\ a\ webhook
     'a legacy block logged at info');
 unlike($t->read_file('error.log'), qr/\Q$secret\E/, '... its secret never');
 
+# an HMAC secret holding control bytes: a key, never a header, so
+# accepted and delivered, signed with it
+
+my $secret_ctl = "hmac-secret\x01\n0123456789abcdefghijkl\t";
+($id, $e) = accept_task($t, 'k-hmac-0002', { url => hook_url($t),
+    operation_id => 'op-hmac-2', authentication => {
+        schemes => ['HMAC-SHA256'], credentials => $secret_ctl } });
+ok($id, 'HMAC-SHA256, a secret with control bytes: accepted')
+    or diag(explain($e));
+($c) = wait_calls($t, 'op-hmac-2', 1);
+ok($c, '... delivered');
+$c //= { h => {}, body => '' };
+$h = $c->{h};
+is($h->{'x-adcp-signature'}, 'sha256=' . hmac_sha256_hex(
+    ($h->{'x-adcp-timestamp'} // '') . '.' . $c->{body}, $secret_ctl),
+    '... signed with that secret (Digest::SHA)');
+
 # Bearer
 
 ($id, $e) = accept_task($t, 'k-bearer-0001', { url => hook_url($t),

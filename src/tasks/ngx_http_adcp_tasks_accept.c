@@ -264,6 +264,7 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
     yajl_val                          url, ctx;
     ngx_str_t                         s;
     ngx_http_adcp_sign_pnc_t          pnc;
+    ngx_http_adcp_sign_uri_t          su;
     ngx_http_adcp_tasks_url_t         u;
     ngx_http_adcp_tasks_main_conf_t  *tmcf;
 
@@ -307,6 +308,16 @@ ngx_http_adcp_tasks_webhook(ngx_http_adcp_task_t *t, yajl_val v,
         return "push_notification_config.url is not a public address";
 
     default:
+        return "push_notification_config.url is not a valid url";
+    }
+
+    /*
+     * its request target and Host are its canonical form (and what a
+     * signature covers): a url without one would be accepted, then never
+     * delivered
+     */
+
+    if (ngx_http_adcp_sign_uri(t->request->pool, &s, &su) != NGX_OK) {
         return "push_notification_config.url is not a valid url";
     }
 

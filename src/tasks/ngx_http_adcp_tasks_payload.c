@@ -406,12 +406,7 @@ ngx_http_adcp_exec_hook_auth(ngx_http_adcp_exec_t *e, ngx_str_t *body,
         return rc;
     }
 
-    if (!ngx_http_adcp_tasks_clean(auth->data, auth->len)) {
-        ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: the webhook credentials are not a header "
-                      "value, not delivered");
-        return NGX_DECLINED;
-    }
+    /* an HMAC secret is a key, any bytes: never a header */
 
     if (ngx_http_adcp_exec_hook_is(scheme, NGX_HTTP_ADCP_HOOK_HMAC)) {
 
@@ -441,6 +436,13 @@ ngx_http_adcp_exec_hook_auth(ngx_http_adcp_exec_t *e, ngx_str_t *body,
     if (auth->len == 0) {
         ngx_str_null(headers);
         return NGX_OK;
+    }
+
+    if (!ngx_http_adcp_tasks_clean(auth->data, auth->len)) {
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "adcp: the webhook credentials are not a header "
+                      "value, not delivered");
+        return NGX_DECLINED;
     }
 
     headers->len = sizeof("Authorization: Bearer " CRLF) - 1 + auth->len;

@@ -74,8 +74,11 @@
 #define NGX_HTTP_ADCP_EXEC_TRIES       4        /* adapter calls of one
                                                    execution: transient
                                                    failures retried */
-#define NGX_HTTP_ADCP_HOOK_TIMEOUT     10000
+#define NGX_HTTP_ADCP_HOOK_TIMEOUT     10000    /* one address */
 #define NGX_HTTP_ADCP_HOOK_LEASE       60000    /* an attempt's claim */
+#define NGX_HTTP_ADCP_HOOK_BUDGET      30000    /* one attempt, all of its
+                                                   addresses: ends well
+                                                   within its lease */
 #define NGX_HTTP_ADCP_HOOK_POLL        1000     /* the due ones looked for */
 #define NGX_HTTP_ADCP_BACKOFF          1000     /* doubling, */
 #define NGX_HTTP_ADCP_BACKOFF_MAX      60000    /*   to 60 s */
@@ -363,7 +366,9 @@ struct ngx_http_adcp_exec_s {
     ngx_uint_t                      hooks;        /* webhook attempts */
     uint64_t                        hook_first;   /* ms since 1970 */
     ngx_uint_t                      tries;        /* adapter calls */
-    ngx_msec_t                      deadline;     /* adcp_task_timeout */
+    ngx_msec_t                      deadline;     /* adcp_task_timeout,
+                                                     then a webhook
+                                                     attempt's budget */
     ngx_resolver_ctx_t             *resolving;
     in_port_t                       hook_port;
     ngx_addr_t                     *hook_addrs;   /* allowed, in order */

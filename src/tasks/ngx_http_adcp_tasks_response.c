@@ -5,7 +5,8 @@
  * the headers by ngx_http_parse_status_line() and
  * ngx_http_parse_header_line() (their state kept in a zeroed request of
  * its own, whose connection carries only the log), a chunked body decoded
- * in place by ngx_http_parse_chunked().
+ * in place by ngx_http_parse_chunked().  Interim answers (1xx but 101)
+ * before the final one are read past, as a client must (RFC 9110, 15.2).
  */
 
 
@@ -48,19 +49,36 @@ ngx_http_adcp_tasks_response(ngx_pool_t *pool, ngx_log_t *log, u_char *in,
     b.pos = in;
     b.last = in + len;
 
+    if (in == NULL) {
+        return NGX_ERROR;
+    }
+
+next:
+
+    /* an interim answer (1xx but 101) is read past (RFC 9110, 15.2) */
+
     ngx_memzero(&status, sizeof(ngx_http_status_t));
 
-    if (in == NULL || ngx_http_parse_status_line(r, &b, &status) != NGX_OK) {
+    if (ngx_http_parse_status_line(r, &b, &status) != NGX_OK) {
+        *code = 0;
         return NGX_ERROR;
     }
 
     *code = status.code;
     chunked = 0;
+    ngx_str_null(ct);
 
     for ( ;; ) {
         rc = ngx_http_parse_header_line(r, &b, 1);
 
         if (rc == NGX_HTTP_PARSE_HEADER_DONE) {
+
+            if (status.code >= 100 && status.code < 200
+                && status.code != 101)
+            {
+                goto next;
+            }
+
             break;
         }
 

@@ -4,12 +4,14 @@
  * for delivery.  A webhook goes to an https:// url (an http:// one only
  * with adcp_task_webhook_http or adcp_task_webhook_private on: AdCP asks
  * sellers to refuse plain http in production) of at most 2048 bytes,
- * without a space or control byte (it goes into a request line), whose
- * host is a name or an address; never to the gateway's own network
- * (loopback, private, link-local, shared CGNAT, unspecified, multicast,
- * reserved) unless adcp_task_webhook_private is on: a buyer must not reach
- * the admin endpoint or a metadata service.  A host name is checked again
- * once resolved.
+ * without a space or control byte (it goes into a request line) or
+ * userinfo, whose host is a name or an address; never to the gateway's
+ * own network (loopback, private, link-local, shared CGNAT, unspecified,
+ * multicast, reserved; an IPv6 address that embeds an IPv4 one,
+ * IPv4-mapped, NAT64 or 6to4, judged by it) unless
+ * adcp_task_webhook_private is on: a buyer must not reach the admin
+ * endpoint or a metadata service.  A host name is checked again once
+ * resolved.
  */
 
 
@@ -81,6 +83,17 @@ ngx_http_adcp_tasks_url(ngx_pool_t *pool, ngx_str_t *url, ngx_uint_t allow,
         last = p;
     }
 
+    /*
+     * userinfo is an error (RFC 9110, 4.2.4): nginx's parser would take it
+     * for a part of the host name, never resolved
+     */
+
+    for (p = url->data + skip; p < last && *p != '/' && *p != '?'; p++) {
+        if (*p == '@') {
+            return NGX_HTTP_ADCP_URL_INVALID;
+        }
+    }
+
     ngx_memzero(&pu, sizeof(ngx_url_t));
 
     pu.url.data = url->data + skip;
@@ -141,6 +154,10 @@ ngx_http_adcp_tasks_url_public(struct sockaddr *sa)
 #if (NGX_HAVE_INET6)
     struct in6_addr      *a6;
     struct sockaddr_in6  *sin6;
+
+    static u_char  nat64[12] = { 0, 0x64, 0xff, 0x9b };    /* ::/96 */
+    static u_char  nat64_local[6] = { 0, 0x64, 0xff, 0x9b, 0, 1 };
+                                                /* ::/48, RFC 8215 */
 #endif
 
     switch (sa->sa_family) {
@@ -150,8 +167,23 @@ ngx_http_adcp_tasks_url_public(struct sockaddr *sa)
         sin6 = (struct sockaddr_in6 *) sa;
         a6 = &sin6->sin6_addr;
 
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            a = &a6->s6_addr[12];
+        a = a6->s6_addr;
+
+        /*
+         * addresses a host or a router turns into the IPv4 address they
+         * embed: IPv4-mapped (::ffff:0:0/96), NAT64's well-known prefix
+         * (64:ff9b::/96, RFC 6052: a NAT64 gateway reaches the private
+         * IPv4 network behind it too), 6to4 (2002::/16, RFC 3056)
+         */
+
+        if (IN6_IS_ADDR_V4MAPPED(a6) || ngx_memcmp(a, nat64, 12) == 0) {
+            a = &a[12];
+            ip = (in_addr_t) a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+            goto ipv4;
+        }
+
+        if (a[0] == 0x20 && a[1] == 0x02) {
+            a = &a[2];
             ip = (in_addr_t) a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
             goto ipv4;
         }
@@ -159,7 +191,9 @@ ngx_http_adcp_tasks_url_public(struct sockaddr *sa)
         if (IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LOOPBACK(a6)
             || IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_SITELOCAL(a6)
             || IN6_IS_ADDR_MULTICAST(a6)
-            || (a6->s6_addr[0] & 0xfe) == 0xfc)       /* fc00::/7 */
+            || IN6_IS_ADDR_V4COMPAT(a6)               /* ::/96, deprecated */
+            || (a[0] & 0xfe) == 0xfc                  /* fc00::/7 */
+            || ngx_memcmp(a, nat64_local, 6) == 0)
         {
             return 0;
         }

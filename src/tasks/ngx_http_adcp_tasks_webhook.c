@@ -50,7 +50,7 @@ static void
 ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
 {
     ngx_int_t                   rc;
-    ngx_str_t                   url, *auth;
+    ngx_str_t                   url;
     ngx_resolver_ctx_t         *ctx;
     ngx_http_adcp_tasks_url_t   u;
     ngx_http_adcp_consumer_t   *cs;
@@ -59,20 +59,20 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     cs = e->cs;
 
     url = e->f[NGX_HTTP_ADCP_TF_WEBHOOK_URL];
-    auth = &e->f[NGX_HTTP_ADCP_TF_WEBHOOK_AUTH];
 
     e->phase = NGX_HTTP_ADCP_PH_HOOK;
     e->log->action = "delivering the webhook";
     e->code = 0;
 
+    /*
+     * the attempt, its resolution and every address, ends within its
+     * budget: past its lease, another worker would make it a second time
+     */
+
+    e->deadline = ngx_current_msec + NGX_HTTP_ADCP_HOOK_BUDGET;
+
     why = ngx_http_adcp_tasks_url(e->pool, &url, cs->tmcf->webhook_policy,
                                   &u);
-
-    if (why == NGX_HTTP_ADCP_URL_OK
-        && !ngx_http_adcp_tasks_clean(auth->data, auth->len))
-    {
-        why = NGX_HTTP_ADCP_URL_NOT_HTTP;
-    }
 
     if (why != NGX_HTTP_ADCP_URL_OK) {
         if (why == NGX_HTTP_ADCP_URL_PRIVATE) {
@@ -151,7 +151,7 @@ ngx_http_adcp_exec_hook_send(ngx_http_adcp_exec_t *e)
     ctx->name.len = u.host.len;
     ctx->handler = ngx_http_adcp_exec_hook_resolved;
     ctx->data = e;
-    ctx->timeout = cs->resolver_timeout;
+    ctx->timeout = ngx_min(cs->resolver_timeout, NGX_HTTP_ADCP_HOOK_BUDGET);
 
     if (ctx->name.data == NULL) {
         ngx_resolve_name_done(ctx);
@@ -202,6 +202,15 @@ ngx_http_adcp_exec_hook_tls(ngx_http_adcp_exec_t *e,
     if (host.len > 2 && host.data[0] == '[') {
         host.data++;
         host.len -= 2;
+
+    } else if (host.len > 1 && host.data[host.len - 1] == '.') {
+
+        /*
+         * a fully qualified name: SNI (RFC 6066) and the certificate's
+         * names have no root dot
+         */
+
+        host.len--;
     }
 
     e->ssl_name.data = ngx_pnalloc(e->pool, host.len + 1);
@@ -299,22 +308,37 @@ ngx_http_adcp_exec_hook_resolved(ngx_resolver_ctx_t *ctx)
 
 /*
  * The attempt's next address, as nginx's upstreams go on to the next
- * server; none left: the attempt failed (a network error)
+ * server, within what is left of the attempt's budget (as
+ * proxy_next_upstream_timeout); none left, or no time: the attempt failed
+ * (a network error)
  */
 
 static void
 ngx_http_adcp_exec_hook_connect(ngx_http_adcp_exec_t *e)
 {
-    ngx_addr_t  *a;
+    ngx_addr_t      *a;
+    ngx_msec_int_t   left;
 
     while (e->hook_next < e->hook_naddrs) {
+        left = (ngx_msec_int_t) (e->deadline - ngx_current_msec);
+
+        if (left <= 0) {
+            ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                          "adcp: webhook attempt %ui ran out of time "
+                          "(%M ms), %ui of %ui addresses not tried",
+                          e->hooks, (ngx_msec_t) NGX_HTTP_ADCP_HOOK_BUDGET,
+                          e->hook_naddrs - e->hook_next, e->hook_naddrs);
+            break;
+        }
+
         a = &e->hook_addrs[e->hook_next++];
 
         ngx_log_error(NGX_LOG_INFO, e->log, 0,
                       "adcp: webhook attempt %ui to %V", e->hooks, &a->name);
 
         if (ngx_http_adcp_exec_http(e, a->sockaddr, a->socklen,
-                                    NGX_HTTP_ADCP_HOOK_TIMEOUT,
+                                    ngx_min((ngx_msec_t) left,
+                                            NGX_HTTP_ADCP_HOOK_TIMEOUT),
                                     ngx_http_adcp_exec_on_hook_addr)
             == NGX_OK)
         {

@@ -14,9 +14,10 @@ package AdcpTlsMock;
 # (addr => '127.0.0.2': another loopback address than 127.0.0.1;
 # version => 'TLSv1_2': IO::Socket::SSL's SSL_version)
 #
-# AdcpTlsMock->stall(port => $p, log => $log): a TCP server that accepts
-# and holds every connection, never answering (a peer that never completes
-# a handshake); each accept appended to $log.
+# AdcpTlsMock->stall(port => $p, log => $log[, addr => $a]): a TCP server
+# (on 127.0.0.1 or $a) that accepts and holds every connection, never
+# answering (a peer that never completes a handshake); each accept appended
+# to $log.
 
 use strict;
 use warnings;
@@ -70,16 +71,18 @@ sub new {
 sub stall {
     my ($class, %o) = @_;
 
-    my $listen = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$o{port}",
+    my $addr = $o{addr} // '127.0.0.1';
+    my $listen = IO::Socket::INET->new(LocalAddr => "$addr:$o{port}",
         Listen => 1024, ReuseAddr => 1, Proto => 'tcp')
-        or die "stall listen $o{port}: $!";
+        or die "stall listen $addr:$o{port}: $!";
 
     my @held;
 
     return $class->spawn($listen, sub {
         my ($c) = @_;
         push @held, $c;
-        append_line($o{log}, json_encode({ port => $o{port}, held => 1 }));
+        append_line($o{log}, json_encode({ addr => $addr, port => $o{port},
+            held => 1 }));
     }, 1);
 }
 

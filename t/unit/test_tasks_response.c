@@ -103,6 +103,20 @@ main(void)
     is(response("HTTP/1.1 200 OK\r\nBad Header\r\n\r\nx"), "error",
        "a header line without a colon");
 
+    /* interim answers (RFC 9110, 15.2): read past, the final one counts */
+
+    is(response("HTTP/1.1 100 Continue\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nContent-Type: a\r\n\r\nok"),
+       "200 a|ok", "a 100 Continue, then the answer");
+    is(response("HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+                "HTTP/1.1 102 Processing\r\n\r\n"
+                "HTTP/1.1 503 Busy\r\n\r\n"),
+       "503 |", "two interim answers, then a 503");
+    is(response("HTTP/1.1 100 Continue\r\n\r\n"), "error",
+       "an interim answer alone is no answer");
+    is(response("HTTP/1.1 101 Switching Protocols\r\n\r\nxx"),
+       "101 |xx", "a 101 (never asked for) is final");
+
     tap_ok(test_pool_live() == 0, "nothing left allocated");
 
     return tap_done();

@@ -118,6 +118,21 @@ main(void)
     tap_ok(!public6("::ffff:10.0.0.1"), "an IPv4-mapped private one is not");
     tap_ok(public6("::ffff:8.8.8.8"), "an IPv4-mapped public one is");
 
+    /* IPv6 prefixes a router turns into the IPv4 address they embed */
+
+    tap_ok(!public6("64:ff9b::a9fe:a9fe"),
+           "NAT64 (64:ff9b::/96) of 169.254.169.254 is not");
+    tap_ok(!public6("64:ff9b::10.0.0.1"), "NAT64 of 10.0.0.1 is not");
+    tap_ok(!public6("64:ff9b::127.0.0.1"), "NAT64 of loopback is not");
+    tap_ok(public6("64:ff9b::8.8.8.8"), "NAT64 of a public address is");
+    tap_ok(!public6("64:ff9b:1::a00:1"),
+           "local-use NAT64 (64:ff9b:1::/48, RFC 8215) is not");
+    tap_ok(!public6("2002:7f00:1::1"), "6to4 (2002::/16) of loopback is not");
+    tap_ok(!public6("2002:a9fe:a9fe::1"), "6to4 of 169.254.169.254 is not");
+    tap_ok(public6("2002:808:808::1"), "6to4 of a public address is");
+    tap_ok(!public6("::127.0.0.1"), "IPv4-compatible (::/96) is not");
+    tap_ok(!public6("::8.8.8.8"), "... deprecated, none of it");
+
     /* urls */
 
     tap_ok(strcmp(policy("https://hooks.example/x", 0, &u), "ok") == 0
@@ -193,6 +208,12 @@ main(void)
            "CR LF: invalid");
     tap_ok(strcmp(policy("http://a/\x7f", HTTP, &u), "invalid") == 0,
            "DEL: invalid");
+    tap_ok(strcmp(policy("https://user@hooks.example/h", 0, &u), "invalid")
+           == 0, "userinfo: refused (its host would be resolved with it)");
+    tap_ok(strcmp(policy("https://127.0.0.1@hooks.example/h", 0, &u),
+                  "invalid") == 0, "... an address as userinfo too");
+    tap_ok(strcmp(policy("https://hooks.example/a@b?c=@", 0, &u), "ok")
+           == 0, "'@' in the path and the query is fine");
     tap_ok(strcmp(policy("http://", HTTP, &u), "invalid") == 0,
            "no host: invalid");
     tap_ok(strcmp(policy("https://", 0, &u), "invalid") == 0,
@@ -212,6 +233,11 @@ main(void)
            "loopback: refused");
     tap_ok(strcmp(policy("http://[::1]/h", HTTP, &u), "private") == 0,
            "IPv6 loopback: refused");
+    tap_ok(strcmp(policy("https://[64:ff9b::a9fe:a9fe]/h", 0, &u),
+                  "private") == 0,
+           "the metadata address through NAT64: refused");
+    tap_ok(strcmp(policy("https://[2002:a00:1::1]/h", 0, &u), "private")
+           == 0, "10.0.0.1 through 6to4: refused");
     tap_ok(strcmp(policy("http://127.0.0.1:81/h", PRIVATE, &u), "ok") == 0
            && u.addr != NULL && u.port == 81 && u.authority.len == 12
            && ngx_strncmp(u.authority.data, "127.0.0.1:81", 12) == 0,
