@@ -110,19 +110,21 @@ sub adapter {
 }
 
 # the buyer's receiver: /r/<name>/<code>,<code>,...: the n-th request of a
-# name gets the n-th code (the last one from then on); each request is
-# recorded
+# name gets the n-th code (the last one from then on; <code>big: with a
+# 2 MB body, over the client's cap); each request is recorded
 
 sub receiver {
     my ($req) = @_;
-    my ($name, $codes) = ($req->{uri} // '') =~ m{^/r/([^/]+)/([0-9,]+)};
+    my ($name, $codes) = ($req->{uri} // '') =~ m{^/r/([^/]+)/([0-9a-z,]+)};
     return [404, {}, 'no'] unless $name;
     my @codes = split /,/, $codes;
     my $n = grep { ((json_decode($_) // {})->{name} // '') eq $name }
         split /\n/, $t->read_file('hook.calls');
     append_line($hooks, json_encode({ name => $name, body => $req->{body},
         idem => $req->{headers}{'idempotency-key'}, t => time() }));
-    return [$codes[$n] // $codes[-1], {}, '{}'];
+    my ($code, $big) = ($codes[$n] // $codes[-1]) =~ /^(\d+)(big)?$/;
+    return [$code, {}, $big ? '{"x":"' . ('x' x (2 * 1024 * 1024)) . '"}'
+        : '{}'];
 }
 
 # Redis and the mocks (again after a stop)
@@ -225,6 +227,19 @@ is(scalar(() = requests('d')), 1, '400: one request, no retry');
 ok(!exists record($task{b})->{webhook_auth},
     '409: the credentials deleted');
 
+# --- a 200 whose reply is over the cap: delivered, judged by its status
+# line (the receiver took it: not sent again) --------------------------
+
+$task{big} = accept_task('k-retry-big', hook_url('big', '200big'));
+ok(ended($task{big}, 'delivered'), 'a 200 with a 2 MB reply: delivered');
+is(scalar(() = requests('big')), 1, '... in one request, not retried');
+is(record($task{big})->{webhook_code}, '200', '... webhook_code 200');
+
+$task{bigx} = accept_task('k-retry-bigx', hook_url('bigx', '503big,200'));
+ok(ended($task{bigx}, 'delivered'), 'a 503 with a 2 MB reply, then 200: '
+    . 'delivered');
+is(scalar(() = requests('bigx')), 2, '... the 503 retried once');
+
 # --- a receiver not listening at first ---------------------------------
 
 my $late = $t->port('late');
@@ -275,19 +290,20 @@ my $log = $t->read_file('error.log');
 my $retried = () = $log =~ /webhook attempt \d+ to be retried in/g;
 
 my $st = $t->status()->{tasks} // {};
-is($st->{webhooks_delivered}, 3, 'status: webhooks_delivered 3');
+is($st->{webhooks_delivered}, 5,
+    'status: webhooks_delivered 5 (a, c, e, big, bigx)');
 is($st->{webhooks_failed}, 2, 'status: webhooks_failed 2 (409, 400)');
 is($st->{webhooks_retried}, $retried, "status: webhooks_retried $retried "
     . '(as logged)');
-ok($retried >= 5, '... 2 + 1 + at least 2');
+ok($retried >= 6, "... 2 + 1 + 1 + at least 2");
 is($st->{webhooks_gave_up}, 0, 'status: webhooks_gave_up 0');
 is($st->{retried}, 5, 'status: retried 5 (the adapter\'s 502s: 2 + 3)');
 
 my $text = $t->status('prometheus')->{body} // '';
 is_deeply([AdcpProm::errors($text)], [], 'prometheus: strictly valid');
 my ($fam) = AdcpProm::families($text);
-is($fam->{adcp_tasks_webhooks_delivered_total}{samples}[0][2], 3,
-    'prometheus: adcp_tasks_webhooks_delivered_total 3');
+is($fam->{adcp_tasks_webhooks_delivered_total}{samples}[0][2], 5,
+    'prometheus: adcp_tasks_webhooks_delivered_total 5');
 is($fam->{adcp_tasks_webhooks_failed_total}{samples}[0][2], 2,
     'prometheus: adcp_tasks_webhooks_failed_total 2');
 is($fam->{adcp_tasks_webhooks_retried_total}{samples}[0][2], $retried,

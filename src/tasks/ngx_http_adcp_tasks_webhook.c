@@ -382,12 +382,22 @@ ngx_http_adcp_exec_on_hook(ngx_http_adcp_exec_t *e, ngx_int_t rc)
 
     to = e->hook_next ? &e->hook_addrs[e->hook_next - 1].name : NULL;
 
-    if (rc != NGX_OK
-        || ngx_http_adcp_tasks_response(e->pool, e->log, e->in, e->in_len,
-                                        &e->code, &ct, &body)
-           != NGX_OK)
-    {
-        /* refused, reset, timed out, too large, or no valid status line */
+    /*
+     * The receiver's verdict is its final status line: a reply cut short
+     * after it (timed out, reset, over the cap) is judged by it too, so a
+     * receiver that took the webhook and then stalled or answered at
+     * length is not sent it again.  The reply's body is never read.
+     */
+
+    e->code = 0;
+
+    if (e->in_len) {
+        (void) ngx_http_adcp_tasks_response(e->pool, e->log, e->in,
+                                            e->in_len, &e->code, &ct, &body);
+    }
+
+    if (e->code < 200) {
+        /* refused, reset, timed out, or no final status line */
 
         e->code = 0;
 
