@@ -301,6 +301,30 @@ EOF
 EOF
 is($rc, 0, 'redis directives') or diag($out);
 
+# a webhook's retries end with its task's record: a ttl shorter than the
+# retry horizon is said at nginx -t (a warning, not an error)
+
+($rc, $out) = conf_t(<<'EOF');
+    adcp_redis 127.0.0.1:6379;
+    adcp_task_ttl 1h;
+    server {
+        listen 127.0.0.1:%%PORT_hooks%%;
+        adcp_factory /_f;
+        location /hooks {
+            adcp on;
+            adcp_async create_media_buy;
+            adcp_task_webhooks on;
+            proxy_pass http://127.0.0.1:1;
+        }
+        location /_f { proxy_pass http://127.0.0.1:1; }
+    }
+EOF
+is($rc, 0, 'adcp_task_ttl 1h with webhooks: nginx -t passes') or diag($out);
+my $warn = '"adcp_task_ttl" (3600000 ms) is shorter than '
+    . '"adcp_task_webhook_retry_horizon" (86400000 ms) in ';
+like($out // '', qr/\[warn\].*\Q$warn\E\S+nginx\.conf:12:/,
+    '... and warns that retries end with the record');
+
 fails(<<'EOF', qr/adcp_redis "no-such-host\.invalid:6379": host not found in \S+nginx\.conf:5/, 'adcp_redis with a host that does not resolve');
     adcp_redis no-such-host.invalid:6379;
 EOF

@@ -240,6 +240,20 @@ ok(ended($task{bigx}, 'delivered'), 'a 503 with a 2 MB reply, then 200: '
     . 'delivered');
 is(scalar(() = requests('bigx')), 2, '... the 503 retried once');
 
+# --- a record that expired (adcp_task_ttl) while its webhook waited: the
+# delivery ends, said at warn, nothing left scheduled --------------------
+
+$task{gone} = accept_task('k-retry-gone', hook_url('gone', '503'));
+ok(wait_for(sub { (record($task{gone})->{webhook_attempts} // 0) >= 1
+    && requests('gone') >= 1 }, $slow), 'a record that expires: first '
+    . 'attempt answered 503');
+$t->rcli('DEL', "adcp:task:$task{gone}");
+ok(wait_for(sub { $t->read_file('error.log') =~ /\[warn\][^\n]*the
+    \ webhook's\ task\ record\ expired[^\n]*\Q$task{gone}\E/x }, $slow),
+    '... its next attempt finds it gone: given up, said at warn');
+is(($t->rcli('ZSCORE', 'adcp:hooks', $task{gone}))[0] // '', '',
+    '... nothing left scheduled');
+
 # --- a receiver not listening at first ---------------------------------
 
 my $late = $t->port('late');

@@ -289,6 +289,14 @@ ngx_http_adcp_deliveries_on_load(ngx_http_adcp_redis_reply_t *reply,
         return;
     }
 
+    if (tag.len == 4 && ngx_strncmp(tag.data, "gone", 4) == 0) {
+        ngx_log_error(NGX_LOG_WARN, e->log, 0,
+                      "adcp: the webhook's task record expired "
+                      "(adcp_task_ttl) before it was delivered, given up");
+        ngx_http_adcp_exec_free(e);
+        return;
+    }
+
     if (!(tag.len == 3 && ngx_strncmp(tag.data, "run", 3) == 0)) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, e->log, 0,
                        "adcp tasks: webhook of \"%V\" no longer due (%V)",

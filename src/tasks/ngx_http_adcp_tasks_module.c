@@ -461,6 +461,20 @@ ngx_http_adcp_tasks_init(ngx_conf_t *cf)
 
         webhooks |= check[i].conf->webhooks;
 
+        /* a delivery ends with its record: said once, where it happens */
+
+        if (check[i].conf->webhooks
+            && check[i].conf->ttl < tmcf->hook_horizon)
+        {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "\"adcp_task_ttl\" (%M ms) is shorter than "
+                          "\"adcp_task_webhook_retry_horizon\" (%M ms) in "
+                          "%V:%ui: a webhook's retries end when its task's "
+                          "record expires", check[i].conf->ttl,
+                          tmcf->hook_horizon, &check[i].conf->async_file,
+                          check[i].conf->async_line);
+        }
+
         if (amcf->redis.name.len == 0) {
             missing = "adcp_redis";
 
