@@ -90,6 +90,7 @@ typedef struct ngx_http_adcp_ctx_s  ngx_http_adcp_ctx_t;
 
 typedef struct {
     ngx_queue_t                 waiter;        /* in flight->waiters */
+    ngx_http_request_t         *request;       /* the main request */
     ngx_http_adcp_ctx_t        *ctx;
     void                       *flight;
     ngx_http_adcp_error_t      *err;           /* when no platform */
@@ -109,7 +110,6 @@ typedef struct {
  */
 
 struct ngx_http_adcp_ctx_s {
-    ngx_http_request_t         *request;
     ngx_str_t                   tenant;        /* "" = none */
     ngx_http_adcp_envelope_t   *env;           /* a body's (request pool),
                                                   or ngx_http_adcp_no_env */
@@ -157,6 +157,7 @@ ngx_http_adcp_aux(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         ctx->aux = ngx_pcalloc(r->main->pool, sizeof(ngx_http_adcp_aux_t));
 
         if (ctx->aux) {
+            ctx->aux->request = r->main;
             ctx->aux->ctx = ctx;
         }
     }

@@ -483,7 +483,7 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     if (rs->failed) {
-        return ngx_http_adcp_balancer_unavailable(ctx);
+        return ngx_http_adcp_balancer_unavailable(r, ctx);
     }
 
     return NGX_OK;

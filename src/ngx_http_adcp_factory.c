@@ -808,11 +808,11 @@ ngx_http_adcp_factory_flight_end(ngx_http_adcp_flight_t *flight,
             }
 
         } else if (code == NGX_HTTP_ADCP_NOT_FOUND) {
-            ngx_http_adcp_factory_fail(ctx,
+            ngx_http_adcp_factory_fail(aux->request, ctx,
                                        NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
 
         } else {
-            ngx_http_adcp_factory_fail(ctx,
+            ngx_http_adcp_factory_fail(aux->request, ctx,
                                        NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
                                        until ? until
                                              : ngx_current_msec + 1000);

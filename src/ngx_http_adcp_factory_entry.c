@@ -328,8 +328,8 @@ ngx_http_adcp_factory_keep_stale(ngx_http_request_t *r,
 /* answers from the failure memory: the stale platform, or an error */
 
 ngx_int_t
-ngx_http_adcp_factory_negative(ngx_http_adcp_ctx_t *ctx,
-    ngx_http_adcp_entry_t *e, ngx_msec_t until)
+ngx_http_adcp_factory_negative(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_msec_t until)
 {
     ngx_http_adcp_row_t  *row;
 
@@ -351,7 +351,7 @@ ngx_http_adcp_factory_negative(ngx_http_adcp_ctx_t *ctx,
     }
 
     row->counters[NGX_HTTP_ADCP_C_NEGATIVE]++;
-    ngx_http_adcp_factory_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+    ngx_http_adcp_factory_fail(r, ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
                                until);
 
     return NGX_DECLINED;

@@ -155,7 +155,8 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "adcp: tenant \"%V\": every cache entry has a build "
                       "in flight, increase adcp_cache_size", &ctx->tenant);
-        ngx_http_adcp_factory_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+        ngx_http_adcp_factory_fail(r, ctx,
+                                   NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
                                    ngx_current_msec + 1000);
         return NGX_DECLINED;
     }
@@ -215,14 +216,15 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
                                   : e->not_found_until))
     {
         row->counters[NGX_HTTP_ADCP_C_NEGATIVE]++;
-        ngx_http_adcp_factory_fail(ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
+        ngx_http_adcp_factory_fail(r, ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND,
+                                   0);
         return NGX_DECLINED;
     }
 
     if (ngx_http_adcp_factory_active(slot ? slot->failed_until
                                           : e->failed_until))
     {
-        return ngx_http_adcp_factory_negative(ctx, e,
+        return ngx_http_adcp_factory_negative(r, ctx, e,
                                               slot ? slot->failed_until
                                            : e->failed_until);
     }
@@ -256,7 +258,7 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         }
 
         if (claim == NGX_HTTP_ADCP_CLAIM_BUSY && e->stale) {
-            return ngx_http_adcp_factory_negative(ctx, e, now + 1000);
+            return ngx_http_adcp_factory_negative(r, ctx, e, now + 1000);
         }
     }
 
