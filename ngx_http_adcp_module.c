@@ -475,7 +475,9 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!ngx_http_adcp_platform_allows(ctx->platform, &ctx->env->task)) {
+    if (!ngx_http_adcp_platform_allows(ngx_http_adcp_platform(ctx),
+                                       &ctx->env->task))
+    {
         return ngx_http_adcp_refuse(r, ctx,
                                     NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE,
                                     "this account does not support the "

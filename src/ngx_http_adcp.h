@@ -114,12 +114,13 @@ struct ngx_http_adcp_ctx_s {
     ngx_http_adcp_envelope_t   *env;           /* a body's (request pool),
                                                   or ngx_http_adcp_no_env */
 
-    ngx_http_adcp_platform_t   *platform;      /* a reference held */
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
     ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
-    ngx_pool_cleanup_t          cleanup;       /* the platform's release,
-                                                  in the pool's list once
-                                                  ->cleanups is set: it
+    ngx_pool_cleanup_t          cleanup;       /* its data: the platform the
+                                                  request holds a reference
+                                                  to (or NULL), released by
+                                                  it; in the pool's list
+                                                  once ->cleanups is set: it
                                                   outlives r->ctx (an
                                                   internal redirect) */
 
@@ -143,6 +144,10 @@ struct ngx_http_adcp_ctx_s {
 
 
 #define ngx_http_adcp_ctx_err(ctx)  ((ctx)->aux ? (ctx)->aux->err : NULL)
+
+/* the platform the request holds a reference to, or NULL */
+#define ngx_http_adcp_platform(ctx)                                          \
+    ((ngx_http_adcp_platform_t *) (ctx)->cleanup.data)
 
 
 /*

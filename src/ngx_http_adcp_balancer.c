@@ -224,7 +224,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
 
     peer = NULL;
 
-    if (ctx == NULL || ctx->platform == NULL) {
+    if (ctx == NULL || ngx_http_adcp_platform(ctx) == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "adcp_balancer: upstream \"%V\": the request has no "
                       "platform (\"adcp on\" and \"adcp_factory\" are "
@@ -234,7 +234,8 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
         peer = ngx_http_adcp_balancer_chosen(r->main, ctx);
 
         if (peer == NULL) {
-            peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
+            peer = ngx_http_adcp_balancer_pick(ngx_http_adcp_platform(ctx),
+                                               &ctx->env->task,
                                                r->connection->log);
         }
     }
@@ -454,11 +455,13 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         bmcf = ngx_http_get_module_main_conf(r,
                                              ngx_http_adcp_balancer_module);
 
-        if (bmcf->balancers == NULL || ctx->platform == NULL) {
+        if (bmcf->balancers == NULL || ngx_http_adcp_platform(ctx) == NULL)
+        {
             return NGX_OK;
         }
 
-        peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
+        peer = ngx_http_adcp_balancer_pick(ngx_http_adcp_platform(ctx),
+                                           &ctx->env->task,
                                            r->connection->log);
         if (peer == NULL) {
             return NGX_ERROR;

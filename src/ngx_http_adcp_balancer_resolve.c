@@ -42,7 +42,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
     }
 
     rs->request = r;
-    rs->platform = ctx->platform;
+    rs->platform = ngx_http_adcp_platform(ctx);
     rs->peer = peer;
 
     temp.name = peer->host;

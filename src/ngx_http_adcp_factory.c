@@ -445,7 +445,7 @@ ngx_http_adcp_factory_validate_start(ngx_http_request_t *sr,
 
     /* a reference for its variables, read up to its log phase */
 
-    vctx->platform = pf;
+    vctx->cleanup.data = pf;
     vctx->slot = flight->entry->slot;
     vctx->state = NGX_HTTP_ADCP_ST_DONE;
     vctx->tenant_done = 1;
@@ -536,9 +536,9 @@ ngx_http_adcp_factory_validate_cleanup(void *data)
         attempt->pf = NULL;
     }
 
-    if (attempt->vctx && attempt->vctx->platform) {
-        ngx_http_adcp_platform_release(attempt->vctx->platform);
-        attempt->vctx->platform = NULL;
+    if (attempt->vctx && attempt->vctx->cleanup.data) {
+        ngx_http_adcp_platform_release(attempt->vctx->cleanup.data);
+        attempt->vctx->cleanup.data = NULL;
     }
 }
 
@@ -795,7 +795,7 @@ ngx_http_adcp_factory_flight_end(ngx_http_adcp_flight_t *flight,
         ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
         if (serve) {
-            ctx->platform = serve;
+            ctx->cleanup.data = serve;
             serve->refs++;
 
             if (status) {

@@ -43,8 +43,8 @@ ngx_http_adcp_factory_from_store(ngx_http_request_t *r,
                    "adcp: tenant \"%V\" from the platform store",
                    &ctx->tenant);
 
-    ctx->platform = e->platform;
-    ctx->platform->refs++;
+    ctx->cleanup.data = e->platform;
+    ngx_http_adcp_platform(ctx)->refs++;
     ctx->cache_status = NGX_HTTP_ADCP_CACHE_SHARED;
     w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
 
@@ -343,8 +343,8 @@ ngx_http_adcp_factory_negative(ngx_http_request_t *r,
     }
 
     if (e->stale) {
-        ctx->platform = e->stale;
-        ctx->platform->refs++;
+        ctx->cleanup.data = e->stale;
+        ngx_http_adcp_platform(ctx)->refs++;
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_STALE;
         row->counters[NGX_HTTP_ADCP_C_STALE]++;
         return NGX_OK;

@@ -32,7 +32,8 @@ static char *ngx_http_adcp_factory_uri(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * NGX_OK: ctx->platform is set; NGX_DONE: the request is parked;
+ * NGX_OK: the request holds a platform (ngx_http_adcp_platform(ctx));
+ * NGX_DONE: the request is parked;
  * NGX_DECLINED: no platform, ctx->aux->err says why; NGX_ERROR.
  */
 
@@ -42,7 +43,7 @@ ngx_http_adcp_factory_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     switch (ctx->state) {
 
     case NGX_HTTP_ADCP_ST_DONE:
-        return ctx->platform ? NGX_OK : NGX_DECLINED;
+        return ngx_http_adcp_platform(ctx) ? NGX_OK : NGX_DECLINED;
 
     case NGX_HTTP_ADCP_ST_WAITING:
         return NGX_DONE;
@@ -187,8 +188,8 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
                 return ngx_http_adcp_factory_refresh_ahead(r, ctx, e);
             }
 
-            ctx->platform = e->platform;
-            ctx->platform->refs++;
+            ctx->cleanup.data = e->platform;
+            ngx_http_adcp_platform(ctx)->refs++;
             ctx->cache_status = NGX_HTTP_ADCP_CACHE_HIT;
             row->counters[NGX_HTTP_ADCP_C_HITS]++;
             return NGX_OK;
@@ -368,8 +369,8 @@ ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
 
 serve:
 
-    ctx->platform = e->platform;
-    ctx->platform->refs++;
+    ctx->cleanup.data = e->platform;
+    ngx_http_adcp_platform(ctx)->refs++;
     ctx->cache_status = status;
 
     if (status == NGX_HTTP_ADCP_CACHE_UPDATING) {

@@ -102,7 +102,6 @@ ngx_http_adcp_factory_cleanups(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     cln = &ctx->cleanup;
     cln->handler = ngx_http_adcp_factory_release;
-    cln->data = ctx;
     cln->next = r->pool->cleanup;
     r->pool->cleanup = cln;
 
@@ -181,14 +180,15 @@ ngx_http_adcp_factory_handover(ngx_http_adcp_flight_t *flight)
 }
 
 
+/* the cleanup's data is the platform the request holds, or NULL */
+
 static void
 ngx_http_adcp_factory_release(void *data)
 {
-    ngx_http_adcp_ctx_t *ctx = data;
+    ngx_http_adcp_platform_t *platform = data;
 
-    if (ctx->platform) {
-        ngx_http_adcp_platform_release(ctx->platform);
-        ctx->platform = NULL;
+    if (platform) {
+        ngx_http_adcp_platform_release(platform);
     }
 }
 

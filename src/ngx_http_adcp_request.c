@@ -168,16 +168,17 @@ ngx_http_adcp_platform_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_adcp_var_ctx(r);
 
-    if (ctx == NULL || ctx->platform == NULL) {
+    if (ctx == NULL || ngx_http_adcp_platform(ctx) == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
     if (data == NGX_HTTP_ADCP_UPSTREAM) {
-        s = ngx_http_adcp_platform_upstream(ctx->platform, &ctx->env->task);
+        s = ngx_http_adcp_platform_upstream(ngx_http_adcp_platform(ctx),
+                                            &ctx->env->task);
 
     } else {
-        s = &ctx->platform->authorization;
+        s = &ngx_http_adcp_platform(ctx)->authorization;
     }
 
     ngx_http_adcp_variable_set(v, s);
@@ -218,12 +219,12 @@ ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_adcp_var_ctx(r);
 
-    if (ctx == NULL || ctx->platform == NULL) {
+    if (ctx == NULL || ngx_http_adcp_platform(ctx) == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    value = ngx_http_adcp_platform_var(ctx->platform,
+    value = ngx_http_adcp_platform_var(ngx_http_adcp_platform(ctx),
                            name->data + sizeof("adcp_platform_") - 1,
                            name->len - (sizeof("adcp_platform_") - 1));
 
