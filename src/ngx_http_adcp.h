@@ -102,15 +102,20 @@ typedef struct {
  * small: on a hit it is most of what the module adds to the request pool
  * (whose 4k blocks a few bytes more would make one more malloc per request:
  * with the platform's credential sent as a header, 80 bytes more did; on
- * the merged main of issues 15, 17 and 22, 8 bytes more did).  The pool
- * cleanup stays in it: releasing the platform in the log phase instead
- * (24 bytes fewer, a GET through bench/conf/adcp-real.conf back in two
- * blocks) loses the reference when an internal redirect (error_page,
- * an adapter's X-Accel-Redirect) clears r->ctx: see bench/RESULTS.md
+ * the merged main of issues 15, 17 and 22, 8 bytes more did).  64 bytes:
+ * a GET hit through bench/conf/adcp-real.conf fills two blocks with 8 bytes
+ * to spare.  The pool cleanup stays in it (releasing the platform in the
+ * log phase instead loses the reference when an internal redirect,
+ * error_page or an adapter's X-Accel-Redirect, clears r->ctx:
+ * t/41-redirect.t); the platform is its data, the request is aux's, the
+ * tenant a pointer: see bench/RESULTS.md
  */
 
 struct ngx_http_adcp_ctx_s {
-    ngx_str_t                   tenant;        /* "" = none */
+    ngx_str_t                  *tenant;        /* the conf's id (a regex's,
+                                                  adcp_tenant_key's: the
+                                                  request pool's), or
+                                                  ngx_http_adcp_no_tenant */
     ngx_http_adcp_envelope_t   *env;           /* a body's (request pool),
                                                   or ngx_http_adcp_no_env */
 
@@ -206,6 +211,7 @@ typedef struct {
 
 extern ngx_module_t             ngx_http_adcp_module;
 extern ngx_http_adcp_envelope_t ngx_http_adcp_no_env;   /* never written */
+extern ngx_str_t ngx_http_adcp_no_tenant;                /* "", never written */
 extern ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 

@@ -243,7 +243,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
     if (peer && peer->type == NGX_HTTP_ADCP_PEER_UPSTREAM) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "adcp balancer: tenant \"%V\" -> upstream \"%V\"",
-                       &ctx->tenant, &peer->uscf->host);
+                       ctx->tenant, &peer->uscf->host);
 
         return peer->uscf->peer.init(r, peer->uscf);
     }
@@ -256,12 +256,12 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
         if (peer && peer->type == NGX_HTTP_ADCP_PEER_NAME) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "adcp_balancer: tenant \"%V\": \"%V\" is not "
-                          "resolved", &ctx->tenant, peer->name);
+                          "resolved", ctx->tenant, peer->name);
 
         } else if (peer) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "adcp_balancer: tenant \"%V\": the platform's "
-                          "upstream is unusable", &ctx->tenant);
+                          "upstream is unusable", ctx->tenant);
         }
 
         u->peer.get = ngx_http_adcp_balancer_get_none;
@@ -283,7 +283,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
     }
 
     tries->peer = peer;
-    tries->tenant = &ctx->tenant;
+    tries->tenant = ctx->tenant;
 
     u->peer.get = ngx_http_adcp_balancer_get_next;
     u->peer.free = ngx_http_adcp_balancer_free_next;

@@ -57,7 +57,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "adcp_balancer: tenant \"%V\": \"%V\" is a host name "
                       "and no \"resolver\" is configured here",
-                      &ctx->tenant, peer->name);
+                      ctx->tenant, peer->name);
 
         rs->done = 1;
         rs->failed = 1;
@@ -87,7 +87,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp balancer: tenant \"%V\": resolving \"%V\"",
-                   &ctx->tenant, &peer->host);
+                   ctx->tenant, &peer->host);
 
     if (ngx_resolve_name(rctx) != NGX_OK) {
         rs->rctx = NULL;

@@ -81,7 +81,7 @@ ngx_http_adcp_factory_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     if (e->flight) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "adcp: tenant \"%V\" joins the build in flight",
-                       &ctx->tenant);
+                       ctx->tenant);
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_WAIT;
         ngx_http_adcp_worker->row->counters[NGX_HTTP_ADCP_C_WAITS]++;
@@ -135,7 +135,7 @@ ngx_http_adcp_factory_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     if (claim == NGX_HTTP_ADCP_CLAIM_BUSY) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "adcp: tenant \"%V\": another worker builds it",
-                       &ctx->tenant);
+                       ctx->tenant);
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_WAIT;
         flight->remote = 1;
@@ -270,7 +270,7 @@ ngx_http_adcp_factory_build_start(ngx_http_request_t *r,
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "adcp: tenant \"%V\": calling the factory", &ctx->tenant);
+                   "adcp: tenant \"%V\": calling the factory", ctx->tenant);
 
     ctx->state = NGX_HTTP_ADCP_ST_WAITING;
     flight->leader = ctx;
@@ -294,7 +294,7 @@ failed:
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "adcp: tenant \"%V\": could not start the factory "
-                  "subrequest", &ctx->tenant);
+                  "subrequest", ctx->tenant);
 
     ngx_http_adcp_factory_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
 
@@ -437,9 +437,14 @@ ngx_http_adcp_factory_validate_start(ngx_http_request_t *sr,
     cln->handler = ngx_http_adcp_factory_validate_cleanup;
     cln->data = attempt;
 
-    vctx->tenant.len = flight->entry->tenant.len;
-    vctx->tenant.data = ngx_pstrdup(r->pool, &flight->entry->tenant);
-    if (vctx->tenant.data == NULL) {
+    vctx->tenant = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (vctx->tenant == NULL) {
+        goto failed;
+    }
+
+    vctx->tenant->len = flight->entry->tenant.len;
+    vctx->tenant->data = ngx_pstrdup(r->pool, &flight->entry->tenant);
+    if (vctx->tenant->data == NULL) {
         goto failed;
     }
 

@@ -41,7 +41,7 @@ ngx_http_adcp_factory_from_store(ngx_http_request_t *r,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\" from the platform store",
-                   &ctx->tenant);
+                   ctx->tenant);
 
     ctx->cleanup.data = e->platform;
     ngx_http_adcp_platform(ctx)->refs++;

@@ -86,13 +86,13 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ctx->state = NGX_HTTP_ADCP_ST_DONE;
     ctx->cache_status = NGX_HTTP_ADCP_CACHE_UPDATING;
 
-    e = ngx_http_adcp_cache_get(&w->cache, &ctx->tenant, 1);
+    e = ngx_http_adcp_cache_get(&w->cache, ctx->tenant, 1);
 
     if (e == NULL) {
         return NGX_OK;
     }
 
-    slot = ngx_http_adcp_factory_slot(e, &ctx->tenant, r->connection->log);
+    slot = ngx_http_adcp_factory_slot(e, ctx->tenant, r->connection->log);
 
     if (slot == NULL || e->flight
         || ngx_http_adcp_factory_active(slot->failed_until)
@@ -115,7 +115,7 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\": refreshing its platform for the "
-                   "host", &ctx->tenant);
+                   "host", ctx->tenant);
 
     ctx->refresh = 1;
 
@@ -150,19 +150,19 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
-    e = ngx_http_adcp_cache_get(cache, &ctx->tenant, 1);
+    e = ngx_http_adcp_cache_get(cache, ctx->tenant, 1);
 
     if (e == NULL) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "adcp: tenant \"%V\": every cache entry has a build "
-                      "in flight, increase adcp_cache_size", &ctx->tenant);
+                      "in flight, increase adcp_cache_size", ctx->tenant);
         ngx_http_adcp_factory_fail(r, ctx,
                                    NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
                                    ngx_current_msec + 1000);
         return NGX_DECLINED;
     }
 
-    slot = ngx_http_adcp_factory_slot(e, &ctx->tenant, r->connection->log);
+    slot = ngx_http_adcp_factory_slot(e, ctx->tenant, r->connection->log);
     ctx->slot = slot;
 
     if (e->platform || e->stale) {
@@ -431,7 +431,7 @@ ngx_http_adcp_factory_refresh_start(ngx_http_request_t *r,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\": refreshing its platform",
-                   &ctx->tenant);
+                   ctx->tenant);
 
     flight->entry = e;
     flight->generation = slot->generation;
@@ -463,7 +463,7 @@ ngx_http_adcp_factory_refresh_start(ngx_http_request_t *r,
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "adcp: tenant \"%V\": could not start the factory "
-                      "subrequest", &ctx->tenant);
+                      "subrequest", ctx->tenant);
 
         ngx_http_adcp_factory_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
     }

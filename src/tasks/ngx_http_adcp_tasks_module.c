@@ -212,7 +212,7 @@ ngx_http_adcp_tasks_early(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
         amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
-        rc = ngx_http_adcp_exec_marked(r, amcf, &ctx->tenant);
+        rc = ngx_http_adcp_exec_marked(r, amcf, ctx->tenant);
 
         if (rc == NGX_ABORT) {
             ngx_http_finalize_request(r,
