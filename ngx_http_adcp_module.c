@@ -420,7 +420,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->tenant.len == 0) {
+    if (ctx->tenant->len == 0) {
         return ngx_http_adcp_refuse(r, ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND,
                                     "no account is served at this address");
     }
@@ -433,7 +433,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\" task \"%V\"",
-                   &ctx->tenant, &ctx->env->task);
+                   ctx->tenant, &ctx->env->task);
 
     if (alcf->factory.len == 0) {
         return NGX_DECLINED;
@@ -475,7 +475,9 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!ngx_http_adcp_platform_allows(ctx->platform, &ctx->env->task)) {
+    if (!ngx_http_adcp_platform_allows(ngx_http_adcp_platform(ctx),
+                                       &ctx->env->task))
+    {
         return ngx_http_adcp_refuse(r, ctx,
                                     NGX_HTTP_ADCP_ERR_UNSUPPORTED_FEATURE,
                                     "this account does not support the "
@@ -527,6 +529,7 @@ static ngx_int_t
 ngx_http_adcp_refresh_handler(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
     ngx_int_t                   rc;
+    ngx_str_t                   tenant;
     ngx_msec_t                  after;
     ngx_http_adcp_loc_conf_t   *alcf;
     ngx_http_adcp_main_conf_t  *amcf;
@@ -536,11 +539,18 @@ ngx_http_adcp_refresh_handler(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
         if (!amcf->platforms || amcf->zone.sh == NULL
             || ngx_http_adcp_refresh_marked(r, amcf->zone.sh->task_secret,
-                                            &ctx->tenant, &after)
+                                            &tenant, &after)
                != NGX_OK)
         {
             return NGX_DECLINED;
         }
+
+        ctx->tenant = ngx_palloc(r->pool, sizeof(ngx_str_t));
+        if (ctx->tenant == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ctx->tenant = tenant;
 
         ctx->refresh = 1;
         ctx->tenant_done = 1;

@@ -90,6 +90,7 @@ typedef struct ngx_http_adcp_ctx_s  ngx_http_adcp_ctx_t;
 
 typedef struct {
     ngx_queue_t                 waiter;        /* in flight->waiters */
+    ngx_http_request_t         *request;       /* the main request */
     ngx_http_adcp_ctx_t        *ctx;
     void                       *flight;
     ngx_http_adcp_error_t      *err;           /* when no platform */
@@ -101,25 +102,30 @@ typedef struct {
  * small: on a hit it is most of what the module adds to the request pool
  * (whose 4k blocks a few bytes more would make one more malloc per request:
  * with the platform's credential sent as a header, 80 bytes more did; on
- * the merged main of issues 15, 17 and 22, 8 bytes more did).  The pool
- * cleanup stays in it: releasing the platform in the log phase instead
- * (24 bytes fewer, a GET through bench/conf/adcp-real.conf back in two
- * blocks) loses the reference when an internal redirect (error_page,
- * an adapter's X-Accel-Redirect) clears r->ctx: see bench/RESULTS.md
+ * the merged main of issues 15, 17 and 22, 8 bytes more did).  64 bytes:
+ * a GET hit through bench/conf/adcp-real.conf fills two blocks with 8 bytes
+ * to spare.  The pool cleanup stays in it (releasing the platform in the
+ * log phase instead loses the reference when an internal redirect,
+ * error_page or an adapter's X-Accel-Redirect, clears r->ctx:
+ * t/41-redirect.t); the platform is its data, the request is aux's, the
+ * tenant a pointer: see bench/RESULTS.md
  */
 
 struct ngx_http_adcp_ctx_s {
-    ngx_http_request_t         *request;
-    ngx_str_t                   tenant;        /* "" = none */
+    ngx_str_t                  *tenant;        /* the conf's id (a regex's,
+                                                  adcp_tenant_key's: the
+                                                  request pool's), or
+                                                  ngx_http_adcp_no_tenant */
     ngx_http_adcp_envelope_t   *env;           /* a body's (request pool),
                                                   or ngx_http_adcp_no_env */
 
-    ngx_http_adcp_platform_t   *platform;      /* a reference held */
     ngx_http_adcp_slot_t       *slot;          /* host-wide state */
     ngx_http_adcp_aux_t        *aux;           /* NULL on a hit */
-    ngx_pool_cleanup_t          cleanup;       /* the platform's release,
-                                                  in the pool's list once
-                                                  ->cleanups is set: it
+    ngx_pool_cleanup_t          cleanup;       /* its data: the platform the
+                                                  request holds a reference
+                                                  to (or NULL), released by
+                                                  it; in the pool's list
+                                                  once ->cleanups is set: it
                                                   outlives r->ctx (an
                                                   internal redirect) */
 
@@ -144,6 +150,10 @@ struct ngx_http_adcp_ctx_s {
 
 #define ngx_http_adcp_ctx_err(ctx)  ((ctx)->aux ? (ctx)->aux->err : NULL)
 
+/* the platform the request holds a reference to, or NULL */
+#define ngx_http_adcp_platform(ctx)                                          \
+    ((ngx_http_adcp_platform_t *) (ctx)->cleanup.data)
+
 
 /*
  * the request's state beyond a hit's, made when first needed (here, not
@@ -157,6 +167,7 @@ ngx_http_adcp_aux(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         ctx->aux = ngx_pcalloc(r->main->pool, sizeof(ngx_http_adcp_aux_t));
 
         if (ctx->aux) {
+            ctx->aux->request = r->main;
             ctx->aux->ctx = ctx;
         }
     }
@@ -200,6 +211,7 @@ typedef struct {
 
 extern ngx_module_t             ngx_http_adcp_module;
 extern ngx_http_adcp_envelope_t ngx_http_adcp_no_env;   /* never written */
+extern ngx_str_t ngx_http_adcp_no_tenant;                /* "", never written */
 extern ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 

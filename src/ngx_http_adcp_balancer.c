@@ -224,7 +224,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
 
     peer = NULL;
 
-    if (ctx == NULL || ctx->platform == NULL) {
+    if (ctx == NULL || ngx_http_adcp_platform(ctx) == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "adcp_balancer: upstream \"%V\": the request has no "
                       "platform (\"adcp on\" and \"adcp_factory\" are "
@@ -234,7 +234,8 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
         peer = ngx_http_adcp_balancer_chosen(r->main, ctx);
 
         if (peer == NULL) {
-            peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
+            peer = ngx_http_adcp_balancer_pick(ngx_http_adcp_platform(ctx),
+                                               &ctx->env->task,
                                                r->connection->log);
         }
     }
@@ -242,7 +243,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
     if (peer && peer->type == NGX_HTTP_ADCP_PEER_UPSTREAM) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "adcp balancer: tenant \"%V\" -> upstream \"%V\"",
-                       &ctx->tenant, &peer->uscf->host);
+                       ctx->tenant, &peer->uscf->host);
 
         return peer->uscf->peer.init(r, peer->uscf);
     }
@@ -255,12 +256,12 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
         if (peer && peer->type == NGX_HTTP_ADCP_PEER_NAME) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "adcp_balancer: tenant \"%V\": \"%V\" is not "
-                          "resolved", &ctx->tenant, peer->name);
+                          "resolved", ctx->tenant, peer->name);
 
         } else if (peer) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "adcp_balancer: tenant \"%V\": the platform's "
-                          "upstream is unusable", &ctx->tenant);
+                          "upstream is unusable", ctx->tenant);
         }
 
         u->peer.get = ngx_http_adcp_balancer_get_none;
@@ -282,7 +283,7 @@ ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
     }
 
     tries->peer = peer;
-    tries->tenant = &ctx->tenant;
+    tries->tenant = ctx->tenant;
 
     u->peer.get = ngx_http_adcp_balancer_get_next;
     u->peer.free = ngx_http_adcp_balancer_free_next;
@@ -454,11 +455,13 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         bmcf = ngx_http_get_module_main_conf(r,
                                              ngx_http_adcp_balancer_module);
 
-        if (bmcf->balancers == NULL || ctx->platform == NULL) {
+        if (bmcf->balancers == NULL || ngx_http_adcp_platform(ctx) == NULL)
+        {
             return NGX_OK;
         }
 
-        peer = ngx_http_adcp_balancer_pick(ctx->platform, &ctx->env->task,
+        peer = ngx_http_adcp_balancer_pick(ngx_http_adcp_platform(ctx),
+                                           &ctx->env->task,
                                            r->connection->log);
         if (peer == NULL) {
             return NGX_ERROR;
@@ -483,7 +486,7 @@ ngx_http_adcp_balancer_prepare(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     if (rs->failed) {
-        return ngx_http_adcp_balancer_unavailable(ctx);
+        return ngx_http_adcp_balancer_unavailable(r, ctx);
     }
 
     return NGX_OK;

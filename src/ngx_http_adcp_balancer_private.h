@@ -80,7 +80,8 @@ typedef struct {
 
 ngx_int_t ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_peer_t *peer);
-ngx_int_t ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx);
+ngx_int_t ngx_http_adcp_balancer_unavailable(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_ADCP_BALANCER_PRIVATE_H_INCLUDED_ */

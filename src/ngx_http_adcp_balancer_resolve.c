@@ -42,7 +42,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
     }
 
     rs->request = r;
-    rs->platform = ctx->platform;
+    rs->platform = ngx_http_adcp_platform(ctx);
     rs->peer = peer;
 
     temp.name = peer->host;
@@ -57,14 +57,14 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "adcp_balancer: tenant \"%V\": \"%V\" is a host name "
                       "and no \"resolver\" is configured here",
-                      &ctx->tenant, peer->name);
+                      ctx->tenant, peer->name);
 
         rs->done = 1;
         rs->failed = 1;
         ngx_http_set_ctx(r, rs, ngx_http_adcp_balancer_module);
         ctx->resolving = 1;
 
-        return ngx_http_adcp_balancer_unavailable(ctx);
+        return ngx_http_adcp_balancer_unavailable(r, ctx);
     }
 
     cln = ngx_http_cleanup_add(r, 0);
@@ -87,7 +87,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp balancer: tenant \"%V\": resolving \"%V\"",
-                   &ctx->tenant, &peer->host);
+                   ctx->tenant, &peer->host);
 
     if (ngx_resolve_name(rctx) != NGX_OK) {
         rs->rctx = NULL;
@@ -96,7 +96,7 @@ ngx_http_adcp_balancer_resolve(ngx_http_request_t *r,
 
     if (rs->done) {
         /* answered from the resolver's cache, at once */
-        return rs->failed ? ngx_http_adcp_balancer_unavailable(ctx) : NGX_OK;
+        return rs->failed ? ngx_http_adcp_balancer_unavailable(r, ctx) : NGX_OK;
     }
 
     r->read_event_handler = ngx_http_test_reading;
@@ -224,15 +224,16 @@ ngx_http_adcp_balancer_cleanup(void *data)
 
 
 ngx_int_t
-ngx_http_adcp_balancer_unavailable(ngx_http_adcp_ctx_t *ctx)
+ngx_http_adcp_balancer_unavailable(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx)
 {
-    if (ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
+    if (ngx_http_adcp_aux(r, ctx) == NULL) {
         return NGX_ERROR;
     }
 
     /* retried after a second */
 
-    ctx->aux->err = ngx_http_adcp_error_unavailable(ctx->request->pool,
+    ctx->aux->err = ngx_http_adcp_error_unavailable(r->main->pool,
                                                     ngx_current_msec);
 
     return ctx->aux->err ? NGX_DECLINED : NGX_ERROR;

@@ -255,10 +255,20 @@ ngx_http_adcp_cache_unstale(ngx_http_adcp_entry_t *e)
 }
 
 
+/*
+ * The last reference frees the platform (its pool's log is the cycle's):
+ * the debug line is how the tests see that no reference was lost
+ * (t/41-redirect.t)
+ */
+
 void
 ngx_http_adcp_platform_release(ngx_http_adcp_platform_t *platform)
 {
     if (--platform->refs == 0) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, platform->pool->log, 0,
+                       "adcp: tenant \"%V\": platform freed",
+                       &platform->tenant);
+
         ngx_destroy_pool(platform->pool);
     }
 }

@@ -81,7 +81,7 @@ ngx_http_adcp_factory_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     if (e->flight) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "adcp: tenant \"%V\" joins the build in flight",
-                       &ctx->tenant);
+                       ctx->tenant);
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_WAIT;
         ngx_http_adcp_worker->row->counters[NGX_HTTP_ADCP_C_WAITS]++;
@@ -135,7 +135,7 @@ ngx_http_adcp_factory_fly(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     if (claim == NGX_HTTP_ADCP_CLAIM_BUSY) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "adcp: tenant \"%V\": another worker builds it",
-                       &ctx->tenant);
+                       ctx->tenant);
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_WAIT;
         flight->remote = 1;
@@ -284,7 +284,7 @@ ngx_http_adcp_factory_build_start(ngx_http_request_t *r,
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "adcp: tenant \"%V\": calling the factory", &ctx->tenant);
+                   "adcp: tenant \"%V\": calling the factory", ctx->tenant);
 
     ctx->state = NGX_HTTP_ADCP_ST_WAITING;
     flight->leader = ctx;
@@ -308,7 +308,7 @@ failed:
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "adcp: tenant \"%V\": could not start the factory "
-                  "subrequest", &ctx->tenant);
+                  "subrequest", ctx->tenant);
 
     ngx_http_adcp_factory_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
 
@@ -451,15 +451,20 @@ ngx_http_adcp_factory_validate_start(ngx_http_request_t *sr,
     cln->handler = ngx_http_adcp_factory_validate_cleanup;
     cln->data = attempt;
 
-    vctx->tenant.len = flight->entry->tenant.len;
-    vctx->tenant.data = ngx_pstrdup(r->pool, &flight->entry->tenant);
-    if (vctx->tenant.data == NULL) {
+    vctx->tenant = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (vctx->tenant == NULL) {
+        goto failed;
+    }
+
+    vctx->tenant->len = flight->entry->tenant.len;
+    vctx->tenant->data = ngx_pstrdup(r->pool, &flight->entry->tenant);
+    if (vctx->tenant->data == NULL) {
         goto failed;
     }
 
     /* a reference for its variables, read up to its log phase */
 
-    vctx->platform = pf;
+    vctx->cleanup.data = pf;
     vctx->slot = flight->entry->slot;
     vctx->state = NGX_HTTP_ADCP_ST_DONE;
     vctx->tenant_done = 1;
@@ -550,9 +555,9 @@ ngx_http_adcp_factory_validate_cleanup(void *data)
         attempt->pf = NULL;
     }
 
-    if (attempt->vctx && attempt->vctx->platform) {
-        ngx_http_adcp_platform_release(attempt->vctx->platform);
-        attempt->vctx->platform = NULL;
+    if (attempt->vctx && attempt->vctx->cleanup.data) {
+        ngx_http_adcp_platform_release(attempt->vctx->cleanup.data);
+        attempt->vctx->cleanup.data = NULL;
     }
 }
 
@@ -809,7 +814,7 @@ ngx_http_adcp_factory_flight_end(ngx_http_adcp_flight_t *flight,
         ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
         if (serve) {
-            ctx->platform = serve;
+            ctx->cleanup.data = serve;
             serve->refs++;
 
             if (status) {
@@ -822,11 +827,11 @@ ngx_http_adcp_factory_flight_end(ngx_http_adcp_flight_t *flight,
             }
 
         } else if (code == NGX_HTTP_ADCP_NOT_FOUND) {
-            ngx_http_adcp_factory_fail(ctx,
+            ngx_http_adcp_factory_fail(aux->request, ctx,
                                        NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
 
         } else {
-            ngx_http_adcp_factory_fail(ctx,
+            ngx_http_adcp_factory_fail(aux->request, ctx,
                                        NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
                                        until ? until
                                              : ngx_current_msec + 1000);

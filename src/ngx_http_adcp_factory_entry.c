@@ -41,10 +41,10 @@ ngx_http_adcp_factory_from_store(ngx_http_request_t *r,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\" from the platform store",
-                   &ctx->tenant);
+                   ctx->tenant);
 
-    ctx->platform = e->platform;
-    ctx->platform->refs++;
+    ctx->cleanup.data = e->platform;
+    ngx_http_adcp_platform(ctx)->refs++;
     ctx->cache_status = NGX_HTTP_ADCP_CACHE_SHARED;
     w->row->counters[NGX_HTTP_ADCP_C_SHARED]++;
 
@@ -328,8 +328,8 @@ ngx_http_adcp_factory_keep_stale(ngx_http_request_t *r,
 /* answers from the failure memory: the stale platform, or an error */
 
 ngx_int_t
-ngx_http_adcp_factory_negative(ngx_http_adcp_ctx_t *ctx,
-    ngx_http_adcp_entry_t *e, ngx_msec_t until)
+ngx_http_adcp_factory_negative(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_msec_t until)
 {
     ngx_http_adcp_row_t  *row;
 
@@ -343,15 +343,15 @@ ngx_http_adcp_factory_negative(ngx_http_adcp_ctx_t *ctx,
     }
 
     if (e->stale) {
-        ctx->platform = e->stale;
-        ctx->platform->refs++;
+        ctx->cleanup.data = e->stale;
+        ngx_http_adcp_platform(ctx)->refs++;
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_STALE;
         row->counters[NGX_HTTP_ADCP_C_STALE]++;
         return NGX_OK;
     }
 
     row->counters[NGX_HTTP_ADCP_C_NEGATIVE]++;
-    ngx_http_adcp_factory_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+    ngx_http_adcp_factory_fail(r, ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
                                until);
 
     return NGX_DECLINED;

@@ -20,8 +20,9 @@
 
 static ngx_int_t ngx_http_adcp_factory_lookup(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
-static ngx_int_t ngx_http_adcp_factory_remembered(ngx_http_adcp_ctx_t *ctx,
-    ngx_http_adcp_entry_t *e, ngx_http_adcp_slot_t *slot);
+static ngx_int_t ngx_http_adcp_factory_remembered(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e,
+    ngx_http_adcp_slot_t *slot);
 static ngx_int_t ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e);
 static ngx_int_t ngx_http_adcp_factory_refresh_start(ngx_http_request_t *r,
@@ -34,7 +35,8 @@ static char *ngx_http_adcp_factory_uri(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * NGX_OK: ctx->platform is set; NGX_DONE: the request is parked;
+ * NGX_OK: the request holds a platform (ngx_http_adcp_platform(ctx));
+ * NGX_DONE: the request is parked;
  * NGX_DECLINED: no platform, ctx->aux->err says why; NGX_ERROR.
  */
 
@@ -44,7 +46,7 @@ ngx_http_adcp_factory_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     switch (ctx->state) {
 
     case NGX_HTTP_ADCP_ST_DONE:
-        return ctx->platform ? NGX_OK : NGX_DECLINED;
+        return ngx_http_adcp_platform(ctx) ? NGX_OK : NGX_DECLINED;
 
     case NGX_HTTP_ADCP_ST_WAITING:
         return NGX_DONE;
@@ -87,13 +89,13 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
     ctx->state = NGX_HTTP_ADCP_ST_DONE;
     ctx->cache_status = NGX_HTTP_ADCP_CACHE_UPDATING;
 
-    e = ngx_http_adcp_cache_get(&w->cache, &ctx->tenant, 1);
+    e = ngx_http_adcp_cache_get(&w->cache, ctx->tenant, 1);
 
     if (e == NULL) {
         return NGX_OK;
     }
 
-    slot = ngx_http_adcp_factory_slot(e, &ctx->tenant, r->connection->log);
+    slot = ngx_http_adcp_factory_slot(e, ctx->tenant, r->connection->log);
 
     if (slot == NULL || e->flight
         || ngx_http_adcp_factory_active(slot->failed_until)
@@ -116,7 +118,7 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\": refreshing its platform for the "
-                   "host", &ctx->tenant);
+                   "host", ctx->tenant);
 
     ctx->refresh = 1;
 
@@ -152,18 +154,19 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
-    e = ngx_http_adcp_cache_get(cache, &ctx->tenant, 1);
+    e = ngx_http_adcp_cache_get(cache, ctx->tenant, 1);
 
     if (e == NULL) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "adcp: tenant \"%V\": every cache entry has a build "
-                      "in flight, increase adcp_cache_size", &ctx->tenant);
-        ngx_http_adcp_factory_fail(ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+                      "in flight, increase adcp_cache_size", ctx->tenant);
+        ngx_http_adcp_factory_fail(r, ctx,
+                                   NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
                                    ngx_current_msec + 1000);
         return NGX_DECLINED;
     }
 
-    slot = ngx_http_adcp_factory_slot(e, &ctx->tenant, r->connection->log);
+    slot = ngx_http_adcp_factory_slot(e, ctx->tenant, r->connection->log);
     ctx->slot = slot;
 
     if (e->platform || e->stale) {
@@ -189,8 +192,8 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
                 return ngx_http_adcp_factory_refresh_ahead(r, ctx, e);
             }
 
-            ctx->platform = e->platform;
-            ctx->platform->refs++;
+            ctx->cleanup.data = e->platform;
+            ngx_http_adcp_platform(ctx)->refs++;
             ctx->cache_status = NGX_HTTP_ADCP_CACHE_HIT;
             row->counters[NGX_HTTP_ADCP_C_HITS]++;
             return NGX_OK;
@@ -214,7 +217,7 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         ngx_http_adcp_cache_unstale(e);
     }
 
-    rc = ngx_http_adcp_factory_remembered(ctx, e, slot);
+    rc = ngx_http_adcp_factory_remembered(r, ctx, e, slot);
     if (rc != NGX_AGAIN) {
         return rc;
     }
@@ -245,7 +248,7 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
          */
 
         if (claim == NGX_HTTP_ADCP_CLAIM_OWN) {
-            rc = ngx_http_adcp_factory_remembered(ctx, e, slot);
+            rc = ngx_http_adcp_factory_remembered(r, ctx, e, slot);
 
             if (rc != NGX_AGAIN) {
                 ngx_http_adcp_zone_unclaim(w->zone, slot);
@@ -260,7 +263,7 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         }
 
         if (claim == NGX_HTTP_ADCP_CLAIM_BUSY && e->stale) {
-            return ngx_http_adcp_factory_negative(ctx, e, now + 1000);
+            return ngx_http_adcp_factory_negative(r, ctx, e, now + 1000);
         }
     }
 
@@ -275,8 +278,9 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
  */
 
 static ngx_int_t
-ngx_http_adcp_factory_remembered(ngx_http_adcp_ctx_t *ctx,
-    ngx_http_adcp_entry_t *e, ngx_http_adcp_slot_t *slot)
+ngx_http_adcp_factory_remembered(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e,
+    ngx_http_adcp_slot_t *slot)
 {
     ngx_msec_t  until;
 
@@ -284,14 +288,15 @@ ngx_http_adcp_factory_remembered(ngx_http_adcp_ctx_t *ctx,
                                           : e->not_found_until))
     {
         ngx_http_adcp_worker->row->counters[NGX_HTTP_ADCP_C_NEGATIVE]++;
-        ngx_http_adcp_factory_fail(ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND, 0);
+        ngx_http_adcp_factory_fail(r, ctx, NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND,
+                                   0);
         return NGX_DECLINED;
     }
 
     until = slot ? slot->failed_until : e->failed_until;
 
     if (ngx_http_adcp_factory_active(until)) {
-        return ngx_http_adcp_factory_negative(ctx, e, until);
+        return ngx_http_adcp_factory_negative(r, ctx, e, until);
     }
 
     return NGX_AGAIN;
@@ -400,8 +405,8 @@ ngx_http_adcp_factory_refresh_ahead(ngx_http_request_t *r,
 
 serve:
 
-    ctx->platform = e->platform;
-    ctx->platform->refs++;
+    ctx->cleanup.data = e->platform;
+    ngx_http_adcp_platform(ctx)->refs++;
     ctx->cache_status = status;
 
     if (status == NGX_HTTP_ADCP_CACHE_UPDATING) {
@@ -462,7 +467,7 @@ ngx_http_adcp_factory_refresh_start(ngx_http_request_t *r,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "adcp: tenant \"%V\": refreshing its platform",
-                   &ctx->tenant);
+                   ctx->tenant);
 
     flight->entry = e;
     flight->generation = slot->generation;
@@ -494,7 +499,7 @@ ngx_http_adcp_factory_refresh_start(ngx_http_request_t *r,
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "adcp: tenant \"%V\": could not start the factory "
-                      "subrequest", &ctx->tenant);
+                      "subrequest", ctx->tenant);
 
         ngx_http_adcp_factory_flight_end(flight, NULL, NGX_HTTP_ADCP_FAILED);
     }

@@ -85,8 +85,8 @@ void ngx_http_adcp_factory_invalidated(ngx_str_t *tenant, void *data);
 void ngx_http_adcp_factory_check(ngx_http_adcp_entry_t *e);
 void ngx_http_adcp_factory_keep_stale(ngx_http_request_t *r,
     ngx_http_adcp_entry_t *e);
-ngx_int_t ngx_http_adcp_factory_negative(ngx_http_adcp_ctx_t *ctx,
-    ngx_http_adcp_entry_t *e, ngx_msec_t until);
+ngx_int_t ngx_http_adcp_factory_negative(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_msec_t until);
 ngx_uint_t ngx_http_adcp_factory_active(ngx_msec_t until);
 ngx_int_t ngx_http_adcp_factory_fly(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e, ngx_uint_t claim);
@@ -110,8 +110,8 @@ ngx_int_t ngx_http_adcp_factory_cleanups(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 void ngx_http_adcp_factory_leave(void *data);
 void ngx_http_adcp_factory_handover(ngx_http_adcp_flight_t *flight);
-void ngx_http_adcp_factory_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
-    ngx_msec_t until);
+void ngx_http_adcp_factory_fail(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, ngx_msec_t until);
 
 
 #endif /* _NGX_HTTP_ADCP_FACTORY_PRIVATE_H_INCLUDED_ */

@@ -76,7 +76,7 @@ ngx_http_adcp_factory_wake(ngx_http_request_t *r)
 void
 ngx_http_adcp_factory_post(ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
+    ngx_post_event(ctx->aux->request->connection->write, &ngx_posted_events);
 }
 
 
@@ -102,12 +102,10 @@ ngx_http_adcp_factory_cleanups(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
     cln = &ctx->cleanup;
     cln->handler = ngx_http_adcp_factory_release;
-    cln->data = ctx;
     cln->next = r->pool->cleanup;
     r->pool->cleanup = cln;
 
     ctx->cleanups = 1;
-    ctx->request = r;
 
     return NGX_OK;
 }
@@ -182,37 +180,39 @@ ngx_http_adcp_factory_handover(ngx_http_adcp_flight_t *flight)
 }
 
 
+/* the cleanup's data is the platform the request holds, or NULL */
+
 static void
 ngx_http_adcp_factory_release(void *data)
 {
-    ngx_http_adcp_ctx_t *ctx = data;
+    ngx_http_adcp_platform_t *platform = data;
 
-    if (ctx->platform) {
-        ngx_http_adcp_platform_release(ctx->platform);
-        ctx->platform = NULL;
+    if (platform) {
+        ngx_http_adcp_platform_release(platform);
     }
 }
 
 
 void
-ngx_http_adcp_factory_fail(ngx_http_adcp_ctx_t *ctx, ngx_uint_t code,
-    ngx_msec_t until)
+ngx_http_adcp_factory_fail(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_uint_t code, ngx_msec_t until)
 {
     ngx_http_adcp_error_t  *err;
 
     /* NULL (out of memory) is answered 500 */
 
-    if (ngx_http_adcp_aux(ctx->request, ctx) == NULL) {
+    if (ngx_http_adcp_aux(r, ctx) == NULL) {
         return;
     }
+
+    r = r->main;
 
     if (code != NGX_HTTP_ADCP_ERR_ACCOUNT_NOT_FOUND) {
-        ctx->aux->err = ngx_http_adcp_error_unavailable(ctx->request->pool,
-                                                        until);
+        ctx->aux->err = ngx_http_adcp_error_unavailable(r->pool, until);
         return;
     }
 
-    err = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_adcp_error_t));
+    err = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_error_t));
     ctx->aux->err = err;
 
     if (err == NULL) {

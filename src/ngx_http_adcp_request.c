@@ -78,6 +78,7 @@ static ngx_str_t  ngx_http_adcp_healths[] = {
 /* the envelope of a request without a JSON body: no id, no task */
 
 ngx_http_adcp_envelope_t  ngx_http_adcp_no_env;
+ngx_str_t                 ngx_http_adcp_no_tenant;
 
 
 static ngx_str_t  ngx_http_adcp_statuses[] = {
@@ -111,6 +112,7 @@ ngx_http_adcp_ctx(ngx_http_request_t *r)
         ngx_memzero(ctx, sizeof(ngx_http_adcp_ctx_t));
 
         ctx->env = &ngx_http_adcp_no_env;
+        ctx->tenant = &ngx_http_adcp_no_tenant;
 
         ngx_http_set_ctx(r->main, ctx, ngx_http_adcp_module);
     }
@@ -134,7 +136,7 @@ ngx_http_adcp_tenant_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_adcp_variable_set(v, &ctx->tenant);
+    ngx_http_adcp_variable_set(v, ctx->tenant);
 
     return NGX_OK;
 }
@@ -168,16 +170,17 @@ ngx_http_adcp_platform_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_adcp_var_ctx(r);
 
-    if (ctx == NULL || ctx->platform == NULL) {
+    if (ctx == NULL || ngx_http_adcp_platform(ctx) == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
     if (data == NGX_HTTP_ADCP_UPSTREAM) {
-        s = ngx_http_adcp_platform_upstream(ctx->platform, &ctx->env->task);
+        s = ngx_http_adcp_platform_upstream(ngx_http_adcp_platform(ctx),
+                                            &ctx->env->task);
 
     } else {
-        s = &ctx->platform->authorization;
+        s = &ngx_http_adcp_platform(ctx)->authorization;
     }
 
     ngx_http_adcp_variable_set(v, s);
@@ -218,12 +221,12 @@ ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_adcp_var_ctx(r);
 
-    if (ctx == NULL || ctx->platform == NULL) {
+    if (ctx == NULL || ngx_http_adcp_platform(ctx) == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    value = ngx_http_adcp_platform_var(ctx->platform,
+    value = ngx_http_adcp_platform_var(ngx_http_adcp_platform(ctx),
                            name->data + sizeof("adcp_platform_") - 1,
                            name->len - (sizeof("adcp_platform_") - 1));
 

@@ -514,7 +514,12 @@ ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         }
 
         if (ngx_http_adcp_tenant_id_valid(key.data, key.len)) {
-            ctx->tenant = key;
+            ctx->tenant = ngx_palloc(r->main->pool, sizeof(ngx_str_t));
+            if (ctx->tenant == NULL) {
+                return NGX_ERROR;
+            }
+
+            *ctx->tenant = key;
 
         } else if (key.len) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -559,7 +564,7 @@ ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
 ngx_int_t
 ngx_http_adcp_tenant_find(ngx_http_request_t *r,
-    ngx_http_adcp_tenants_t *tenants, ngx_str_t *host, ngx_str_t *id)
+    ngx_http_adcp_tenants_t *tenants, ngx_str_t *host, ngx_str_t **id)
 {
     ngx_http_adcp_tenant_value_t  *v;
 
@@ -588,8 +593,6 @@ ngx_http_adcp_tenant_find(ngx_http_request_t *r,
             }
 
             if (v) {
-                id->len = v->id.len;
-                id->data = v->id.data;
                 goto found;
             }
         }
@@ -604,16 +607,18 @@ ngx_http_adcp_tenant_find(ngx_http_request_t *r,
         }
     }
 
-    *id = v->id;
-
 #if (NGX_PCRE)
 found:
 #endif
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "adcp tenant: host \"%V\" -> \"%V\"", host, id);
+    /* the conf's value, or the request's for a regex's captures */
 
-    return id->len ? NGX_OK : NGX_DECLINED;
+    *id = &v->id;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "adcp tenant: host \"%V\" -> \"%V\"", host, *id);
+
+    return v->id.len ? NGX_OK : NGX_DECLINED;
 }
 
 

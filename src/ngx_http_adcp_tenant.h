@@ -66,7 +66,7 @@ char *ngx_http_adcp_tenants(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_adcp_tenant_resolve(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx);
 ngx_int_t ngx_http_adcp_tenant_find(ngx_http_request_t *r,
-    ngx_http_adcp_tenants_t *tenants, ngx_str_t *host, ngx_str_t *id);
+    ngx_http_adcp_tenants_t *tenants, ngx_str_t *host, ngx_str_t **id);
 
 
 /*

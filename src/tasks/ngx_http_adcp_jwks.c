@@ -9,7 +9,8 @@
  * Keys are read at configuration time (Ed25519 or EC P-256, unencrypted
  * PEM); the first configured signs, every one is published, so a key
  * being rotated in or out keeps verifying.  The JWKS body is built once;
- * a request is answered from it.
+ * a request is answered from it.  The directives are
+ * ngx_http_adcp_tasks_module's; their conf is a part of its main conf.
  */
 
 
@@ -17,69 +18,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_adcp_tasks_private.h"
 #include "ngx_http_adcp_jwks.h"
 
 
 static ngx_int_t ngx_http_adcp_jwks_handler(ngx_http_request_t *r);
-
-static void *ngx_http_adcp_jwks_create_main_conf(ngx_conf_t *cf);
-static char *ngx_http_adcp_jwks_init_main_conf(ngx_conf_t *cf, void *conf);
-
-static char *ngx_http_adcp_task_webhook_signing_key(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_adcp_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-
-static ngx_command_t  ngx_http_adcp_jwks_commands[] = {
-
-    { ngx_string("adcp_task_webhook_signing_key"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
-      ngx_http_adcp_task_webhook_signing_key,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("adcp_jwks"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_adcp_jwks,
-      0,
-      0,
-      NULL },
-
-      ngx_null_command
-};
-
-
-static ngx_http_module_t  ngx_http_adcp_jwks_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
-
-    ngx_http_adcp_jwks_create_main_conf,   /* create main configuration */
-    ngx_http_adcp_jwks_init_main_conf,     /* init main configuration */
-
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
-
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
-};
-
-
-ngx_module_t  ngx_http_adcp_jwks_module = {
-    NGX_MODULE_V1,
-    &ngx_http_adcp_jwks_module_ctx,        /* module context */
-    ngx_http_adcp_jwks_commands,           /* module directives */
-    NGX_HTTP_MODULE,                       /* module type */
-    NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
-    NULL,                                  /* init thread */
-    NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
-    NGX_MODULE_V1_PADDING
-};
 
 
 static ngx_str_t  ngx_http_adcp_jwks_type = ngx_string("application/json");
@@ -90,27 +33,30 @@ static ngx_str_t  ngx_http_adcp_jwks_type = ngx_string("application/json");
 ngx_http_adcp_sign_key_t *
 ngx_http_adcp_jwks_signing_key(ngx_cycle_t *cycle)
 {
-    ngx_http_adcp_jwks_main_conf_t  *jmcf;
+    ngx_http_adcp_tasks_main_conf_t  *tmcf;
 
-    jmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_adcp_jwks_module);
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_adcp_tasks_module);
 
-    if (jmcf == NULL || jmcf->keys == NULL || jmcf->keys->nelts == 0) {
+    if (tmcf == NULL || tmcf->jwks.keys == NULL
+        || tmcf->jwks.keys->nelts == 0)
+    {
         return NULL;
     }
 
-    return jmcf->keys->elts;
+    return tmcf->jwks.keys->elts;
 }
 
 
 static ngx_int_t
 ngx_http_adcp_jwks_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                        rc;
-    ngx_buf_t                       *b;
-    ngx_chain_t                      out;
-    ngx_table_elt_t                 *cc;
-    ngx_http_adcp_jwks_main_conf_t  *jmcf;
+    ngx_int_t                         rc;
+    ngx_buf_t                        *b;
+    ngx_chain_t                       out;
+    ngx_table_elt_t                  *cc;
+    ngx_http_adcp_jwks_conf_t        *jcf;
+    ngx_http_adcp_tasks_main_conf_t  *tmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -121,10 +67,11 @@ ngx_http_adcp_jwks_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    jmcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_jwks_module);
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_tasks_module);
+    jcf = &tmcf->jwks;
 
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = jmcf->jwks.len;
+    r->headers_out.content_length_n = jcf->jwks.len;
     r->headers_out.content_type = ngx_http_adcp_jwks_type;
     r->headers_out.content_type_len = ngx_http_adcp_jwks_type.len;
     r->headers_out.content_type_lowcase = NULL;
@@ -150,8 +97,8 @@ ngx_http_adcp_jwks_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->pos = jmcf->jwks.data;
-    b->last = jmcf->jwks.data + jmcf->jwks.len;
+    b->pos = jcf->jwks.data;
+    b->last = jcf->jwks.data + jcf->jwks.len;
     b->memory = 1;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
@@ -169,36 +116,15 @@ ngx_http_adcp_jwks_handler(ngx_http_request_t *r)
 }
 
 
-static void *
-ngx_http_adcp_jwks_create_main_conf(ngx_conf_t *cf)
+/* at the tasks module's init main conf: the JWKS of the keys, built once */
+
+char *
+ngx_http_adcp_jwks_init_conf(ngx_conf_t *cf, ngx_http_adcp_jwks_conf_t *jcf)
 {
-    ngx_http_adcp_jwks_main_conf_t  *jmcf;
-
-    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_adcp_jwks_main_conf_t));
-    if (jmcf == NULL) {
-        return NULL;
-    }
-
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     jmcf->keys = NULL;
-     *     jmcf->jwks = { 0, NULL };
-     */
-
-    return jmcf;
-}
-
-
-static char *
-ngx_http_adcp_jwks_init_main_conf(ngx_conf_t *cf, void *conf)
-{
-    ngx_http_adcp_jwks_main_conf_t  *jmcf = conf;
-
     if (ngx_http_adcp_sign_jwks(cf->pool,
-                                jmcf->keys ? jmcf->keys->elts : NULL,
-                                jmcf->keys ? jmcf->keys->nelts : 0,
-                                &jmcf->jwks)
+                                jcf->keys ? jcf->keys->elts : NULL,
+                                jcf->keys ? jcf->keys->nelts : 0,
+                                &jcf->jwks)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -208,11 +134,13 @@ ngx_http_adcp_jwks_init_main_conf(ngx_conf_t *cf, void *conf)
 }
 
 
-static char *
+/* conf + cmd->offset: the tasks main conf's ngx_http_adcp_jwks_conf_t */
+
+char *
 ngx_http_adcp_task_webhook_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_adcp_jwks_main_conf_t  *jmcf = conf;
+    ngx_http_adcp_jwks_conf_t  *jcf = (void *) ((u_char *) conf + cmd->offset);
 
     char                      *err;
     ngx_str_t                 *value, kid, path;
@@ -238,17 +166,17 @@ ngx_http_adcp_task_webhook_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (jmcf->keys == NULL) {
-        jmcf->keys = ngx_array_create(cf->pool, 2,
+    if (jcf->keys == NULL) {
+        jcf->keys = ngx_array_create(cf->pool, 2,
                                       sizeof(ngx_http_adcp_sign_key_t));
-        if (jmcf->keys == NULL) {
+        if (jcf->keys == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
-    keys = jmcf->keys->elts;
+    keys = jcf->keys->elts;
 
-    for (i = 0; i < jmcf->keys->nelts; i++) {
+    for (i = 0; i < jcf->keys->nelts; i++) {
         if (keys[i].kid.len == kid.len
             && ngx_strncmp(keys[i].kid.data, kid.data, kid.len) == 0)
         {
@@ -264,7 +192,7 @@ ngx_http_adcp_task_webhook_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    key = ngx_array_push(jmcf->keys);
+    key = ngx_array_push(jcf->keys);
     if (key == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -282,7 +210,7 @@ ngx_http_adcp_task_webhook_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-static char *
+char *
 ngx_http_adcp_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;

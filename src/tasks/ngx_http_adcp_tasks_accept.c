@@ -564,7 +564,7 @@ ngx_http_adcp_tasks_store(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
     ngx_http_adcp_tasks_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_tasks_module);
-    tenant = &t->ctx->tenant;
+    tenant = t->ctx->tenant;
 
     /* the record: the fields not set here (data NULL) are not written */
 
@@ -756,12 +756,12 @@ ngx_http_adcp_tasks_on_store(ngx_http_adcp_redis_reply_t *reply, void *data)
         if (ngx_http_adcp_redis_error(reply, &err) == NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "adcp: tenant \"%V\": task \"%V\" not stored: %V",
-                          &t->ctx->tenant, &t->task_id, &err);
+                          t->ctx->tenant, &t->task_id, &err);
 
         } else {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "adcp: tenant \"%V\": task \"%V\" not stored: "
-                          "Redis did not answer", &t->ctx->tenant,
+                          "Redis did not answer", t->ctx->tenant,
                           &t->task_id);
         }
 

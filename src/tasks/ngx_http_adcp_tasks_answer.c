@@ -260,7 +260,7 @@ ngx_http_adcp_tasks_wait(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
     if (t->call == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "adcp: tenant \"%V\": task \"%V\": Redis is "
-                      "unreachable", &t->ctx->tenant, &t->task_id);
+                      "unreachable", t->ctx->tenant, &t->task_id);
 
         ngx_http_finalize_request(r,
             ngx_http_adcp_tasks_error(r, t->ctx,

@@ -182,7 +182,7 @@ ngx_http_adcp_tasks_read(ngx_http_request_t *r, ngx_http_adcp_task_t *t)
         if (n != (ssize_t) (b->file_last - b->file_pos)) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "adcp: tenant \"%V\": the request body file "
-                          "\"%V\" cannot be read", &t->ctx->tenant,
+                          "\"%V\" cannot be read", t->ctx->tenant,
                           &b->file->name);
             return NGX_ERROR;
         }

@@ -146,6 +146,20 @@ static ngx_command_t  ngx_http_adcp_tasks_commands[] = {
       offsetof(ngx_http_adcp_tasks_loc_conf_t, headers),
       NULL },
 
+    { ngx_string("adcp_task_webhook_signing_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_adcp_task_webhook_signing_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_adcp_tasks_main_conf_t, jwks),
+      NULL },
+
+    { ngx_string("adcp_jwks"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_adcp_jwks,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -198,7 +212,7 @@ ngx_http_adcp_tasks_early(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 
         amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
 
-        rc = ngx_http_adcp_exec_marked(r, amcf, &ctx->tenant);
+        rc = ngx_http_adcp_exec_marked(r, amcf, ctx->tenant);
 
         if (rc == NGX_ABORT) {
             ngx_http_finalize_request(r,
@@ -307,6 +321,7 @@ ngx_http_adcp_tasks_create_main_conf(ngx_conf_t *cf)
      *
      *     tmcf->webhook_trusted = { 0, NULL };
      *     tmcf->ssl = NULL;
+     *     tmcf->jwks = { NULL, { 0, NULL } };
      */
 
     return tmcf;
@@ -342,7 +357,7 @@ ngx_http_adcp_tasks_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_adcp_jwks_init_conf(cf, &tmcf->jwks);
 }
 
 

@@ -154,7 +154,7 @@ ngx_http_adcp_tasks_on_poll(ngx_http_adcp_redis_reply_t *reply, void *data)
     if (ngx_http_adcp_redis_array(reply, &n) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "adcp: tenant \"%V\": task \"%V\" not read: %s",
-                      &t->ctx->tenant, &t->task_id,
+                      t->ctx->tenant, &t->task_id,
                       reply ? "an unexpected reply" : "Redis did not answer");
 
         ngx_http_adcp_tasks_unavailable(r, t, "the task's status is "
@@ -206,9 +206,9 @@ ngx_http_adcp_tasks_status(ngx_http_request_t *r, ngx_http_adcp_task_t *t,
     f = fields;
 
     if (f[NGX_HTTP_ADCP_TF_TENANT].data
-        && f[NGX_HTTP_ADCP_TF_TENANT].len == t->ctx->tenant.len
-        && ngx_strncmp(f[NGX_HTTP_ADCP_TF_TENANT].data, t->ctx->tenant.data,
-                       t->ctx->tenant.len) == 0)
+        && f[NGX_HTTP_ADCP_TF_TENANT].len == t->ctx->tenant->len
+        && ngx_strncmp(f[NGX_HTTP_ADCP_TF_TENANT].data, t->ctx->tenant->data,
+                       t->ctx->tenant->len) == 0)
     {
         owned |= 1;
     }

@@ -59,6 +59,7 @@
 #include "ngx_http_adcp_json.h"
 #include "ngx_http_adcp_time.h"
 #include "ngx_http_adcp_redis.h"
+#include "ngx_http_adcp_jwks.h"
 
 
 #define NGX_HTTP_ADCP_TASK_PREFIX      "adcp_task_"
@@ -205,6 +206,8 @@ typedef struct {
                                                      no adcp_task_webhooks */
     ngx_flag_t                      enabled;      /* some adcp_async */
     ngx_array_t                     checks;       /* of ..._tasks_check_t */
+    ngx_http_adcp_jwks_conf_t       jwks;         /* the signing keys,
+                                                     their JWKS */
 } ngx_http_adcp_tasks_main_conf_t;
 
 

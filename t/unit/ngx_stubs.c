@@ -33,7 +33,17 @@ ngx_uint_t  test_pools_destroyed;
 ngx_pool_t *
 test_pool_create(void)
 {
-    return calloc(1, sizeof(ngx_pool_t));
+    ngx_pool_t  *pool;
+
+    static ngx_log_t  log;      /* log_level 0: debug lines go nowhere */
+
+    pool = calloc(1, sizeof(ngx_pool_t));
+
+    if (pool) {
+        pool->log = &log;
+    }
+
+    return pool;
 }
 
 
