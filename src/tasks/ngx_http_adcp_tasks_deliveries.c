@@ -212,7 +212,6 @@ static void
 ngx_http_adcp_deliveries_start(ngx_http_adcp_consumer_t *cs, ngx_str_t *task)
 {
     ngx_str_t                   key;
-    ngx_uint_t                  i;
     ngx_queue_t                *q;
     ngx_http_adcp_exec_t       *e;
     ngx_http_adcp_redis_args_t  a;
@@ -251,18 +250,11 @@ ngx_http_adcp_deliveries_start(ngx_http_adcp_consumer_t *cs, ngx_str_t *task)
     ngx_http_adcp_redis_arg_str(&a, &e->task_id);
     ngx_http_adcp_tasks_arg_ms(&a, ngx_http_adcp_tasks_ms());
 
-    for (i = 0; i < NGX_HTTP_ADCP_TF_N; i++) {
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[i]);
-    }
+    ngx_http_adcp_task_arg_fields(&a);
 
-    e->phase = NGX_HTTP_ADCP_PH_HOOK;
-
-    if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_deliveries_load_script,
-                                   ngx_http_adcp_deliveries_on_load, &a)
-        != NGX_OK)
-    {
-        ngx_http_adcp_exec_free(e);
-    }
+    ngx_http_adcp_exec_command(e, NGX_HTTP_ADCP_PH_HOOK,
+                               &ngx_http_adcp_deliveries_load_script,
+                               ngx_http_adcp_deliveries_on_load, &a);
 }
 
 
@@ -443,12 +435,9 @@ ngx_http_adcp_deliveries_end(ngx_http_adcp_exec_t *e, char *status,
 
     e->log->action = "scheduling the webhook";
 
-    if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_deliveries_end_script,
-                                   ngx_http_adcp_deliveries_on_end, &a)
-        != NGX_OK)
-    {
-        ngx_http_adcp_exec_free(e);
-    }
+    ngx_http_adcp_exec_command(e, e->phase,
+                               &ngx_http_adcp_deliveries_end_script,
+                               ngx_http_adcp_deliveries_on_end, &a);
 }
 
 

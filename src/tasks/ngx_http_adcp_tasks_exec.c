@@ -144,7 +144,6 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
 {
     size_t                        n;
     ngx_str_t                     id, task, key;
-    ngx_uint_t                    i;
     ngx_queue_t                  *q;
     ngx_http_adcp_row_t          *row;
     ngx_http_adcp_exec_t         *e;
@@ -229,18 +228,11 @@ ngx_http_adcp_exec_start(ngx_http_adcp_consumer_t *cs,
     ngx_http_adcp_redis_arg_str(&a, &e->now);
     ngx_http_adcp_redis_arg(&a, exhausted, sizeof(exhausted) - 1);
 
-    for (i = 0; i < NGX_HTTP_ADCP_TF_N; i++) {
-        ngx_http_adcp_redis_arg_str(&a, &ngx_http_adcp_task_fields[i]);
-    }
+    ngx_http_adcp_task_arg_fields(&a);
 
-    e->phase = NGX_HTTP_ADCP_PH_CLAIM;
-
-    if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_exec_claim_script,
-                                   ngx_http_adcp_exec_on_claimed, &a)
-        != NGX_OK)
-    {
-        ngx_http_adcp_exec_free(e);
-    }
+    ngx_http_adcp_exec_command(e, NGX_HTTP_ADCP_PH_CLAIM,
+                               &ngx_http_adcp_exec_claim_script,
+                               ngx_http_adcp_exec_on_claimed, &a);
 }
 
 
@@ -396,15 +388,11 @@ ngx_http_adcp_exec_finish(ngx_http_adcp_exec_t *e)
     ngx_http_adcp_tasks_arg_ms(&a, e->hook_first);
     ngx_http_adcp_tasks_arg_ms(&a, e->hook_first + NGX_HTTP_ADCP_HOOK_LEASE);
 
-    e->phase = NGX_HTTP_ADCP_PH_FINISH;
     e->log->action = "storing the task's outcome";
 
-    if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_exec_finish_script,
-                                   ngx_http_adcp_exec_on_finish, &a)
-        != NGX_OK)
-    {
-        ngx_http_adcp_exec_free(e);
-    }
+    ngx_http_adcp_exec_command(e, NGX_HTTP_ADCP_PH_FINISH,
+                               &ngx_http_adcp_exec_finish_script,
+                               ngx_http_adcp_exec_on_finish, &a);
 }
 
 
@@ -473,15 +461,11 @@ ngx_http_adcp_exec_ack(ngx_http_adcp_exec_t *e, ngx_uint_t schedule)
     ngx_http_adcp_redis_arg_str(&a, &e->task_id);
     ngx_http_adcp_tasks_arg_ms(&a, ngx_http_adcp_tasks_ms());
 
-    e->phase = NGX_HTTP_ADCP_PH_ACK;
     e->log->action = "acknowledging the task";
 
-    if (ngx_http_adcp_exec_command(e, &ngx_http_adcp_exec_ack_script,
-                                   ngx_http_adcp_exec_on_ack, &a)
-        != NGX_OK)
-    {
-        ngx_http_adcp_exec_free(e);
-    }
+    ngx_http_adcp_exec_command(e, NGX_HTTP_ADCP_PH_ACK,
+                               &ngx_http_adcp_exec_ack_script,
+                               ngx_http_adcp_exec_on_ack, &a);
 }
 
 

@@ -189,23 +189,25 @@ ngx_http_adcp_exec_abandon(ngx_http_adcp_exec_t *e)
 }
 
 
+/*
+ * The execution's next step in Redis, in the phase given; a command that
+ * cannot be sent ends the execution here (the task is left for reclaiming)
+ */
 
-
-ngx_int_t
-ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
+void
+ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e, ngx_uint_t phase,
     ngx_http_adcp_redis_script_t *script,
     ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a)
 {
+    e->phase = phase;
     e->call = ngx_http_adcp_redis_eval(&e->cs->amcf->redis, script, handler,
                                        e, a);
 
     if (e->call == NULL) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
                       "adcp: Redis is unreachable, left for reclaiming");
-        return NGX_ERROR;
+        ngx_http_adcp_exec_free(e);
     }
-
-    return NGX_OK;
 }
 
 

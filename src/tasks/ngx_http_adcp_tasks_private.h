@@ -397,6 +397,7 @@ ngx_http_adcp_task_status_e ngx_http_adcp_task_status(ngx_str_t *name);
 #define ngx_http_adcp_task_key(pool, id, key)                                 \
     ngx_http_adcp_redis_key(pool, NGX_HTTP_ADCP_KEY_TASK, key, 1, id)
 char *ngx_http_adcp_task_protocol(ngx_str_t *task);
+void ngx_http_adcp_task_arg_fields(ngx_http_adcp_redis_args_t *a);
 ngx_uint_t ngx_http_adcp_task_flag(ngx_str_t *v);
 
 /* the request side */
@@ -446,7 +447,7 @@ ngx_http_adcp_exec_t *ngx_http_adcp_exec_create(ngx_http_adcp_consumer_t *cs,
 void ngx_http_adcp_exec_free(ngx_http_adcp_exec_t *e);
 void ngx_http_adcp_exec_run(ngx_http_adcp_exec_t *e,
     ngx_http_adcp_exec_done_pt ran);
-ngx_int_t ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e,
+void ngx_http_adcp_exec_command(ngx_http_adcp_exec_t *e, ngx_uint_t phase,
     ngx_http_adcp_redis_script_t *script,
     ngx_http_adcp_redis_reply_pt handler, ngx_http_adcp_redis_args_t *a);
 ngx_int_t ngx_http_adcp_exec_fields(ngx_http_adcp_exec_t *e,

@@ -167,3 +167,16 @@ ngx_http_adcp_task_flag(ngx_str_t *v)
 {
     return v->len == 1 && v->data[0] == '1';
 }
+
+
+/* the record's field names, in the enum's order: a script's arguments */
+
+void
+ngx_http_adcp_task_arg_fields(ngx_http_adcp_redis_args_t *a)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_ADCP_TF_N; i++) {
+        ngx_http_adcp_redis_arg_str(a, &ngx_http_adcp_task_fields[i]);
+    }
+}
