@@ -82,7 +82,14 @@ done
 master=$(cat "$WORK/nginx.pid")
 worker=$(pgrep -P "$master" | head -n 1)
 
+# VmRSS counts the shared zones' pages this worker touched (the host's
+# platform store and the tenants' slots fill as tenants come: bounded by
+# adcp_cache_shared and adcp_zone_size); RssAnon is the worker's own
+# memory, what must stay flat
+
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$worker/status"; }
+own() { awk '/^RssAnon/ { print $2 }' "/proc/$worker/status"; }
+shm() { awk '/^RssShmem/ { print $2 }' "/proc/$worker/status"; }
 
 send() {
     # tenants $1 .. $2 - 1, keep-alive, checking every answer
@@ -101,15 +108,17 @@ send() {
         }' "$PORT" "$1" "$2"
 }
 
-r0=$(rss)
+r0=$(rss); p0=$(own)
 send 0 "$FIRST"
-r1=$(rss)
+r1=$(rss); p1=$(own)
 send "$FIRST" "$TOTAL"
-r2=$(rss)
+r2=$(rss); p2=$(own); s2=$(shm)
 
 printf '%-28s %10s\n' "worker RSS" KB
 printf '%-28s %10s\n' "after start" "$r0"
 printf '%-28s %10s\n' "after $FIRST tenants" "$r1"
 printf '%-28s %10s\n' "after $TOTAL tenants" "$r2"
 printf '%-28s %10s\n' "growth $FIRST -> $TOTAL" "$((r2 - r1))"
-echo "RESULT churn $FIRST $TOTAL $r0 $r1 $r2"
+printf '%-28s %10s %10s %10s\n' "worker's own (RssAnon) KB" "$p0" "$p1" "$p2"
+printf '%-28s %10s\n' "shared zones touched KB" "$s2"
+echo "RESULT churn $FIRST $TOTAL $r0 $r1 $r2 $p0 $p1 $p2 $s2"

@@ -7,7 +7,8 @@
 #    pub/sub round trip on the same machine;
 # 2. factory calls caused by a graceful Redis restart (data kept) with
 #    TENANTS cached tenants (goal: 0), and by a restart that lost the data
-#    (goal: one rebuild per cached platform per worker).
+#    (goal: one rebuild per cached platform per host: the host's platform
+#    store, adcp_cache_shared, serves its other workers).
 #
 #   perl bench/invalidation.pl            (RUNS=100 TENANTS=500)
 
@@ -206,8 +207,8 @@ printf "# graceful Redis restart (data kept), %d tenants cached in %d "
     . "workers of 2 hosts: %d factory calls (goal 0)%s\n", $TENANTS, $W,
     $graceful, $graceful ? '  MISSED' : '';
 printf "# Redis restart that lost its data: %d factory calls (goal %d = "
-    . "one per cached platform per worker)%s\n", $lost, 2 * $W * $TENANTS,
-    $lost == 2 * $W * $TENANTS ? '' : '  MISSED';
+    . "one per cached platform per host)%s\n", $lost, 2 * $TENANTS,
+    $lost == 2 * $TENANTS ? '' : '  MISSED';
 
 $h2->stop();
 $h1->stop();
