@@ -220,10 +220,10 @@ table() {
             gr = x(f[10] - f[9], f[9]) * 100
             g = "within 5 %" (gr > 5 || gr < -5 ? " MISSED" : "")
             if (gr > 5 || gr < -5) missed++
-            printf "   worker's own memory (RssAnon) KB: start %s, after %s" \
+            printf "   the worker, its own memory (RssAnon) KB: start %s, after %s" \
                    " tenants %s, after %s tenants %s (%+.1f %%)  %s\n",
                    c(f[8]), c(f[3]), c(f[9]), c(f[4]), c(f[10]), gr, g
-            printf "   worker RSS KB (with the shared zones' pages it" \
+            printf "   worker RSS KB (with the pages of the shared zones it" \
                    " touched, %s KB: the store and the slots, bounded):" \
                    " %s, %s, %s\n", c(f[11]), c(f[5]), c(f[6]), c(f[7])
         }
