@@ -149,6 +149,8 @@ ngx_int_t ngx_http_adcp_redis_integer(ngx_http_adcp_redis_reply_t *reply,
     int64_t *n);
 ngx_int_t ngx_http_adcp_redis_error(ngx_http_adcp_redis_reply_t *reply,
     ngx_str_t *s);
+ngx_int_t ngx_http_adcp_redis_failed(ngx_http_adcp_redis_reply_t *reply,
+    ngx_str_t *s);
 ngx_int_t ngx_http_adcp_redis_array(ngx_http_adcp_redis_reply_t *reply,
     size_t *n);
 ngx_http_adcp_redis_reply_t *ngx_http_adcp_redis_element(

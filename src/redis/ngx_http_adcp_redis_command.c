@@ -386,6 +386,20 @@ ngx_http_adcp_redis_error(ngx_http_adcp_redis_reply_t *reply, ngx_str_t *s)
 }
 
 
+/* no reply (Redis did not answer) or an error reply: NGX_OK, and why */
+
+ngx_int_t
+ngx_http_adcp_redis_failed(ngx_http_adcp_redis_reply_t *reply, ngx_str_t *s)
+{
+    if (reply == NULL) {
+        ngx_str_set(s, "Redis did not answer");
+        return NGX_OK;
+    }
+
+    return ngx_http_adcp_redis_error(reply, s);
+}
+
+
 ngx_int_t
 ngx_http_adcp_redis_array(ngx_http_adcp_redis_reply_t *reply, size_t *n)
 {

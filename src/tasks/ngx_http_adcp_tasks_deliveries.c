@@ -451,12 +451,7 @@ ngx_http_adcp_deliveries_on_end(ngx_http_adcp_redis_reply_t *reply,
 
     e->call = NULL;
 
-    if (reply == NULL || ngx_http_adcp_redis_error(reply, &err) == NGX_OK) {
-
-        if (reply == NULL) {
-            ngx_str_set(&err, "Redis did not answer");
-        }
-
+    if (ngx_http_adcp_redis_failed(reply, &err) == NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
                       "adcp: the webhook's outcome was not stored (%V): "
                       "its lease runs out, then it is attempted again",

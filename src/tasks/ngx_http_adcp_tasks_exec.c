@@ -253,13 +253,11 @@ ngx_http_adcp_exec_on_claimed(ngx_http_adcp_redis_reply_t *reply,
                                       &tag)
            != NGX_OK)
     {
-        if (ngx_http_adcp_redis_error(reply, &err) != NGX_OK) {
-            ngx_str_null(&err);
+        if (ngx_http_adcp_redis_failed(reply, &err) != NGX_OK) {
+            ngx_str_set(&err, "an unexpected reply");
         }
 
-        ngx_log_error(NGX_LOG_ERR, e->log, 0,
-                      "adcp: not claimed: %s%V",
-                      reply ? "" : "Redis did not answer", &err);
+        ngx_log_error(NGX_LOG_ERR, e->log, 0, "adcp: not claimed: %V", &err);
         ngx_http_adcp_exec_free(e);
         return;
     }
@@ -405,12 +403,7 @@ ngx_http_adcp_exec_on_finish(ngx_http_adcp_redis_reply_t *reply, void *data)
 
     e->call = NULL;
 
-    if (reply == NULL || ngx_http_adcp_redis_error(reply, &err) == NGX_OK) {
-
-        if (reply == NULL) {
-            ngx_str_set(&err, "Redis did not answer");
-        }
-
+    if (ngx_http_adcp_redis_failed(reply, &err) == NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, e->log, 0,
                       "adcp: the outcome was not stored (%V), left for "
                       "reclaiming", &err);
