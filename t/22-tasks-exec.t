@@ -26,6 +26,7 @@ use Time::HiRes qw(time sleep);
 use AdcpTest qw(http_post_json http_get json_decode json_encode mcp
     schema_check append_line wait_for);
 use AdcpMockFactory;
+use AdcpCerts;
 
 plan skip_all => 'redis-server not installed'
     unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH};
@@ -47,8 +48,7 @@ $t->redis_adcp_user('test:invalidate', tasks => 1, evalsha => 0);
 
 # a webhook without an authentication block is signed (RFC 9421, t/38)
 
-system('openssl genpkey -algorithm ed25519 -out ' . $t->testdir
-    . '/hook.pem 2>/dev/null') == 0 or die "openssl genpkey failed\n";
+AdcpCerts::signing_key($t->testdir . '/hook.pem');
 
 $t->write_file_expand('nginx.conf', <<"EOF");
 %%TEST_GLOBALS%%

@@ -23,6 +23,7 @@ use Time::HiRes qw(time sleep);
 use AdcpTest qw(http_post_json json_decode json_encode append_line
     wait_for);
 use AdcpMockFactory;
+use AdcpCerts;
 use AdcpDnsMock;
 
 plan skip_all => 'redis-server not installed'
@@ -45,8 +46,7 @@ sub start {
     $t->redis_start();
 
     # a webhook without an authentication block is signed (RFC 9421)
-    system('openssl genpkey -algorithm ed25519 -out ' . $t->testdir
-        . '/hook.pem 2>/dev/null') == 0 or die "openssl genpkey failed\n";
+    AdcpCerts::signing_key($t->testdir . '/hook.pem');
 
     $t->write_file_expand('nginx.conf', <<"EOF");
 %%TEST_GLOBALS%%

@@ -35,6 +35,7 @@ use Time::HiRes qw(time sleep);
 use AdcpTest qw(http_post_json http_get json_decode json_encode
     append_line wait_for mcp);
 use AdcpMockFactory;
+use AdcpCerts;
 use AdcpDnsMock;
 
 plan skip_all => 'redis-server not installed'
@@ -65,38 +66,6 @@ sub py_verify {
     return scalar `$python $v $dir/req.json 2>&1`;
 }
 
-# --- certificates -----------------------------------------------------------
-
-sub openssl {
-    my ($dir, @args) = @_;
-    my $cmd = join ' ', 'cd', $dir, '&&', 'openssl', map { "'$_'" } @args;
-    my $out = `$cmd 2>&1`;
-    die "openssl @args: $out" if $?;
-}
-
-sub make_ca {
-    my ($dir, $name, $cn) = @_;
-    openssl($dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
-        'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-        '-keyout', "$name.key", '-out', "$name.crt", '-subj', "/CN=$cn",
-        '-addext', 'basicConstraints=critical,CA:TRUE',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-}
-
-sub make_cert {
-    my ($dir, $name, $ca, $cn, $san) = @_;
-    open my $fh, '>', "$dir/$name.ext" or die;
-    print $fh "subjectAltName=$san\nbasicConstraints=CA:FALSE\n"
-        . "extendedKeyUsage=serverAuth\n";
-    close $fh;
-    openssl($dir, 'req', '-newkey', 'ec', '-pkeyopt',
-        'ec_paramgen_curve:P-256', '-nodes', '-keyout', "$name.key",
-        '-out', "$name.csr", '-subj', "/CN=$cn");
-    openssl($dir, 'x509', '-req', '-in', "$name.csr", '-CA', "$ca.crt",
-        '-CAkey', "$ca.key", '-set_serial', int(rand(1e9)) + 1,
-        '-days', '2', '-extfile', "$name.ext", '-out', "$name.crt");
-}
-
 # --- nginx ------------------------------------------------------------------
 
 # $o{private}, $o{http}: adcp_task_webhook_private / _http; $o{run}: 0 =
@@ -107,16 +76,15 @@ sub start {
     my $t = AdcpTest->new;
     my $dir = $t->testdir;
 
-    make_ca($dir, 'ca', 'AdCP test CA');
-    make_ca($dir, 'rogue-ca', 'Rogue CA');
-    make_cert($dir, 'good', 'ca', 'hooks.buyer.test',
+    AdcpCerts::ca($dir, 'ca', 'AdCP test CA');
+    AdcpCerts::ca($dir, 'rogue-ca', 'Rogue CA');
+    AdcpCerts::cert($dir, 'good', 'ca', 'hooks.buyer.test',
         'DNS:hooks.buyer.test,DNS:two.buyer.test,IP:127.0.0.1');
-    make_cert($dir, 'other', 'ca', 'other.example', 'DNS:other.example');
-    make_cert($dir, 'rogue', 'rogue-ca', 'hooks.buyer.test',
+    AdcpCerts::cert($dir, 'other', 'ca', 'other.example', 'DNS:other.example');
+    AdcpCerts::cert($dir, 'rogue', 'rogue-ca', 'hooks.buyer.test',
         'DNS:hooks.buyer.test,IP:127.0.0.1');
 
-    system("openssl genpkey -algorithm ed25519 -out $dir/sign.pem "
-        . '2>/dev/null') == 0 or die "openssl genpkey failed\n";
+    AdcpCerts::signing_key("$dir/sign.pem");
 
     $t->redis_start();
 

@@ -27,6 +27,7 @@ use MIME::Base64 qw(encode_base64);
 use AdcpTest qw(http_post_json http_get json_decode json_encode mcp
     schema_check append_line wait_for);
 use AdcpMockFactory;
+use AdcpCerts;
 
 plan skip_all => 'redis-server not installed'
     unless grep { -x "$_/redis-server" } split /:/, $ENV{PATH};
@@ -56,12 +57,10 @@ sub start {
 
     $t->redis_start();
 
-    my %gen = (ed => '-algorithm ed25519',
-        es => '-algorithm EC -pkeyopt ec_paramgen_curve:P-256');
+    my %alg = (ed => 'ed25519', es => 'es256');
     my $conf = '';
     for my $k (@keys) {
-        system("openssl genpkey $gen{$k} -out $dir/$k.pem 2>/dev/null") == 0
-            or die "openssl genpkey $k failed\n";
+        AdcpCerts::signing_key("$dir/$k.pem", $alg{$k});
         $conf .= "    adcp_task_webhook_signing_key $k.pem kid=gw-$k-1;\n";
     }
 

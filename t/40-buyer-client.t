@@ -27,6 +27,7 @@ use Test::More;
 use POSIX ();
 use AdcpTest qw(http_post_json json_decode json_encode wait_for);
 use AdcpMockFactory;
+use AdcpCerts;
 
 my $modules = AdcpTest::repo_root() . '/build/buyer/node_modules';
 
@@ -46,18 +47,8 @@ my $dir = $t->testdir;
 
 # a test CA and the receiver's certificate for 127.0.0.1
 
-sub openssl {
-    my $cmd = join ' ', 'openssl', @_, '2>/dev/null';
-    system($cmd) == 0 or die "$cmd: $?";
-}
-
-openssl('req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes',
-    "-keyout $dir/ca.key -out $dir/ca.pem -days 2 -subj /CN=adcp-test-ca");
-openssl('req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes',
-    "-keyout $dir/hook.key -out $dir/hook.csr -subj /CN=127.0.0.1");
-$t->write_file('hook.ext', "subjectAltName=IP:127.0.0.1\n");
-openssl("x509 -req -in $dir/hook.csr -CA $dir/ca.pem -CAkey $dir/ca.key",
-    "-CAcreateserial -out $dir/hook.pem -days 2 -extfile $dir/hook.ext");
+AdcpCerts::ca($dir, 'ca', 'adcp-test-ca');
+AdcpCerts::cert($dir, 'hook', 'ca', '127.0.0.1', 'IP:127.0.0.1');
 
 $t->redis_start();
 
@@ -73,7 +64,7 @@ http {
 
     adcp_redis            127.0.0.1:%%PORT_redis%%;
     adcp_task_webhook_private on;
-    adcp_task_webhook_trusted_certificate $dir/ca.pem;
+    adcp_task_webhook_trusted_certificate $dir/ca.crt;
 
     server {
         listen 127.0.0.1:%%PORT_http%%;
@@ -133,7 +124,7 @@ sub receiver {
         open STDERR, '>&', \*STDOUT;
         $ENV{NODE_PATH} = $modules;
         { exec 'node', AdcpTest::repo_root() . '/t/buyer/receiver.js',
-            $port, "$dir/hook.pem", "$dir/hook.key", $key,
+            $port, "$dir/hook.crt", "$dir/hook.key", $key,
             "$dir/$name.log" };
         POSIX::_exit(127);
     }

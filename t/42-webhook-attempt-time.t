@@ -20,6 +20,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use AdcpTest qw(http_post_json json_decode json_encode wait_for mcp);
 use AdcpMockFactory;
+use AdcpCerts;
 use AdcpDnsMock;
 
 plan skip_all => 'redis-server not installed'
@@ -39,8 +40,7 @@ my @addrs = map { "127.0.0.$_" } 11 .. 17;
 my $t = AdcpTest->new;
 my $dir = $t->testdir;
 
-system("openssl genpkey -algorithm ed25519 -out $dir/sign.pem 2>/dev/null")
-    == 0 or die "openssl genpkey failed\n";
+AdcpCerts::signing_key("$dir/sign.pem");
 
 $t->redis_start();
 
