@@ -123,7 +123,8 @@ sub receiver {
     append_line($hooks, json_encode({ name => $name, body => $req->{body},
         idem => $req->{headers}{'idempotency-key'}, t => time() }));
     my ($code, $big) = ($codes[$n] // $codes[-1]) =~ /^(\d+)(big)?$/;
-    return [$code, {}, $big ? '{"x":"' . ('x' x (2 * 1024 * 1024)) . '"}'
+    my %h = $code =~ /^30[1278]$/ ? (Location => "/r/$name-moved/200") : ();
+    return [$code, \%h, $big ? '{"x":"' . ('x' x (2 * 1024 * 1024)) . '"}'
         : '{}'];
 }
 
@@ -227,6 +228,12 @@ is(scalar(() = requests('d')), 1, '400: one request, no retry');
 ok(!exists record($task{b})->{webhook_auth},
     '409: the credentials deleted');
 
+$task{r} = accept_task('k-retry-r', hook_url('r', '302'));
+ok(ended($task{r}, 'failed'), '302 with a Location: failed');
+is(scalar(() = requests('r')), 1, '... one request, no retry');
+is(scalar(() = requests('r-moved')), 0, '... the redirect not followed');
+is(record($task{r})->{webhook_code}, '302', '... webhook_code 302');
+
 # --- a 200 whose reply is over the cap: delivered, judged by its status
 # line (the receiver took it: not sent again) --------------------------
 
@@ -306,7 +313,7 @@ my $retried = () = $log =~ /webhook attempt \d+ to be retried in/g;
 my $st = $t->status()->{tasks} // {};
 is($st->{webhooks_delivered}, 5,
     'status: webhooks_delivered 5 (a, c, e, big, bigx)');
-is($st->{webhooks_failed}, 2, 'status: webhooks_failed 2 (409, 400)');
+is($st->{webhooks_failed}, 3, 'status: webhooks_failed 3 (409, 400, 302)');
 is($st->{webhooks_retried}, $retried, "status: webhooks_retried $retried "
     . '(as logged)');
 ok($retried >= 6, "... 2 + 1 + 1 + at least 2");
@@ -318,8 +325,8 @@ is_deeply([AdcpProm::errors($text)], [], 'prometheus: strictly valid');
 my ($fam) = AdcpProm::families($text);
 is($fam->{adcp_tasks_webhooks_delivered_total}{samples}[0][2], 5,
     'prometheus: adcp_tasks_webhooks_delivered_total 5');
-is($fam->{adcp_tasks_webhooks_failed_total}{samples}[0][2], 2,
-    'prometheus: adcp_tasks_webhooks_failed_total 2');
+is($fam->{adcp_tasks_webhooks_failed_total}{samples}[0][2], 3,
+    'prometheus: adcp_tasks_webhooks_failed_total 3');
 is($fam->{adcp_tasks_webhooks_retried_total}{samples}[0][2], $retried,
     'prometheus: adcp_tasks_webhooks_retried_total');
 is($fam->{adcp_tasks_webhooks_gave_up_total}{type}, 'counter',
