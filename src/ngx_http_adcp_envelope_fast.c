@@ -589,10 +589,14 @@ string:
                 return NULL;
             }
 
-            for (i = 0; i < 4; i++) {
-                c = p[i] | 0x20;
+            /* a hex digit: the digits as they are, letters either case */
 
-                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            for (i = 0; i < 4; i++) {
+                c = p[i];
+
+                if (!((c >= '0' && c <= '9')
+                      || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')))
+                {
                     return NULL;
                 }
             }

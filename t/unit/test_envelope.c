@@ -103,6 +103,11 @@ static test_case_t  cases[] = {
       "\xf0\x9f\x98\x80\",\"m\xc3\xa4rke\":[\"\xc3\xbc\"]}}}",
       E_OK, M_CALL, "1", "x" },
 
+    { "mcp, a control byte in a \\u escape (0x12 | 0x20 is '2')",
+      "{\"jsmethod\":\"tools/call\\u1\x12" "615\",\"params\":{\"name\":"
+      "\"get_products\",\"argid\":1,\"arguments\":{\"a\":\"\\u00\x19" "0\"}}}",
+      E_SYNTAX, M_NONE, "", "" },
+
     { "mcp, invalid UTF-8 in the arguments",
       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
       "{\"name\":\"x\",\"arguments\":{\"brief\":\"caf\xc3\x28\"}}}",
