@@ -31,6 +31,7 @@ static void ngx_http_adcp_tasks_interpret(ngx_pool_t *pool,
     ngx_http_adcp_tasks_outcome_t *out);
 static void ngx_http_adcp_tasks_mcp_error(yajl_val res,
     ngx_http_adcp_tasks_outcome_t *out);
+static char *ngx_http_adcp_tasks_code(yajl_val v);
 static void ngx_http_adcp_tasks_failed(ngx_http_adcp_tasks_outcome_t *out,
     char *message);
 
@@ -220,8 +221,7 @@ ngx_http_adcp_tasks_interpret(ngx_pool_t *pool,
                   ngx_http_adcp_json_get(err, "data"), "adcp_error"), "code");
 
         out->failed = 1;
-        out->code = (v && YAJL_IS_STRING(v)) ? v->u.string
-                                             : "SERVICE_UNAVAILABLE";
+        out->code = ngx_http_adcp_tasks_code(v);
         return;
     }
 
@@ -350,11 +350,7 @@ ngx_http_adcp_tasks_mcp_error(yajl_val res,
         }
     }
 
-    v = ngx_http_adcp_json_get(ae, "code");
-
-    if (v && YAJL_IS_STRING(v) && v->u.string[0]) {
-        out->code = v->u.string;
-    }
+    out->code = ngx_http_adcp_tasks_code(ngx_http_adcp_json_get(ae, "code"));
 
     v = ngx_http_adcp_json_get(ae, "message");
 
@@ -374,6 +370,26 @@ ngx_http_adcp_tasks_mcp_error(yajl_val res,
             }
         }
     }
+}
+
+
+/*
+ * The adapter's error code as the task's (core/error.json: a string of 1 to
+ * 64 characters), else SERVICE_UNAVAILABLE
+ */
+
+static char *
+ngx_http_adcp_tasks_code(yajl_val v)
+{
+    size_t  len;
+
+    if (v == NULL || !YAJL_IS_STRING(v)) {
+        return "SERVICE_UNAVAILABLE";
+    }
+
+    len = ngx_strlen(v->u.string);
+
+    return (len && len <= 64) ? v->u.string : "SERVICE_UNAVAILABLE";
 }
 
 

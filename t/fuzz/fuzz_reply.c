@@ -4,9 +4,9 @@
  * webhook receiver's) reply, ngx_http_adcp_tasks_reply(): Internet input.
  * The first byte picks the transport (MCP, A2A, plain HTTP) and the
  * Content-Type (JSON or an event stream); the rest is the body.  Checked:
- * it never fails, a result is a JSON object, a failure has a code and a
- * message within the body or a constant, and nothing is left allocated
- * once the pool goes.
+ * it never fails, a result is a JSON object, a failure has a code (1 to 64
+ * characters, core/error.json) and a message within the body or a
+ * constant, and nothing is left allocated once the pool goes.
  */
 
 
@@ -60,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (out.failed) {
         if (out.code == NULL || out.code[0] == '\0'
-            || out.message.data == NULL)
+            || ngx_strlen(out.code) > 64 || out.message.data == NULL)
         {
             abort();
         }

@@ -146,6 +146,25 @@ main(void)
              "\"POLICY_VIOLATION\"}}}}"),
        "failed POLICY_VIOLATION nope", "a JSON-RPC error with an AdCP code");
     is(reply(NGX_HTTP_ADCP_TT_MCP, JSON,
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1,"
+             "\"message\":\"x\",\"data\":{\"adcp_error\":{\"code\":\"\"}}}}"),
+       "failed SERVICE_UNAVAILABLE x",
+       "a JSON-RPC error with an empty AdCP code: not a code");
+    is(reply(NGX_HTTP_ADCP_TT_MCP, JSON,
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1,"
+             "\"message\":\"x\",\"data\":{\"adcp_error\":{\"code\":"
+             "\"A123456789B123456789C123456789D123456789E123456789F123456789"
+             "G1234\"}}}}"),
+       "failed SERVICE_UNAVAILABLE x",
+       "a JSON-RPC error with a 65-character AdCP code: not a code");
+    is(reply(NGX_HTTP_ADCP_TT_MCP, JSON,
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"isError\":true,"
+             "\"structuredContent\":{\"adcp_error\":{\"code\":"
+             "\"A123456789B123456789C123456789D123456789E123456789F123456789"
+             "G123\",\"message\":\"m\"}}}}"),
+       "failed A123456789B123456789C123456789D123456789E123456789F123456789"
+       "G123 m", "mcp: isError with a 64-character code: kept");
+    is(reply(NGX_HTTP_ADCP_TT_MCP, JSON,
              "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32000}}"),
        "failed SERVICE_UNAVAILABLE the adapter answered a JSON-RPC error",
        "a bare JSON-RPC error");
