@@ -22,6 +22,19 @@
 #include "ngx_http_adcp_redis_conf.h"
 
 
+/*
+ * A rare path (a miss, an error, a rebuild of a list) kept out of its
+ * caller: a function called once would be inlined, and its locals, saved
+ * registers and stack canary would cost every request the frame of the
+ * common path
+ */
+#if (defined __GNUC__ || defined __clang__)
+#define NGX_HTTP_ADCP_COLD  __attribute__((noinline, cold))
+#else
+#define NGX_HTTP_ADCP_COLD
+#endif
+
+
 /* $adcp_cache_status */
 #define NGX_HTTP_ADCP_CACHE_NONE     0
 #define NGX_HTTP_ADCP_CACHE_HIT      1
