@@ -26,12 +26,15 @@
  * A rare path (a miss, an error, a rebuild of a list) kept out of its
  * caller: a function called once would be inlined, and its locals, saved
  * registers and stack canary would cost every request the frame of the
- * common path
+ * common path.  NGX_HTTP_ADCP_NOINLINE: the same for a path that is not
+ * rare, only longer (a host other than the last one).
  */
 #if (defined __GNUC__ || defined __clang__)
-#define NGX_HTTP_ADCP_COLD  __attribute__((noinline, cold))
+#define NGX_HTTP_ADCP_COLD      __attribute__((noinline, cold))
+#define NGX_HTTP_ADCP_NOINLINE  __attribute__((noinline))
 #else
 #define NGX_HTTP_ADCP_COLD
+#define NGX_HTTP_ADCP_NOINLINE
 #endif
 
 

@@ -79,7 +79,10 @@ found:
         }
     }
 
+    /* one part (n elements at most): "last" points to the request's own */
+
     r->headers_in.headers = headers;
+    r->headers_in.headers.last = &r->headers_in.headers.part;
 
     return NGX_OK;
 }

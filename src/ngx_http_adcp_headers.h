@@ -28,20 +28,21 @@ ngx_int_t ngx_http_adcp_headers_from(ngx_http_request_t *r,
 static ngx_inline ngx_int_t
 ngx_http_adcp_headers_clean(ngx_http_request_t *r)
 {
-    ngx_uint_t        i;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t  *h, *last;
 
     part = &r->headers_in.headers.part;
 
     do {
         h = part->elts;
 
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len >= sizeof("X-AdCP-") - 1
-                && (h[i].key.data[0] | 0x20) == 'x')
+        for (last = h + part->nelts; h < last; h++) {
+            if (h->key.len >= sizeof("X-AdCP-") - 1
+                && (h->key.data[0] | 0x20) == 'x')
             {
-                return ngx_http_adcp_headers_from(r, part, i);
+                return ngx_http_adcp_headers_from(r, part,
+                                                  h - (ngx_table_elt_t *)
+                                                      part->elts);
             }
         }
 

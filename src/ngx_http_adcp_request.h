@@ -15,8 +15,25 @@
 #include "ngx_http_adcp.h"
 
 
-ngx_http_adcp_ctx_t *ngx_http_adcp_ctx(ngx_http_request_t *r);
+ngx_http_adcp_ctx_t *ngx_http_adcp_ctx_create(ngx_http_request_t *r);
 ngx_int_t ngx_http_adcp_variables_add(ngx_conf_t *cf);
+
+
+/* the main request's ctx, made when there is none yet; NULL: no memory */
+
+static ngx_inline ngx_http_adcp_ctx_t *
+ngx_http_adcp_ctx(ngx_http_request_t *r)
+{
+    ngx_http_adcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    return ngx_http_adcp_ctx_create(r->main);
+}
 
 
 #endif /* _NGX_HTTP_ADCP_REQUEST_H_INCLUDED_ */
