@@ -552,9 +552,16 @@ ngx_http_adcp_body_handler(ngx_http_request_t *r)
 
     ctx->body_done = 1;
 
-    /* the body's envelope: its own allocation (a GET has none) */
+    /*
+     * the body's envelope: its own allocation (a GET has none), zeroed
+     * inline (ngx_pcalloc() calls memset() for it)
+     */
 
-    env = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_envelope_t));
+    env = ngx_palloc(r->pool, sizeof(ngx_http_adcp_envelope_t));
+
+    if (env) {
+        ngx_memzero(env, sizeof(ngx_http_adcp_envelope_t));
+    }
 
     if (env == NULL || r->request_body == NULL
         || ngx_http_adcp_envelope_parse_chain(r->pool, r->request_body->bufs,

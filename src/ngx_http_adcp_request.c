@@ -32,9 +32,12 @@ static ngx_int_t ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_adcp_health_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_http_adcp_ctx_t *ngx_http_adcp_var_ctx(ngx_http_request_t *r);
-static void ngx_http_adcp_variable_set(ngx_http_variable_value_t *v,
-    ngx_str_t *value);
+static ngx_inline ngx_http_adcp_ctx_t *ngx_http_adcp_var_ctx(
+    ngx_http_request_t *r);
+static ngx_http_adcp_ctx_t *ngx_http_adcp_var_ctx_sub(ngx_http_request_t *r)
+    NGX_HTTP_ADCP_NOINLINE;
+static ngx_inline void ngx_http_adcp_variable_set(
+    ngx_http_variable_value_t *v, ngx_str_t *value);
 
 
 static ngx_http_variable_t  ngx_http_adcp_vars[] = {
@@ -282,10 +285,11 @@ ngx_http_adcp_health_variable(ngx_http_request_t *r,
 
 /*
  * A request's variables read its main request's state; the validator
- * subrequest has a state of its own: the platform it validates.
+ * subrequest has a state of its own: the platform it validates.  The main
+ * request's own is found inline, the rest in ngx_http_adcp_var_ctx_sub().
  */
 
-static ngx_http_adcp_ctx_t *
+static ngx_inline ngx_http_adcp_ctx_t *
 ngx_http_adcp_var_ctx(ngx_http_request_t *r)
 {
     ngx_http_adcp_ctx_t  *ctx;
@@ -295,6 +299,15 @@ ngx_http_adcp_var_ctx(ngx_http_request_t *r)
     if (ctx) {
         return ctx;
     }
+
+    return ngx_http_adcp_var_ctx_sub(r);
+}
+
+
+static ngx_http_adcp_ctx_t *
+ngx_http_adcp_var_ctx_sub(ngx_http_request_t *r)
+{
+    ngx_http_adcp_ctx_t  *ctx;
 
     if (r != r->main) {
         ctx = ngx_http_adcp_factory_validator_ctx(r);
@@ -308,7 +321,7 @@ ngx_http_adcp_var_ctx(ngx_http_request_t *r)
 }
 
 
-static void
+static ngx_inline void
 ngx_http_adcp_variable_set(ngx_http_variable_value_t *v, ngx_str_t *value)
 {
     v->len = value->len;
