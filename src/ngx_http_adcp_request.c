@@ -97,31 +97,6 @@ static ngx_str_t  ngx_http_adcp_statuses[] = {
 };
 
 
-/* the main request's ctx, made (ngx_http_adcp_ctx() looks for it first) */
-
-ngx_http_adcp_ctx_t *
-ngx_http_adcp_ctx_create(ngx_http_request_t *r)
-{
-    ngx_http_adcp_ctx_t  *ctx;
-
-    /* ngx_memzero of a constant size is a few stores, inline */
-
-    ctx = ngx_palloc(r->pool, sizeof(ngx_http_adcp_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(ctx, sizeof(ngx_http_adcp_ctx_t));
-
-    ctx->env = &ngx_http_adcp_no_env;
-    ctx->tenant = &ngx_http_adcp_no_tenant;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_adcp_module);
-
-    return ctx;
-}
-
-
 static ngx_int_t
 ngx_http_adcp_tenant_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
