@@ -48,13 +48,18 @@
 
 static ngx_int_t ngx_http_adcp_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_adcp_refresh_handler(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx);
+    ngx_http_adcp_ctx_t *ctx) NGX_HTTP_ADCP_COLD;
 static void ngx_http_adcp_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_adcp_refuse_envelope(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx) NGX_HTTP_ADCP_COLD;
+static ngx_int_t ngx_http_adcp_failed(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx) NGX_HTTP_ADCP_COLD;
 static ngx_int_t ngx_http_adcp_refuse(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, char *message);
+    ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, char *message)
+    NGX_HTTP_ADCP_COLD;
 static ngx_int_t ngx_http_adcp_refuse_body(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx);
-static ngx_uint_t ngx_http_adcp_json_request(ngx_http_request_t *r);
+    ngx_http_adcp_ctx_t *ctx) NGX_HTTP_ADCP_COLD;
+static ngx_inline ngx_uint_t ngx_http_adcp_json_request(ngx_http_request_t *r);
 
 static ngx_int_t ngx_http_adcp_init_process(ngx_cycle_t *cycle);
 static void ngx_http_adcp_exit_process(ngx_cycle_t *cycle);
@@ -283,6 +288,12 @@ ngx_module_t  ngx_http_adcp_module = {
 ngx_http_adcp_worker_t  *ngx_http_adcp_worker;
 
 
+/*
+ * The hit path runs in this frame: what is rare (a refresh request, a
+ * refusal, a failure) is in functions of its own (NGX_HTTP_ADCP_COLD), so
+ * that their locals cost a hit nothing
+ */
+
 static ngx_int_t
 ngx_http_adcp_handler(ngx_http_request_t *r)
 {
@@ -311,7 +322,8 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
 
     if (ctx->refresh
         || (r->http_version == NGX_HTTP_VERSION_10
-            && r->method == NGX_HTTP_GET && !ctx->tenant_done))
+            && r->method == NGX_HTTP_GET && !ctx->tenant_done
+            && ngx_http_adcp_refresh_maybe(r)))
     {
         rc = ngx_http_adcp_refresh_handler(r, ctx);
 
@@ -379,41 +391,8 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         ctx->body_done = 1;
     }
 
-    if (ctx->has_env) {
-
-        switch (ctx->env->error) {
-
-        case NGX_HTTP_ADCP_ENV_OK:
-            break;
-
-        case NGX_HTTP_ADCP_ENV_DUPLICATE:
-            return ngx_http_adcp_refuse_body(r, ctx);
-
-        case NGX_HTTP_ADCP_ENV_BATCH:
-            return ngx_http_adcp_refuse(r, ctx,
-                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "JSON-RPC batches are not accepted");
-
-        case NGX_HTTP_ADCP_ENV_AMBIGUOUS:
-            return ngx_http_adcp_refuse(r, ctx,
-                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "more than one data part names a skill");
-
-        case NGX_HTTP_ADCP_ENV_DEPTH:
-            return ngx_http_adcp_refuse(r, ctx,
-                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "the request body is nested too deeply");
-
-        case NGX_HTTP_ADCP_ENV_TASK:
-            return ngx_http_adcp_refuse(r, ctx,
-                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "the task name holds a control character");
-
-        default:
-            return ngx_http_adcp_refuse(r, ctx,
-                       NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
-                       "the request body is not valid JSON");
-        }
+    if (ctx->has_env && ctx->env->error != NGX_HTTP_ADCP_ENV_OK) {
+        return ngx_http_adcp_refuse_envelope(r, ctx);
     }
 
     if (ngx_http_adcp_tenant_resolve(r, ctx) != NGX_OK) {
@@ -462,14 +441,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
-        if (ngx_http_adcp_ctx_err(ctx) == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_finalize_request(r,
-            ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
-                                     ctx->aux->err));
-        return NGX_DONE;
+        return ngx_http_adcp_failed(r, ctx);
 
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -505,14 +477,7 @@ ngx_http_adcp_handler(ngx_http_request_t *r)
         return NGX_DONE;
 
     case NGX_DECLINED:
-        if (ngx_http_adcp_ctx_err(ctx) == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_finalize_request(r,
-            ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
-                                     ctx->aux->err));
-        return NGX_DONE;
+        return ngx_http_adcp_failed(r, ctx);
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -587,9 +552,16 @@ ngx_http_adcp_body_handler(ngx_http_request_t *r)
 
     ctx->body_done = 1;
 
-    /* the body's envelope: its own allocation (a GET has none) */
+    /*
+     * the body's envelope: its own allocation (a GET has none), zeroed
+     * inline (ngx_pcalloc() calls memset() for it)
+     */
 
-    env = ngx_pcalloc(r->pool, sizeof(ngx_http_adcp_envelope_t));
+    env = ngx_palloc(r->pool, sizeof(ngx_http_adcp_envelope_t));
+
+    if (env) {
+        ngx_memzero(env, sizeof(ngx_http_adcp_envelope_t));
+    }
 
     if (env == NULL || r->request_body == NULL
         || ngx_http_adcp_envelope_parse_chain(r->pool, r->request_body->bufs,
@@ -620,6 +592,59 @@ ngx_http_adcp_body_handler(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
+}
+
+
+/* a body the envelope reader refused: the error says why */
+
+static ngx_int_t
+ngx_http_adcp_refuse_envelope(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    switch (ctx->env->error) {
+
+    case NGX_HTTP_ADCP_ENV_DUPLICATE:
+        return ngx_http_adcp_refuse_body(r, ctx);
+
+    case NGX_HTTP_ADCP_ENV_BATCH:
+        return ngx_http_adcp_refuse(r, ctx, NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                                    "JSON-RPC batches are not accepted");
+
+    case NGX_HTTP_ADCP_ENV_AMBIGUOUS:
+        return ngx_http_adcp_refuse(r, ctx, NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                                    "more than one data part names a skill");
+
+    case NGX_HTTP_ADCP_ENV_DEPTH:
+        return ngx_http_adcp_refuse(r, ctx, NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                                    "the request body is nested too deeply");
+
+    case NGX_HTTP_ADCP_ENV_TASK:
+        return ngx_http_adcp_refuse(r, ctx, NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                                    "the task name holds a control "
+                                    "character");
+
+    default:
+        return ngx_http_adcp_refuse(r, ctx, NGX_HTTP_ADCP_ERR_INVALID_REQUEST,
+                                    "the request body is not valid JSON");
+    }
+}
+
+
+/*
+ * No platform (or no peer) for the request: the error ctx->aux->err
+ * names is answered
+ */
+
+static ngx_int_t
+ngx_http_adcp_failed(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    if (ngx_http_adcp_ctx_err(ctx) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_finalize_request(r,
+        ngx_http_adcp_error_send(r, ctx->has_env ? ctx->env : NULL,
+                                 ctx->aux->err));
+    return NGX_DONE;
 }
 
 
@@ -683,16 +708,27 @@ ngx_http_adcp_refuse_body(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 }
 
 
-/* a POST whose Content-Type is application/json, its charset UTF-8 */
+/*
+ * a POST whose Content-Type is application/json, its charset UTF-8; the
+ * type alone, as nearly every client sends it, without a call
+ */
 
-static ngx_uint_t
+static ngx_inline ngx_uint_t
 ngx_http_adcp_json_request(ngx_http_request_t *r)
 {
-    if (r->method != NGX_HTTP_POST || r->headers_in.content_type == NULL) {
+    ngx_table_elt_t  *ct;
+
+    ct = r->headers_in.content_type;
+
+    if (r->method != NGX_HTTP_POST || ct == NULL) {
         return 0;
     }
 
-    return ngx_http_adcp_json_type_exact(&r->headers_in.content_type->value);
+    if (ct->value.len == sizeof("application/json") - 1) {
+        return ngx_http_adcp_json_is_application_json(ct->value.data);
+    }
+
+    return ngx_http_adcp_json_type_exact(&ct->value);
 }
 
 

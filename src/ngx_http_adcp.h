@@ -22,6 +22,22 @@
 #include "ngx_http_adcp_redis_conf.h"
 
 
+/*
+ * A rare path (a miss, an error, a rebuild of a list) kept out of its
+ * caller: a function called once would be inlined, and its locals, saved
+ * registers and stack canary would cost every request the frame of the
+ * common path.  NGX_HTTP_ADCP_NOINLINE: the same for a path that is not
+ * rare, only longer (a host other than the last one).
+ */
+#if (defined __GNUC__ || defined __clang__)
+#define NGX_HTTP_ADCP_COLD      __attribute__((noinline, cold))
+#define NGX_HTTP_ADCP_NOINLINE  __attribute__((noinline))
+#else
+#define NGX_HTTP_ADCP_COLD
+#define NGX_HTTP_ADCP_NOINLINE
+#endif
+
+
 /* $adcp_cache_status */
 #define NGX_HTTP_ADCP_CACHE_NONE     0
 #define NGX_HTTP_ADCP_CACHE_HIT      1

@@ -40,6 +40,7 @@
 #include "ngx_http_adcp_request.h"
 #include "ngx_http_adcp_balancer.h"
 #include "ngx_http_adcp_balancer_private.h"
+#include "ngx_http_adcp_str.h"
 
 
 static char *ngx_http_adcp_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -49,6 +50,11 @@ static ngx_int_t ngx_http_adcp_balancer_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_adcp_balancer_no_platform(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us) NGX_HTTP_ADCP_COLD;
+static ngx_int_t ngx_http_adcp_balancer_init_addrs(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_peer_t *peer)
+    NGX_HTTP_ADCP_NOINLINE;
 static ngx_int_t ngx_http_adcp_balancer_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static ngx_int_t ngx_http_adcp_balancer_get_next(ngx_peer_connection_t *pc,
@@ -61,8 +67,11 @@ static ngx_int_t ngx_http_adcp_balancer_get_none(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_adcp_balancer_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
-static ngx_http_adcp_peer_t *ngx_http_adcp_balancer_pick(
+static ngx_inline ngx_http_adcp_peer_t *ngx_http_adcp_balancer_pick(
     ngx_http_adcp_platform_t *pf, ngx_str_t *task, ngx_log_t *log);
+static ngx_http_adcp_peer_t *ngx_http_adcp_balancer_route(
+    ngx_http_adcp_platform_t *pf, ngx_str_t *task, ngx_log_t *log)
+    NGX_HTTP_ADCP_NOINLINE;
 static ngx_http_adcp_peers_t *ngx_http_adcp_balancer_peers(
     ngx_http_adcp_platform_t *pf, ngx_log_t *log);
 static void ngx_http_adcp_balancer_peer_init(ngx_http_adcp_platform_t *pf,
@@ -204,48 +213,84 @@ ngx_http_adcp_balancer_init_upstream(ngx_conf_t *cf,
 
 
 /*
- * Per request: the peer the access handler chose.  A request without a
- * platform (a location without "adcp on", or no adcp_factory) gets no
- * peer: 502, logged.
+ * Per request: the peer the access handler chose; an upstream{} block's
+ * own balancer goes on at once (its init_peer), anything else is
+ * ngx_http_adcp_balancer_init_addrs()'s.  A request without a platform
+ * (a location without "adcp on", or no adcp_factory) gets no peer: 502,
+ * logged.
  */
 
 static ngx_int_t
 ngx_http_adcp_balancer_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
+    ngx_http_adcp_ctx_t   *ctx;
+    ngx_http_adcp_peer_t  *peer;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+
+    if (ctx == NULL || ngx_http_adcp_platform(ctx) == NULL) {
+        return ngx_http_adcp_balancer_no_platform(r, us);
+    }
+
+    peer = ngx_http_adcp_balancer_chosen(r->main, ctx);
+
+    if (peer == NULL || peer->type != NGX_HTTP_ADCP_PEER_UPSTREAM) {
+        return ngx_http_adcp_balancer_init_addrs(r, ctx, peer);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "adcp balancer: tenant \"%V\" -> upstream \"%V\"",
+                   ctx->tenant, &peer->uscf->host);
+
+    return peer->uscf->peer.init(r, peer->uscf);
+}
+
+
+static ngx_int_t
+ngx_http_adcp_balancer_no_platform(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "adcp_balancer: upstream \"%V\": the request has no "
+                  "platform (\"adcp on\" and \"adcp_factory\" are "
+                  "needed where it is used)", &us->host);
+
+    r->upstream->peer.free = ngx_http_adcp_balancer_free_peer;
+    r->upstream->peer.tries = 1;
+    r->upstream->peer.get = ngx_http_adcp_balancer_get_none;
+    r->upstream->peer.data = NULL;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The peer is addresses (an IP, or a host name resolved), or none chosen
+ * yet (a request the access handler did not see: the platform's pick)
+ */
+
+static ngx_int_t
+ngx_http_adcp_balancer_init_addrs(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_peer_t *peer)
+{
     ngx_http_upstream_t    *u;
-    ngx_http_adcp_ctx_t    *ctx;
-    ngx_http_adcp_peer_t   *peer;
     ngx_http_adcp_tries_t  *tries;
 
     u = r->upstream;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
+    if (peer == NULL) {
+        peer = ngx_http_adcp_balancer_pick(ngx_http_adcp_platform(ctx),
+                                           &ctx->env->task,
+                                           r->connection->log);
 
-    peer = NULL;
+        if (peer && peer->type == NGX_HTTP_ADCP_PEER_UPSTREAM) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "adcp balancer: tenant \"%V\" -> upstream "
+                           "\"%V\"", ctx->tenant, &peer->uscf->host);
 
-    if (ctx == NULL || ngx_http_adcp_platform(ctx) == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "adcp_balancer: upstream \"%V\": the request has no "
-                      "platform (\"adcp on\" and \"adcp_factory\" are "
-                      "needed where it is used)", &us->host);
-
-    } else {
-        peer = ngx_http_adcp_balancer_chosen(r->main, ctx);
-
-        if (peer == NULL) {
-            peer = ngx_http_adcp_balancer_pick(ngx_http_adcp_platform(ctx),
-                                               &ctx->env->task,
-                                               r->connection->log);
+            return peer->uscf->peer.init(r, peer->uscf);
         }
-    }
-
-    if (peer && peer->type == NGX_HTTP_ADCP_PEER_UPSTREAM) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "adcp balancer: tenant \"%V\" -> upstream \"%V\"",
-                       ctx->tenant, &peer->uscf->host);
-
-        return peer->uscf->peer.init(r, peer->uscf);
     }
 
     u->peer.free = ngx_http_adcp_balancer_free_peer;
@@ -513,10 +558,26 @@ ngx_http_adcp_balancer_chosen(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 }
 
 
-/* the peer for a task: its route's, or the platform's upstream's */
+/*
+ * The peer for a task: its route's, or the platform's upstream's; a
+ * platform's peers are made once, on its first request, and most have no
+ * routes: inline, no call
+ */
+
+static ngx_inline ngx_http_adcp_peer_t *
+ngx_http_adcp_balancer_pick(ngx_http_adcp_platform_t *pf, ngx_str_t *task,
+    ngx_log_t *log)
+{
+    if (pf->peers && (pf->routes == NULL || task->len == 0)) {
+        return &((ngx_http_adcp_peers_t *) pf->peers)->upstream;
+    }
+
+    return ngx_http_adcp_balancer_route(pf, task, log);
+}
+
 
 static ngx_http_adcp_peer_t *
-ngx_http_adcp_balancer_pick(ngx_http_adcp_platform_t *pf, ngx_str_t *task,
+ngx_http_adcp_balancer_route(ngx_http_adcp_platform_t *pf, ngx_str_t *task,
     ngx_log_t *log)
 {
     ngx_uint_t              i;
@@ -538,9 +599,7 @@ ngx_http_adcp_balancer_pick(ngx_http_adcp_platform_t *pf, ngx_str_t *task,
         kv = pf->routes->elts;
 
         for (i = 0; i < pf->routes->nelts; i++) {
-            if (kv[i].key.len == task->len
-                && ngx_memcmp(kv[i].key.data, task->data, task->len) == 0)
-            {
+            if (ngx_http_adcp_str_is(&kv[i].key, task->data, task->len)) {
                 return &peers->routes[i];
             }
         }

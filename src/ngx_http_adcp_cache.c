@@ -103,8 +103,8 @@ ngx_http_adcp_cache_get(ngx_http_adcp_cache_t *cache, ngx_str_t *tenant,
     {
         e = ngx_queue_data(q, ngx_http_adcp_entry_t, chain);
 
-        if (e->hash == hash && e->tenant.len == tenant->len
-            && ngx_memcmp(e->tenant.data, tenant->data, tenant->len) == 0)
+        if (e->hash == hash
+            && ngx_http_adcp_str_is(&e->tenant, tenant->data, tenant->len))
         {
             ngx_queue_remove(&e->queue);
             ngx_queue_insert_head(&cache->lru, &e->queue);

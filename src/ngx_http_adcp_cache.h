@@ -20,6 +20,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_adcp_tenant.h"
+#include "ngx_http_adcp_str.h"
 
 
 typedef struct {
@@ -111,6 +112,32 @@ void ngx_http_adcp_cache_invalidate(ngx_http_adcp_cache_t *cache,
 
 void ngx_http_adcp_cache_unstale(ngx_http_adcp_entry_t *e);
 void ngx_http_adcp_platform_release(ngx_http_adcp_platform_t *platform);
+
+
+/*
+ * The tenant's entry if it is the most recently used one (the head of the
+ * LRU, so nothing to move), else NULL: a keep-alive connection, or a host
+ * with one busy tenant, finds it without hashing the id
+ * (ngx_http_adcp_cache_get() looks for any)
+ */
+
+static ngx_inline ngx_http_adcp_entry_t *
+ngx_http_adcp_cache_mru(ngx_http_adcp_cache_t *cache, ngx_str_t *tenant)
+{
+    ngx_queue_t            *q;
+    ngx_http_adcp_entry_t  *e;
+
+    q = ngx_queue_head(&cache->lru);
+
+    if (q == ngx_queue_sentinel(&cache->lru)) {
+        return NULL;
+    }
+
+    e = ngx_queue_data(q, ngx_http_adcp_entry_t, queue);
+
+    return ngx_http_adcp_str_is(&e->tenant, tenant->data, tenant->len)
+           ? e : NULL;
+}
 
 
 #endif /* _NGX_HTTP_ADCP_CACHE_H_INCLUDED_ */

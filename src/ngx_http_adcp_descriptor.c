@@ -23,6 +23,7 @@
 
 #include "ngx_http_adcp_descriptor.h"
 #include "ngx_http_adcp_json.h"
+#include "ngx_http_adcp_str.h"
 
 
 #define NGX_HTTP_ADCP_UPSTREAM_MAX  255
@@ -396,30 +397,30 @@ ngx_http_adcp_platform_upstream(ngx_http_adcp_platform_t *pf, ngx_str_t *task)
 }
 
 
+/*
+ * The task is one of the platform's capabilities (looked at first: the
+ * task asked is nearly always one), or one the profile requires
+ */
+
 ngx_uint_t
 ngx_http_adcp_platform_allows(ngx_http_adcp_platform_t *pf, ngx_str_t *task)
 {
-    ngx_str_t   *s;
-    ngx_uint_t   i;
+    ngx_str_t   *s, *last;
 
     if (pf->capabilities == NULL || task->len == 0) {
         return 1;
     }
 
-    for (s = ngx_http_adcp_always_allowed; s->len; s++) {
-        if (s->len == task->len
-            && ngx_memcmp(s->data, task->data, task->len) == 0)
-        {
+    s = pf->capabilities->elts;
+
+    for (last = s + pf->capabilities->nelts; s < last; s++) {
+        if (ngx_http_adcp_str_is(s, task->data, task->len)) {
             return 1;
         }
     }
 
-    s = pf->capabilities->elts;
-
-    for (i = 0; i < pf->capabilities->nelts; i++) {
-        if (s[i].len == task->len
-            && ngx_memcmp(s[i].data, task->data, task->len) == 0)
-        {
+    for (s = ngx_http_adcp_always_allowed; s->len; s++) {
+        if (ngx_http_adcp_str_is(s, task->data, task->len)) {
             return 1;
         }
     }

@@ -33,6 +33,12 @@
 
 
 typedef struct {
+    ngx_flag_t                  used;          /* some adcp_error_pages on:
+                                                  the filters are chained */
+} ngx_http_adcp_error_pages_main_conf_t;
+
+
+typedef struct {
     ngx_flag_t                  enable;        /* adcp_error_pages */
 } ngx_http_adcp_error_pages_loc_conf_t;
 
@@ -40,16 +46,21 @@ typedef struct {
 /* a response being replaced: the error's body (the request's pool) */
 
 typedef struct {
-    ngx_buf_t                  *body;
+    ngx_chain_t                 out;           /* the error's body */
     unsigned                    sent:1;
 } ngx_http_adcp_error_pages_ctx_t;
 
 
+static char *ngx_http_adcp_error_pages(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void *ngx_http_adcp_error_pages_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_adcp_error_pages_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_adcp_error_pages_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_adcp_error_page_init_filter(ngx_conf_t *cf);
 static ngx_int_t ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_adcp_error_page_replace(ngx_http_request_t *r)
+    NGX_HTTP_ADCP_COLD;
 static ngx_int_t ngx_http_adcp_error_page_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_adcp_error_page_clean_header(ngx_http_request_t *r);
@@ -59,7 +70,7 @@ static ngx_command_t  ngx_http_adcp_error_pages_commands[] = {
 
     { ngx_string("adcp_error_pages"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      ngx_http_adcp_error_pages,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_adcp_error_pages_loc_conf_t, enable),
       NULL },
@@ -72,7 +83,7 @@ static ngx_http_module_t  ngx_http_adcp_error_pages_module_ctx = {
     NULL,                                  /* preconfiguration */
     ngx_http_adcp_error_page_init_filter,  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_adcp_error_pages_create_main_conf, /* create main conf */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -101,6 +112,36 @@ ngx_module_t  ngx_http_adcp_error_pages_module = {
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* adcp_error_pages on|off; "on" anywhere chains the filters */
+
+static char *
+ngx_http_adcp_error_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_adcp_error_pages_loc_conf_t *elcf = conf;
+
+    char                                   *rv;
+    ngx_http_adcp_error_pages_main_conf_t  *emcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK && elcf->enable) {
+        emcf = ngx_http_conf_get_module_main_conf(cf,
+                                           ngx_http_adcp_error_pages_module);
+        emcf->used = 1;
+    }
+
+    return rv;
+}
+
+
+static void *
+ngx_http_adcp_error_pages_create_main_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool,
+                       sizeof(ngx_http_adcp_error_pages_main_conf_t));
+}
 
 
 static void *
@@ -133,9 +174,23 @@ ngx_http_adcp_error_pages_merge_loc_conf(ngx_conf_t *cf, void *parent,
 }
 
 
+/*
+ * The filters see every response of every location: chained only when
+ * some adcp_error_pages is on
+ */
+
 static ngx_int_t
 ngx_http_adcp_error_page_init_filter(ngx_conf_t *cf)
 {
+    ngx_http_adcp_error_pages_main_conf_t  *emcf;
+
+    emcf = ngx_http_conf_get_module_main_conf(cf,
+                                           ngx_http_adcp_error_pages_module);
+
+    if (!emcf->used) {
+        return NGX_OK;
+    }
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_adcp_error_page_header_filter;
 
@@ -146,28 +201,43 @@ ngx_http_adcp_error_page_init_filter(ngx_conf_t *cf)
 }
 
 
+/*
+ * Every response passes here: a 5xx of a main request goes on to
+ * ngx_http_adcp_error_page_replace(), out of this frame, anything else
+ * straight on
+ */
+
 static ngx_int_t
 ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
 {
+    if (r->headers_out.status - NGX_HTTP_INTERNAL_SERVER_ERROR
+        > 599 - NGX_HTTP_INTERNAL_SERVER_ERROR
+        || r != r->main)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    return ngx_http_adcp_error_page_replace(r);
+}
+
+
+/* a 5xx of a main request: replaced when the location asks for it */
+
+static ngx_int_t
+ngx_http_adcp_error_page_replace(ngx_http_request_t *r)
+{
     char                      *message;
     ngx_buf_t                 *b;
-
-    ngx_http_adcp_error_pages_ctx_t       *ectx;
     ngx_str_t                  body;
     ngx_uint_t                 status, code;
     ngx_http_adcp_ctx_t       *ctx;
     ngx_http_adcp_error_t      err;
     ngx_http_adcp_loc_conf_t  *alcf;
 
+    ngx_http_adcp_error_pages_ctx_t       *ectx;
     ngx_http_adcp_error_pages_loc_conf_t  *elcf;
 
     code = r->headers_out.status;
-
-    if (r != r->main
-        || code < NGX_HTTP_INTERNAL_SERVER_ERROR || code > 599)
-    {
-        return ngx_http_next_header_filter(r);
-    }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_error_pages_module);
@@ -250,23 +320,26 @@ ngx_http_adcp_error_page_header_filter(ngx_http_request_t *r)
     b->last_buf = 1;
     b->last_in_chain = 1;
 
-    ectx->body = b;
+    ectx->out.buf = b;
+    ectx->out.next = NULL;
     ngx_http_set_ctx(r, ectx, ngx_http_adcp_error_pages_module);
 
     return ngx_http_next_header_filter(r);
 }
 
 
+/*
+ * Every body buffer passes here: only a main request's replaced response
+ * has the module's ctx (a subrequest has a ctx array of its own), and the
+ * chain to send lives in it, not in this frame
+ */
+
 static ngx_int_t
 ngx_http_adcp_error_page_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
     ngx_buf_t                        *b;
-    ngx_chain_t                      *cl, out;
+    ngx_chain_t                      *cl;
     ngx_http_adcp_error_pages_ctx_t  *ectx;
-
-    if (r != r->main) {
-        return ngx_http_next_body_filter(r, in);
-    }
 
     ectx = ngx_http_get_module_ctx(r, ngx_http_adcp_error_pages_module);
 
@@ -288,17 +361,13 @@ ngx_http_adcp_error_page_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ectx->sent = 1;
 
-    b = ectx->body;
-
     if (r->header_only) {
+        b = ectx->out.buf;
         b->pos = b->last;
         b->memory = 0;
     }
 
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_next_body_filter(r, &out);
+    return ngx_http_next_body_filter(r, &ectx->out);
 }
 
 

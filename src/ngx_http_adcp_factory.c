@@ -47,6 +47,8 @@ static ngx_uint_t ngx_http_adcp_factory_status(ngx_http_request_t *sr,
     ngx_int_t rc);
 static ngx_int_t ngx_http_adcp_factory_capture_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_adcp_factory_capture(ngx_http_request_t *r,
+    ngx_chain_t *in) NGX_HTTP_ADCP_COLD;
 
 
 static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
@@ -844,9 +846,19 @@ ngx_http_adcp_factory_flight_end(ngx_http_adcp_flight_t *flight,
 }
 
 
+/* the capture filter sees every body: chained only when a factory is set */
+
 ngx_int_t
 ngx_http_adcp_factory_init_filter(ngx_conf_t *cf)
 {
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
+
+    if (!amcf->platforms) {
+        return NGX_OK;
+    }
+
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_adcp_factory_capture_filter;
 
@@ -854,20 +866,33 @@ ngx_http_adcp_factory_init_filter(ngx_conf_t *cf)
 }
 
 
-/* the factory subrequest's body goes to the attempt's buffer, not out */
+/*
+ * Every body buffer passes here: a subrequest with a post_subrequest
+ * handler may be the factory's or the validator's
+ * (ngx_http_adcp_factory_capture()), anything else goes straight on
+ */
 
 static ngx_int_t
 ngx_http_adcp_factory_capture_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    if (r->post_subrequest == NULL || r == r->main) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    return ngx_http_adcp_factory_capture(r, in);
+}
+
+
+/* the factory subrequest's body goes to the attempt's buffer, not out */
+
+static ngx_int_t
+ngx_http_adcp_factory_capture(ngx_http_request_t *r, ngx_chain_t *in)
 {
     off_t                     size;
     ssize_t                   n;
     ngx_buf_t                *b;
     ngx_chain_t              *cl;
     ngx_http_adcp_attempt_t  *attempt;
-
-    if (r == r->main || r->post_subrequest == NULL) {
-        return ngx_http_next_body_filter(r, in);
-    }
 
     if (r->post_subrequest->handler == ngx_http_adcp_factory_validate_done) {
 

@@ -18,8 +18,15 @@
 #include "ngx_http_adcp_refresh.h"
 
 
-static ngx_int_t ngx_http_adcp_factory_lookup(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx);
+static ngx_inline ngx_int_t ngx_http_adcp_factory_lookup(
+    ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx);
+static ngx_int_t ngx_http_adcp_factory_full(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx) NGX_HTTP_ADCP_COLD;
+static ngx_int_t ngx_http_adcp_factory_miss(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e,
+    ngx_http_adcp_slot_t *slot) NGX_HTTP_ADCP_NOINLINE;
+static ngx_inline ngx_uint_t ngx_http_adcp_factory_live(
+    ngx_http_adcp_worker_t *w, ngx_http_adcp_platform_t *pf);
 static ngx_int_t ngx_http_adcp_factory_remembered(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_entry_t *e,
     ngx_http_adcp_slot_t *slot);
@@ -45,17 +52,18 @@ ngx_http_adcp_factory_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
     switch (ctx->state) {
 
+    case NGX_HTTP_ADCP_ST_NEW:
+        return ngx_http_adcp_factory_lookup(r, ctx);
+
     case NGX_HTTP_ADCP_ST_DONE:
         return ngx_http_adcp_platform(ctx) ? NGX_OK : NGX_DECLINED;
 
     case NGX_HTTP_ADCP_ST_WAITING:
         return NGX_DONE;
 
-    case NGX_HTTP_ADCP_ST_LEAD:
+    default: /* NGX_HTTP_ADCP_ST_LEAD */
         return ngx_http_adcp_factory_build_start(r, ctx);
     }
-
-    return ngx_http_adcp_factory_lookup(r, ctx);
 }
 
 
@@ -82,9 +90,7 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (ngx_http_adcp_factory_cleanups(r, ctx) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ngx_http_adcp_factory_cleanups(r, ctx);
 
     ctx->state = NGX_HTTP_ADCP_ST_DONE;
     ctx->cache_status = NGX_HTTP_ADCP_CACHE_UPDATING;
@@ -126,18 +132,19 @@ ngx_http_adcp_factory_refresh(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+/*
+ * The hit path: the tenant's entry (the most recently used one, as on a
+ * keep-alive connection, without hashing its id), its generations, its
+ * platform live; anything else is ngx_http_adcp_factory_miss()'s
+ */
+
+static ngx_inline ngx_int_t
 ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_int_t                   rc;
-    ngx_msec_t                  now;
-    ngx_uint_t                  claim;
-    ngx_http_adcp_row_t        *row;
-    ngx_http_adcp_slot_t       *slot;
-    ngx_http_adcp_entry_t      *e;
-    ngx_http_adcp_cache_t      *cache;
-    ngx_http_adcp_worker_t     *w;
-    ngx_http_adcp_main_conf_t  *amcf;
+    ngx_http_adcp_slot_t      *slot;
+    ngx_http_adcp_entry_t     *e;
+    ngx_http_adcp_worker_t    *w;
+    ngx_http_adcp_platform_t  *pf;
 
     w = ngx_http_adcp_worker;
 
@@ -145,65 +152,95 @@ ngx_http_adcp_factory_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    cache = &w->cache;
-    row = w->row;
-
-    if (ngx_http_adcp_factory_cleanups(r, ctx) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ngx_http_adcp_factory_cleanups(r, ctx);
 
     ctx->state = NGX_HTTP_ADCP_ST_DONE;
 
-    e = ngx_http_adcp_cache_get(cache, ctx->tenant, 1);
+    e = ngx_http_adcp_cache_mru(&w->cache, ctx->tenant);
 
     if (e == NULL) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "adcp: tenant \"%V\": every cache entry has a build "
-                      "in flight, increase adcp_cache_size", ctx->tenant);
-        ngx_http_adcp_factory_fail(r, ctx,
-                                   NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
-                                   ngx_current_msec + 1000);
-        return NGX_DECLINED;
+        e = ngx_http_adcp_cache_get(&w->cache, ctx->tenant, 1);
+
+        if (e == NULL) {
+            return ngx_http_adcp_factory_full(r, ctx);
+        }
     }
 
     slot = ngx_http_adcp_factory_slot(e, ctx->tenant, r->connection->log);
     ctx->slot = slot;
 
-    if (e->platform || e->stale) {
+    /* invalidated, or rechecked, host-wide since it was built */
+
+    if ((e->platform || e->stale)
+        && ((slot ? slot->generation : e->generation) != e->seen
+            || w->zone->sh->generation != e->seen_global
+            || (slot && slot->recheck != e->seen_recheck)))
+    {
         ngx_http_adcp_factory_check(e);
     }
 
+    pf = e->platform;
+
+    /* two words read from the zone above, no lock */
+
+    if (pf == NULL || !ngx_http_adcp_factory_live(w, pf)
+        || (pf->refresh
+            && (ngx_msec_int_t) (ngx_current_msec - pf->refresh) >= 0))
+    {
+        return ngx_http_adcp_factory_miss(r, ctx, e, slot);
+    }
+
+    ctx->cleanup.data = pf;
+    pf->refs++;
+    ctx->cache_status = NGX_HTTP_ADCP_CACHE_HIT;
+    w->row->counters[NGX_HTTP_ADCP_C_HITS]++;
+
+    return NGX_OK;
+}
+
+
+/* every cache entry has a build in flight */
+
+static ngx_int_t
+ngx_http_adcp_factory_full(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "adcp: tenant \"%V\": every cache entry has a build "
+                  "in flight, increase adcp_cache_size", ctx->tenant);
+    ngx_http_adcp_factory_fail(r, ctx, NGX_HTTP_ADCP_ERR_SERVICE_UNAVAILABLE,
+                               ngx_current_msec + 1000);
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Not a hit: a live platform past its refresh point, an expired one, or
+ * none (a miss)
+ */
+
+static ngx_int_t
+ngx_http_adcp_factory_miss(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_entry_t *e, ngx_http_adcp_slot_t *slot)
+{
+    ngx_int_t                   rc;
+    ngx_msec_t                  now;
+    ngx_uint_t                  claim;
+    ngx_http_adcp_worker_t     *w;
+    ngx_http_adcp_main_conf_t  *amcf;
+
+    w = ngx_http_adcp_worker;
+
     if (e->platform) {
 
-        /* the hit path: two words read from the zone above, no lock */
-
-        if ((e->platform->expires == 0
-             || (ngx_msec_int_t) (ngx_current_msec - e->platform->expires)
-                < 0)
-            && (w->redis_down_ttl == 0
-                || w->zone->sh->redis_state == NGX_HTTP_ADCP_REDIS_SUBSCRIBED
-                || ngx_current_msec - e->platform->built
-                   < w->redis_down_ttl))
-        {
-            if (e->platform->refresh
-                && (ngx_msec_int_t) (ngx_current_msec - e->platform->refresh)
-                   >= 0)
-            {
-                return ngx_http_adcp_factory_refresh_ahead(r, ctx, e);
-            }
-
-            ctx->cleanup.data = e->platform;
-            ngx_http_adcp_platform(ctx)->refs++;
-            ctx->cache_status = NGX_HTTP_ADCP_CACHE_HIT;
-            row->counters[NGX_HTTP_ADCP_C_HITS]++;
-            return NGX_OK;
+        if (ngx_http_adcp_factory_live(w, e->platform)) {
+            return ngx_http_adcp_factory_refresh_ahead(r, ctx, e);
         }
 
         ngx_http_adcp_factory_keep_stale(r, e);
 
         /* expired, or older than adcp_redis_down_ttl while Redis is down */
 
-        ngx_http_adcp_cache_retire(cache, e);
+        ngx_http_adcp_cache_retire(&w->cache, e);
 
         ctx->cache_status = NGX_HTTP_ADCP_CACHE_EXPIRED;
 
@@ -529,6 +566,23 @@ ngx_http_adcp_factory_refresh_leave(void *data)
     flight->leader = NULL;
 
     ngx_http_adcp_factory_handover(flight);
+}
+
+
+/*
+ * The platform is served: not expired, and not older than
+ * adcp_redis_down_ttl while Redis is down (invalidations may be missed)
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_adcp_factory_live(ngx_http_adcp_worker_t *w,
+    ngx_http_adcp_platform_t *pf)
+{
+    return (pf->expires == 0
+            || (ngx_msec_int_t) (ngx_current_msec - pf->expires) < 0)
+           && (w->redis_down_ttl == 0
+               || w->zone->sh->redis_state == NGX_HTTP_ADCP_REDIS_SUBSCRIBED
+               || ngx_current_msec - pf->built < w->redis_down_ttl);
 }
 
 

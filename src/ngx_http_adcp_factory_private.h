@@ -106,12 +106,37 @@ void ngx_http_adcp_factory_cache_event(ngx_http_adcp_entry_t *e,
 void ngx_http_adcp_factory_park(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_flight_t *flight);
 void ngx_http_adcp_factory_post(ngx_http_adcp_ctx_t *ctx);
-ngx_int_t ngx_http_adcp_factory_cleanups(ngx_http_request_t *r,
-    ngx_http_adcp_ctx_t *ctx);
+void ngx_http_adcp_factory_release(void *data);
 void ngx_http_adcp_factory_leave(void *data);
 void ngx_http_adcp_factory_handover(ngx_http_adcp_flight_t *flight);
 void ngx_http_adcp_factory_fail(ngx_http_request_t *r,
     ngx_http_adcp_ctx_t *ctx, ngx_uint_t code, ngx_msec_t until);
+
+
+/*
+ * The platform's reference goes when the request's pool goes, after the
+ * access log has run.  (Leaving a flight is registered when parking.)
+ * ngx_pool_cleanup_add()'s linking, with the cleanup in the ctx: one
+ * allocation and one call fewer on every hit (the ctx lives in this pool:
+ * the main request's, which its subrequests share).
+ */
+
+static ngx_inline void
+ngx_http_adcp_factory_cleanups(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (ctx->cleanups) {
+        return;
+    }
+
+    cln = &ctx->cleanup;
+    cln->handler = ngx_http_adcp_factory_release;
+    cln->next = r->pool->cleanup;
+    r->pool->cleanup = cln;
+
+    ctx->cleanups = 1;
+}
 
 
 #endif /* _NGX_HTTP_ADCP_FACTORY_PRIVATE_H_INCLUDED_ */

@@ -14,7 +14,6 @@
 
 
 static void ngx_http_adcp_factory_wake(ngx_http_request_t *r);
-static void ngx_http_adcp_factory_release(void *data);
 
 
 /* a flight no request waits for any more: it ends without a result */
@@ -77,37 +76,6 @@ void
 ngx_http_adcp_factory_post(ngx_http_adcp_ctx_t *ctx)
 {
     ngx_post_event(ctx->aux->request->connection->write, &ngx_posted_events);
-}
-
-
-/*
- * The platform's reference goes when the request's pool goes, after the
- * access log has run.  (Leaving a flight is registered when parking.)
- */
-
-ngx_int_t
-ngx_http_adcp_factory_cleanups(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
-{
-    ngx_pool_cleanup_t  *cln;
-
-    if (ctx->cleanups) {
-        return NGX_OK;
-    }
-
-    /*
-     * ngx_pool_cleanup_add()'s linking, with the cleanup in the ctx: one
-     * allocation and one call fewer on every hit (the ctx lives in this
-     * pool: the main request's, which its subrequests share)
-     */
-
-    cln = &ctx->cleanup;
-    cln->handler = ngx_http_adcp_factory_release;
-    cln->next = r->pool->cleanup;
-    r->pool->cleanup = cln;
-
-    ctx->cleanups = 1;
-
-    return NGX_OK;
 }
 
 
@@ -182,7 +150,7 @@ ngx_http_adcp_factory_handover(ngx_http_adcp_flight_t *flight)
 
 /* the cleanup's data is the platform the request holds, or NULL */
 
-static void
+void
 ngx_http_adcp_factory_release(void *data)
 {
     ngx_http_adcp_platform_t *platform = data;

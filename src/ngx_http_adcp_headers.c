@@ -21,38 +21,36 @@ static ngx_uint_t ngx_http_adcp_header_is(u_char *name, char *lit);
  * before a task stores its headers), all but X-AdCP-Auth, the buyer's own
  * credential in AdCP's convention.  The list is built anew only when there
  * is one: the known headers' pointers (Host, ...) keep their elements.
+ * ngx_http_adcp_headers_clean() (inline) found an X- header at element i
+ * of part: whether it or a later one is ours is looked at from there.
  */
 
 ngx_int_t
-ngx_http_adcp_headers_clean(ngx_http_request_t *r)
+ngx_http_adcp_headers_from(ngx_http_request_t *r, ngx_list_part_t *part,
+    ngx_uint_t i)
 {
-    ngx_uint_t        i, n, found;
+    ngx_uint_t        n;
     ngx_list_t        headers;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
 
-    found = 0;
-    n = 0;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
+    for ( /* void */ ; part; part = part->next, i = 0) {
         h = part->elts;
 
-        for (i = 0; i < part->nelts; i++) {
-            n++;
-
-            /* most headers are not an X-: no call for them */
-
-            if (h[i].key.len >= sizeof("X-AdCP-") - 1
-                && (h[i].key.data[0] | 0x20) == 'x'
-                && ngx_http_adcp_header_ours(&h[i]))
-            {
-                found++;
+        for ( /* void */ ; i < part->nelts; i++) {
+            if (ngx_http_adcp_header_ours(&h[i])) {
+                goto found;
             }
         }
     }
 
-    if (found == 0) {
-        return NGX_OK;
+    return NGX_OK;
+
+found:
+
+    n = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        n += part->nelts;
     }
 
     if (ngx_list_init(&headers, r->pool, n, sizeof(ngx_table_elt_t))
@@ -81,7 +79,10 @@ ngx_http_adcp_headers_clean(ngx_http_request_t *r)
         }
     }
 
+    /* one part (n elements at most): "last" points to the request's own */
+
     r->headers_in.headers = headers;
+    r->headers_in.headers.last = &r->headers_in.headers.part;
 
     return NGX_OK;
 }

@@ -16,8 +16,6 @@
 
 
 static void ngx_http_adcp_json_free(void *data);
-static ngx_inline ngx_uint_t ngx_http_adcp_json_is_application_json(
-    u_char *p);
 
 
 size_t
@@ -113,34 +111,6 @@ ngx_http_adcp_json_str(u_char *p, ngx_str_t *s)
     *p++ = '"';
 
     return p;
-}
-
-
-/*
- * 16 bytes from p are "application/json" in any case: two 8-byte words,
- * a letter's case bit masked (ngx_strncasecmp's reading, its per-byte
- * cost about 280 instructions a request)
- */
-
-static ngx_inline ngx_uint_t
-ngx_http_adcp_json_is_application_json(u_char *p)
-{
-    uint64_t  a, b, la, lb, ma, mb;
-
-    static const u_char  lit[] = "application/json";
-    static const u_char  mask[] = {
-        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-        0x20, 0x20, 0x20, 0x00, 0x20, 0x20, 0x20, 0x20
-    };
-
-    ngx_memcpy(&a, p, 8);
-    ngx_memcpy(&b, p + 8, 8);
-    ngx_memcpy(&la, lit, 8);
-    ngx_memcpy(&lb, lit + 8, 8);
-    ngx_memcpy(&ma, mask, 8);
-    ngx_memcpy(&mb, mask + 8, 8);
-
-    return ((a | ma) == la) & ((b | mb) == lb);
 }
 
 

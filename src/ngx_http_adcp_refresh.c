@@ -33,7 +33,6 @@
 #include "ngx_http_adcp_zone.h"
 
 
-#define NGX_HTTP_ADCP_REFRESH_HEADER  "Adcp-Refresh"
 #define NGX_HTTP_ADCP_REFRESH_STATUS  16      /* "HTTP/1.1 204 " */
 
 
@@ -355,11 +354,7 @@ ngx_http_adcp_refresh_marked(ngx_http_request_t *r, u_char *secret,
         return NGX_DECLINED;
     }
 
-    part = &r->headers_in.headers.part;
-
-    while (part->next) {
-        part = part->next;
-    }
+    part = r->headers_in.headers.last;
 
     if (part->nelts == 0) {
         return NGX_DECLINED;

@@ -17,11 +17,35 @@
 #include <ngx_http.h>
 
 
+#define NGX_HTTP_ADCP_REFRESH_HEADER  "Adcp-Refresh"
+
+
 ngx_int_t ngx_http_adcp_refresh_send(ngx_http_request_t *r,
     ngx_str_t *tenant, ngx_msec_t built, u_char *secret, ngx_msec_t timeout);
 ngx_int_t ngx_http_adcp_refresh_marked(ngx_http_request_t *r,
     u_char *secret, ngx_str_t *tenant, ngx_msec_t *built);
 void ngx_http_adcp_refresh_exit(void);
+
+
+/*
+ * The request may be this host's refresh request: its last header has
+ * the marker's length (a buyer's request is told in a compare or two,
+ * inline; ngx_http_adcp_refresh_marked() reads the marker)
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_adcp_refresh_maybe(ngx_http_request_t *r)
+{
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = r->headers_in.headers.last;
+    h = part->elts;
+
+    return part->nelts
+           && h[part->nelts - 1].key.len
+              == sizeof(NGX_HTTP_ADCP_REFRESH_HEADER) - 1;
+}
 
 
 #endif /* _NGX_HTTP_ADCP_REFRESH_H_INCLUDED_ */

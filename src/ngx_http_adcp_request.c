@@ -32,9 +32,12 @@ static ngx_int_t ngx_http_adcp_platform_var_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_adcp_health_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_http_adcp_ctx_t *ngx_http_adcp_var_ctx(ngx_http_request_t *r);
-static void ngx_http_adcp_variable_set(ngx_http_variable_value_t *v,
-    ngx_str_t *value);
+static ngx_inline ngx_http_adcp_ctx_t *ngx_http_adcp_var_ctx(
+    ngx_http_request_t *r);
+static ngx_http_adcp_ctx_t *ngx_http_adcp_var_ctx_sub(ngx_http_request_t *r)
+    NGX_HTTP_ADCP_NOINLINE;
+static ngx_inline void ngx_http_adcp_variable_set(
+    ngx_http_variable_value_t *v, ngx_str_t *value);
 
 
 static ngx_http_variable_t  ngx_http_adcp_vars[] = {
@@ -92,33 +95,6 @@ static ngx_str_t  ngx_http_adcp_statuses[] = {
     ngx_string("SHARED"),
     ngx_string("UPDATING")
 };
-
-
-ngx_http_adcp_ctx_t *
-ngx_http_adcp_ctx(ngx_http_request_t *r)
-{
-    ngx_http_adcp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_adcp_module);
-
-    if (ctx == NULL) {
-        /* ngx_memzero of a constant size is a few stores, inline */
-
-        ctx = ngx_palloc(r->main->pool, sizeof(ngx_http_adcp_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_memzero(ctx, sizeof(ngx_http_adcp_ctx_t));
-
-        ctx->env = &ngx_http_adcp_no_env;
-        ctx->tenant = &ngx_http_adcp_no_tenant;
-
-        ngx_http_set_ctx(r->main, ctx, ngx_http_adcp_module);
-    }
-
-    return ctx;
-}
 
 
 static ngx_int_t
@@ -284,10 +260,11 @@ ngx_http_adcp_health_variable(ngx_http_request_t *r,
 
 /*
  * A request's variables read its main request's state; the validator
- * subrequest has a state of its own: the platform it validates.
+ * subrequest has a state of its own: the platform it validates.  The main
+ * request's own is found inline, the rest in ngx_http_adcp_var_ctx_sub().
  */
 
-static ngx_http_adcp_ctx_t *
+static ngx_inline ngx_http_adcp_ctx_t *
 ngx_http_adcp_var_ctx(ngx_http_request_t *r)
 {
     ngx_http_adcp_ctx_t  *ctx;
@@ -297,6 +274,15 @@ ngx_http_adcp_var_ctx(ngx_http_request_t *r)
     if (ctx) {
         return ctx;
     }
+
+    return ngx_http_adcp_var_ctx_sub(r);
+}
+
+
+static ngx_http_adcp_ctx_t *
+ngx_http_adcp_var_ctx_sub(ngx_http_request_t *r)
+{
+    ngx_http_adcp_ctx_t  *ctx;
 
     if (r != r->main) {
         ctx = ngx_http_adcp_factory_validator_ctx(r);
@@ -310,7 +296,7 @@ ngx_http_adcp_var_ctx(ngx_http_request_t *r)
 }
 
 
-static void
+static ngx_inline void
 ngx_http_adcp_variable_set(ngx_http_variable_value_t *v, ngx_str_t *value)
 {
     v->len = value->len;

@@ -19,6 +19,7 @@
 
 #include "ngx_http_adcp.h"
 #include "ngx_http_adcp_tenant.h"
+#include "ngx_http_adcp_str.h"
 
 
 #define NGX_HTTP_ADCP_TENANT_BUCKET_SIZE  256
@@ -40,6 +41,9 @@ static ngx_int_t ngx_http_adcp_tenant_regex(ngx_http_request_t *r,
 static ngx_int_t ngx_http_adcp_tenants_wildcards(ngx_conf_t *cf,
     ngx_hash_init_t *hash, ngx_array_t *keys, ngx_hash_wildcard_t **wc);
 static void ngx_http_adcp_tenants_cleanup(void *data);
+static ngx_int_t ngx_http_adcp_tenant_lookup(ngx_http_request_t *r,
+    ngx_http_adcp_ctx_t *ctx, ngx_http_adcp_loc_conf_t *alcf,
+    ngx_http_adcp_tenants_t *tenants) NGX_HTTP_ADCP_NOINLINE;
 static int ngx_libc_cdecl ngx_http_adcp_tenants_cmp(const void *one,
     const void *two);
 
@@ -492,13 +496,18 @@ ngx_http_adcp_tenants_cmp(const void *one, const void *two)
 }
 
 
-/* the request's tenant: adcp_tenant_key, or the host in adcp_tenants{} */
+/*
+ * the request's tenant: adcp_tenant_key, or the host in adcp_tenants{};
+ * a keep-alive connection names one host request after request: the last
+ * host this worker found is compared here, inline, the rest is
+ * ngx_http_adcp_tenant_lookup()'s
+ */
 
 ngx_int_t
 ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
 {
-    ngx_int_t                   rc;
-    ngx_str_t                   host, key;
+    ngx_str_t                  *host;
+    ngx_http_adcp_tenants_t    *tenants;
     ngx_http_adcp_loc_conf_t   *alcf;
     ngx_http_adcp_main_conf_t  *amcf;
 
@@ -507,6 +516,30 @@ ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
     }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_adcp_module);
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
+
+    host = &r->headers_in.server;
+    tenants = &amcf->tenants;
+
+    if (alcf->tenant_key == NULL
+        && host->len == tenants->last_len && host->len
+        && ngx_http_adcp_str_eq(host->data, tenants->last_host, host->len))
+    {
+        ctx->tenant = &tenants->last->id;
+        ctx->tenant_done = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_adcp_tenant_lookup(r, ctx, alcf, tenants);
+}
+
+
+static ngx_int_t
+ngx_http_adcp_tenant_lookup(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx,
+    ngx_http_adcp_loc_conf_t *alcf, ngx_http_adcp_tenants_t *tenants)
+{
+    ngx_int_t  rc;
+    ngx_str_t  host, key;
 
     if (alcf->tenant_key) {
         if (ngx_http_complex_value(r, alcf->tenant_key, &key) != NGX_OK) {
@@ -542,9 +575,7 @@ ngx_http_adcp_tenant_resolve(ngx_http_request_t *r, ngx_http_adcp_ctx_t *ctx)
         return NGX_OK;
     }
 
-    amcf = ngx_http_get_module_main_conf(r, ngx_http_adcp_module);
-
-    rc = ngx_http_adcp_tenant_find(r, &amcf->tenants, &host, &ctx->tenant);
+    rc = ngx_http_adcp_tenant_find(r, tenants, &host, &ctx->tenant);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -571,7 +602,7 @@ ngx_http_adcp_tenant_find(ngx_http_request_t *r,
     v = NULL;
 
     if (host->len == tenants->last_len && host->len
-        && ngx_memcmp(host->data, tenants->last_host, host->len) == 0)
+        && ngx_http_adcp_str_eq(host->data, tenants->last_host, host->len))
     {
         v = tenants->last;
 

@@ -234,4 +234,46 @@ like($r->{raw}, qr/SERVICE_UNAVAILABLE"[^<]*\{"ok":true\}$/s,
 
 $t->stop();
 
+# the filters are chained only where some adcp_error_pages is on: here a
+# location's alone, the http{} and server{} levels say nothing
+
+$t->run(<<'EOF');
+%%TEST_GLOBALS%%
+events {}
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    adcp_tenants {
+        known.test   known;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+
+        location /on/ {
+            adcp on;
+            adcp_error_pages on;
+            proxy_pass http://127.0.0.1:%%PORT_closed%%;
+        }
+
+        location /default/ {
+            adcp on;
+            proxy_pass http://127.0.0.1:%%PORT_closed%%;
+        }
+    }
+}
+EOF
+
+$r = http_post_json($port, 'known.test', '/on/x', $mcp);
+is($r->{status}, 200, 'on in one location only: the MCP form');
+is($r->{headers}{'x-adcp-error'}, 'SERVICE_UNAVAILABLE',
+    'on in one location only: SERVICE_UNAVAILABLE');
+
+$r = http_get($port, 'known.test', '/default/x');
+is($r->{status}, 502, 'a location without it, same server: 502');
+like($r->{headers}{'content-type'}, qr{text/html},
+    'a location without it, same server: nginx\'s page');
+
+$t->stop();
+
 done_testing();

@@ -389,6 +389,33 @@ is($seen->{'x-adcp-auth'}, 'buyer-credential',
     'X-AdCP-Auth (the buyer\'s credential): kept');
 is($seen->{authorization}, 'Bearer the-buyer', 'Authorization: kept');
 
+# the buyer's own X- headers before an X-AdCP- one, which nginx keeps in the
+# header list's second part (its first holds 20): the look for ours goes on
+# past the X- headers that are not, and into the next part
+
+$r = http_post_json($port, 'caps.test', '/mcp',
+    $MCP . '{"name":"get_products"}}',
+    (map { sprintf('Y-Filler-%02d', $_) => "f$_" } 1 .. 24),
+    'X-Forwarded-For' => '192.0.2.7',
+    'X-Request-Id'    => 'req-1',
+    'x-adcp-late'     => 'on');
+($line) = reverse split /\n/, $t->read_file('adapter.calls');
+$seen = json_decode($line)->{headers};
+ok(!exists $seen->{'x-adcp-late'},
+    'an X-AdCP- header after other X- headers, in the second part: removed');
+is($seen->{'x-forwarded-for'}, '192.0.2.7', 'X-Forwarded-For: kept');
+is($seen->{'x-request-id'}, 'req-1', 'X-Request-Id: kept');
+is(scalar(grep { /^y-filler-/ } keys %$seen), 24, 'the other headers: kept');
+
+$r = http_post_json($port, 'caps.test', '/mcp',
+    $MCP . '{"name":"get_products"}}',
+    'X-Forwarded-For' => '192.0.2.8', 'X-AdCPx' => 'not ours');
+($line) = reverse split /\n/, $t->read_file('adapter.calls');
+$seen = json_decode($line)->{headers};
+is($seen->{'x-forwarded-for'}, '192.0.2.8',
+    'X- headers only: X-Forwarded-For kept');
+is($seen->{'x-adcpx'}, 'not ours', 'X-AdCPx (no dash): kept');
+
 # (nginx sends the client's headers after its own: a buyer's header left in
 # would be the last line, the value the mock keeps)
 

@@ -137,6 +137,60 @@ test_lru(void)
 }
 
 
+/*
+ * ngx_http_adcp_cache_mru(): the head of the LRU only, the same entry
+ * ngx_http_adcp_cache_get() finds, never one evicted or of another tenant
+ */
+
+static void
+test_mru(void)
+{
+    ngx_str_t                  t;
+    ngx_pool_t                *pool;
+    ngx_http_adcp_entry_t     *a, *b;
+    ngx_http_adcp_cache_t      cache;
+
+    pool = test_pool_create();
+    ngx_http_adcp_cache_init(&cache, 2, pool);
+
+    t = str("tenant-a");
+    tap_ok(ngx_http_adcp_cache_mru(&cache, &t) == NULL,
+           "mru: an empty cache has none");
+
+    a = put(&cache, "tenant-a", 0, 0);
+    tap_ok(ngx_http_adcp_cache_mru(&cache, &t) == a,
+           "mru: the entry just used");
+
+    b = put(&cache, "tenant-b", 0, 0);
+    tap_ok(ngx_http_adcp_cache_mru(&cache, &t) == NULL,
+           "mru: another tenant used since, not found there");
+    tap_ok(ngx_http_adcp_cache_get(&cache, &t, 0) == a
+           && ngx_http_adcp_cache_mru(&cache, &t) == a,
+           "mru: found by get, the head again");
+
+    t = str("tenant-");
+    tap_ok(ngx_http_adcp_cache_mru(&cache, &t) == NULL,
+           "mru: a prefix of the head's id is not it");
+    t = str("tenant-c");
+    tap_ok(ngx_http_adcp_cache_mru(&cache, &t) == NULL,
+           "mru: an id of the same length is not it");
+
+    put(&cache, "tenant-c", 0, 0);
+    t = str("tenant-b");
+    tap_ok(ngx_http_adcp_cache_get(&cache, &t, 0) == NULL
+           && ngx_http_adcp_cache_mru(&cache, &t) == NULL,
+           "mru: an evicted tenant is not found");
+    t = str("tenant-c");
+    tap_ok(ngx_http_adcp_cache_mru(&cache, &t) == b
+           && b->tenant.len == 8
+           && ngx_memcmp(b->tenant.data, "tenant-c", 8) == 0,
+           "mru: b's entry, reused, is tenant-c's now");
+
+    ngx_http_adcp_cache_destroy(&cache);
+    test_pool_destroy(pool);
+}
+
+
 static void
 test_ttl(void)
 {
@@ -296,6 +350,7 @@ int
 main(void)
 {
     test_lru();
+    test_mru();
     test_ttl();
     test_refs();
     test_churn();

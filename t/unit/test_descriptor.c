@@ -120,6 +120,33 @@ main(void)
     task.len = 0;
     tap_ok(ngx_http_adcp_platform_allows(pf, &task), "no task: allowed");
 
+    /* near misses: a capability's prefix, extension, case, last byte */
+
+    {
+        static const char  *refused[] = {
+            "get_product", "get_products2", "Get_products", "get_producta",
+            "create_media_bux", "create_media_buy_", "tasks/ge",
+            "tasks/gets", "get_adcp_capabilitie", "get_task_statuS", NULL
+        };
+        static const char  *allowed[] = {
+            "get_task_status", "get_adcp_capabilities", NULL
+        };
+
+        for (i = 0; refused[i]; i++) {
+            task.data = (u_char *) refused[i];
+            task.len = strlen(refused[i]);
+            tap_ok(!ngx_http_adcp_platform_allows(pf, &task),
+                   "%s: refused", refused[i]);
+        }
+
+        for (i = 0; allowed[i]; i++) {
+            task.data = (u_char *) allowed[i];
+            task.len = strlen(allowed[i]);
+            tap_ok(ngx_http_adcp_platform_allows(pf, &task),
+                   "%s: always allowed", allowed[i]);
+        }
+    }
+
     tap_ok(eq(ngx_http_adcp_platform_var(pf, (u_char *) "network_code", 12),
               "123456"), "vars.network_code");
     tap_ok(ngx_http_adcp_platform_var(pf, (u_char *) "network", 7) == NULL,
@@ -136,6 +163,19 @@ main(void)
     tap_ok(pf && pf->authorization.len == 0 && pf->ttl == 0,
            "optional fields absent");
     ngx_http_adcp_platform_release(pf);
+
+    pf = parse("{\"upstream\":\"a:80\",\"capabilities\":[]}", &why);
+    task.data = (u_char *) "get_products";
+    task.len = 12;
+    tap_ok(pf && !ngx_http_adcp_platform_allows(pf, &task),
+           "capabilities []: get_products refused");
+    task.data = (u_char *) "tasks/get";
+    task.len = 9;
+    tap_ok(pf && ngx_http_adcp_platform_allows(pf, &task),
+           "capabilities []: tasks/get always allowed");
+    if (pf) {
+        ngx_http_adcp_platform_release(pf);
+    }
 
     pf = parse("{\"upstream\":\"[::1]:80\"}", &why);
     tap_ok(pf != NULL, "an IPv6 host:port");
