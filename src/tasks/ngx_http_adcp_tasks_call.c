@@ -4,9 +4,9 @@
  * stored request goes to this nginx (tasks_loopback.c, over
  * tasks_http.c), the reply is interpreted (tasks_reply.c), and the
  * outcome, completed or failed (e->status, e->value), goes to e->ran
- * (tasks_exec.c stores it).  A transient failure (no answer, a 5xx whose body is no
- * JSON) is retried with backoff, NGX_HTTP_ADCP_EXEC_TRIES calls at most
- * within adcp_task_timeout; the adapter's own answer (a JSON-RPC error,
+ * (tasks_exec.c stores it).  A transient failure (no answer, a 5xx whose
+ * body is no JSON) is retried with backoff, NGX_HTTP_ADCP_EXEC_TRIES calls
+ * at most within adcp_task_timeout; the adapter's own answer (a JSON-RPC error,
  * MCP's isError) fails the task at once.
  */
 

@@ -5,9 +5,10 @@
  * finished (only its webhook or acknowledgement left), gone (expired:
  * acknowledged), or attempted NGX_HTTP_ADCP_EXEC_ATTEMPTS times already
  * (failed).  Then the task runs (tasks_call.c).  A second EVAL stores
- * completed/failed with the result or error, schedules the webhook if one is due (adcp:hooks,
- * tasks_deliveries.c) and acknowledges (XACK, XDEL) the entry: the
- * webhook's first attempt follows here, its retries are anyone's.
+ * completed/failed with the result or error, schedules the webhook if one
+ * is due (adcp:hooks, tasks_deliveries.c) and acknowledges (XACK, XDEL)
+ * the entry: the webhook's first attempt follows here, its retries are
+ * anyone's.
  *
  * Every execution owns a pool (tasks_job.c), and every path ends in
  * ngx_http_adcp_exec_free(), which tells the consumer (cs->wake).
