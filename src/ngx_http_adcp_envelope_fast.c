@@ -10,27 +10,26 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#if (__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "ngx_http_adcp_envelope.h"
 #include "ngx_http_adcp_envelope_private.h"
+#include "ngx_http_adcp_envelope_scan.h"
 
 
-#define NGX_HTTP_ADCP_ENV_SKIP_DEPTH  64    /* levels the fast path steps
-                                               over; deeper: yajl */
+#define NGX_HTTP_ADCP_ENV_FAST_DEPTH  64    /* levels the fast path follows
+                                               (a bit each in a word);
+                                               deeper: yajl */
+
+/* JSON's whitespace (yajl's also has \f and \v: yajl decides those) */
+#define ngx_http_adcp_env_ws(c)                                              \
+    ((c) <= ' ' && ((0x100002600ULL >> (c)) & 1))
+
+#define ngx_http_adcp_env_digit(c)  ((u_char) ((c) - '0') <= 9)
 
 
-static ngx_inline u_char *ngx_http_adcp_env_fast_ws(u_char *p,
-    u_char *last);
-static ngx_inline u_char *ngx_http_adcp_env_fast_plain(u_char *p,
-    u_char *last);
-static ngx_inline u_char *ngx_http_adcp_env_fast_string(u_char *p,
-    u_char *last);
-static u_char *ngx_http_adcp_env_fast_number(u_char *p, u_char *last);
-static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *last);
-static u_char *ngx_http_adcp_env_fast_scalar(u_char *p, u_char *last);
+static ngx_inline u_char *ngx_http_adcp_env_fast_ws(u_char *p);
+static u_char *ngx_http_adcp_env_fast_number(u_char *p);
+static u_char *ngx_http_adcp_env_fast_rest(ngx_http_adcp_env_scan_t *s,
+    u_char *p);
 static ngx_uint_t ngx_http_adcp_env_fast_variant(u_char *k, size_t len,
     ngx_uint_t depth);
 
@@ -40,26 +39,36 @@ static ngx_uint_t ngx_http_adcp_env_fast_variant(u_char *k, size_t len,
  * instructions per request): a body held in one buffer, an object whose
  * "id", "method" and, for tools/call, "params"."name" are plain: strings
  * of printable ASCII without escapes, integers, and "params" itself.
- * Every other value is checked as JSON and stepped over (strings of
- * printable ASCII, escapes allowed).  The same reading as the yajl parse's,
- * repeated members included, to the end of the body.  Anything else (A2A,
- * an escape or a byte past ASCII where the module reads or steps, an id
- * that is not plain, the buffer's end) is NGX_DECLINED with env untouched:
- * the yajl parse runs from the start.  NGX_OK: env is set, its id and task
- * pointing into the buffer (nothing is allocated: pool is the yajl parse's
- * signature's).
+ * Every other value is checked as yajl checks it and stepped over
+ * (strings with UTF-8 and escapes, numbers, literals, nesting to 64
+ * levels).  The same reading as the yajl parse's, repeated members
+ * included, to the end of the body.  Anything else (A2A, an escape or a
+ * byte past ASCII where the module reads, an id that is not plain, the
+ * buffer's end) is NGX_DECLINED with env untouched: the yajl parse runs
+ * from the start.  NGX_OK: env is set, its id and task pointing into the
+ * buffer (nothing is allocated: pool is the yajl parse's signature's).
+ *
+ * One pass, a byte or a string at a time.  The body's last byte but
+ * whitespace must be the closing brace of its object: every step stops
+ * there at the latest, so that no step but a string's scan and a literal
+ * checks for the buffer's end.  A bit per level says array or object
+ * (arrays) and whether the module reads its members (reads: the body's
+ * object and its "params").
  */
 
 ngx_int_t
 ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
     ngx_http_adcp_envelope_t *env)
 {
-    char        *dup;
-    u_char      *k, *s, *e;
-    size_t       klen;
-    uint32_t     seen[3];
-    ngx_str_t    id, name;
-    ngx_uint_t   depth, role, method, id_string, dup_id, dup_method;
+    char                      *dup;
+    u_char                     c, *k, *q;
+    size_t                     klen;
+    uint32_t                   seen;
+    uint64_t                   arrays, reads;
+    ngx_str_t                  id, name;
+    ngx_uint_t                 depth, role, method, id_string, dup_id,
+                               dup_method;
+    ngx_http_adcp_env_scan_t   s;
 
     static char  *names[] = {
         NULL, NULL, "id", "method", "params", "params.name",
@@ -67,215 +76,381 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
         "params.arguments"
     };
 
-    p = ngx_http_adcp_env_fast_ws(p, last);
+    while (last > p && ngx_http_adcp_env_ws(last[-1])) {
+        last--;
+    }
 
-    if (p == last || *p++ != '{') {
+    if (last - p < 2 || last[-1] != '}') {
+        return NGX_DECLINED;
+    }
+
+    s.end = last - 1;
+    s.tail = (last - p >= 16);
+    s.end16 = s.tail ? last - 16 : p;
+
+    p = ngx_http_adcp_env_fast_ws(p);
+
+    if (*p++ != '{') {
         return NGX_DECLINED;
     }
 
     depth = 1;
+    arrays = 0;
+    reads = 1;
+    seen = 0;
     method = NGX_HTTP_ADCP_METHOD_NONE;
     id_string = 0;
     dup = NULL;
     dup_id = 0;
     dup_method = 0;
-    seen[1] = 0;
-    seen[2] = 0;
     ngx_str_null(&id);
     ngx_str_null(&name);
 
-    p = ngx_http_adcp_env_fast_ws(p, last);
+    /* p past a '{': a key or the end of the object */
 
-    if (p < last && *p == '}') {
-        p++;
-        goto done;
+    if (*p != '"') {
+        p = ngx_http_adcp_env_fast_ws(p);
+
+        if (*p == '}') {
+            goto close;
+        }
+
+        if (*p != '"') {
+            return NGX_DECLINED;
+        }
     }
 
-    for ( ;; ) {
+key:
 
-        /* a member: "key" : value */
+    /* p at a key's opening quote: past its colon */
 
-        p = ngx_http_adcp_env_fast_ws(p, last);
+    k = p + 1;
+    q = ngx_http_adcp_env_scan(&s, k, 0);
 
-        if (p == last || *p != '"') {
+    if (*q != '"') {
+        if (reads & 1) {
+            return NGX_DECLINED;        /* a key the module may read
+                                           escaped: yajl */
+        }
+
+        q = ngx_http_adcp_env_fast_rest(&s, q);
+        if (q == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    p = q + 1;
+
+    if (*p != ':') {
+        p = ngx_http_adcp_env_fast_ws(p);
+
+        if (*p != ':') {
+            return NGX_DECLINED;
+        }
+    }
+
+    p++;
+
+    if (reads & 1) {
+        goto member;
+    }
+
+value:
+
+    c = *p;
+
+    if (c == '"') {
+        q = ngx_http_adcp_env_scan(&s, p + 1, 0);
+
+        if (*q != '"') {
+            q = ngx_http_adcp_env_fast_rest(&s, q);
+            if (q == NULL) {
+                return NGX_DECLINED;
+            }
+        }
+
+        p = q + 1;
+        goto after;
+    }
+
+    if (c == '{' || c == '[') {
+        if (depth == NGX_HTTP_ADCP_ENV_FAST_DEPTH) {
             return NGX_DECLINED;
         }
 
-        k = p + 1;
-        p = ngx_http_adcp_env_fast_string(k, last);
+        depth++;
+        arrays = (arrays << 1) | (c == '[');
+        reads <<= 1;
+        p++;
+
+        if (*p == (u_char) (c + 2)) {           /* "{}" or "[]" */
+            goto close;
+        }
+
+        if (ngx_http_adcp_env_ws(*p)) {
+            p = ngx_http_adcp_env_fast_ws(p);
+
+            if (*p == (u_char) (c + 2)) {
+                goto close;
+            }
+        }
+
+        if (c == '[') {
+            goto value;
+        }
+
+        if (*p == '"') {
+            goto key;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (c == '-' || ngx_http_adcp_env_digit(c)) {
+        p = ngx_http_adcp_env_fast_number(p);
         if (p == NULL) {
             return NGX_DECLINED;
         }
 
-        klen = p++ - k;
+        goto after;
+    }
 
-        p = ngx_http_adcp_env_fast_ws(p, last);
+    if (ngx_http_adcp_env_ws(c)) {
+        p = ngx_http_adcp_env_fast_ws(p);
+        goto value;
+    }
 
-        if (p == last || *p++ != ':') {
-            return NGX_DECLINED;
+    /* a literal, something after it (the closing brace at the latest) */
+
+    if (c == 't' && last - p > 4 && ngx_strncmp(p, "true", 4) == 0) {
+        p += 4;
+
+    } else if (c == 'f' && last - p > 5 && ngx_strncmp(p, "false", 5) == 0) {
+        p += 5;
+
+    } else if (c == 'n' && last - p > 4 && ngx_strncmp(p, "null", 4) == 0) {
+        p += 4;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+after:
+
+    /* after a value: its container goes on or ends */
+
+    c = *p;
+
+    if (c == ',') {
+        p++;
+
+        if (arrays & 1) {
+            goto value;
         }
 
-        p = ngx_http_adcp_env_fast_ws(p, last);
+        if (*p != '"') {
+            p = ngx_http_adcp_env_fast_ws(p);
 
-        if (p == last) {
-            return NGX_DECLINED;
-        }
-
-        role = NGX_HTTP_ADCP_K_NONE;
-
-        if (depth == 1) {
-            if (ngx_http_adcp_env_is(k, klen, "id")) {
-                role = NGX_HTTP_ADCP_K_ID;
-
-            } else if (ngx_http_adcp_env_is(k, klen, "method")) {
-                role = NGX_HTTP_ADCP_K_METHOD;
-
-            } else if (ngx_http_adcp_env_is(k, klen, "params")) {
-                role = NGX_HTTP_ADCP_K_PARAMS;
-
-            } else if (ngx_http_adcp_env_is(k, klen, "jsonrpc")) {
-                role = NGX_HTTP_ADCP_K_JSONRPC;
+            if (*p != '"') {
+                return NGX_DECLINED;
             }
-
-        } else if (ngx_http_adcp_env_is(k, klen, "name")) {
-            role = NGX_HTTP_ADCP_K_NAME;
-
-        } else if (ngx_http_adcp_env_is(k, klen, "arguments")) {
-            role = NGX_HTTP_ADCP_K_ARGUMENTS;
-
-        } else if (ngx_http_adcp_env_is(k, klen, "message")) {
-            return NGX_DECLINED;            /* A2A's levels: yajl */
         }
 
-        if (role == NGX_HTTP_ADCP_K_NONE
-            && ngx_http_adcp_env_fast_variant(k, klen, depth))
-        {
+        goto key;
+    }
+
+    /* '}' (0x7d) ends an object, ']' (0x5d) an array */
+
+    if ((c | 0x20) == '}') {
+        if ((((c >> 5) ^ arrays) & 1) == 0) {
+            return NGX_DECLINED;
+        }
+
+        goto close;
+    }
+
+    if (ngx_http_adcp_env_ws(c)) {
+        p = ngx_http_adcp_env_fast_ws(p);
+        goto after;
+    }
+
+    return NGX_DECLINED;
+
+close:
+
+    /* p at the end of a level: the body's object ends at its last brace */
+
+    if (p == s.end) {
+        if (depth == 1) {
+            goto done;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (depth == 1) {
+        return NGX_DECLINED;
+    }
+
+    depth--;
+    arrays >>= 1;
+    reads >>= 1;
+    p++;
+
+    goto after;
+
+member:
+
+    /*
+     * past the colon of a member of the body's object or of its "params"
+     * (depth 2): what the module reads
+     */
+
+    klen = q - k;
+    role = NGX_HTTP_ADCP_K_NONE;
+
+    if (depth == 1) {
+        if (ngx_http_adcp_env_is(k, klen, "id")) {
+            role = NGX_HTTP_ADCP_K_ID;
+
+        } else if (ngx_http_adcp_env_is(k, klen, "method")) {
+            role = NGX_HTTP_ADCP_K_METHOD;
+
+        } else if (ngx_http_adcp_env_is(k, klen, "params")) {
+            role = NGX_HTTP_ADCP_K_PARAMS;
+
+        } else if (ngx_http_adcp_env_is(k, klen, "jsonrpc")) {
+            role = NGX_HTTP_ADCP_K_JSONRPC;
+        }
+
+    } else if (ngx_http_adcp_env_is(k, klen, "name")) {
+        role = NGX_HTTP_ADCP_K_NAME;
+
+    } else if (ngx_http_adcp_env_is(k, klen, "arguments")) {
+        role = NGX_HTTP_ADCP_K_ARGUMENTS;
+
+    } else if (ngx_http_adcp_env_is(k, klen, "message")) {
+        return NGX_DECLINED;                /* A2A's levels: yajl */
+    }
+
+    if (role == NGX_HTTP_ADCP_K_NONE) {
+        if (ngx_http_adcp_env_fast_variant(k, klen, depth)) {
             return NGX_DECLINED;            /* another spelling: yajl */
         }
 
-        if (role != NGX_HTTP_ADCP_K_NONE) {
+        goto value;
+    }
 
-            if (seen[depth] & (1 << role)) {
+    if (seen & (1 << role)) {
 
-                /* read twice: refused once read; the value is skipped */
+        /* read twice: refused once read; the value is stepped over */
 
-                if (dup == NULL) {
-                    dup = names[role];
-                }
-
-                dup_id |= (role == NGX_HTTP_ADCP_K_ID);
-                dup_method |= (role == NGX_HTTP_ADCP_K_METHOD);
-                role = NGX_HTTP_ADCP_K_NONE;
-
-            } else {
-                seen[depth] |= 1 << role;
-            }
+        if (dup == NULL) {
+            dup = names[role];
         }
 
-        switch (role) {
+        dup_id |= (role == NGX_HTTP_ADCP_K_ID);
+        dup_method |= (role == NGX_HTTP_ADCP_K_METHOD);
 
-        case NGX_HTTP_ADCP_K_PARAMS:
-            if (*p != '{') {
-                return NGX_DECLINED;
-            }
+        goto value;
+    }
 
-            p = ngx_http_adcp_env_fast_ws(p + 1, last);
+    seen |= 1 << role;
 
-            if (p < last && *p == '}') {
-                p++;
-                break;
-            }
+    if (role == NGX_HTTP_ADCP_K_JSONRPC || role == NGX_HTTP_ADCP_K_ARGUMENTS) {
+        goto value;
+    }
 
-            depth = 2;
-            continue;
+    p = ngx_http_adcp_env_fast_ws(p);
+    c = *p;
 
-        case NGX_HTTP_ADCP_K_ID:
-        case NGX_HTTP_ADCP_K_METHOD:
-        case NGX_HTTP_ADCP_K_NAME:
-
-            if (*p == '"') {
-                s = p + 1;
-                e = ngx_http_adcp_env_fast_string(s, last);
-                if (e == NULL) {
-                    return NGX_DECLINED;
-                }
-
-                p = e + 1;
-
-                if (role == NGX_HTTP_ADCP_K_ID) {
-                    id.data = s;
-                    id.len = e - s;
-                    id_string = 1;
-
-                } else if (role == NGX_HTTP_ADCP_K_METHOD) {
-                    method = ngx_http_adcp_env_method_kind(s, e - s);
-
-                    if (method == NGX_HTTP_ADCP_METHOD_A2A) {
-                        return NGX_DECLINED;
-                    }
-
-                } else {
-                    name.data = s;
-                    name.len = e - s;
-                }
-
-                break;
-            }
-
-            if (role != NGX_HTTP_ADCP_K_ID
-                || !(*p == '-' || (*p >= '0' && *p <= '9')))
-            {
-                return NGX_DECLINED;
-            }
-
-            s = p;
-            p = ngx_http_adcp_env_fast_number(p, last);
-            if (p == NULL) {
-                return NGX_DECLINED;
-            }
-
-            id.data = s;
-            id.len = p - s;
-            id_string = 0;
-            break;
-
-        default:
-            p = ngx_http_adcp_env_fast_skip(p, last);
-            if (p == NULL) {
-                return NGX_DECLINED;
-            }
-        }
-
-        /* after a value: the next member, or the end of its object */
-
-        for ( ;; ) {
-            p = ngx_http_adcp_env_fast_ws(p, last);
-
-            if (p == last) {
-                return NGX_DECLINED;
-            }
-
-            if (*p != '}') {
-                break;
-            }
-
-            p++;
-
-            if (--depth == 0) {
-                goto done;
-            }
-        }
-
-        if (*p++ != ',') {
+    if (role == NGX_HTTP_ADCP_K_PARAMS) {
+        if (c != '{') {
             return NGX_DECLINED;
         }
+
+        /* the members of "params" are read: depth 2 */
+
+        depth = 2;
+        arrays <<= 1;
+        reads = (reads << 1) | 1;
+        p++;
+
+        if (*p != '"') {
+            p = ngx_http_adcp_env_fast_ws(p);
+
+            if (*p == '}') {
+                goto close;
+            }
+
+            if (*p != '"') {
+                return NGX_DECLINED;
+            }
+        }
+
+        goto key;
     }
 
-done:
+    /* the id, the method, params.name: a plain string, an integer id */
 
-    if (ngx_http_adcp_env_fast_ws(p, last) != last) {
+    if (c == '"') {
+        k = p + 1;
+        q = ngx_http_adcp_env_scan(&s, k, 1);
+
+        if (*q != '"') {
+            return NGX_DECLINED;
+        }
+
+        p = q + 1;
+
+        if (role == NGX_HTTP_ADCP_K_ID) {
+            id.data = k;
+            id.len = q - k;
+            id_string = 1;
+
+        } else if (role == NGX_HTTP_ADCP_K_METHOD) {
+            method = ngx_http_adcp_env_method_kind(k, q - k);
+
+            if (method == NGX_HTTP_ADCP_METHOD_A2A) {
+                return NGX_DECLINED;
+            }
+
+        } else {
+            name.data = k;
+            name.len = q - k;
+        }
+
+        goto after;
+    }
+
+    if (role != NGX_HTTP_ADCP_K_ID) {
         return NGX_DECLINED;
     }
+
+    q = p + (c == '-');
+
+    if (!ngx_http_adcp_env_digit(*q)) {
+        return NGX_DECLINED;
+    }
+
+    if (*q++ != '0') {
+        while (ngx_http_adcp_env_digit(*q)) {
+            q++;
+        }
+    }
+
+    if (*q == '.' || (*q | 0x20) == 'e') {
+        return NGX_DECLINED;                /* yajl re-serializes it */
+    }
+
+    id.data = p;
+    id.len = q - p;
+    id_string = 0;
+    p = q;
+
+    goto after;
+
+done:
 
     ngx_memzero(env, sizeof(ngx_http_adcp_envelope_t));
 
@@ -316,241 +491,99 @@ done:
 }
 
 
+/* past whitespace: the closing brace stops it at the latest */
+
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_ws(u_char *p)
+{
+    while (ngx_http_adcp_env_ws(*p)) {
+        p++;
+    }
+
+    return p;
+}
+
+
 /*
- * Past a JSON value the module does not read, checked as yajl checks it
- * (strings of printable ASCII with escapes, numbers, literals, nesting up
- * to 64 levels: a bit per level says array or object); NULL: not such a
- * value in this buffer, the yajl parse decides.
+ * Past a number as JSON writes it (what follows is for the caller: a
+ * digit after a leading zero, a letter, are not where a value ends); NULL:
+ * not a number.  A byte past one that is not the closing brace is in the
+ * buffer: nothing here checks for its end.
  */
 
 static u_char *
-ngx_http_adcp_env_fast_skip(u_char *p, u_char *last)
+ngx_http_adcp_env_fast_number(u_char *p)
 {
-    u_char      c, *q;
-    uint64_t    arrays;
-    ngx_uint_t  depth, key, i, n;
-#if (__SSE2__)
-    int         bits;
-    u_char     *end16;
-    ngx_uint_t  tail;
-    __m128i     x, two, backslash, limit;
-
-    /*
-     * a byte below 0x20, 0x80 and above, or a quote: (x ^ 0x02) below
-     * 0x21, signed (the quote's 0x22 turns 0x20, controls stay controls,
-     * nothing else falls below); and a backslash
-     */
-
-    two = _mm_set1_epi8(0x02);
-    backslash = _mm_set1_epi8('\\');
-    limit = _mm_set1_epi8(0x21);
-    tail = (last - p >= 16);
-    end16 = tail ? last - 16 : p - 1;
-#endif
-
-    arrays = 0;
-    depth = 0;
-
-value:
-
-    if (p == last) {
-        return NULL;
+    if (*p == '-') {
+        p++;
     }
 
-    c = *p;
+    if (*p == '0') {
+        p++;
 
-    if (c == '"') {
-        key = 0;
-        goto string;
-    }
-
-    if (c == '{' || c == '[') {
-        if (depth == NGX_HTTP_ADCP_ENV_SKIP_DEPTH) {
-            return NULL;
-        }
-
-        arrays = (arrays << 1) | (c == '[');
-        depth++;
-
-        p = ngx_http_adcp_env_fast_ws(p + 1, last);
-
-        if (p == last) {
-            return NULL;
-        }
-
-        if (*p == (u_char) (c + 2)) {           /* "{}" or "[]" */
+    } else if (ngx_http_adcp_env_digit(*p)) {
+        do {
             p++;
-            arrays >>= 1;
-            depth--;
-            goto after;
-        }
+        } while (ngx_http_adcp_env_digit(*p));
 
-        if (c == '[') {
-            goto value;
-        }
-
-        goto member;
-    }
-
-    if (c <= ' ') {
-        q = ngx_http_adcp_env_fast_ws(p, last);
-
-        if (q == p) {
-            return NULL;
-        }
-
-        p = q;
-        goto value;
-    }
-
-    p = ngx_http_adcp_env_fast_scalar(p, last);
-
-    if (p == NULL) {
+    } else {
         return NULL;
     }
 
-after:
+    if (*p == '.') {
+        p++;
 
-    /* after a value: its container goes on or ends */
-
-    if (depth == 0) {
-        return p;
-    }
-
-    if (p == last) {
-        return NULL;
-    }
-
-    c = *p++;
-
-    if (c == ',') {
-        if (arrays & 1) {
-            goto value;
-        }
-
-        goto member;
-    }
-
-    if (c == (u_char) ((arrays & 1) ? ']' : '}')) {
-        arrays >>= 1;
-        depth--;
-        goto after;
-    }
-
-    if (c <= ' ') {
-        q = ngx_http_adcp_env_fast_ws(p - 1, last);
-
-        if (q == p - 1) {
+        if (!ngx_http_adcp_env_digit(*p)) {
             return NULL;
         }
 
-        p = q;
-        goto after;
+        do {
+            p++;
+        } while (ngx_http_adcp_env_digit(*p));
     }
 
-    return NULL;
+    if ((*p | 0x20) == 'e') {
+        p++;
 
-member:
+        if (*p == '+' || *p == '-') {
+            p++;
+        }
 
-    if (p == last) {
-        return NULL;
-    }
-
-    if (*p != '"') {
-        q = ngx_http_adcp_env_fast_ws(p, last);
-
-        if (q == p || q == last || *q != '"') {
+        if (!ngx_http_adcp_env_digit(*p)) {
             return NULL;
         }
 
-        p = q;
+        do {
+            p++;
+        } while (ngx_http_adcp_env_digit(*p));
     }
 
-    key = 1;
+    return p;
+}
 
-string:
 
-    /*
-     * p at the opening quote: past the closing one, through UTF-8 and
-     * escapes as yajl checks them (no control character, a known escape;
-     * a \u0000 is left to the yajl parse)
-     */
+/*
+ * The rest of a string from p, its first byte that is not plain: its
+ * closing quote, through UTF-8 and escapes as yajl checks them (no control
+ * character, a known escape; a \u0000 is left to the yajl parse); NULL:
+ * not such a string in the buffer.
+ */
 
-    p++;
+static u_char *
+ngx_http_adcp_env_fast_rest(ngx_http_adcp_env_scan_t *s, u_char *p)
+{
+    u_char      c;
+    ngx_uint_t  i, n;
 
     for ( ;; ) {
-
-#if (__SSE2__)
-        while (p <= end16) {
-            x = _mm_loadu_si128((__m128i *) p);
-
-            bits = _mm_movemask_epi8(
-                       _mm_or_si128(_mm_cmpgt_epi8(limit,
-                                                   _mm_xor_si128(x, two)),
-                                    _mm_cmpeq_epi8(x, backslash)));
-
-            if (bits) {
-                p += __builtin_ctz(bits);
-
-                if (*p == '"') {
-                    p++;
-                    goto closed;
-                }
-
-                goto special;
-            }
-
-            p += 16;
+        if (p == s->end) {
+            return NULL;                    /* no closing quote */
         }
 
-        /*
-         * the buffer's last bytes: its last 16 in one load, those before
-         * p shifted out (a string that ends there ends without the bytes
-         * loop)
-         */
-
-        if (tail && p < last) {
-            x = _mm_loadu_si128((__m128i *) end16);
-
-            bits = _mm_movemask_epi8(
-                       _mm_or_si128(_mm_cmpgt_epi8(limit,
-                                                   _mm_xor_si128(x, two)),
-                                    _mm_cmpeq_epi8(x, backslash)))
-                   >> (p - end16);
-
-            if (bits == 0) {
-                return NULL;                    /* no closing quote */
-            }
-
-            p += __builtin_ctz(bits);
-
-            if (*p == '"') {
-                p++;
-                goto closed;
-            }
-
-            goto special;
-        }
-#endif
-
-        while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"'
-               && *p != '\\')
-        {
-            p++;
-        }
-
-#if (__SSE2__)
-    special:
-#endif
-
-        if (p == last) {
-            return NULL;
-        }
-
-        c = *p++;
+        c = *p;
 
         if (c == '"') {
-            break;
+            return p;
         }
 
         if (c >= 0x80) {
@@ -560,272 +593,64 @@ string:
             n = (c >> 5) == 0x06 ? 1 : (c >> 4) == 0x0e ? 2
                 : (c >> 3) == 0x1e ? 3 : 0;
 
-            if (n == 0 || (size_t) (last - p) < n) {
+            if (n == 0 || (size_t) (s->end - p) <= n) {
                 return NULL;
             }
 
-            for (i = 0; i < n; i++) {
+            for (i = 1; i <= n; i++) {
                 if ((p[i] & 0xc0) != 0x80) {
                     return NULL;
                 }
             }
 
-            p += n;
-            continue;
-        }
+            p += 1 + n;
 
-        if (c != '\\' || p == last) {
-            return NULL;
-        }
+        } else if (c == '\\') {
 
-        switch (*p++) {
+            /* p + 1 is in the buffer: p is not the closing brace */
 
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n':
-        case 'r': case 't':
-            break;
+            switch (p[1]) {
 
-        case 'u':
-            if (last - p < 4) {
-                return NULL;
-            }
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+            case 'r': case 't':
+                p += 2;
+                break;
 
-            for (i = 0; i < 4; i++) {
-                c = p[i] | 0x20;
-
-                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            case 'u':
+                if (s->end - p <= 6) {
                     return NULL;
                 }
-            }
 
-            /* yajl refuses a \u0000 in a string: the yajl parse decides */
+                for (i = 2; i < 6; i++) {
+                    c = p[i] | 0x20;
 
-            if (p[0] == '0' && p[1] == '0' && p[2] == '0' && p[3] == '0') {
+                    if (!(ngx_http_adcp_env_digit(c)
+                          || (c >= 'a' && c <= 'f')))
+                    {
+                        return NULL;
+                    }
+                }
+
+                /* yajl refuses a \u0000 in a string: the yajl parse decides */
+
+                if (p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0')
+                {
+                    return NULL;
+                }
+
+                p += 6;
+                break;
+
+            default:
                 return NULL;
             }
 
-            p += 4;
-            break;
-
-        default:
-            return NULL;
-        }
-    }
-
-#if (__SSE2__)
-closed:
-#endif
-
-    if (!key) {
-        goto after;
-    }
-
-    if (p == last) {
-        return NULL;
-    }
-
-    if (*p != ':') {
-        p = ngx_http_adcp_env_fast_ws(p, last);
-
-        if (p == last || *p != ':') {
-            return NULL;
-        }
-    }
-
-    p++;
-
-    goto value;
-}
-
-
-/* past a number, true, false or null that something else follows */
-
-static u_char *
-ngx_http_adcp_env_fast_scalar(u_char *p, u_char *last)
-{
-    u_char  *d;
-
-    switch (*p) {
-
-    case 't':
-        p = (last - p > 4 && ngx_strncmp(p, "true", 4) == 0) ? p + 4 : last;
-        goto end;
-
-    case 'f':
-        p = (last - p > 5 && ngx_strncmp(p, "false", 5) == 0) ? p + 5 : last;
-        goto end;
-
-    case 'n':
-        p = (last - p > 4 && ngx_strncmp(p, "null", 4) == 0) ? p + 4 : last;
-        goto end;
-    }
-
-    if (*p == '-') {
-        p++;
-    }
-
-    if (p == last || *p < '0' || *p > '9') {
-        return NULL;
-    }
-
-    if (*p++ == '0') {
-        if (p < last && *p >= '0' && *p <= '9') {
-            return NULL;
+        } else {
+            return NULL;                    /* a control character */
         }
 
-    } else {
-        while (p < last && *p >= '0' && *p <= '9') {
-            p++;
-        }
+        p = ngx_http_adcp_env_scan(s, p, 0);
     }
-
-    if (p < last && *p == '.') {
-        d = ++p;
-
-        while (p < last && *p >= '0' && *p <= '9') {
-            p++;
-        }
-
-        if (p == d) {
-            return NULL;
-        }
-    }
-
-    if (p < last && (*p == 'e' || *p == 'E')) {
-        p++;
-
-        if (p < last && (*p == '+' || *p == '-')) {
-            p++;
-        }
-
-        d = p;
-
-        while (p < last && *p >= '0' && *p <= '9') {
-            p++;
-        }
-
-        if (p == d) {
-            return NULL;
-        }
-    }
-
-end:
-
-    /* a letter or a digit after it: not where a value ends */
-
-    if (p == last || (*p >= '0' && *p <= '9')
-        || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
-    {
-        return NULL;
-    }
-
-    return p;
-}
-
-
-static ngx_inline u_char *
-ngx_http_adcp_env_fast_ws(u_char *p, u_char *last)
-{
-    /* most bodies have none: one test then */
-
-    if (p == last || *p > ' ') {
-        return p;
-    }
-
-    while (p < last
-           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    {
-        p++;
-    }
-
-    return p;
-}
-
-
-/*
- * The first byte from p that is a quote, a backslash or not printable
- * ASCII, or last: 16 bytes a step where SSE2 is (every x86-64), the bulk
- * of a body being strings
- */
-
-static ngx_inline u_char *
-ngx_http_adcp_env_fast_plain(u_char *p, u_char *last)
-{
-#if (__SSE2__)
-    int      bits;
-    __m128i  x, m;
-
-    while (last - p >= 16) {
-        x = _mm_loadu_si128((__m128i *) p);
-
-        /*
-         * below 0x20, 0x80 and above, or a quote: (x ^ 0x02) below 0x21,
-         * signed (as in ngx_http_adcp_env_fast_skip); a backslash, 0x7f
-         */
-
-        m = _mm_or_si128(
-                _mm_cmpgt_epi8(_mm_set1_epi8(0x21),
-                               _mm_xor_si128(x, _mm_set1_epi8(0x02))),
-                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
-                             _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
-
-        bits = _mm_movemask_epi8(m);
-
-        if (bits) {
-            return p + __builtin_ctz(bits);
-        }
-
-        p += 16;
-    }
-#endif
-
-    while (p < last && *p >= 0x20 && *p <= 0x7e && *p != '"' && *p != '\\') {
-        p++;
-    }
-
-    return p;
-}
-
-
-/* the closing quote of a string of printable ASCII without escapes */
-
-static ngx_inline u_char *
-ngx_http_adcp_env_fast_string(u_char *p, u_char *last)
-{
-    p = ngx_http_adcp_env_fast_plain(p, last);
-
-    return (p < last && *p == '"') ? p : NULL;
-}
-
-
-/* past an integer that something other than a digit follows in the buffer */
-
-static u_char *
-ngx_http_adcp_env_fast_number(u_char *p, u_char *last)
-{
-    if (*p == '-') {
-        p++;
-    }
-
-    if (p == last || *p < '0' || *p > '9') {
-        return NULL;
-    }
-
-    if (*p++ == '0') {
-        if (p < last && *p >= '0' && *p <= '9') {
-            return NULL;
-        }
-
-    } else {
-        while (p < last && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-
-    if (p == last || *p == '.' || *p == 'e' || *p == 'E') {
-        return NULL;
-    }
-
-    return p;
 }
 
 
