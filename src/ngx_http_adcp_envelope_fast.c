@@ -15,22 +15,35 @@
 #include "ngx_http_adcp_envelope_scan.h"
 
 
-#define NGX_HTTP_ADCP_ENV_FAST_DEPTH  64    /* levels the fast path follows
-                                               (a bit each in a word);
-                                               deeper: yajl */
+#define NGX_HTTP_ADCP_ENV_SKIP_DEPTH  62    /* levels the fast path steps
+                                               over (a bit each in a word,
+                                               under a guard bit); deeper:
+                                               yajl */
 
 /* JSON's whitespace (yajl's also has \f and \v: yajl decides those) */
-#define ngx_http_adcp_env_ws(c)                                              \
-    ((c) <= ' ' && ((0x100002600ULL >> (c)) & 1))
+#define ngx_http_adcp_env_ws(c)  (ngx_http_adcp_env_space[c])
 
 #define ngx_http_adcp_env_digit(c)  ((u_char) ((c) - '0') <= 9)
 
 
+static const u_char  ngx_http_adcp_env_space[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0,     /* \t \n \r */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1                                                   /* ' ' */
+};
+
+
+static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *end,
+    u_char *end16);
 static ngx_inline u_char *ngx_http_adcp_env_fast_ws(u_char *p);
-static u_char *ngx_http_adcp_env_fast_number(u_char *p);
-static u_char *ngx_http_adcp_env_fast_rest(ngx_http_adcp_env_scan_t *s,
-    u_char *p);
-static ngx_uint_t ngx_http_adcp_env_fast_variant(u_char *k, size_t len,
+static ngx_inline u_char *ngx_http_adcp_env_fast_scalar(u_char *p,
+    u_char *end);
+static u_char *ngx_http_adcp_env_fast_literal(u_char *p, u_char *end);
+static u_char *ngx_http_adcp_env_fast_rest(u_char *p, u_char *end,
+    u_char *end16);
+static ngx_uint_t ngx_http_adcp_env_fast_key(u_char *k, u_char **q,
+    ngx_uint_t depth);
+static ngx_uint_t ngx_http_adcp_env_fast_role(u_char *k, size_t len,
     ngx_uint_t depth);
 
 
@@ -40,35 +53,28 @@ static ngx_uint_t ngx_http_adcp_env_fast_variant(u_char *k, size_t len,
  * "id", "method" and, for tools/call, "params"."name" are plain: strings
  * of printable ASCII without escapes, integers, and "params" itself.
  * Every other value is checked as yajl checks it and stepped over
- * (strings with UTF-8 and escapes, numbers, literals, nesting to 64
- * levels).  The same reading as the yajl parse's, repeated members
- * included, to the end of the body.  Anything else (A2A, an escape or a
- * byte past ASCII where the module reads, an id that is not plain, the
- * buffer's end) is NGX_DECLINED with env untouched: the yajl parse runs
- * from the start.  NGX_OK: env is set, its id and task pointing into the
- * buffer (nothing is allocated: pool is the yajl parse's signature's).
+ * (strings with UTF-8 and escapes, numbers, literals, nesting).  The same
+ * reading as the yajl parse's, repeated members included, to the end of
+ * the body.  Anything else (A2A, an escape or a byte past ASCII where the
+ * module reads, an id that is not plain, the buffer's end) is
+ * NGX_DECLINED with env untouched: the yajl parse runs from the start.
+ * NGX_OK: env is set, its id and task pointing into the buffer (nothing
+ * is allocated: pool is the yajl parse's signature's).
  *
- * One pass, a byte or a string at a time.  The body's last byte but
- * whitespace must be the closing brace of its object: every step stops
- * there at the latest, so that no step but a string's scan and a literal
- * checks for the buffer's end.  A bit per level says array or object
- * (arrays) and whether the module reads its members (reads: the body's
- * object and its "params").
+ * The body's last byte but whitespace must be the closing brace of its
+ * object (end): every step stops there at the latest, so that only a
+ * string's scan and a literal look for the buffer's end.
  */
 
 ngx_int_t
 ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
     ngx_http_adcp_envelope_t *env)
 {
-    char                      *dup;
-    u_char                     c, *k, *q;
-    size_t                     klen;
-    uint32_t                   seen;
-    uint64_t                   arrays, reads;
-    ngx_str_t                  id, name;
-    ngx_uint_t                 depth, role, method, id_string, dup_id,
-                               dup_method;
-    ngx_http_adcp_env_scan_t   s;
+    char        *dup;
+    u_char       c, *k, *q, *end, *end16;
+    uint32_t     seen;
+    ngx_str_t    id, name;
+    ngx_uint_t   depth, role, method, id_string, dup_id, dup_method;
 
     static char  *names[] = {
         NULL, NULL, "id", "method", "params", "params.name",
@@ -84,9 +90,8 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
         return NGX_DECLINED;
     }
 
-    s.end = last - 1;
-    s.tail = (last - p >= 16);
-    s.end16 = s.tail ? last - 16 : p;
+    end = last - 1;
+    end16 = (last - p >= 16) ? last - 16 : p;
 
     p = ngx_http_adcp_env_fast_ws(p);
 
@@ -94,10 +99,8 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
         return NGX_DECLINED;
     }
 
-    depth = 1;
-    arrays = 0;
-    reads = 1;
-    seen = 0;
+    depth = 1;          /* 1: the body's object; 2: its "params" */
+    seen = 0;           /* a bit per K_* read (none is read at both) */
     method = NGX_HTTP_ADCP_METHOD_NONE;
     id_string = 0;
     dup = NULL;
@@ -105,6 +108,8 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
     dup_method = 0;
     ngx_str_null(&id);
     ngx_str_null(&name);
+
+first:
 
     /* p past a '{': a key or the end of the object */
 
@@ -120,225 +125,56 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
         }
     }
 
-key:
-
-    /* p at a key's opening quote: past its colon */
-
-    k = p + 1;
-    q = ngx_http_adcp_env_scan(&s, k, 0);
-
-    if (*q != '"') {
-        if (reads & 1) {
-            return NGX_DECLINED;        /* a key the module may read
-                                           escaped: yajl */
-        }
-
-        q = ngx_http_adcp_env_fast_rest(&s, q);
-        if (q == NULL) {
-            return NGX_DECLINED;
-        }
-    }
-
-    p = q + 1;
-
-    if (*p != ':') {
-        p = ngx_http_adcp_env_fast_ws(p);
-
-        if (*p != ':') {
-            return NGX_DECLINED;
-        }
-    }
-
-    p++;
-
-    if (reads & 1) {
-        goto member;
-    }
-
-value:
-
-    c = *p;
-
-    if (c == '"') {
-        q = ngx_http_adcp_env_scan(&s, p + 1, 0);
-
-        if (*q != '"') {
-            q = ngx_http_adcp_env_fast_rest(&s, q);
-            if (q == NULL) {
-                return NGX_DECLINED;
-            }
-        }
-
-        p = q + 1;
-        goto after;
-    }
-
-    if (c == '{' || c == '[') {
-        if (depth == NGX_HTTP_ADCP_ENV_FAST_DEPTH) {
-            return NGX_DECLINED;
-        }
-
-        depth++;
-        arrays = (arrays << 1) | (c == '[');
-        reads <<= 1;
-        p++;
-
-        if (*p == (u_char) (c + 2)) {           /* "{}" or "[]" */
-            goto close;
-        }
-
-        if (ngx_http_adcp_env_ws(*p)) {
-            p = ngx_http_adcp_env_fast_ws(p);
-
-            if (*p == (u_char) (c + 2)) {
-                goto close;
-            }
-        }
-
-        if (c == '[') {
-            goto value;
-        }
-
-        if (*p == '"') {
-            goto key;
-        }
-
-        return NGX_DECLINED;
-    }
-
-    if (c == '-' || ngx_http_adcp_env_digit(c)) {
-        p = ngx_http_adcp_env_fast_number(p);
-        if (p == NULL) {
-            return NGX_DECLINED;
-        }
-
-        goto after;
-    }
-
-    if (ngx_http_adcp_env_ws(c)) {
-        p = ngx_http_adcp_env_fast_ws(p);
-        goto value;
-    }
-
-    /* a literal, something after it (the closing brace at the latest) */
-
-    if (c == 't' && last - p > 4 && ngx_strncmp(p, "true", 4) == 0) {
-        p += 4;
-
-    } else if (c == 'f' && last - p > 5 && ngx_strncmp(p, "false", 5) == 0) {
-        p += 5;
-
-    } else if (c == 'n' && last - p > 4 && ngx_strncmp(p, "null", 4) == 0) {
-        p += 4;
-
-    } else {
-        return NGX_DECLINED;
-    }
-
-after:
-
-    /* after a value: its container goes on or ends */
-
-    c = *p;
-
-    if (c == ',') {
-        p++;
-
-        if (arrays & 1) {
-            goto value;
-        }
-
-        if (*p != '"') {
-            p = ngx_http_adcp_env_fast_ws(p);
-
-            if (*p != '"') {
-                return NGX_DECLINED;
-            }
-        }
-
-        goto key;
-    }
-
-    /* '}' (0x7d) ends an object, ']' (0x5d) an array */
-
-    if ((c | 0x20) == '}') {
-        if ((((c >> 5) ^ arrays) & 1) == 0) {
-            return NGX_DECLINED;
-        }
-
-        goto close;
-    }
-
-    if (ngx_http_adcp_env_ws(c)) {
-        p = ngx_http_adcp_env_fast_ws(p);
-        goto after;
-    }
-
-    return NGX_DECLINED;
-
-close:
-
-    /* p at the end of a level: the body's object ends at its last brace */
-
-    if (p == s.end) {
-        if (depth == 1) {
-            goto done;
-        }
-
-        return NGX_DECLINED;
-    }
-
-    if (depth == 1) {
-        return NGX_DECLINED;
-    }
-
-    depth--;
-    arrays >>= 1;
-    reads >>= 1;
-    p++;
-
-    goto after;
-
 member:
 
     /*
-     * past the colon of a member of the body's object or of its "params"
-     * (depth 2): what the module reads
+     * p at a key's opening quote: the members the module reads, spelled
+     * as they are, told at once where 16 bytes follow; any other key is
+     * scanned (plain: an escape could spell one of them)
      */
 
-    klen = q - k;
+    k = p + 1;
     role = NGX_HTTP_ADCP_K_NONE;
 
-    if (depth == 1) {
-        if (ngx_http_adcp_env_is(k, klen, "id")) {
-            role = NGX_HTTP_ADCP_K_ID;
+    if (k > end16 || (role = ngx_http_adcp_env_fast_key(k, &q, depth))
+                     == NGX_HTTP_ADCP_K_NONE)
+    {
+        q = ngx_http_adcp_env_scan16(k, end, end16, 0);
 
-        } else if (ngx_http_adcp_env_is(k, klen, "method")) {
-            role = NGX_HTTP_ADCP_K_METHOD;
-
-        } else if (ngx_http_adcp_env_is(k, klen, "params")) {
-            role = NGX_HTTP_ADCP_K_PARAMS;
-
-        } else if (ngx_http_adcp_env_is(k, klen, "jsonrpc")) {
-            role = NGX_HTTP_ADCP_K_JSONRPC;
+        if (*q != '"') {
+            return NGX_DECLINED;
         }
 
-    } else if (ngx_http_adcp_env_is(k, klen, "name")) {
-        role = NGX_HTTP_ADCP_K_NAME;
+        role = ngx_http_adcp_env_fast_role(k, q - k, depth);
 
-    } else if (ngx_http_adcp_env_is(k, klen, "arguments")) {
-        role = NGX_HTTP_ADCP_K_ARGUMENTS;
+        if (role == NGX_HTTP_ADCP_K_MESSAGE) {
+            return NGX_DECLINED;            /* A2A's levels, or another
+                                               spelling of a member: yajl */
+        }
+    }
 
-    } else if (ngx_http_adcp_env_is(k, klen, "message")) {
-        return NGX_DECLINED;                /* A2A's levels: yajl */
+    /* q at the key's closing quote */
+
+    if (q[1] == ':') {
+        p = q + 2;
+
+    } else {
+        p = ngx_http_adcp_env_fast_ws(q + 1);
+
+        if (*p++ != ':') {
+            return NGX_DECLINED;
+        }
+    }
+
+    c = *p;
+
+    if (ngx_http_adcp_env_ws(c)) {
+        p = ngx_http_adcp_env_fast_ws(p);
+        c = *p;
     }
 
     if (role == NGX_HTTP_ADCP_K_NONE) {
-        if (ngx_http_adcp_env_fast_variant(k, klen, depth)) {
-            return NGX_DECLINED;            /* another spelling: yajl */
-        }
-
-        goto value;
+        goto other;
     }
 
     if (seen & (1 << role)) {
@@ -352,50 +188,47 @@ member:
         dup_id |= (role == NGX_HTTP_ADCP_K_ID);
         dup_method |= (role == NGX_HTTP_ADCP_K_METHOD);
 
-        goto value;
+        goto other;
     }
 
     seen |= 1 << role;
 
-    if (role == NGX_HTTP_ADCP_K_JSONRPC || role == NGX_HTTP_ADCP_K_ARGUMENTS) {
-        goto value;
-    }
+    switch (role) {
 
-    p = ngx_http_adcp_env_fast_ws(p);
-    c = *p;
-
-    if (role == NGX_HTTP_ADCP_K_PARAMS) {
+    case NGX_HTTP_ADCP_K_PARAMS:
         if (c != '{') {
             return NGX_DECLINED;
         }
 
-        /* the members of "params" are read: depth 2 */
+        /* the members of "params" are read too */
 
         depth = 2;
-        arrays <<= 1;
-        reads = (reads << 1) | 1;
         p++;
+        goto first;
 
-        if (*p != '"') {
-            p = ngx_http_adcp_env_fast_ws(p);
+    case NGX_HTTP_ADCP_K_ID:
+    case NGX_HTTP_ADCP_K_METHOD:
+    case NGX_HTTP_ADCP_K_NAME:
+        break;
 
-            if (*p == '}') {
-                goto close;
-            }
-
-            if (*p != '"') {
-                return NGX_DECLINED;
-            }
-        }
-
-        goto key;
+    default:
+        goto other;
     }
 
     /* the id, the method, params.name: a plain string, an integer id */
 
     if (c == '"') {
         k = p + 1;
-        q = ngx_http_adcp_env_scan(&s, k, 1);
+
+        if (role == NGX_HTTP_ADCP_K_METHOD && k <= end16
+            && ngx_memcmp(k, "tools/call\"", 11) == 0)
+        {
+            method = NGX_HTTP_ADCP_METHOD_MCP_CALL;
+            p = k + 11;
+            goto after;
+        }
+
+        q = ngx_http_adcp_env_scan16(k, end, end16, 1);
 
         if (*q != '"') {
             return NGX_DECLINED;
@@ -450,25 +283,101 @@ member:
 
     goto after;
 
+other:
+
+    /* a value the module does not read */
+
+    if (c == '"') {
+        q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
+
+        if (*q != '"') {
+            q = ngx_http_adcp_env_fast_rest(q, end, end16);
+            if (q == NULL) {
+                return NGX_DECLINED;
+            }
+        }
+
+        p = q + 1;
+
+    } else {
+        p = ngx_http_adcp_env_fast_skip(p, end, end16);
+        if (p == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+after:
+
+    /* after a value: the next member, or the end of its object */
+
+    c = *p;
+
+    if (c == ',') {
+        p++;
+
+        if (*p != '"') {
+            p = ngx_http_adcp_env_fast_ws(p);
+
+            if (*p != '"') {
+                return NGX_DECLINED;
+            }
+        }
+
+        goto member;
+    }
+
+    if (c != '}') {
+        if (!ngx_http_adcp_env_ws(c)) {
+            return NGX_DECLINED;
+        }
+
+        p = ngx_http_adcp_env_fast_ws(p);
+        goto after;
+    }
+
+close:
+
+    /* the body's object ends at the body's last brace */
+
+    if (p == end) {
+        if (depth == 1) {
+            goto done;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (depth == 1) {
+        return NGX_DECLINED;
+    }
+
+    depth = 1;
+    p++;
+
+    goto after;
+
 done:
 
-    ngx_memzero(env, sizeof(ngx_http_adcp_envelope_t));
-
     env->method = method;
+    env->error = NGX_HTTP_ADCP_ENV_OK;
+    env->dup = dup;
+    ngx_str_null(&env->task);
 
     if (dup) {
         env->error = NGX_HTTP_ADCP_ENV_DUPLICATE;
-        env->dup = dup;
 
         if (dup_id) {
-            ngx_str_set(&env->id, "null");
-            id.len = 0;
-            id.data = NULL;
+            id_string = 0;
+            ngx_str_set(&id, "null");
         }
 
         if (dup_method || dup_id) {
             env->method = NGX_HTTP_ADCP_METHOD_OTHER;
         }
+
+    } else if (method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+        env->task.len = name.len;
+        env->task.data = name.len ? name.data : (u_char *) "";
     }
 
     /*
@@ -477,17 +386,208 @@ done:
      * the request, r->preserve_body)
      */
 
-    if (id.data) {
-        env->id.data = id_string ? id.data - 1 : id.data;
-        env->id.len = id_string ? id.len + 2 : id.len;
-    }
-
-    if (env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL && dup == NULL) {
-        env->task.len = name.len;
-        env->task.data = name.len ? name.data : (u_char *) "";
-    }
+    env->id.data = id_string ? id.data - 1 : id.data;
+    env->id.len = id_string ? id.len + 2 : id.len;
 
     return NGX_OK;
+}
+
+
+/*
+ * Past a value the module does not read, not a string (p at its first
+ * byte), checked as yajl checks it; NULL: not such a value in this buffer,
+ * the yajl parse decides.  Inside, a bit per level says array (1) or
+ * object, under a guard bit: levels is 1 when the value's last level
+ * closes.
+ */
+
+static u_char *
+ngx_http_adcp_env_fast_skip(u_char *p, u_char *end, u_char *end16)
+{
+    u_char    c, *q;
+    uint64_t  levels;
+
+    c = *p;
+
+    if (c != '{' && c != '[') {
+        return ngx_http_adcp_env_fast_scalar(p, end);
+    }
+
+    levels = 1;
+
+    if (c == '[') {
+        goto array;
+    }
+
+object:
+
+    /* p at '{' */
+
+    levels <<= 1;
+
+    if ((int64_t) levels < 0) {
+        return NULL;
+    }
+
+    c = *++p;
+
+    if (c != '"') {
+        if (ngx_http_adcp_env_ws(c)) {
+            p = ngx_http_adcp_env_fast_ws(p);
+            c = *p;
+        }
+
+        if (c == '}') {
+            goto close;
+        }
+
+        if (c != '"') {
+            return NULL;
+        }
+    }
+
+key:
+
+    /* p at a key's opening quote: past its colon */
+
+    q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
+
+    if (*q != '"') {
+        q = ngx_http_adcp_env_fast_rest(q, end, end16);
+        if (q == NULL) {
+            return NULL;
+        }
+    }
+
+    if (q[1] == ':') {
+        p = q + 2;
+
+    } else {
+        p = ngx_http_adcp_env_fast_ws(q + 1);
+
+        if (*p++ != ':') {
+            return NULL;
+        }
+    }
+
+value:
+
+    c = *p;
+
+    if (c == '"') {
+        q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
+
+        if (*q != '"') {
+            q = ngx_http_adcp_env_fast_rest(q, end, end16);
+            if (q == NULL) {
+                return NULL;
+            }
+        }
+
+        p = q + 1;
+        goto next;
+    }
+
+    if (c == '{') {
+        goto object;
+    }
+
+    if (c == '[') {
+        goto array;
+    }
+
+    if (ngx_http_adcp_env_ws(c)) {
+        p = ngx_http_adcp_env_fast_ws(p);
+        goto value;
+    }
+
+    p = ngx_http_adcp_env_fast_scalar(p, end);
+    if (p == NULL) {
+        return NULL;
+    }
+
+next:
+
+    c = *p;
+
+    if (c == ',') {
+        p++;
+
+        if (levels & 1) {
+            goto value;
+        }
+
+        if (*p != '"') {
+            p = ngx_http_adcp_env_fast_ws(p);
+
+            if (*p != '"') {
+                return NULL;
+            }
+        }
+
+        goto key;
+    }
+
+    if (c == '}') {
+        if (levels & 1) {
+            return NULL;
+        }
+
+        goto close;
+    }
+
+    if (c == ']') {
+        if (!(levels & 1)) {
+            return NULL;
+        }
+
+        goto close;
+    }
+
+    if (ngx_http_adcp_env_ws(c)) {
+        p = ngx_http_adcp_env_fast_ws(p);
+        goto next;
+    }
+
+    return NULL;
+
+array:
+
+    /* p at '[' */
+
+    levels = (levels << 1) | 1;
+
+    if ((int64_t) levels < 0) {
+        return NULL;
+    }
+
+    c = *++p;
+
+    if (ngx_http_adcp_env_ws(c)) {
+        p = ngx_http_adcp_env_fast_ws(p);
+        c = *p;
+    }
+
+    if (c != ']') {
+        goto value;
+    }
+
+close:
+
+    /* p at the end of a level, not the body's last brace */
+
+    if (p == end) {
+        return NULL;
+    }
+
+    p++;
+    levels >>= 1;
+
+    if (levels == 1) {
+        return p;
+    }
+
+    goto next;
 }
 
 
@@ -505,29 +605,36 @@ ngx_http_adcp_env_fast_ws(u_char *p)
 
 
 /*
- * Past a number as JSON writes it (what follows is for the caller: a
- * digit after a leading zero, a letter, are not where a value ends); NULL:
- * not a number.  A byte past one that is not the closing brace is in the
- * buffer: nothing here checks for its end.
+ * Past a number as JSON writes it, true, false or null, or NULL; every
+ * byte a number steps over is not the closing brace, so that the next one
+ * is in the buffer (what it is is for the caller: a digit after a leading
+ * zero, a letter, are not where a value ends)
  */
 
-static u_char *
-ngx_http_adcp_env_fast_number(u_char *p)
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_scalar(u_char *p, u_char *end)
 {
-    if (*p == '-') {
-        p++;
+    u_char  c;
+
+    c = *p;
+
+    if (c == '-') {
+        c = *++p;
+
+        if (!ngx_http_adcp_env_digit(c)) {
+            return NULL;
+        }
+
+    } else if (!ngx_http_adcp_env_digit(c)) {
+        return ngx_http_adcp_env_fast_literal(p, end);
     }
 
-    if (*p == '0') {
-        p++;
+    p++;
 
-    } else if (ngx_http_adcp_env_digit(*p)) {
-        do {
+    if (c != '0') {
+        while (ngx_http_adcp_env_digit(*p)) {
             p++;
-        } while (ngx_http_adcp_env_digit(*p));
-
-    } else {
-        return NULL;
+        }
     }
 
     if (*p == '.') {
@@ -563,6 +670,35 @@ ngx_http_adcp_env_fast_number(u_char *p)
 
 
 /*
+ * Past true, false or null (followed by a byte in the buffer: what it is
+ * is for the caller), or NULL
+ */
+
+static u_char *
+ngx_http_adcp_env_fast_literal(u_char *p, u_char *end)
+{
+    size_t  n;
+
+    n = end - p;
+
+    switch (*p) {
+
+    case 't':
+        return (n >= 4 && ngx_strncmp(p, "true", 4) == 0) ? p + 4 : NULL;
+
+    case 'f':
+        return (n >= 5 && ngx_strncmp(p, "false", 5) == 0) ? p + 5 : NULL;
+
+    case 'n':
+        return (n >= 4 && ngx_strncmp(p, "null", 4) == 0) ? p + 4 : NULL;
+
+    default:
+        return NULL;
+    }
+}
+
+
+/*
  * The rest of a string from p, its first byte that is not plain: its
  * closing quote, through UTF-8 and escapes as yajl checks them (no control
  * character, a known escape; a \u0000 is left to the yajl parse); NULL:
@@ -570,13 +706,13 @@ ngx_http_adcp_env_fast_number(u_char *p)
  */
 
 static u_char *
-ngx_http_adcp_env_fast_rest(ngx_http_adcp_env_scan_t *s, u_char *p)
+ngx_http_adcp_env_fast_rest(u_char *p, u_char *end, u_char *end16)
 {
     u_char      c;
     ngx_uint_t  i, n;
 
     for ( ;; ) {
-        if (p == s->end) {
+        if (p == end) {
             return NULL;                    /* no closing quote */
         }
 
@@ -593,7 +729,7 @@ ngx_http_adcp_env_fast_rest(ngx_http_adcp_env_scan_t *s, u_char *p)
             n = (c >> 5) == 0x06 ? 1 : (c >> 4) == 0x0e ? 2
                 : (c >> 3) == 0x1e ? 3 : 0;
 
-            if (n == 0 || (size_t) (s->end - p) <= n) {
+            if (n == 0 || (size_t) (end - p) <= n) {
                 return NULL;
             }
 
@@ -617,7 +753,7 @@ ngx_http_adcp_env_fast_rest(ngx_http_adcp_env_scan_t *s, u_char *p)
                 break;
 
             case 'u':
-                if (s->end - p <= 6) {
+                if (end - p < 6) {
                     return NULL;
                 }
 
@@ -649,8 +785,51 @@ ngx_http_adcp_env_fast_rest(ngx_http_adcp_env_scan_t *s, u_char *p)
             return NULL;                    /* a control character */
         }
 
-        p = ngx_http_adcp_env_scan(s, p, 0);
+        p = ngx_http_adcp_env_scan(p, end, end16, 0);
     }
+}
+
+
+/*
+ * A key of the body's object (depth 1) or of its "params" (depth 2) that
+ * is one the module reads, as written, 16 bytes in the buffer from k: its
+ * role, *q at its closing quote; K_NONE: another key, or not so written
+ */
+
+static ngx_uint_t
+ngx_http_adcp_env_fast_key(u_char *k, u_char **q, ngx_uint_t depth)
+{
+#define ngx_http_adcp_env_key_is(lit, r)                                     \
+    if (ngx_memcmp(k, lit, sizeof(lit) - 1) == 0) {                          \
+        *q = k + sizeof(lit) - 2;                                            \
+        return r;                                                            \
+    }                                                                        \
+    break
+
+    switch (depth == 1 ? *k : *k | 0x80) {
+
+    case 'i':
+        ngx_http_adcp_env_key_is("id\"", NGX_HTTP_ADCP_K_ID);
+
+    case 'm':
+        ngx_http_adcp_env_key_is("method\"", NGX_HTTP_ADCP_K_METHOD);
+
+    case 'p':
+        ngx_http_adcp_env_key_is("params\"", NGX_HTTP_ADCP_K_PARAMS);
+
+    case 'j':
+        ngx_http_adcp_env_key_is("jsonrpc\"", NGX_HTTP_ADCP_K_JSONRPC);
+
+    case 'n' | 0x80:
+        ngx_http_adcp_env_key_is("name\"", NGX_HTTP_ADCP_K_NAME);
+
+    case 'a' | 0x80:
+        ngx_http_adcp_env_key_is("arguments\"", NGX_HTTP_ADCP_K_ARGUMENTS);
+    }
+
+#undef ngx_http_adcp_env_key_is
+
+    return NGX_HTTP_ADCP_K_NONE;
 }
 
 
@@ -676,30 +855,45 @@ ngx_http_adcp_env_method_kind(u_char *s, size_t len)
 
 
 /*
- * A key that is, caselessly, a member the fast path reads at this depth
- * but not spelled as it (keys here are printable ASCII without escapes)
+ * What a plain key of the body's object (depth 1) or of its "params"
+ * (depth 2) is to the module: a member it reads (K_*), K_NONE, or
+ * K_MESSAGE: the fast path stops (A2A's "message", or caselessly a member
+ * it reads but not spelled as it)
  */
 
 static ngx_uint_t
-ngx_http_adcp_env_fast_variant(u_char *k, size_t len, ngx_uint_t depth)
+ngx_http_adcp_env_fast_role(u_char *k, size_t len, ngx_uint_t depth)
 {
+    ngx_uint_t  i;
+    char       *m;
+
     static char  *members[][4] = {
         { "id", "method", "params", "jsonrpc" },
         { "name", "arguments", "message", NULL }
     };
 
-    ngx_uint_t  i;
-    char       *m;
+    static ngx_uint_t  roles[][4] = {
+        { NGX_HTTP_ADCP_K_ID, NGX_HTTP_ADCP_K_METHOD,
+          NGX_HTTP_ADCP_K_PARAMS, NGX_HTTP_ADCP_K_JSONRPC },
+        { NGX_HTTP_ADCP_K_NAME, NGX_HTTP_ADCP_K_ARGUMENTS,
+          NGX_HTTP_ADCP_K_MESSAGE, NGX_HTTP_ADCP_K_NONE }
+    };
 
     for (i = 0; i < 4; i++) {
         m = members[depth - 1][i];
 
-        if (m && len == ngx_strlen(m)
-            && ngx_strncasecmp(k, (u_char *) m, len) == 0)
-        {
-            return 1;
+        if (m == NULL || len != ngx_strlen(m)) {
+            continue;
+        }
+
+        if (ngx_memcmp(k, m, len) == 0) {
+            return roles[depth - 1][i];
+        }
+
+        if (ngx_strncasecmp(k, (u_char *) m, len) == 0) {
+            return NGX_HTTP_ADCP_K_MESSAGE;
         }
     }
 
-    return 0;
+    return NGX_HTTP_ADCP_K_NONE;
 }

@@ -20,20 +20,6 @@
 
 
 /*
- * The buffer being scanned: [start, last), its last byte a '}' (the
- * closing brace of the body's object, where every scan ends at the
- * latest); end16: last - 16, or start when the buffer is shorter than 16
- * bytes (tail 0: a scan starts past the first byte, never at end16 then).
- */
-
-typedef struct {
-    u_char      *end;       /* last - 1: the closing brace */
-    u_char      *end16;
-    ngx_uint_t   tail;      /* end16 is last - 16 */
-} ngx_http_adcp_env_scan_t;
-
-
-/*
  * The plain bytes of a string: printable ASCII but the quote and the
  * backslash; with del, DEL (0x7f) is not plain either.
  */
@@ -46,57 +32,60 @@ typedef struct {
 #if (__SSE2__)
 
 /*
- * a bit per byte of the 16 at p that is not plain: a byte below 0x20, 0x80
- * and above, or a quote: (x ^ 0x02) below 0x21, signed (the quote's 0x22
- * turns 0x20, controls stay controls, nothing else falls below); a
- * backslash; with del, 0x7f
+ * a bit per byte of the 16 at p that is not plain.  A plain byte but the
+ * backslash is (x ^ 0x02) above 0x20, signed: the quote's 0x22 turns 0x20,
+ * controls stay below, 0x80 and above turn negative, nothing else falls
+ * to 0x20 or below; the backslash (and with del, 0x7f) taken out of those,
+ * the bits of the rest.  The constants are memory operands: one
+ * instruction each.
  */
 
 static ngx_inline unsigned
 ngx_http_adcp_env_scan_mask(u_char *p, ngx_uint_t del)
 {
-    __m128i  x, m;
+    __m128i  x, ok;
 
     x = _mm_loadu_si128((__m128i *) p);
 
-    m = _mm_or_si128(_mm_cmpgt_epi8(_mm_set1_epi8(0x21),
-                                    _mm_xor_si128(x, _mm_set1_epi8(0x02))),
-                     _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+    ok = _mm_cmpgt_epi8(_mm_xor_si128(x, _mm_set1_epi8(0x02)),
+                        _mm_set1_epi8(0x20));
+    ok = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\')), ok);
 
     if (del) {
-        m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+        ok = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)), ok);
     }
 
-    return (unsigned) _mm_movemask_epi8(m);
+    return (unsigned) _mm_movemask_epi8(ok) ^ 0xffff;
 }
 
 #endif
 
 
 /*
- * The first byte from p (start < p <= s->end) that is not plain, or s->end
- * (the closing brace, itself plain) when none is before it.
+ * The first byte from p that is not plain, or end when none is before it.
+ * The buffer is [start, end]: its last byte, end, is a '}' (the closing
+ * brace of the body's object: plain, where every scan ends at the latest);
+ * end16 is end - 15 (16 bytes from it are the buffer's last), or start
+ * when the buffer is shorter; start < p <= end.
  */
 
-static ngx_inline u_char *
-ngx_http_adcp_env_scan(ngx_http_adcp_env_scan_t *s, u_char *p,
+static u_char *
+ngx_http_adcp_env_scan(u_char *p, u_char *end, u_char *end16,
     ngx_uint_t del)
 {
 #if (__SSE2__)
     unsigned  bits;
 
-    while (p <= s->end16) {
+    for ( /* void */ ; p <= end16; p += 16) {
         bits = ngx_http_adcp_env_scan_mask(p, del);
 
         if (bits) {
-            return p + __builtin_ctz(bits);
+            return p + (unsigned) __builtin_ctz(bits);
         }
-
-        p += 16;
     }
 
-    if (!s->tail) {
-        goto bytes;
+    if (end - end16 != 15) {
+        goto bytes;                 /* a buffer shorter than 16 bytes */
     }
 
     /*
@@ -104,18 +93,45 @@ ngx_http_adcp_env_scan(ngx_http_adcp_env_scan_t *s, u_char *p,
      * (p > end16: at most 15 of them)
      */
 
-    bits = ngx_http_adcp_env_scan_mask(s->end16, del) >> (p - s->end16);
+    bits = ngx_http_adcp_env_scan_mask(end16, del) >> (p - end16);
 
-    return bits ? p + __builtin_ctz(bits) : s->end;
+    return bits ? p + (unsigned) __builtin_ctz(bits) : end;
 
 bytes:
 #endif
 
-    while (p < s->end && ngx_http_adcp_env_plain(*p, del)) {
+    while (p < end && ngx_http_adcp_env_plain(*p, del)) {
         p++;
     }
 
     return p;
+}
+
+
+/*
+ * The same, the first 16 bytes inline (most strings end in them: one
+ * load, the constants memory operands), the rest in the call
+ */
+
+static ngx_inline u_char *
+ngx_http_adcp_env_scan16(u_char *p, u_char *end, u_char *end16,
+    ngx_uint_t del)
+{
+#if (__SSE2__)
+    unsigned  bits;
+
+    if (p <= end16) {
+        bits = ngx_http_adcp_env_scan_mask(p, del);
+
+        if (bits == 0) {
+            return ngx_http_adcp_env_scan(p + 16, end, end16, del);
+        }
+
+        return p + (unsigned) __builtin_ctz(bits);
+    }
+#endif
+
+    return ngx_http_adcp_env_scan(p, end, end16, del);
 }
 
 
