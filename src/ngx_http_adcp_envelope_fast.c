@@ -142,7 +142,11 @@ member:
         q = ngx_http_adcp_env_scan16(k, end, end16, 0);
 
         if (*q != '"') {
-            return NGX_DECLINED;
+            q = ngx_http_adcp_env_scan(q, end, end16, 0);
+
+            if (*q != '"') {
+                return NGX_DECLINED;
+            }
         }
 
         role = ngx_http_adcp_env_fast_role(k, q - k, depth);
@@ -231,7 +235,11 @@ member:
         q = ngx_http_adcp_env_scan16(k, end, end16, 1);
 
         if (*q != '"') {
-            return NGX_DECLINED;
+            q = ngx_http_adcp_env_scan(q, end, end16, 1);
+
+            if (*q != '"') {
+                return NGX_DECLINED;
+            }
         }
 
         p = q + 1;
@@ -401,7 +409,7 @@ done:
  * closes.
  */
 
-static u_char *
+static u_char * __attribute__((noinline))
 ngx_http_adcp_env_fast_skip(u_char *p, u_char *end, u_char *end16)
 {
     u_char    c, *q;
@@ -448,7 +456,7 @@ object:
 
 key:
 
-    /* p at a key's opening quote: past its colon */
+    /* p at a key's opening quote */
 
     q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
 
@@ -459,8 +467,14 @@ key:
         }
     }
 
+    /* q at its closing quote, not the last byte: q + 1 is in the buffer */
+
     if (q[1] == ':') {
         p = q + 2;
+
+        if (*p == '"') {
+            goto string;
+        }
 
     } else {
         p = ngx_http_adcp_env_fast_ws(q + 1);
@@ -475,6 +489,9 @@ value:
     c = *p;
 
     if (c == '"') {
+
+    string:
+
         q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
 
         if (*q != '"') {
@@ -482,6 +499,13 @@ value:
             if (q == NULL) {
                 return NULL;
             }
+        }
+
+        /* the next member or element at once where it is a string */
+
+        if (q[1] == ',' && q[2] == '"' && !(levels & 1)) {
+            p = q + 2;
+            goto key;
         }
 
         p = q + 1;
@@ -712,6 +736,8 @@ ngx_http_adcp_env_fast_rest(u_char *p, u_char *end, u_char *end16)
     ngx_uint_t  i, n;
 
     for ( ;; ) {
+        p = ngx_http_adcp_env_scan(p, end, end16, 0);
+
         if (p == end) {
             return NULL;                    /* no closing quote */
         }
@@ -784,8 +810,6 @@ ngx_http_adcp_env_fast_rest(u_char *p, u_char *end, u_char *end16)
         } else {
             return NULL;                    /* a control character */
         }
-
-        p = ngx_http_adcp_env_scan(p, end, end16, 0);
     }
 }
 

@@ -19,6 +19,13 @@
 #endif
 
 
+#if (__GNUC__)
+#define ngx_http_adcp_env_likely(x)  __builtin_expect(!!(x), 1)
+#else
+#define ngx_http_adcp_env_likely(x)  (x)
+#endif
+
+
 /*
  * The plain bytes of a string: printable ASCII but the quote and the
  * backslash; with del, DEL (0x7f) is not plain either.
@@ -32,16 +39,15 @@
 #if (__SSE2__)
 
 /*
- * a bit per byte of the 16 at p that is not plain.  A plain byte but the
+ * A bit per byte of the 16 at p that is plain.  A plain byte but the
  * backslash is (x ^ 0x02) above 0x20, signed: the quote's 0x22 turns 0x20,
  * controls stay below, 0x80 and above turn negative, nothing else falls
- * to 0x20 or below; the backslash (and with del, 0x7f) taken out of those,
- * the bits of the rest.  The constants are memory operands: one
- * instruction each.
+ * to 0x20 or below; the backslash (and with del, 0x7f) taken out.  The
+ * constants are memory operands: one instruction each.
  */
 
 static ngx_inline unsigned
-ngx_http_adcp_env_scan_mask(u_char *p, ngx_uint_t del)
+ngx_http_adcp_env_scan_plain(u_char *p, ngx_uint_t del)
 {
     __m128i  x, ok;
 
@@ -55,7 +61,7 @@ ngx_http_adcp_env_scan_mask(u_char *p, ngx_uint_t del)
         ok = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)), ok);
     }
 
-    return (unsigned) _mm_movemask_epi8(ok) ^ 0xffff;
+    return (unsigned) _mm_movemask_epi8(ok);
 }
 
 #endif
@@ -77,7 +83,7 @@ ngx_http_adcp_env_scan(u_char *p, u_char *end, u_char *end16,
     unsigned  bits;
 
     for ( /* void */ ; p <= end16; p += 16) {
-        bits = ngx_http_adcp_env_scan_mask(p, del);
+        bits = ~ngx_http_adcp_env_scan_plain(p, del) & 0xffff;
 
         if (bits) {
             return p + (unsigned) __builtin_ctz(bits);
@@ -93,7 +99,8 @@ ngx_http_adcp_env_scan(u_char *p, u_char *end, u_char *end16,
      * (p > end16: at most 15 of them)
      */
 
-    bits = ngx_http_adcp_env_scan_mask(end16, del) >> (p - end16);
+    bits = (~ngx_http_adcp_env_scan_plain(end16, del) & 0xffff)
+           >> (p - end16);
 
     return bits ? p + (unsigned) __builtin_ctz(bits) : end;
 
@@ -109,8 +116,11 @@ bytes:
 
 
 /*
- * The same, the first 16 bytes inline (most strings end in them: one
- * load, the constants memory operands), the rest in the call
+ * A step of the same, inline, for most strings end in their first 16
+ * bytes: the first byte from p that is not plain, or a plain one (p + 16,
+ * in the buffer: p < end16); the caller goes on with the scan unless it is
+ * the closing quote.  No branch: the 16 plain bits of the complement are
+ * ones.
  */
 
 static ngx_inline u_char *
@@ -118,16 +128,9 @@ ngx_http_adcp_env_scan16(u_char *p, u_char *end, u_char *end16,
     ngx_uint_t del)
 {
 #if (__SSE2__)
-    unsigned  bits;
-
-    if (p <= end16) {
-        bits = ngx_http_adcp_env_scan_mask(p, del);
-
-        if (bits == 0) {
-            return ngx_http_adcp_env_scan(p + 16, end, end16, del);
-        }
-
-        return p + (unsigned) __builtin_ctz(bits);
+    if (ngx_http_adcp_env_likely(p < end16)) {
+        return p + (unsigned) __builtin_ctz(
+                                  ~ngx_http_adcp_env_scan_plain(p, del));
     }
 #endif
 
