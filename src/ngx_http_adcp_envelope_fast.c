@@ -36,13 +36,17 @@ static const u_char  ngx_http_adcp_env_space[256] = {
 static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *end,
     u_char *end16);
 static ngx_inline u_char *ngx_http_adcp_env_fast_ws(u_char *p);
+static ngx_inline u_char *ngx_http_adcp_env_fast_colon(u_char *q);
+static ngx_inline u_char *ngx_http_adcp_env_fast_plain(u_char *p,
+    u_char *end, u_char *end16);
 static ngx_inline u_char *ngx_http_adcp_env_fast_scalar(u_char *p,
     u_char *end);
+static u_char *ngx_http_adcp_env_fast_fraction(u_char *p);
 static u_char *ngx_http_adcp_env_fast_literal(u_char *p, u_char *end);
+static ngx_inline u_char *ngx_http_adcp_env_fast_string(u_char *p,
+    u_char *end, u_char *end16);
 static u_char *ngx_http_adcp_env_fast_rest(u_char *p, u_char *end,
     u_char *end16);
-static ngx_uint_t ngx_http_adcp_env_fast_key(u_char *k, u_char **q,
-    ngx_uint_t depth);
 static ngx_uint_t ngx_http_adcp_env_fast_role(u_char *k, size_t len,
     ngx_uint_t depth);
 
@@ -71,10 +75,9 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
     ngx_http_adcp_envelope_t *env)
 {
     char        *dup;
-    u_char       c, *k, *q, *end, *end16;
-    uint32_t     seen;
-    ngx_str_t    id, name;
-    ngx_uint_t   depth, role, method, id_string, dup_id, dup_method;
+    u_char       c, *k, *q, *end, *end16, *id, *id_end, *name, *name_end;
+    uint32_t     seen, dups;
+    ngx_uint_t   depth, role, method;
 
     static char  *names[] = {
         NULL, NULL, "id", "method", "params", "params.name",
@@ -101,13 +104,14 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
 
     depth = 1;          /* 1: the body's object; 2: its "params" */
     seen = 0;           /* a bit per K_* read (none is read at both) */
+    dups = 0;           /* a bit per K_* read twice */
+    dup = NULL;         /* the first of them */
     method = NGX_HTTP_ADCP_METHOD_NONE;
-    id_string = 0;
-    dup = NULL;
-    dup_id = 0;
-    dup_method = 0;
-    ngx_str_null(&id);
-    ngx_str_null(&name);
+    id = NULL;          /* the id's JSON text, quotes included */
+    id_end = NULL;
+    name = NULL;        /* params.name */
+    name_end = NULL;
+    q = NULL;
 
 first:
 
@@ -134,172 +138,233 @@ member:
      */
 
     k = p + 1;
-    role = NGX_HTTP_ADCP_K_NONE;
 
-    if (k > end16 || (role = ngx_http_adcp_env_fast_key(k, &q, depth))
-                     == NGX_HTTP_ADCP_K_NONE)
-    {
-        q = ngx_http_adcp_env_scan16(k, end, end16, 0);
+    if (k <= end16) {
 
-        if (*q != '"') {
-            q = ngx_http_adcp_env_scan(q, end, end16, 0);
+#define ngx_http_adcp_env_key_is(lit, r)                                     \
+    if (ngx_memcmp(k, lit, sizeof(lit) - 1) == 0) {                          \
+        q = k + sizeof(lit) - 2;                                             \
+        goto r;                                                              \
+    }                                                                        \
+    break
 
-            if (*q != '"') {
-                return NGX_DECLINED;
-            }
-        }
+        if (depth == 1) {
+            switch (*k) {
 
-        role = ngx_http_adcp_env_fast_role(k, q - k, depth);
+            case 'j':
+                ngx_http_adcp_env_key_is("jsonrpc\"", read_jsonrpc);
 
-        if (role == NGX_HTTP_ADCP_K_MESSAGE) {
-            return NGX_DECLINED;            /* A2A's levels, or another
-                                               spelling of a member: yajl */
-        }
-    }
+            case 'i':
+                ngx_http_adcp_env_key_is("id\"", read_id);
 
-    /* q at the key's closing quote */
+            case 'm':
+                ngx_http_adcp_env_key_is("method\"", read_method);
 
-    if (q[1] == ':') {
-        p = q + 2;
-
-    } else {
-        p = ngx_http_adcp_env_fast_ws(q + 1);
-
-        if (*p++ != ':') {
-            return NGX_DECLINED;
-        }
-    }
-
-    c = *p;
-
-    if (ngx_http_adcp_env_ws(c)) {
-        p = ngx_http_adcp_env_fast_ws(p);
-        c = *p;
-    }
-
-    if (role == NGX_HTTP_ADCP_K_NONE) {
-        goto other;
-    }
-
-    if (seen & (1 << role)) {
-
-        /* read twice: refused once read; the value is stepped over */
-
-        if (dup == NULL) {
-            dup = names[role];
-        }
-
-        dup_id |= (role == NGX_HTTP_ADCP_K_ID);
-        dup_method |= (role == NGX_HTTP_ADCP_K_METHOD);
-
-        goto other;
-    }
-
-    seen |= 1 << role;
-
-    switch (role) {
-
-    case NGX_HTTP_ADCP_K_PARAMS:
-        if (c != '{') {
-            return NGX_DECLINED;
-        }
-
-        /* the members of "params" are read too */
-
-        depth = 2;
-        p++;
-        goto first;
-
-    case NGX_HTTP_ADCP_K_ID:
-    case NGX_HTTP_ADCP_K_METHOD:
-    case NGX_HTTP_ADCP_K_NAME:
-        break;
-
-    default:
-        goto other;
-    }
-
-    /* the id, the method, params.name: a plain string, an integer id */
-
-    if (c == '"') {
-        k = p + 1;
-
-        if (role == NGX_HTTP_ADCP_K_METHOD && k <= end16
-            && ngx_memcmp(k, "tools/call\"", 11) == 0)
-        {
-            method = NGX_HTTP_ADCP_METHOD_MCP_CALL;
-            p = k + 11;
-            goto after;
-        }
-
-        q = ngx_http_adcp_env_scan16(k, end, end16, 1);
-
-        if (*q != '"') {
-            q = ngx_http_adcp_env_scan(q, end, end16, 1);
-
-            if (*q != '"') {
-                return NGX_DECLINED;
-            }
-        }
-
-        p = q + 1;
-
-        if (role == NGX_HTTP_ADCP_K_ID) {
-            id.data = k;
-            id.len = q - k;
-            id_string = 1;
-
-        } else if (role == NGX_HTTP_ADCP_K_METHOD) {
-            method = ngx_http_adcp_env_method_kind(k, q - k);
-
-            if (method == NGX_HTTP_ADCP_METHOD_A2A) {
-                return NGX_DECLINED;
+            case 'p':
+                ngx_http_adcp_env_key_is("params\"", read_params);
             }
 
         } else {
-            name.data = k;
-            name.len = q - k;
+            switch (*k) {
+
+            case 'n':
+                ngx_http_adcp_env_key_is("name\"", read_name);
+
+            case 'a':
+                ngx_http_adcp_env_key_is("arguments\"", read_arguments);
+            }
         }
 
+#undef ngx_http_adcp_env_key_is
+    }
+
+    q = ngx_http_adcp_env_scan16(k, end, end16, 0);
+
+    if (*q != '"') {
+        q = ngx_http_adcp_env_scan(q, end, end16);
+
+        if (*q != '"') {
+            return NGX_DECLINED;
+        }
+    }
+
+    role = ngx_http_adcp_env_fast_role(k, q - k, depth);
+
+    switch (role) {
+
+    case NGX_HTTP_ADCP_K_NONE:
+        goto other;
+
+    case NGX_HTTP_ADCP_K_JSONRPC:
+        goto read_jsonrpc;
+
+    case NGX_HTTP_ADCP_K_ID:
+        goto read_id;
+
+    case NGX_HTTP_ADCP_K_METHOD:
+        goto read_method;
+
+    case NGX_HTTP_ADCP_K_PARAMS:
+        goto read_params;
+
+    case NGX_HTTP_ADCP_K_NAME:
+        goto read_name;
+
+    case NGX_HTTP_ADCP_K_ARGUMENTS:
+        goto read_arguments;
+
+    default:
+        return NGX_DECLINED;            /* A2A's levels, or another
+                                           spelling of a member: yajl */
+    }
+
+    /*
+     * q at the closing quote of a key the module reads: read once, the
+     * value past the colon
+     */
+
+#define ngx_http_adcp_env_once(r)                                            \
+    p = ngx_http_adcp_env_fast_colon(q);                                     \
+    if (p == NULL) {                                                         \
+        return NGX_DECLINED;                                                 \
+    }                                                                        \
+    if (seen & (1 << (r))) {                                                 \
+        if (dups == 0) {                                                     \
+            dup = names[r];                                                  \
+        }                                                                    \
+        dups |= 1 << (r);                                                    \
+        goto value;                                                          \
+    }                                                                        \
+    seen |= 1 << (r)
+
+read_jsonrpc:
+
+    ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_JSONRPC);
+    goto value;
+
+read_arguments:
+
+    ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_ARGUMENTS);
+    goto value;
+
+read_params:
+
+    ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_PARAMS);
+
+    if (*p != '{') {
+        return NGX_DECLINED;
+    }
+
+    /* the members of "params" are read too */
+
+    depth = 2;
+    p++;
+    goto first;
+
+read_method:
+
+    ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_METHOD);
+
+    if (*p != '"') {
+        return NGX_DECLINED;
+    }
+
+    k = p + 1;
+
+    if (k <= end16 && ngx_memcmp(k, "tools/call\"", 11) == 0) {
+        method = NGX_HTTP_ADCP_METHOD_MCP_CALL;
+        p = k + 11;
         goto after;
     }
 
-    if (role != NGX_HTTP_ADCP_K_ID) {
+    q = ngx_http_adcp_env_fast_plain(k, end, end16);
+    if (q == NULL) {
         return NGX_DECLINED;
     }
 
-    q = p + (c == '-');
+    method = ngx_http_adcp_env_method_kind(k, q - k);
 
-    if (!ngx_http_adcp_env_digit(*q)) {
+    if (method == NGX_HTTP_ADCP_METHOD_A2A) {
         return NGX_DECLINED;
     }
 
-    if (*q++ != '0') {
-        while (ngx_http_adcp_env_digit(*q)) {
-            q++;
+    p = q + 1;
+    goto after;
+
+read_name:
+
+    ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_NAME);
+
+    if (*p != '"') {
+        return NGX_DECLINED;
+    }
+
+    name = p + 1;
+    name_end = ngx_http_adcp_env_fast_plain(name, end, end16);
+    if (name_end == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = name_end + 1;
+    goto after;
+
+read_id:
+
+    ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_ID);
+
+    /* a plain string, or an integer: its own JSON text */
+
+    id = p;
+    c = *p;
+
+    if (c == '"') {
+        q = ngx_http_adcp_env_fast_plain(p + 1, end, end16);
+        if (q == NULL) {
+            return NGX_DECLINED;
+        }
+
+        p = q + 1;
+        id_end = p;
+        goto after;
+    }
+
+    p += (c == '-');
+
+    if (!ngx_http_adcp_env_digit(*p)) {
+        return NGX_DECLINED;
+    }
+
+    if (*p++ != '0') {
+        while (ngx_http_adcp_env_digit(*p)) {
+            p++;
         }
     }
 
-    if (*q == '.' || (*q | 0x20) == 'e') {
+    if (*p == '.' || (*p | 0x20) == 'e') {
         return NGX_DECLINED;                /* yajl re-serializes it */
     }
 
-    id.data = p;
-    id.len = q - p;
-    id_string = 0;
-    p = q;
-
+    id_end = p;
     goto after;
+
+#undef ngx_http_adcp_env_once
 
 other:
 
+    p = ngx_http_adcp_env_fast_colon(q);
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+value:
+
     /* a value the module does not read */
 
-    if (c == '"') {
+    if (*p == '"') {
         q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
 
         if (*q != '"') {
-            q = ngx_http_adcp_env_fast_rest(q, end, end16);
+            q = ngx_http_adcp_env_fast_string(q, end, end16);
             if (q == NULL) {
                 return NGX_DECLINED;
             }
@@ -323,15 +388,17 @@ after:
     if (c == ',') {
         p++;
 
-        if (*p != '"') {
-            p = ngx_http_adcp_env_fast_ws(p);
-
-            if (*p != '"') {
-                return NGX_DECLINED;
-            }
+        if (*p == '"') {
+            goto member;
         }
 
-        goto member;
+        p = ngx_http_adcp_env_fast_ws(p);
+
+        if (*p == '"') {
+            goto member;
+        }
+
+        return NGX_DECLINED;
     }
 
     if (c != '}') {
@@ -366,36 +433,35 @@ close:
 
 done:
 
-    env->method = method;
-    env->error = NGX_HTTP_ADCP_ENV_OK;
-    env->dup = dup;
-    ngx_str_null(&env->task);
-
-    if (dup) {
-        env->error = NGX_HTTP_ADCP_ENV_DUPLICATE;
-
-        if (dup_id) {
-            id_string = 0;
-            ngx_str_set(&id, "null");
-        }
-
-        if (dup_method || dup_id) {
-            env->method = NGX_HTTP_ADCP_METHOD_OTHER;
-        }
-
-    } else if (method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
-        env->task.len = name.len;
-        env->task.data = name.len ? name.data : (u_char *) "";
-    }
-
     /*
      * the id and the task name where the body has them, not copied: a plain
      * string is its own JSON text, quotes included (the body is kept for
      * the request, r->preserve_body)
      */
 
-    env->id.data = id_string ? id.data - 1 : id.data;
-    env->id.len = id_string ? id.len + 2 : id.len;
+    env->error = NGX_HTTP_ADCP_ENV_OK;
+    env->method = method;
+    env->dup = dup;
+    env->id.len = id_end - id;
+    env->id.data = id;
+    ngx_str_null(&env->task);
+
+    if (dups) {
+        env->error = NGX_HTTP_ADCP_ENV_DUPLICATE;
+
+        if (dups & (1 << NGX_HTTP_ADCP_K_ID)) {
+            ngx_str_set(&env->id, "null");
+        }
+
+        if (dups & ((1 << NGX_HTTP_ADCP_K_ID) | (1 << NGX_HTTP_ADCP_K_METHOD)))
+        {
+            env->method = NGX_HTTP_ADCP_METHOD_OTHER;
+        }
+
+    } else if (method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+        env->task.len = name_end - name;
+        env->task.data = name ? name : (u_char *) "";
+    }
 
     return NGX_OK;
 }
@@ -461,7 +527,7 @@ key:
     q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
 
     if (*q != '"') {
-        q = ngx_http_adcp_env_fast_rest(q, end, end16);
+        q = ngx_http_adcp_env_fast_string(q, end, end16);
         if (q == NULL) {
             return NULL;
         }
@@ -495,7 +561,7 @@ value:
         q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
 
         if (*q != '"') {
-            q = ngx_http_adcp_env_fast_rest(q, end, end16);
+            q = ngx_http_adcp_env_fast_string(q, end, end16);
             if (q == NULL) {
                 return NULL;
             }
@@ -525,7 +591,25 @@ value:
         goto value;
     }
 
-    p = ngx_http_adcp_env_fast_scalar(p, end);
+    /* an integer here, the rest of a number or a literal in a call */
+
+    if (ngx_http_adcp_env_digit(c)) {
+        p++;
+
+        if (c != '0') {
+            while (ngx_http_adcp_env_digit(*p)) {
+                p++;
+            }
+        }
+
+        if (*p == '.' || (*p | 0x20) == 'e') {
+            p = ngx_http_adcp_env_fast_fraction(p);
+        }
+
+    } else {
+        p = ngx_http_adcp_env_fast_scalar(p, end);
+    }
+
     if (p == NULL) {
         return NULL;
     }
@@ -629,6 +713,57 @@ ngx_http_adcp_env_fast_ws(u_char *p)
 
 
 /*
+ * q at a key's closing quote (not the last byte): the first byte of its
+ * value, or NULL: no colon
+ */
+
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_colon(u_char *q)
+{
+    u_char  *p;
+
+    if (q[1] == ':') {
+        p = q + 2;
+
+        if (!ngx_http_adcp_env_ws(*p)) {
+            return p;
+        }
+
+    } else {
+        p = ngx_http_adcp_env_fast_ws(q + 1);
+
+        if (*p++ != ':') {
+            return NULL;
+        }
+    }
+
+    return ngx_http_adcp_env_fast_ws(p);
+}
+
+
+/*
+ * p past the opening quote of a string the module reads: its closing
+ * quote, or NULL: not plain (printable ASCII, no escape, no DEL)
+ */
+
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_plain(u_char *p, u_char *end, u_char *end16)
+{
+    p = ngx_http_adcp_env_scan16(p, end, end16, 1);
+
+    if (*p != '"') {
+        p = ngx_http_adcp_env_scan_del(p, end, end16);
+
+        if (*p != '"') {
+            return NULL;
+        }
+    }
+
+    return p;
+}
+
+
+/*
  * Past a number as JSON writes it, true, false or null, or NULL; every
  * byte a number steps over is not the closing brace, so that the next one
  * is in the buffer (what it is is for the caller: a digit after a leading
@@ -661,6 +796,19 @@ ngx_http_adcp_env_fast_scalar(u_char *p, u_char *end)
         }
     }
 
+    if (*p == '.' || (*p | 0x20) == 'e') {
+        return ngx_http_adcp_env_fast_fraction(p);
+    }
+
+    return p;
+}
+
+
+/* past a number's fraction and exponent, p at either; NULL: not a number */
+
+static u_char *
+ngx_http_adcp_env_fast_fraction(u_char *p)
+{
     if (*p == '.') {
         p++;
 
@@ -723,6 +871,25 @@ ngx_http_adcp_env_fast_literal(u_char *p, u_char *end)
 
 
 /*
+ * The rest of a string from p, past its first 16 bytes: its closing
+ * quote, or NULL (the scan goes on where they are plain; the rest is for
+ * escapes and UTF-8)
+ */
+
+static ngx_inline u_char *
+ngx_http_adcp_env_fast_string(u_char *p, u_char *end, u_char *end16)
+{
+    p = ngx_http_adcp_env_scan(p, end, end16);
+
+    if (*p == '"') {
+        return p;
+    }
+
+    return ngx_http_adcp_env_fast_rest(p, end, end16);
+}
+
+
+/*
  * The rest of a string from p, its first byte that is not plain: its
  * closing quote, through UTF-8 and escapes as yajl checks them (no control
  * character, a known escape; a \u0000 is left to the yajl parse); NULL:
@@ -736,7 +903,7 @@ ngx_http_adcp_env_fast_rest(u_char *p, u_char *end, u_char *end16)
     ngx_uint_t  i, n;
 
     for ( ;; ) {
-        p = ngx_http_adcp_env_scan(p, end, end16, 0);
+        p = ngx_http_adcp_env_scan(p, end, end16);
 
         if (p == end) {
             return NULL;                    /* no closing quote */
@@ -811,49 +978,6 @@ ngx_http_adcp_env_fast_rest(u_char *p, u_char *end, u_char *end16)
             return NULL;                    /* a control character */
         }
     }
-}
-
-
-/*
- * A key of the body's object (depth 1) or of its "params" (depth 2) that
- * is one the module reads, as written, 16 bytes in the buffer from k: its
- * role, *q at its closing quote; K_NONE: another key, or not so written
- */
-
-static ngx_uint_t
-ngx_http_adcp_env_fast_key(u_char *k, u_char **q, ngx_uint_t depth)
-{
-#define ngx_http_adcp_env_key_is(lit, r)                                     \
-    if (ngx_memcmp(k, lit, sizeof(lit) - 1) == 0) {                          \
-        *q = k + sizeof(lit) - 2;                                            \
-        return r;                                                            \
-    }                                                                        \
-    break
-
-    switch (depth == 1 ? *k : *k | 0x80) {
-
-    case 'i':
-        ngx_http_adcp_env_key_is("id\"", NGX_HTTP_ADCP_K_ID);
-
-    case 'm':
-        ngx_http_adcp_env_key_is("method\"", NGX_HTTP_ADCP_K_METHOD);
-
-    case 'p':
-        ngx_http_adcp_env_key_is("params\"", NGX_HTTP_ADCP_K_PARAMS);
-
-    case 'j':
-        ngx_http_adcp_env_key_is("jsonrpc\"", NGX_HTTP_ADCP_K_JSONRPC);
-
-    case 'n' | 0x80:
-        ngx_http_adcp_env_key_is("name\"", NGX_HTTP_ADCP_K_NAME);
-
-    case 'a' | 0x80:
-        ngx_http_adcp_env_key_is("arguments\"", NGX_HTTP_ADCP_K_ARGUMENTS);
-    }
-
-#undef ngx_http_adcp_env_key_is
-
-    return NGX_HTTP_ADCP_K_NONE;
 }
 
 

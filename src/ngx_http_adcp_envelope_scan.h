@@ -75,8 +75,8 @@ ngx_http_adcp_env_scan_plain(u_char *p, ngx_uint_t del)
  * when the buffer is shorter; start < p <= end.
  */
 
-static u_char *
-ngx_http_adcp_env_scan(u_char *p, u_char *end, u_char *end16,
+static ngx_inline u_char *
+ngx_http_adcp_env_scan_loop(u_char *p, u_char *end, u_char *end16,
     ngx_uint_t del)
 {
 #if (__SSE2__)
@@ -115,6 +115,22 @@ bytes:
 }
 
 
+/* the same: a call for the long strings, DEL plain or not */
+
+static u_char *
+ngx_http_adcp_env_scan(u_char *p, u_char *end, u_char *end16)
+{
+    return ngx_http_adcp_env_scan_loop(p, end, end16, 0);
+}
+
+
+static u_char *
+ngx_http_adcp_env_scan_del(u_char *p, u_char *end, u_char *end16)
+{
+    return ngx_http_adcp_env_scan_loop(p, end, end16, 1);
+}
+
+
 /*
  * A step of the same, inline, for most strings end in their first 16
  * bytes: the first byte from p that is not plain, or a plain one (p + 16,
@@ -134,7 +150,8 @@ ngx_http_adcp_env_scan16(u_char *p, u_char *end, u_char *end16,
     }
 #endif
 
-    return ngx_http_adcp_env_scan(p, end, end16, del);
+    return del ? ngx_http_adcp_env_scan_del(p, end, end16)
+               : ngx_http_adcp_env_scan(p, end, end16);
 }
 
 
