@@ -35,7 +35,7 @@ static const u_char  ngx_http_adcp_env_space[256] = {
 
 static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *end,
     u_char *end16);
-static ngx_inline u_char *ngx_http_adcp_env_fast_ws(u_char *p);
+static u_char *ngx_http_adcp_env_fast_ws(u_char *p);
 static ngx_inline u_char *ngx_http_adcp_env_fast_colon(u_char *q);
 static ngx_inline u_char *ngx_http_adcp_env_fast_plain(u_char *p,
     u_char *end, u_char *end16);
@@ -252,7 +252,11 @@ read_params:
     ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_PARAMS);
 
     if (*p != '{') {
-        return NGX_DECLINED;
+        p = ngx_http_adcp_env_fast_ws(p);
+
+        if (*p != '{') {
+            return NGX_DECLINED;
+        }
     }
 
     /* the members of "params" are read too */
@@ -266,7 +270,11 @@ read_method:
     ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_METHOD);
 
     if (*p != '"') {
-        return NGX_DECLINED;
+        p = ngx_http_adcp_env_fast_ws(p);
+
+        if (*p != '"') {
+            return NGX_DECLINED;
+        }
     }
 
     k = p + 1;
@@ -296,7 +304,11 @@ read_name:
     ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_NAME);
 
     if (*p != '"') {
-        return NGX_DECLINED;
+        p = ngx_http_adcp_env_fast_ws(p);
+
+        if (*p != '"') {
+            return NGX_DECLINED;
+        }
     }
 
     name = p + 1;
@@ -314,6 +326,7 @@ read_id:
 
     /* a plain string, or an integer: its own JSON text */
 
+    p = ngx_http_adcp_env_fast_ws(p);
     id = p;
     c = *p;
 
@@ -360,6 +373,10 @@ value:
 
     /* a value the module does not read */
 
+    if (*p <= ' ') {
+        p = ngx_http_adcp_env_fast_ws(p);
+    }
+
     if (*p == '"') {
         q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
 
@@ -402,11 +419,13 @@ after:
     }
 
     if (c != '}') {
-        if (!ngx_http_adcp_env_ws(c)) {
+        q = ngx_http_adcp_env_fast_ws(p);
+
+        if (q == p) {
             return NGX_DECLINED;
         }
 
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = q;
         goto after;
     }
 
@@ -475,7 +494,7 @@ done:
  * closes.
  */
 
-static u_char * __attribute__((noinline))
+static ngx_http_adcp_env_noinline u_char *
 ngx_http_adcp_env_fast_skip(u_char *p, u_char *end, u_char *end16)
 {
     u_char    c, *q;
@@ -506,7 +525,7 @@ object:
     c = *++p;
 
     if (c != '"') {
-        if (ngx_http_adcp_env_ws(c)) {
+        if (c <= ' ') {
             p = ngx_http_adcp_env_fast_ws(p);
             c = *p;
         }
@@ -586,8 +605,14 @@ value:
         goto array;
     }
 
-    if (ngx_http_adcp_env_ws(c)) {
-        p = ngx_http_adcp_env_fast_ws(p);
+    if (c <= ' ') {
+        q = ngx_http_adcp_env_fast_ws(p);
+
+        if (q == p) {
+            return NULL;
+        }
+
+        p = q;
         goto value;
     }
 
@@ -652,8 +677,14 @@ next:
         goto close;
     }
 
-    if (ngx_http_adcp_env_ws(c)) {
-        p = ngx_http_adcp_env_fast_ws(p);
+    if (c <= ' ') {
+        q = ngx_http_adcp_env_fast_ws(p);
+
+        if (q == p) {
+            return NULL;
+        }
+
+        p = q;
         goto next;
     }
 
@@ -671,7 +702,7 @@ array:
 
     c = *++p;
 
-    if (ngx_http_adcp_env_ws(c)) {
+    if (c <= ' ') {
         p = ngx_http_adcp_env_fast_ws(p);
         c = *p;
     }
@@ -699,9 +730,12 @@ close:
 }
 
 
-/* past whitespace: the closing brace stops it at the latest */
+/*
+ * past whitespace (most bodies have none: a call where it is), the closing
+ * brace stops it at the latest
+ */
 
-static ngx_inline u_char *
+static ngx_http_adcp_env_noinline u_char *
 ngx_http_adcp_env_fast_ws(u_char *p)
 {
     while (ngx_http_adcp_env_ws(*p)) {
@@ -713,8 +747,8 @@ ngx_http_adcp_env_fast_ws(u_char *p)
 
 
 /*
- * q at a key's closing quote (not the last byte): the first byte of its
- * value, or NULL: no colon
+ * q at a key's closing quote (not the last byte): past the colon that
+ * follows, or NULL: none (whitespace before the value is the caller's)
  */
 
 static ngx_inline u_char *
@@ -723,21 +757,12 @@ ngx_http_adcp_env_fast_colon(u_char *q)
     u_char  *p;
 
     if (q[1] == ':') {
-        p = q + 2;
-
-        if (!ngx_http_adcp_env_ws(*p)) {
-            return p;
-        }
-
-    } else {
-        p = ngx_http_adcp_env_fast_ws(q + 1);
-
-        if (*p++ != ':') {
-            return NULL;
-        }
+        return q + 2;
     }
 
-    return ngx_http_adcp_env_fast_ws(p);
+    p = ngx_http_adcp_env_fast_ws(q + 1);
+
+    return (*p == ':') ? p + 1 : NULL;
 }
 
 

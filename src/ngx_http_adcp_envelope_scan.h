@@ -21,8 +21,10 @@
 
 #if (__GNUC__)
 #define ngx_http_adcp_env_likely(x)  __builtin_expect(!!(x), 1)
+#define ngx_http_adcp_env_noinline   __attribute__((noinline))
 #else
 #define ngx_http_adcp_env_likely(x)  (x)
+#define ngx_http_adcp_env_noinline
 #endif
 
 
@@ -117,7 +119,7 @@ bytes:
 
 /* the same: a call for the long strings, DEL plain or not */
 
-static u_char *
+static ngx_http_adcp_env_noinline u_char *
 ngx_http_adcp_env_scan(u_char *p, u_char *end, u_char *end16)
 {
     return ngx_http_adcp_env_scan_loop(p, end, end16, 0);
