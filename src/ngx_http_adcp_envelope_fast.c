@@ -96,11 +96,15 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
     end = last - 1;
     end16 = (last - p >= 16) ? last - 16 : p;
 
-    p = ngx_http_adcp_env_fast_ws(p);
+    if (*p != '{') {
+        p = ngx_http_adcp_env_fast_ws(p);
 
-    if (*p++ != '{') {
-        return NGX_DECLINED;
+        if (*p != '{') {
+            return NGX_DECLINED;
+        }
     }
+
+    p++;
 
     depth = 1;          /* 1: the body's object; 2: its "params" */
     seen = 0;           /* a bit per K_* read (none is read at both) */
@@ -326,7 +330,10 @@ read_id:
 
     /* a plain string, or an integer: its own JSON text */
 
-    p = ngx_http_adcp_env_fast_ws(p);
+    if (*p <= ' ') {
+        p = ngx_http_adcp_env_fast_ws(p);
+    }
+
     id = p;
     c = *p;
 
