@@ -561,7 +561,7 @@ key:
 
     /* q at its closing quote, not the last byte: q + 1 is in the buffer */
 
-    if (q[1] == ':') {
+    if (ngx_http_adcp_env_likely(q[1] == ':')) {
         p = q + 2;
 
         if (*p == '"') {
@@ -593,15 +593,21 @@ value:
             }
         }
 
-        /* the next member or element at once where it is a string */
+        /* the next member at once where it follows */
 
-        if (q[1] == ',' && q[2] == '"' && !(levels & 1)) {
-            p = q + 2;
+        p = q + 1;
+        c = *p;
+
+        if (c != ',') {
+            goto end;
+        }
+
+        if (p[1] == '"' && !(levels & 1)) {
+            p++;
             goto key;
         }
 
-        p = q + 1;
-        goto next;
+        goto comma;
     }
 
     if (c == '{') {
@@ -651,6 +657,9 @@ next:
     c = *p;
 
     if (c == ',') {
+
+    comma:
+
         p++;
 
         if (levels & 1) {
@@ -667,6 +676,10 @@ next:
 
         goto key;
     }
+
+end:
+
+    /* c = *p, not a comma */
 
     if (c == '}') {
         if (levels & 1) {
@@ -763,7 +776,7 @@ ngx_http_adcp_env_fast_colon(u_char *q)
 {
     u_char  *p;
 
-    if (q[1] == ':') {
+    if (ngx_http_adcp_env_likely(q[1] == ':')) {
         return q + 2;
     }
 
