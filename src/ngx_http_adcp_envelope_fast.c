@@ -37,8 +37,8 @@ static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *end,
     u_char *end16);
 static u_char *ngx_http_adcp_env_fast_ws(u_char *p);
 static ngx_inline u_char *ngx_http_adcp_env_fast_colon(u_char *q);
-static ngx_inline u_char *ngx_http_adcp_env_fast_plain(u_char *p,
-    u_char *end, u_char *end16);
+static u_char *ngx_http_adcp_env_fast_plain(u_char *p, u_char *end,
+    u_char *end16);
 static ngx_inline u_char *ngx_http_adcp_env_fast_scalar(u_char *p,
     u_char *end);
 static u_char *ngx_http_adcp_env_fast_fraction(u_char *p);
@@ -289,9 +289,13 @@ read_method:
         goto after;
     }
 
-    q = ngx_http_adcp_env_fast_plain(k, end, end16);
-    if (q == NULL) {
-        return NGX_DECLINED;
+    q = ngx_http_adcp_env_scan16(k, end, end16, 1);
+
+    if (*q != '"') {
+        q = ngx_http_adcp_env_fast_plain(q, end, end16);
+        if (q == NULL) {
+            return NGX_DECLINED;
+        }
     }
 
     method = ngx_http_adcp_env_method_kind(k, q - k);
@@ -316,9 +320,13 @@ read_name:
     }
 
     name = p + 1;
-    name_end = ngx_http_adcp_env_fast_plain(name, end, end16);
-    if (name_end == NULL) {
-        return NGX_DECLINED;
+    name_end = ngx_http_adcp_env_scan16(name, end, end16, 1);
+
+    if (*name_end != '"') {
+        name_end = ngx_http_adcp_env_fast_plain(name_end, end, end16);
+        if (name_end == NULL) {
+            return NGX_DECLINED;
+        }
     }
 
     p = name_end + 1;
@@ -338,9 +346,13 @@ read_id:
     c = *p;
 
     if (c == '"') {
-        q = ngx_http_adcp_env_fast_plain(p + 1, end, end16);
-        if (q == NULL) {
-            return NGX_DECLINED;
+        q = ngx_http_adcp_env_scan16(p + 1, end, end16, 1);
+
+        if (*q != '"') {
+            q = ngx_http_adcp_env_fast_plain(q, end, end16);
+            if (q == NULL) {
+                return NGX_DECLINED;
+            }
         }
 
         p = q + 1;
@@ -787,24 +799,17 @@ ngx_http_adcp_env_fast_colon(u_char *q)
 
 
 /*
- * p past the opening quote of a string the module reads: its closing
- * quote, or NULL: not plain (printable ASCII, no escape, no DEL)
+ * The rest of a string the module reads, from p, past its first 16 bytes:
+ * its closing quote, or NULL: not plain (printable ASCII, no escape, no
+ * DEL)
  */
 
-static ngx_inline u_char *
+static u_char *
 ngx_http_adcp_env_fast_plain(u_char *p, u_char *end, u_char *end16)
 {
-    p = ngx_http_adcp_env_scan16(p, end, end16, 1);
+    p = ngx_http_adcp_env_scan_del(p, end, end16);
 
-    if (*p != '"') {
-        p = ngx_http_adcp_env_scan_del(p, end, end16);
-
-        if (*p != '"') {
-            return NULL;
-        }
-    }
-
-    return p;
+    return (*p == '"') ? p : NULL;
 }
 
 
