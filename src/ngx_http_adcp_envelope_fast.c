@@ -25,6 +25,10 @@
 
 #define ngx_http_adcp_env_digit(c)  ((u_char) ((c) - '0') <= 9)
 
+/* the fast path's bits beside a bit per member read (K_*, below 16) */
+#define NGX_HTTP_ADCP_ENV_TWICE(r)  (1 << ((r) + 16))   /* read twice */
+#define NGX_HTTP_ADCP_ENV_MCP       (1U << 31)          /* tools/call */
+
 
 static const u_char  ngx_http_adcp_env_space[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0,     /* \t \n \r */
@@ -76,8 +80,8 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
 {
     char        *dup;
     u_char       c, *k, *q, *end, *end16, *id, *id_end, *name, *name_end;
-    uint32_t     seen, dups;
-    ngx_uint_t   depth, role, method;
+    uint32_t     seen;
+    ngx_uint_t   depth, role;
 
     static char  *names[] = {
         NULL, NULL, "id", "method", "params", "params.name",
@@ -107,10 +111,9 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
     p++;
 
     depth = 1;          /* 1: the body's object; 2: its "params" */
-    seen = 0;           /* a bit per K_* read (none is read at both) */
-    dups = 0;           /* a bit per K_* read twice */
-    dup = NULL;         /* the first of them */
-    method = NGX_HTTP_ADCP_METHOD_NONE;
+    seen = 0;           /* a bit per K_* read (none is read at both),
+                           one per K_* read twice, tools/call */
+    dup = NULL;         /* the first member read twice */
     id = NULL;          /* the id's JSON text, quotes included */
     id_end = NULL;
     name = NULL;        /* params.name */
@@ -233,10 +236,10 @@ member:
         return NGX_DECLINED;                                                 \
     }                                                                        \
     if (seen & (1 << (r))) {                                                 \
-        if (dups == 0) {                                                     \
+        if (dup == NULL) {                                                   \
             dup = names[r];                                                  \
         }                                                                    \
-        dups |= 1 << (r);                                                    \
+        seen |= NGX_HTTP_ADCP_ENV_TWICE(r);                                  \
         goto value;                                                          \
     }                                                                        \
     seen |= 1 << (r)
@@ -284,7 +287,7 @@ read_method:
     k = p + 1;
 
     if (k <= end16 && ngx_memcmp(k, "tools/call\"", 11) == 0) {
-        method = NGX_HTTP_ADCP_METHOD_MCP_CALL;
+        seen |= NGX_HTTP_ADCP_ENV_MCP;
         p = k + 11;
         goto after;
     }
@@ -298,10 +301,14 @@ read_method:
         }
     }
 
-    method = ngx_http_adcp_env_method_kind(k, q - k);
+    switch (ngx_http_adcp_env_method_kind(k, q - k)) {
 
-    if (method == NGX_HTTP_ADCP_METHOD_A2A) {
+    case NGX_HTTP_ADCP_METHOD_A2A:
         return NGX_DECLINED;
+
+    case NGX_HTTP_ADCP_METHOD_MCP_CALL:
+        seen |= NGX_HTTP_ADCP_ENV_MCP;
+        break;
     }
 
     p = q + 1;
@@ -478,25 +485,30 @@ done:
      */
 
     env->error = NGX_HTTP_ADCP_ENV_OK;
-    env->method = method;
+    env->method = !(seen & (1 << NGX_HTTP_ADCP_K_METHOD))
+                  ? NGX_HTTP_ADCP_METHOD_NONE
+                  : (seen & NGX_HTTP_ADCP_ENV_MCP)
+                    ? NGX_HTTP_ADCP_METHOD_MCP_CALL
+                    : NGX_HTTP_ADCP_METHOD_OTHER;
     env->dup = dup;
     env->id.len = id_end - id;
     env->id.data = id;
     ngx_str_null(&env->task);
 
-    if (dups) {
+    if (dup) {
         env->error = NGX_HTTP_ADCP_ENV_DUPLICATE;
 
-        if (dups & (1 << NGX_HTTP_ADCP_K_ID)) {
+        if (seen & NGX_HTTP_ADCP_ENV_TWICE(NGX_HTTP_ADCP_K_ID)) {
             ngx_str_set(&env->id, "null");
         }
 
-        if (dups & ((1 << NGX_HTTP_ADCP_K_ID) | (1 << NGX_HTTP_ADCP_K_METHOD)))
+        if (seen & (NGX_HTTP_ADCP_ENV_TWICE(NGX_HTTP_ADCP_K_ID)
+                    | NGX_HTTP_ADCP_ENV_TWICE(NGX_HTTP_ADCP_K_METHOD)))
         {
             env->method = NGX_HTTP_ADCP_METHOD_OTHER;
         }
 
-    } else if (method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
+    } else if (env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
         env->task.len = name_end - name;
         env->task.data = name ? name : (u_char *) "";
     }
