@@ -140,8 +140,8 @@ member:
 
     /*
      * p at a key's opening quote: the members the module reads, spelled
-     * as they are, told at once where 16 bytes follow; any other key is
-     * scanned (plain: an escape could spell one of them)
+     * as they are and the colon next, told at once where 16 bytes follow;
+     * any other key is scanned (plain: an escape could spell one of them)
      */
 
     k = p + 1;
@@ -150,7 +150,7 @@ member:
 
 #define ngx_http_adcp_env_key_is(lit, r)                                     \
     if (ngx_memcmp(k, lit, sizeof(lit) - 1) == 0) {                          \
-        q = k + sizeof(lit) - 2;                                             \
+        p = k + sizeof(lit) - 1;                                             \
         goto r;                                                              \
     }                                                                        \
     break
@@ -159,26 +159,26 @@ member:
             switch (*k) {
 
             case 'j':
-                ngx_http_adcp_env_key_is("jsonrpc\"", read_jsonrpc);
+                ngx_http_adcp_env_key_is("jsonrpc\":", read_jsonrpc);
 
             case 'i':
-                ngx_http_adcp_env_key_is("id\"", read_id);
+                ngx_http_adcp_env_key_is("id\":", read_id);
 
             case 'm':
-                ngx_http_adcp_env_key_is("method\"", read_method);
+                ngx_http_adcp_env_key_is("method\":", read_method);
 
             case 'p':
-                ngx_http_adcp_env_key_is("params\"", read_params);
+                ngx_http_adcp_env_key_is("params\":", read_params);
             }
 
         } else {
             switch (*k) {
 
             case 'n':
-                ngx_http_adcp_env_key_is("name\"", read_name);
+                ngx_http_adcp_env_key_is("name\":", read_name);
 
             case 'a':
-                ngx_http_adcp_env_key_is("arguments\"", read_arguments);
+                ngx_http_adcp_env_key_is("arguments\":", read_arguments);
             }
         }
 
@@ -197,10 +197,15 @@ member:
 
     role = ngx_http_adcp_env_fast_role(k, q - k, depth);
 
+    p = ngx_http_adcp_env_fast_colon(q);
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
     switch (role) {
 
     case NGX_HTTP_ADCP_K_NONE:
-        goto other;
+        goto value;
 
     case NGX_HTTP_ADCP_K_JSONRPC:
         goto read_jsonrpc;
@@ -225,16 +230,9 @@ member:
                                            spelling of a member: yajl */
     }
 
-    /*
-     * q at the closing quote of a key the module reads: read once, the
-     * value past the colon
-     */
+    /* p past the colon of a member the module reads: read once */
 
 #define ngx_http_adcp_env_once(r)                                            \
-    p = ngx_http_adcp_env_fast_colon(q);                                     \
-    if (p == NULL) {                                                         \
-        return NGX_DECLINED;                                                 \
-    }                                                                        \
     if (seen & (1 << (r))) {                                                 \
         if (dup == NULL) {                                                   \
             dup = names[r];                                                  \
@@ -387,13 +385,6 @@ read_id:
     goto after;
 
 #undef ngx_http_adcp_env_once
-
-other:
-
-    p = ngx_http_adcp_env_fast_colon(q);
-    if (p == NULL) {
-        return NGX_DECLINED;
-    }
 
 value:
 

@@ -146,12 +146,9 @@ ngx_http_adcp_env_scan16(u_char *p, u_char *end, u_char *end16,
     ngx_uint_t del)
 {
 #if (__SSE2__)
-    size_t  n;
-
     if (ngx_http_adcp_env_likely(p < end16)) {
-        __asm__ ("tzcnt %k1, %k0" : "=r" (n)
-                 : "r" (~ngx_http_adcp_env_scan_plain(p, del)) : "cc");
-        return p + n;
+        return p + (unsigned) __builtin_ctz(
+                                  ~ngx_http_adcp_env_scan_plain(p, del));
     }
 #endif
 
