@@ -365,13 +365,17 @@ read_id:
         goto after;
     }
 
-    p += (c == '-');
+    if (c == '-') {
+        c = *++p;
+    }
 
-    if (!ngx_http_adcp_env_digit(*p)) {
+    if (!ngx_http_adcp_env_digit(c)) {
         return NGX_DECLINED;
     }
 
-    if (*p++ != '0') {
+    p++;
+
+    if (c != '0') {
         while (ngx_http_adcp_env_digit(*p)) {
             p++;
         }
