@@ -3,7 +3,8 @@
  * ngx_http_adcp_module: the envelope's fast path (SPEC section 2, "The
  * task name"): the common body read without yajl, in one buffer, with the
  * same reading as the yajl parse in ngx_http_adcp_envelope.c; anything
- * unusual is left to that parse.
+ * unusual is left to that parse.  The values the module does not read are
+ * stepped over by ngx_http_adcp_envelope_scan.c.
  */
 
 
@@ -15,41 +16,13 @@
 #include "ngx_http_adcp_envelope_scan.h"
 
 
-#define NGX_HTTP_ADCP_ENV_SKIP_DEPTH  62    /* levels the fast path steps
-                                               over (a bit each in a word,
-                                               under a guard bit); deeper:
-                                               yajl */
-
-/* JSON's whitespace (yajl's also has \f and \v: yajl decides those) */
-#define ngx_http_adcp_env_ws(c)  (ngx_http_adcp_env_space[c])
-
-#define ngx_http_adcp_env_digit(c)  ((u_char) ((c) - '0') <= 9)
-
 /* the fast path's bits beside a bit per member read (K_*, below 16) */
 #define NGX_HTTP_ADCP_ENV_TWICE(r)  (1 << ((r) + 16))   /* read twice */
 #define NGX_HTTP_ADCP_ENV_MCP       (1U << 31)          /* tools/call */
 
 
-static const u_char  ngx_http_adcp_env_space[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0,     /* \t \n \r */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1                                                   /* ' ' */
-};
-
-
-static u_char *ngx_http_adcp_env_fast_skip(u_char *p, u_char *end,
-    u_char *end16);
-static u_char *ngx_http_adcp_env_fast_ws(u_char *p);
 static ngx_inline u_char *ngx_http_adcp_env_fast_colon(u_char *q);
 static u_char *ngx_http_adcp_env_fast_plain(u_char *p, u_char *end,
-    u_char *end16);
-static ngx_inline u_char *ngx_http_adcp_env_fast_scalar(u_char *p,
-    u_char *end);
-static u_char *ngx_http_adcp_env_fast_fraction(u_char *p);
-static u_char *ngx_http_adcp_env_fast_literal(u_char *p, u_char *end);
-static ngx_inline u_char *ngx_http_adcp_env_fast_string(u_char *p,
-    u_char *end, u_char *end16);
-static u_char *ngx_http_adcp_env_fast_rest(u_char *p, u_char *end,
     u_char *end16);
 static ngx_uint_t ngx_http_adcp_env_fast_role(u_char *k, size_t len,
     ngx_uint_t depth);
@@ -89,7 +62,7 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
         "params.arguments"
     };
 
-    while (last > p && ngx_http_adcp_env_ws(last[-1])) {
+    while (last > p && ngx_http_adcp_env_is_ws(last[-1])) {
         last--;
     }
 
@@ -101,7 +74,7 @@ ngx_http_adcp_envelope_fast(ngx_pool_t *pool, u_char *p, u_char *last,
     end16 = (last - p >= 16) ? last - 16 : p;
 
     if (*p != '{') {
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = ngx_http_adcp_env_skip_ws(p);
 
         if (*p != '{') {
             return NGX_DECLINED;
@@ -125,7 +98,7 @@ first:
     /* p past a '{': a key or the end of the object */
 
     if (*p != '"') {
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = ngx_http_adcp_env_skip_ws(p);
 
         if (*p == '}') {
             goto close;
@@ -257,7 +230,7 @@ read_params:
     ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_PARAMS);
 
     if (*p != '{') {
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = ngx_http_adcp_env_skip_ws(p);
 
         if (*p != '{') {
             return NGX_DECLINED;
@@ -275,7 +248,7 @@ read_method:
     ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_METHOD);
 
     if (*p != '"') {
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = ngx_http_adcp_env_skip_ws(p);
 
         if (*p != '"') {
             return NGX_DECLINED;
@@ -317,7 +290,7 @@ read_name:
     ngx_http_adcp_env_once(NGX_HTTP_ADCP_K_NAME);
 
     if (*p != '"') {
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = ngx_http_adcp_env_skip_ws(p);
 
         if (*p != '"') {
             return NGX_DECLINED;
@@ -344,7 +317,7 @@ read_id:
     /* a plain string, or an integer: its own JSON text */
 
     if (*p <= ' ') {
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = ngx_http_adcp_env_skip_ws(p);
     }
 
     id = p;
@@ -395,14 +368,14 @@ value:
     /* a value the module does not read */
 
     if (*p <= ' ') {
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = ngx_http_adcp_env_skip_ws(p);
     }
 
     if (*p == '"') {
         q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
 
         if (*q != '"') {
-            q = ngx_http_adcp_env_fast_string(q, end, end16);
+            q = ngx_http_adcp_env_scan_string(q, end, end16);
             if (q == NULL) {
                 return NGX_DECLINED;
             }
@@ -411,7 +384,7 @@ value:
         p = q + 1;
 
     } else {
-        p = ngx_http_adcp_env_fast_skip(p, end, end16);
+        p = ngx_http_adcp_env_skip(p, end, end16);
         if (p == NULL) {
             return NGX_DECLINED;
         }
@@ -430,7 +403,7 @@ after:
             goto member;
         }
 
-        p = ngx_http_adcp_env_fast_ws(p);
+        p = ngx_http_adcp_env_skip_ws(p);
 
         if (*p == '"') {
             goto member;
@@ -440,7 +413,7 @@ after:
     }
 
     if (c != '}') {
-        q = ngx_http_adcp_env_fast_ws(p);
+        q = ngx_http_adcp_env_skip_ws(p);
 
         if (q == p) {
             return NGX_DECLINED;
@@ -505,283 +478,10 @@ done:
 
     } else if (env->method == NGX_HTTP_ADCP_METHOD_MCP_CALL) {
         env->task.len = name_end - name;
-        env->task.data = name ? name : (u_char *) "";
+        env->task.data = env->task.len ? name : (u_char *) "";
     }
 
     return NGX_OK;
-}
-
-
-/*
- * Past a value the module does not read, not a string (p at its first
- * byte), checked as yajl checks it; NULL: not such a value in this buffer,
- * the yajl parse decides.  Inside, a bit per level says array (1) or
- * object, under a guard bit: levels is 1 when the value's last level
- * closes.
- */
-
-static ngx_http_adcp_env_noinline u_char *
-ngx_http_adcp_env_fast_skip(u_char *p, u_char *end, u_char *end16)
-{
-    u_char    c, *q;
-    uint64_t  levels;
-
-    c = *p;
-
-    if (c != '{' && c != '[') {
-        return ngx_http_adcp_env_fast_scalar(p, end);
-    }
-
-    levels = 1;
-
-    if (c == '[') {
-        goto array;
-    }
-
-object:
-
-    /* p at '{' */
-
-    levels <<= 1;
-
-    if ((int64_t) levels < 0) {
-        return NULL;
-    }
-
-    c = *++p;
-
-    if (c != '"') {
-        if (c <= ' ') {
-            p = ngx_http_adcp_env_fast_ws(p);
-            c = *p;
-        }
-
-        if (c == '}') {
-            goto close;
-        }
-
-        if (c != '"') {
-            return NULL;
-        }
-    }
-
-key:
-
-    /* p at a key's opening quote */
-
-    q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
-
-    if (*q != '"') {
-        q = ngx_http_adcp_env_fast_string(q, end, end16);
-        if (q == NULL) {
-            return NULL;
-        }
-    }
-
-    /* q at its closing quote, not the last byte: q + 1 is in the buffer */
-
-    if (ngx_http_adcp_env_likely(q[1] == ':')) {
-        p = q + 2;
-
-        if (*p == '"') {
-            goto string;
-        }
-
-    } else {
-        p = ngx_http_adcp_env_fast_ws(q + 1);
-
-        if (*p++ != ':') {
-            return NULL;
-        }
-    }
-
-value:
-
-    c = *p;
-
-    if (c == '"') {
-
-    string:
-
-        q = ngx_http_adcp_env_scan16(p + 1, end, end16, 0);
-
-        if (*q != '"') {
-            q = ngx_http_adcp_env_fast_string(q, end, end16);
-            if (q == NULL) {
-                return NULL;
-            }
-        }
-
-        /* the next member at once where it follows */
-
-        p = q + 1;
-        c = *p;
-
-        if (c != ',') {
-            goto end;
-        }
-
-        if (p[1] == '"' && !(levels & 1)) {
-            p++;
-            goto key;
-        }
-
-        goto comma;
-    }
-
-    if (c == '{') {
-        goto object;
-    }
-
-    if (c == '[') {
-        goto array;
-    }
-
-    if (c <= ' ') {
-        q = ngx_http_adcp_env_fast_ws(p);
-
-        if (q == p) {
-            return NULL;
-        }
-
-        p = q;
-        goto value;
-    }
-
-    /* an integer here, the rest of a number or a literal in a call */
-
-    if (ngx_http_adcp_env_digit(c)) {
-        p++;
-
-        if (c != '0') {
-            while (ngx_http_adcp_env_digit(*p)) {
-                p++;
-            }
-        }
-
-        if (*p == '.' || (*p | 0x20) == 'e') {
-            p = ngx_http_adcp_env_fast_fraction(p);
-        }
-
-    } else {
-        p = ngx_http_adcp_env_fast_scalar(p, end);
-    }
-
-    if (p == NULL) {
-        return NULL;
-    }
-
-next:
-
-    c = *p;
-
-    if (c == ',') {
-
-    comma:
-
-        p++;
-
-        if (levels & 1) {
-            goto value;
-        }
-
-        if (*p != '"') {
-            p = ngx_http_adcp_env_fast_ws(p);
-
-            if (*p != '"') {
-                return NULL;
-            }
-        }
-
-        goto key;
-    }
-
-end:
-
-    /* c = *p, not a comma */
-
-    if (c == '}') {
-        if (levels & 1) {
-            return NULL;
-        }
-
-        goto close;
-    }
-
-    if (c == ']') {
-        if (!(levels & 1)) {
-            return NULL;
-        }
-
-        goto close;
-    }
-
-    if (c <= ' ') {
-        q = ngx_http_adcp_env_fast_ws(p);
-
-        if (q == p) {
-            return NULL;
-        }
-
-        p = q;
-        goto next;
-    }
-
-    return NULL;
-
-array:
-
-    /* p at '[' */
-
-    levels = (levels << 1) | 1;
-
-    if ((int64_t) levels < 0) {
-        return NULL;
-    }
-
-    c = *++p;
-
-    if (c <= ' ') {
-        p = ngx_http_adcp_env_fast_ws(p);
-        c = *p;
-    }
-
-    if (c != ']') {
-        goto value;
-    }
-
-close:
-
-    /* p at the end of a level, not the body's last brace */
-
-    if (p == end) {
-        return NULL;
-    }
-
-    p++;
-    levels >>= 1;
-
-    if (levels == 1) {
-        return p;
-    }
-
-    goto next;
-}
-
-
-/*
- * past whitespace (most bodies have none: a call where it is), the closing
- * brace stops it at the latest
- */
-
-static ngx_http_adcp_env_noinline u_char *
-ngx_http_adcp_env_fast_ws(u_char *p)
-{
-    while (ngx_http_adcp_env_ws(*p)) {
-        p++;
-    }
-
-    return p;
 }
 
 
@@ -799,7 +499,7 @@ ngx_http_adcp_env_fast_colon(u_char *q)
         return q + 2;
     }
 
-    p = ngx_http_adcp_env_fast_ws(q + 1);
+    p = ngx_http_adcp_env_skip_ws(q + 1);
 
     return (*p == ':') ? p + 1 : NULL;
 }
@@ -817,224 +517,6 @@ ngx_http_adcp_env_fast_plain(u_char *p, u_char *end, u_char *end16)
     p = ngx_http_adcp_env_scan_del(p, end, end16);
 
     return (*p == '"') ? p : NULL;
-}
-
-
-/*
- * Past a number as JSON writes it, true, false or null, or NULL; every
- * byte a number steps over is not the closing brace, so that the next one
- * is in the buffer (what it is is for the caller: a digit after a leading
- * zero, a letter, are not where a value ends)
- */
-
-static ngx_inline u_char *
-ngx_http_adcp_env_fast_scalar(u_char *p, u_char *end)
-{
-    u_char  c;
-
-    c = *p;
-
-    if (c == '-') {
-        c = *++p;
-
-        if (!ngx_http_adcp_env_digit(c)) {
-            return NULL;
-        }
-
-    } else if (!ngx_http_adcp_env_digit(c)) {
-        return ngx_http_adcp_env_fast_literal(p, end);
-    }
-
-    p++;
-
-    if (c != '0') {
-        while (ngx_http_adcp_env_digit(*p)) {
-            p++;
-        }
-    }
-
-    if (*p == '.' || (*p | 0x20) == 'e') {
-        return ngx_http_adcp_env_fast_fraction(p);
-    }
-
-    return p;
-}
-
-
-/* past a number's fraction and exponent, p at either; NULL: not a number */
-
-static u_char *
-ngx_http_adcp_env_fast_fraction(u_char *p)
-{
-    if (*p == '.') {
-        p++;
-
-        if (!ngx_http_adcp_env_digit(*p)) {
-            return NULL;
-        }
-
-        do {
-            p++;
-        } while (ngx_http_adcp_env_digit(*p));
-    }
-
-    if ((*p | 0x20) == 'e') {
-        p++;
-
-        if (*p == '+' || *p == '-') {
-            p++;
-        }
-
-        if (!ngx_http_adcp_env_digit(*p)) {
-            return NULL;
-        }
-
-        do {
-            p++;
-        } while (ngx_http_adcp_env_digit(*p));
-    }
-
-    return p;
-}
-
-
-/*
- * Past true, false or null (followed by a byte in the buffer: what it is
- * is for the caller), or NULL
- */
-
-static u_char *
-ngx_http_adcp_env_fast_literal(u_char *p, u_char *end)
-{
-    size_t  n;
-
-    n = end - p;
-
-    switch (*p) {
-
-    case 't':
-        return (n >= 4 && ngx_strncmp(p, "true", 4) == 0) ? p + 4 : NULL;
-
-    case 'f':
-        return (n >= 5 && ngx_strncmp(p, "false", 5) == 0) ? p + 5 : NULL;
-
-    case 'n':
-        return (n >= 4 && ngx_strncmp(p, "null", 4) == 0) ? p + 4 : NULL;
-
-    default:
-        return NULL;
-    }
-}
-
-
-/*
- * The rest of a string from p, past its first 16 bytes: its closing
- * quote, or NULL (the scan goes on where they are plain; the rest is for
- * escapes and UTF-8)
- */
-
-static ngx_inline u_char *
-ngx_http_adcp_env_fast_string(u_char *p, u_char *end, u_char *end16)
-{
-    p = ngx_http_adcp_env_scan(p, end, end16);
-
-    if (*p == '"') {
-        return p;
-    }
-
-    return ngx_http_adcp_env_fast_rest(p, end, end16);
-}
-
-
-/*
- * The rest of a string from p, its first byte that is not plain: its
- * closing quote, through UTF-8 and escapes as yajl checks them (no control
- * character, a known escape; a \u0000 is left to the yajl parse); NULL:
- * not such a string in the buffer.
- */
-
-static u_char *
-ngx_http_adcp_env_fast_rest(u_char *p, u_char *end, u_char *end16)
-{
-    u_char      c;
-    ngx_uint_t  i, n;
-
-    for ( ;; ) {
-        p = ngx_http_adcp_env_scan(p, end, end16);
-
-        if (p == end) {
-            return NULL;                    /* no closing quote */
-        }
-
-        c = *p;
-
-        if (c == '"') {
-            return p;
-        }
-
-        if (c >= 0x80) {
-
-            /* UTF-8 as yajl checks it: a lead byte and its continuations */
-
-            n = (c >> 5) == 0x06 ? 1 : (c >> 4) == 0x0e ? 2
-                : (c >> 3) == 0x1e ? 3 : 0;
-
-            if (n == 0 || (size_t) (end - p) <= n) {
-                return NULL;
-            }
-
-            for (i = 1; i <= n; i++) {
-                if ((p[i] & 0xc0) != 0x80) {
-                    return NULL;
-                }
-            }
-
-            p += 1 + n;
-
-        } else if (c == '\\') {
-
-            /* p + 1 is in the buffer: p is not the closing brace */
-
-            switch (p[1]) {
-
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n':
-            case 'r': case 't':
-                p += 2;
-                break;
-
-            case 'u':
-                if (end - p < 6) {
-                    return NULL;
-                }
-
-                for (i = 2; i < 6; i++) {
-                    c = p[i] | 0x20;
-
-                    if (!(ngx_http_adcp_env_digit(c)
-                          || (c >= 'a' && c <= 'f')))
-                    {
-                        return NULL;
-                    }
-                }
-
-                /* yajl refuses a \u0000 in a string: the yajl parse decides */
-
-                if (p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0')
-                {
-                    return NULL;
-                }
-
-                p += 6;
-                break;
-
-            default:
-                return NULL;
-            }
-
-        } else {
-            return NULL;                    /* a control character */
-        }
-    }
 }
 
 

@@ -1,9 +1,11 @@
 
 /*
- * ngx_http_adcp_module: the envelope fast path's string scan (included by
- * ngx_http_adcp_envelope_fast.c and its unit test only): from a byte in a
- * string, the first byte where plain text stops, 16 bytes a step where
- * SSE2 is (every x86-64), a byte a step elsewhere.
+ * ngx_http_adcp_module: the envelope fast path's steps over JSON
+ * (ngx_http_adcp_envelope_scan.c; included by the fast path, the steps and
+ * their unit test only).  The buffer is [start, end]: its last byte, end,
+ * is a '}' (the closing brace of the body's object, where every step ends
+ * at the latest); end16 is end - 15 (16 bytes from it are the buffer's
+ * last), or start when the buffer is shorter.
  */
 
 
@@ -53,6 +55,10 @@ ngx_http_adcp_env_ctz(unsigned x)
 #endif
 
 
+#define ngx_http_adcp_env_is_ws(c)  (ngx_http_adcp_env_spaces[c])
+#define ngx_http_adcp_env_digit(c)  ((u_char) ((c) - '0') <= 9)
+
+
 /*
  * The plain bytes of a string: printable ASCII but the quote and the
  * backslash; with del, DEL (0x7f) is not plain either.
@@ -94,76 +100,23 @@ ngx_http_adcp_env_scan_plain(u_char *p, ngx_uint_t del)
 #endif
 
 
-/*
- * The first byte from p that is not plain, or end when none is before it.
- * The buffer is [start, end]: its last byte, end, is a '}' (the closing
- * brace of the body's object: plain, where every scan ends at the latest);
- * end16 is end - 15 (16 bytes from it are the buffer's last), or start
- * when the buffer is shorter; start < p <= end.
- */
+u_char *ngx_http_adcp_env_scan(u_char *p, u_char *end, u_char *end16);
+u_char *ngx_http_adcp_env_scan_del(u_char *p, u_char *end, u_char *end16);
+u_char *ngx_http_adcp_env_scan_escapes(u_char *p, u_char *end,
+    u_char *end16);
+u_char *ngx_http_adcp_env_skip(u_char *p, u_char *end, u_char *end16);
+u_char *ngx_http_adcp_env_skip_ws(u_char *p);
 
-static ngx_inline u_char *
-ngx_http_adcp_env_scan_loop(u_char *p, u_char *end, u_char *end16,
-    ngx_uint_t del)
-{
-#if (__SSE2__)
-    unsigned  bits;
-
-    for ( /* void */ ; p <= end16; p += 16) {
-        bits = ~ngx_http_adcp_env_scan_plain(p, del) & 0xffff;
-
-        if (bits) {
-            return p + ngx_http_adcp_env_ctz(bits);
-        }
-    }
-
-    if (end - end16 != 15) {
-        goto bytes;                 /* a buffer shorter than 16 bytes */
-    }
-
-    /*
-     * the buffer's last 16 bytes in one load, those before p shifted out
-     * (p > end16: at most 15 of them)
-     */
-
-    bits = (~ngx_http_adcp_env_scan_plain(end16, del) & 0xffff)
-           >> (p - end16);
-
-    return bits ? p + ngx_http_adcp_env_ctz(bits) : end;
-
-bytes:
-#endif
-
-    while (p < end && ngx_http_adcp_env_plain(*p, del)) {
-        p++;
-    }
-
-    return p;
-}
-
-
-/* the same: a call for the long strings, DEL plain or not */
-
-static ngx_http_adcp_env_noinline u_char *
-ngx_http_adcp_env_scan(u_char *p, u_char *end, u_char *end16)
-{
-    return ngx_http_adcp_env_scan_loop(p, end, end16, 0);
-}
-
-
-static u_char *
-ngx_http_adcp_env_scan_del(u_char *p, u_char *end, u_char *end16)
-{
-    return ngx_http_adcp_env_scan_loop(p, end, end16, 1);
-}
+extern const u_char  ngx_http_adcp_env_spaces[256];
 
 
 /*
- * A step of the same, inline, for most strings end in their first 16
- * bytes: the first byte from p that is not plain, or a plain one (p + 16,
- * in the buffer: p < end16); the caller goes on with the scan unless it is
- * the closing quote.  No branch: the 16 plain bits of the complement are
- * ones.
+ * The first byte from p (start < p <= end) that is not plain, or end when
+ * none is before it, as ngx_http_adcp_env_scan() answers: its first step
+ * inline, for most strings end in their first 16 bytes.  Where 16 bytes
+ * follow p (p < end16), the first of them that is not plain, or a plain
+ * one (p + 16: the caller goes on with the scan unless it is the closing
+ * quote); no branch: the 16 plain bits of the complement are ones.
  */
 
 static ngx_inline u_char *
@@ -179,6 +132,25 @@ ngx_http_adcp_env_scan16(u_char *p, u_char *end, u_char *end16,
 
     return del ? ngx_http_adcp_env_scan_del(p, end, end16)
                : ngx_http_adcp_env_scan(p, end, end16);
+}
+
+
+/*
+ * The rest of a string from p, past its first 16 bytes: its closing quote,
+ * or NULL (the scan goes on where they are plain; escapes and UTF-8 in a
+ * call)
+ */
+
+static ngx_inline u_char *
+ngx_http_adcp_env_scan_string(u_char *p, u_char *end, u_char *end16)
+{
+    p = ngx_http_adcp_env_scan(p, end, end16);
+
+    if (*p == '"') {
+        return p;
+    }
+
+    return ngx_http_adcp_env_scan_escapes(p, end, end16);
 }
 
 
