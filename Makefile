@@ -146,6 +146,7 @@ UNIT_LINK_test_envelope  := src/ngx_http_adcp_envelope.c \
                             src/ngx_http_adcp_envelope_fast.c \
                             src/ngx_http_adcp_envelope_scan.c \
                             src/ngx_http_adcp_json.c
+UNIT_LINK_test_envelope_scan := src/ngx_http_adcp_envelope_scan.c
 UNIT_LINK_test_tenant_id :=
 UNIT_LINK_test_cache     := src/ngx_http_adcp_cache.c
 UNIT_LINK_test_descriptor := src/ngx_http_adcp_descriptor.c \
