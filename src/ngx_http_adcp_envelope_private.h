@@ -85,6 +85,8 @@ struct ngx_http_adcp_envelope_parser_s {
 
 
 ngx_uint_t ngx_http_adcp_env_method_kind(u_char *s, size_t len);
+ngx_int_t ngx_http_adcp_envelope_parse_yajl(ngx_pool_t *pool,
+    ngx_chain_t *in, ngx_http_adcp_envelope_t *env, ngx_log_t *log);
 
 extern yajl_callbacks  ngx_http_adcp_env_callbacks;
 
