@@ -72,10 +72,12 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_LINK_envelope   := src/ngx_http_adcp_envelope.c \
                         src/ngx_http_adcp_envelope_callbacks.c \
                         src/ngx_http_adcp_envelope_fast.c \
+                        src/ngx_http_adcp_envelope_scan.c \
                         src/ngx_http_adcp_json.c
 FUZZ_LINK_envelope_strict := src/ngx_http_adcp_envelope.c \
                         src/ngx_http_adcp_envelope_callbacks.c \
                         src/ngx_http_adcp_envelope_fast.c \
+                        src/ngx_http_adcp_envelope_scan.c \
                         src/ngx_http_adcp_json.c
 FUZZ_LINK_descriptor := src/ngx_http_adcp_descriptor.c \
                         src/ngx_http_adcp_cache.c src/ngx_http_adcp_json.c
@@ -142,7 +144,9 @@ $(NGX)/objs/nginx: $(NGX)/objs/Makefile
 UNIT_LINK_test_envelope  := src/ngx_http_adcp_envelope.c \
                             src/ngx_http_adcp_envelope_callbacks.c \
                             src/ngx_http_adcp_envelope_fast.c \
+                            src/ngx_http_adcp_envelope_scan.c \
                             src/ngx_http_adcp_json.c
+UNIT_LINK_test_envelope_scan := src/ngx_http_adcp_envelope_scan.c
 UNIT_LINK_test_tenant_id :=
 UNIT_LINK_test_cache     := src/ngx_http_adcp_cache.c
 UNIT_LINK_test_descriptor := src/ngx_http_adcp_descriptor.c \

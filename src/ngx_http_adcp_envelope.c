@@ -192,8 +192,31 @@ ngx_http_adcp_envelope_finish(ngx_http_adcp_envelope_parser_t *p)
 }
 
 
+/*
+ * The fast path where the body is in one buffer, else the yajl parse (a
+ * function of its own: its frame is not this one's)
+ */
+
 ngx_int_t
 ngx_http_adcp_envelope_parse_chain(ngx_pool_t *pool, ngx_chain_t *in,
+    ngx_http_adcp_envelope_t *env, ngx_log_t *log)
+{
+    if (in && in->next == NULL && ngx_buf_in_memory(in->buf)
+        && ngx_http_adcp_envelope_fast(pool, in->buf->pos, in->buf->last,
+                                       env)
+           == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_adcp_envelope_parse_yajl(pool, in, env, log);
+}
+
+
+/* every buffer and temp file piece of the body fed to yajl */
+
+ngx_int_t
+ngx_http_adcp_envelope_parse_yajl(ngx_pool_t *pool, ngx_chain_t *in,
     ngx_http_adcp_envelope_t *env, ngx_log_t *log)
 {
     off_t                             off;
@@ -204,14 +227,6 @@ ngx_http_adcp_envelope_parse_chain(ngx_pool_t *pool, ngx_chain_t *in,
     ngx_buf_t                        *b;
     ngx_chain_t                      *cl;
     ngx_http_adcp_envelope_parser_t  *p;
-
-    if (in && in->next == NULL && ngx_buf_in_memory(in->buf)) {
-        rc = ngx_http_adcp_envelope_fast(pool, in->buf->pos, in->buf->last,
-                                         env);
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
-    }
 
     p = ngx_http_adcp_envelope_create(pool, env);
     if (p == NULL) {

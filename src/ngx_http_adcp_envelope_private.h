@@ -1,11 +1,12 @@
 
 /*
- * ngx_http_adcp_module: what the envelope's three files share (nothing
- * else includes it): the members the module reads and the method's kind,
- * for the yajl parse and the fast path (ngx_http_adcp_envelope_fast.c,
- * which calls no yajl); the yajl parser's state and its callback table,
- * set up and read at the end by ngx_http_adcp_envelope.c, written token
- * by token by ngx_http_adcp_envelope_callbacks.c.
+ * ngx_http_adcp_module: what the envelope's files share (nothing else
+ * includes it): the members the module reads and the method's kind, for
+ * the yajl parse and the fast path (ngx_http_adcp_envelope_fast.c, which
+ * calls no yajl); the yajl parse of a chain; the yajl parser's state and
+ * its callback table, set up and read at the end by
+ * ngx_http_adcp_envelope.c, written token by token by
+ * ngx_http_adcp_envelope_callbacks.c.
  */
 
 
@@ -85,6 +86,8 @@ struct ngx_http_adcp_envelope_parser_s {
 
 
 ngx_uint_t ngx_http_adcp_env_method_kind(u_char *s, size_t len);
+ngx_int_t ngx_http_adcp_envelope_parse_yajl(ngx_pool_t *pool,
+    ngx_chain_t *in, ngx_http_adcp_envelope_t *env, ngx_log_t *log);
 
 extern yajl_callbacks  ngx_http_adcp_env_callbacks;
 

@@ -45,11 +45,33 @@ typedef struct {
 } expect_t;
 
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static void report(void);
 
 
-static u_char  *body_now;
-static size_t   body_len;
+static u_char      *body_now;
+static size_t       body_len;
+static ngx_uint_t   fast_answered;     /* bodies the fast path answered */
+
+
+/* how often the fast path answered, at exit (libFuzzer's stats beside) */
+
+static void
+report(void)
+{
+    fprintf(stderr, "stat::fast_path_answered: %lu\n",
+            (unsigned long) fast_answered);
+}
+
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    atexit(report);
+
+    return 0;
+}
 
 
 /* a disagreement: the body, then abort() */
@@ -143,6 +165,40 @@ gen_key(gen_t *g, const char *key)
 }
 
 
+/*
+ * A long string for the fast path's 16-byte scan: plain runs, a special
+ * (an escape, UTF-8, DEL, or a broken one) at a place the input chooses,
+ * so that they fall on and across the blocks' edges
+ */
+
+static void
+gen_long_string(gen_t *g)
+{
+    char        run[128];
+    ngx_uint_t  n, m;
+
+    static const char  *special[] = {
+        "\\\"", "\\\\", "\\n", "\\u00e9", "\\uD83D\\uDE00", "\xc3\xa9",
+        "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f", "", "", "\\x", "\\u0g00",
+        "\x01", "\xc3", "\xe2\x82", "\xff", "\t", "\\u12", "\\"
+    };
+
+    n = gen_byte(g) % 80;
+    m = gen_byte(g) % 80;
+
+    memset(run, 'a' + (int) (gen_byte(g) % 26), sizeof(run));
+
+    gen_put(g, "\"");
+    run[n] = '\0';
+    gen_put(g, run);
+    gen_put(g, special[gen_byte(g) % (sizeof(special) / sizeof(special[0]))]);
+    run[n] = run[0];
+    run[m] = '\0';
+    gen_put(g, run);
+    gen_put(g, "\"");
+}
+
+
 static void
 gen_string(gen_t *g)
 {
@@ -153,6 +209,11 @@ gen_string(gen_t *g)
         "\"long string with spaces, commas, {braces} and [brackets]\"",
         "\"name\"", "\"\\ud83d\\ude00\"", "\"bad\\x\"", "\"ctl\x01\""
     };
+
+    if (gen_byte(g) % 4 == 0) {
+        gen_long_string(g);
+        return;
+    }
 
     gen_put(g, s[gen_byte(g) % (sizeof(s) / sizeof(s[0]))]);
 }
@@ -195,6 +256,25 @@ gen_value(gen_t *g, ngx_uint_t depth)
         "0", "-1", "42", "1.5", "-0.25e+3", "1E9", "true", "false", "null",
         "01", "1.", "-", "tru", "nul", ".5"
     };
+
+    if (depth < 3 && gen_byte(g) % 32 == 0) {
+
+        /* deep: around the fast path's limit of 62 levels it steps over */
+
+        n = 50 + gen_byte(g) % 20;
+
+        for (i = 0; i < n; i++) {
+            gen_put(g, (i % 3) ? "[" : "{\"d\":");
+        }
+
+        gen_put(g, "0");
+
+        while (n--) {
+            gen_put(g, (n % 3) ? "]" : "}");
+        }
+
+        return;
+    }
 
     switch (depth > 6 ? gen_byte(g) % 2 : gen_byte(g) % 4) {
 
@@ -893,7 +973,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_uint_t                        mode, pieces;
     ngx_pool_t                       *pool;
     ngx_chain_t                       in;
-    ngx_http_adcp_envelope_t          env;
+    ngx_http_adcp_envelope_t          env, fenv;
     ngx_http_adcp_envelope_parser_t  *p;
 
     if (size < 2) {
@@ -983,6 +1063,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_adcp_envelope_finish(p);
 
     check(&env, root, &x, "in pieces");
+
+    /*
+     * the fast path alone, where it answers: the yajl parse's answer to
+     * the byte, the repeated member's name included
+     */
+
+    if (ngx_http_adcp_envelope_fast(pool, copy, copy + len, &fenv) == NGX_OK)
+    {
+        fast_answered++;
+
+        if (fenv.error != env.error || fenv.method != env.method
+            || (fenv.dup == NULL) != (env.dup == NULL)
+            || (fenv.dup && strcmp(fenv.dup, env.dup) != 0)
+            || fenv.id.len != env.id.len
+            || (fenv.id.len
+                && memcmp(fenv.id.data, env.id.data, fenv.id.len) != 0)
+            || fenv.task.len != env.task.len
+            || (fenv.task.len
+                && memcmp(fenv.task.data, env.task.data, fenv.task.len)
+                   != 0))
+        {
+            fprintf(stderr, "fast path: error %lu method %lu dup %s id "
+                    "\"%.*s\" task \"%.*s\"; yajl: error %lu method %lu dup "
+                    "%s id \"%.*s\" task \"%.*s\"\n",
+                    (unsigned long) fenv.error, (unsigned long) fenv.method,
+                    fenv.dup ? fenv.dup : "-", (int) fenv.id.len,
+                    fenv.id.data, (int) fenv.task.len, fenv.task.data,
+                    (unsigned long) env.error, (unsigned long) env.method,
+                    env.dup ? env.dup : "-", (int) env.id.len, env.id.data,
+                    (int) env.task.len, env.task.data);
+            fail();
+        }
+    }
 
     free(copy);
     test_pool_destroy(pool);

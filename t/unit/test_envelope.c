@@ -380,6 +380,58 @@ static test_case_t  cases[] = {
       E_SYNTAX, M_NONE, "", "" },
     { "form feed after the body", "{\"a\":1}\f", E_SYNTAX, M_NONE, "", "" },
 
+    /* the fast path's common shapes (test_fast_answers: answered fast) */
+
+#define BENCH_BODY                                                           \
+    "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":"     \
+    "{\"name\":\"get_products\",\"arguments\":{\"brief\":\"Premium sports "  \
+    "inventory for a spring campaign targeting adults 25-54 in the US\","  \
+    "\"brand\":{\"name\":\"Acme Outdoor\",\"url\":"                          \
+    "\"https://acme.example.com\"},\"filters\":{\"delivery_type\":"          \
+    "\"guaranteed\",\"format_types\":[\"video\",\"display\"],"              \
+    "\"min_exposures\":10000},\"context\":{\"request_id\":"                  \
+    "\"8d4c2f9a-1b7e-4c3d-9f0a-2e6b5d8c7a1f\"}}}}"
+
+    { "fast: the bench body (bench/hitpath.sh)", BENCH_BODY,
+      E_OK, M_CALL, "42", "get_products" },
+
+    { "fast: the bench body, a newline after it", BENCH_BODY "\r\n",
+      E_OK, M_CALL, "42", "get_products" },
+
+    { "fast: pretty-printed",
+      "{\n  \"jsonrpc\": \"2.0\",\n  \"id\": \"req-9\",\n"
+      "  \"method\": \"tools/call\",\n  \"params\": {\n"
+      "    \"name\": \"create_media_buy\",\n    \"arguments\": {\n"
+      "      \"packages\": [\n        { \"budget\": 5000.5, \"ok\": true },"
+      "\n        { \"budget\": -1e3, \"ok\": null }\n      ]\n    }\n"
+      "  }\n}\n",
+      E_OK, M_CALL, "\"req-9\"", "create_media_buy" },
+
+    { "fast: the TypeScript SDK's order, a negative id",
+      "{\"method\":\"tools/call\",\"params\":{\"name\":\"list_creatives\","
+      "\"arguments\":{}},\"jsonrpc\":\"2.0\",\"id\":-17}",
+      E_OK, M_CALL, "-17", "list_creatives" },
+
+    { "fast: strings of 15 to 65 bytes, escapes and UTF-8 at block edges",
+      "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"arguments\":{"
+      "\"a15\":\"aaaaaaaaaaaaaaa\",\"a16\":\"aaaaaaaaaaaaaaaa\","
+      "\"a17\":\"aaaaaaaaaaaaaaaaa\","
+      "\"e15\":\"aaaaaaaaaaaaaa\\\"a\",\"e16\":\"aaaaaaaaaaaaaaa\\n\","
+      "\"u16\":\"aaaaaaaaaaaaaaa\xc3\xa9x\",\"u32\":\"aaaaaaaaaaaaaaaa"
+      "aaaaaaaaaaaaaa\xe2\x82\xac\",\"x33\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "\\u00e9a\",\"d64\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "aaaaaaaaaaaaaa\x7f\",\"q65\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "aaaaaaaaaaaaaaaaaaaaaaaa\\\"\"},\"name\":\"get_signals\"}}",
+      E_OK, M_CALL, "1", "get_signals" },
+
+    { "fast: nested 40 levels in the arguments",
+      "{\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"t\","
+      "\"arguments\":{\"d\":[[[[[[[[[[[[[[[[[[[[{\"k\":[[[[[[[[[[[[[[[[[[[1]]]]"
+      "]]]]]]]]]]]]]]]}]]]]]]]]]]]]]]]]]]]]}}}",
+      E_OK, M_CALL, "3", "t" },
+
+    { "fast: a short body", "{\"id\":1}", E_OK, M_NONE, "1", "" },
+
     { NULL, NULL, 0, 0, NULL, NULL }
 };
 
@@ -399,6 +451,7 @@ static void test_feed_split(test_case_t *tc, size_t *cuts, ngx_uint_t n,
     test_result_t *res);
 static int test_same(test_case_t *tc, test_result_t *res);
 static int test_chain_with_file(test_case_t *tc);
+static void test_fast_answers(void);
 
 
 static unsigned long  rnd_state = 20261125;
@@ -647,6 +700,57 @@ test_chain_with_file(test_case_t *tc)
 }
 
 
+/* the common shapes: the fast path answers them (and test_fast: as yajl) */
+
+static void
+test_fast_answers(void)
+{
+    u_char                    *body;
+    size_t                     len;
+    ngx_int_t                  rc;
+    ngx_uint_t                 n, answered;
+    test_case_t               *tc;
+    ngx_http_adcp_envelope_t   env;
+
+    n = 0;
+    answered = 0;
+
+    for (tc = cases; tc->name; tc++) {
+        if (ngx_strncmp(tc->name, "fast: ", 6) != 0) {
+            continue;
+        }
+
+        /* the body alone in its allocation: a read past it is seen */
+
+        len = strlen(tc->body);
+        body = malloc(len);
+        ngx_memcpy(body, tc->body, len);
+
+        rc = ngx_http_adcp_envelope_fast(NULL, body, body + len, &env);
+
+        n++;
+
+        if (rc == NGX_OK && env.error == tc->error
+            && env.method == tc->method
+            && env.id.len == strlen(tc->id)
+            && ngx_strncmp(env.id.data, tc->id, env.id.len) == 0
+            && env.task.len == strlen(tc->task)
+            && ngx_strncmp(env.task.data, tc->task, env.task.len) == 0)
+        {
+            answered++;
+
+        } else {
+            tap_diag("%s: not answered fast (%ld)", tc->name, (long) rc);
+        }
+
+        free(body);
+    }
+
+    tap_ok(n && answered == n, "the fast path answers the %lu common "
+           "shapes, as expected (%lu)", n, answered);
+}
+
+
 static void
 test_deep(void)
 {
@@ -811,6 +915,7 @@ main(void)
         test_fast(tc);
     }
 
+    test_fast_answers();
     test_deep();
     test_long_id();
 
