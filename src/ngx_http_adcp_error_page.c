@@ -33,12 +33,6 @@
 
 
 typedef struct {
-    ngx_flag_t                  used;          /* some adcp_error_pages on:
-                                                  the filters are chained */
-} ngx_http_adcp_error_pages_main_conf_t;
-
-
-typedef struct {
     ngx_flag_t                  enable;        /* adcp_error_pages */
 } ngx_http_adcp_error_pages_loc_conf_t;
 
@@ -51,9 +45,6 @@ typedef struct {
 } ngx_http_adcp_error_pages_ctx_t;
 
 
-static char *ngx_http_adcp_error_pages(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static void *ngx_http_adcp_error_pages_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_adcp_error_pages_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_adcp_error_pages_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -70,7 +61,7 @@ static ngx_command_t  ngx_http_adcp_error_pages_commands[] = {
 
     { ngx_string("adcp_error_pages"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_http_adcp_error_pages,
+      ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_adcp_error_pages_loc_conf_t, enable),
       NULL },
@@ -83,7 +74,7 @@ static ngx_http_module_t  ngx_http_adcp_error_pages_module_ctx = {
     NULL,                                  /* preconfiguration */
     ngx_http_adcp_error_page_init_filter,  /* postconfiguration */
 
-    ngx_http_adcp_error_pages_create_main_conf, /* create main conf */
+    NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -112,36 +103,6 @@ ngx_module_t  ngx_http_adcp_error_pages_module = {
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
-
-
-/* adcp_error_pages on|off; "on" anywhere chains the filters */
-
-static char *
-ngx_http_adcp_error_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_adcp_error_pages_loc_conf_t *elcf = conf;
-
-    char                                   *rv;
-    ngx_http_adcp_error_pages_main_conf_t  *emcf;
-
-    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
-
-    if (rv == NGX_CONF_OK && elcf->enable) {
-        emcf = ngx_http_conf_get_module_main_conf(cf,
-                                           ngx_http_adcp_error_pages_module);
-        emcf->used = 1;
-    }
-
-    return rv;
-}
-
-
-static void *
-ngx_http_adcp_error_pages_create_main_conf(ngx_conf_t *cf)
-{
-    return ngx_pcalloc(cf->pool,
-                       sizeof(ngx_http_adcp_error_pages_main_conf_t));
-}
 
 
 static void *
@@ -175,22 +136,15 @@ ngx_http_adcp_error_pages_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
 
 /*
- * The filters see every response of every location: chained only when
- * some adcp_error_pages is on
+ * The filters see every response of every location, chained whatever the
+ * configuration: the master keeps the chain of the last configuration it
+ * parsed, a reload that failed included, and a worker it starts later
+ * (after a crash) runs its configuration with that chain (t/43)
  */
 
 static ngx_int_t
 ngx_http_adcp_error_page_init_filter(ngx_conf_t *cf)
 {
-    ngx_http_adcp_error_pages_main_conf_t  *emcf;
-
-    emcf = ngx_http_conf_get_module_main_conf(cf,
-                                           ngx_http_adcp_error_pages_module);
-
-    if (!emcf->used) {
-        return NGX_OK;
-    }
-
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_adcp_error_page_header_filter;
 

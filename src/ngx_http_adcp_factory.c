@@ -846,19 +846,15 @@ ngx_http_adcp_factory_flight_end(ngx_http_adcp_flight_t *flight,
 }
 
 
-/* the capture filter sees every body: chained only when a factory is set */
+/*
+ * The capture filter sees every body, chained whatever the configuration:
+ * a worker the master starts after a failed reload runs the master's
+ * configuration with the filter chain the failed one built (t/43)
+ */
 
 ngx_int_t
 ngx_http_adcp_factory_init_filter(ngx_conf_t *cf)
 {
-    ngx_http_adcp_main_conf_t  *amcf;
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_adcp_module);
-
-    if (!amcf->platforms) {
-        return NGX_OK;
-    }
-
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_adcp_factory_capture_filter;
 
