@@ -3,8 +3,9 @@
 # Cold requests at once: 1, 10, 100 and 1,000 concurrent requests (ab, one
 # connection each) for one tenant never seen before, through 2 workers and
 # a factory that answers in 100 ms.  Prints, per level, the factory calls
-# each worker made (the goal: exactly 1 per worker that got requests), the
-# latency of the last request to complete, and the factory's own latency.
+# each worker made (the goal: one for the host, whichever worker makes
+# it), the latency of the last request to complete, and the factory's own
+# latency.
 #
 #   perl bench/concurrency.pl [levels...]
 
@@ -105,7 +106,10 @@ for my $n (@levels) {
     }
 
     my @builds = map { $per{$_} } sort keys %per;
-    my $ok = @builds && !grep { $_ != 1 } @builds;
+    # one build for the host (the store and the host-wide claim), whichever
+    # worker makes it
+
+    my $ok = @builds == 1 && $builds[0] == 1;
 
     ok($ok && !$failed && !$non2xx, "$n concurrent cold requests")
         or diag($out);

@@ -203,9 +203,8 @@ table() {
         for (i = 1; i <= nc; i++) {
             split(cc[i], f, " ")
             nw = split(f[4], w, ",")
-            bad = (f[7] != "ok")
-            for (j = 1; j <= nw; j++) if (w[j] != 1) bad = 1
-            g = "1 per worker" (bad ? " MISSED" : "")
+            bad = (f[7] != "ok" || nw != 1 || w[1] != 1)
+            g = "1 per host" (bad ? " MISSED" : "")
             if (bad) missed++
             printf "   %-10s %-18s %9s %11s  %s\n", c(f[3]), f[4], f[5], f[6], g
         }
